@@ -1,0 +1,13 @@
+//! Pure types and rules of betflow.
+//!
+//! Nothing in this crate does I/O or async work, so every rule here can be unit- and
+//! property-tested in isolation and reused unchanged by the store, the engine and the API.
+
+pub mod audit;
+pub mod error;
+pub mod page;
+pub mod time;
+pub mod units;
+
+pub use error::{DomainError, Violation};
+pub use page::{Page, PageRequest};

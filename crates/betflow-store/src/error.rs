@@ -1,0 +1,70 @@
+use thiserror::Error;
+
+/// Why a store call failed. sqlx's error type stays inside this crate; callers see only what
+/// they can act on.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The configuration cannot work (bad URL, missing directory, ...).
+    #[error("invalid database configuration: {0}")]
+    Config(String),
+    /// The database could not be reached or the pool is exhausted; retrying may help.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness constraint refused the write; `constraint` names it when the backend says.
+    #[error("conflicts with an existing row ({constraint})")]
+    Conflict { constraint: String },
+    /// A foreign key or check constraint refused the write.
+    #[error("violates constraint {constraint}")]
+    Constraint { constraint: String },
+    /// A stored row could not be turned back into a domain value.
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// Anything else the database reported.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
+        match e {
+            sqlx::Error::Database(db) => {
+                let constraint = db.constraint().unwrap_or("unknown").to_owned();
+                match db.kind() {
+                    ErrorKind::UniqueViolation => Self::Conflict { constraint },
+                    ErrorKind::ForeignKeyViolation
+                    | ErrorKind::CheckViolation
+                    | ErrorKind::NotNullViolation => Self::Constraint {
+                        constraint: if constraint == "unknown" {
+                            db.message().to_owned()
+                        } else {
+                            constraint
+                        },
+                    },
+                    _ => Self::Database(db.to_string()),
+                }
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(e.to_string()),
+            sqlx::Error::Configuration(_) => Self::Config(e.to_string()),
+            other => Self::Database(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Migration(e.to_string())
+    }
+}

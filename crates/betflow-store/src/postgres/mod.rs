@@ -1,0 +1,92 @@
+//! The production backend: PostgreSQL 15+.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::{Backend, Result, StoreConfig, StoreError, redact_url};
+
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/audit.rs"]
+mod audit;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/store.rs"]
+mod store;
+
+type Db = sqlx::Postgres;
+type BackendStore = PgStore;
+type BackendTx = PgTx;
+
+const BACKEND: Backend = Backend::Postgres;
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+const BEGIN_WRITE: &str = "BEGIN";
+/// IP addresses are `INET`; they travel as text and are cast on the way in and out.
+const IP_CAST: &str = "::inet";
+const IP_SELECT: &str = "host(ip_address) AS ip_address";
+
+/// The PostgreSQL implementation of [`crate::Store`].
+pub struct PgStore {
+    pool: sqlx::PgPool,
+}
+
+/// An open PostgreSQL transaction.
+pub struct PgTx {
+    tx: sqlx::Transaction<'static, Db>,
+}
+
+impl PgStore {
+    /// Connects, retrying with exponential backoff while the server is unreachable (it may
+    /// still be starting) until `config.connect_timeout` has passed. Errors that waiting
+    /// cannot fix, such as a bad password or a missing database, fail at once.
+    pub async fn connect(config: &StoreConfig) -> Result<Self> {
+        let url = config.url.as_deref().unwrap_or_default();
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::Config(format!("invalid database URL {}: {e}", redact_url(url)))
+        })?;
+        let pool_options = PgPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10));
+
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(250);
+        let mut attempt = 1u32;
+        loop {
+            // Probe with one plain connection: the pool's own connect retries silently until
+            // its acquire timeout and then reports only "timed out", hiding the cause.
+            let probe = sqlx::PgConnection::connect_with(&options).await;
+            match probe {
+                Ok(conn) => {
+                    let _ = conn.close().await;
+                    let pool = pool_options.connect_with(options).await?;
+                    return Ok(Self { pool });
+                }
+                Err(e) => {
+                    let err = StoreError::from(e);
+                    let elapsed = started.elapsed();
+                    if !err.is_transient() || elapsed + backoff > config.connect_timeout {
+                        return Err(match err {
+                            StoreError::Unavailable(reason) => StoreError::Unavailable(format!(
+                                "could not reach {} after {attempt} attempt(s) in {:.1}s: {reason}",
+                                redact_url(url),
+                                elapsed.as_secs_f64()
+                            )),
+                            other => other,
+                        });
+                    }
+                    tracing::warn!(
+                        attempt,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        error = %err,
+                        "database not reachable yet; retrying"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}

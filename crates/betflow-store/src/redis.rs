@@ -1,0 +1,70 @@
+//! An optional Redis connection, shared by the features that scale out through it (cache,
+//! rate limits, cross-node fan-out).
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio::sync::Mutex;
+
+use crate::{StoreError, redact_url};
+
+/// A lazily connected Redis handle. The server starts even when Redis is down; readiness
+/// reports it, and the first call after Redis comes back reconnects.
+pub struct RedisHandle {
+    client: redis::Client,
+    url: String,
+    manager: Mutex<Option<ConnectionManager>>,
+}
+
+impl RedisHandle {
+    /// Parses the URL; no connection is made yet.
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| {
+            StoreError::Config(format!("invalid Redis URL {}: {e}", redact_url(url)))
+        })?;
+        Ok(Self {
+            client,
+            url: redact_url(url),
+            manager: Mutex::new(None),
+        })
+    }
+
+    /// The URL with any password hidden.
+    pub fn describe(&self) -> &str {
+        &self.url
+    }
+
+    /// A connection that reconnects on its own once established.
+    pub async fn connection(&self, timeout: Duration) -> Result<ConnectionManager, StoreError> {
+        let mut guard = self.manager.lock().await;
+        if let Some(m) = guard.as_ref() {
+            return Ok(m.clone());
+        }
+        let m = tokio::time::timeout(timeout, ConnectionManager::new(self.client.clone()))
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("redis {}: connect timed out", self.url)))?
+            .map_err(|e| StoreError::Unavailable(format!("redis {}: {e}", self.url)))?;
+        *guard = Some(m.clone());
+        Ok(m)
+    }
+
+    /// `PING`, bounded by `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        let mut conn = self.connection(timeout).await?;
+        let reply: String =
+            tokio::time::timeout(timeout, redis::cmd("PING").query_async(&mut conn))
+                .await
+                .map_err(|_| {
+                    StoreError::Unavailable(format!("redis {}: PING timed out", self.url))
+                })?
+                .map_err(|e| StoreError::Unavailable(format!("redis {}: {e}", self.url)))?;
+        if reply == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "redis {}: unexpected PING reply {reply:?}",
+                self.url
+            )))
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The embedded backend: one SQLite file in WAL mode.
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{Backend, Result, StoreConfig, StoreError};
+
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/audit.rs"]
+mod audit;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/store.rs"]
+mod store;
+
+type Db = sqlx::Sqlite;
+type BackendStore = SqliteStore;
+type BackendTx = SqliteTx;
+
+const BACKEND: Backend = Backend::Sqlite;
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// Take the write lock at BEGIN so writers queue on `busy_timeout` instead of deadlocking on
+/// a read-to-write upgrade.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+/// IP addresses are plain TEXT.
+const IP_CAST: &str = "";
+const IP_SELECT: &str = "ip_address";
+
+/// The SQLite implementation of [`crate::Store`].
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+}
+
+/// An open SQLite write transaction.
+pub struct SqliteTx {
+    tx: sqlx::Transaction<'static, Db>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file with the settings that serve a server:
+    /// WAL, `synchronous=NORMAL`, foreign keys on, and a busy timeout for queued writers.
+    pub async fn connect(config: &StoreConfig) -> Result<Self> {
+        let path = config.sqlite_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(config.sqlite_busy_timeout)
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(config.sqlite_busy_timeout + Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        Ok(Self { pool })
+    }
+}

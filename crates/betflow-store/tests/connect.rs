@@ -1,0 +1,95 @@
+//! Connecting: retry, failure messages, and the optional Redis handle.
+
+use std::time::{Duration, Instant};
+
+use betflow_store::redis::RedisHandle;
+use betflow_store::{StoreConfig, StoreError, testing};
+
+#[tokio::test]
+async fn unreachable_postgres_retries_then_fails_clearly_without_leaking_the_password() {
+    let mut config = StoreConfig::with_url("postgres://app:hunter2@127.0.0.1:1/app");
+    config.connect_timeout = Duration::from_millis(1500);
+    let started = Instant::now();
+    let err = betflow_store::connect(&config)
+        .await
+        .err()
+        .expect("must fail");
+    let elapsed = started.elapsed();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(msg.contains("attempt"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+    assert!(
+        elapsed >= Duration::from_millis(500),
+        "gave up too early: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "retried too long: {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn unsupported_url_is_a_config_error() {
+    let err = betflow_store::connect(&StoreConfig::with_url("mysql://root@localhost/db"))
+        .await
+        .err()
+        .expect("must fail");
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn sqlite_data_dir_that_is_a_file_is_refused() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let config = StoreConfig::embedded(file.path().join("sub"));
+    let err = betflow_store::connect(&config)
+        .await
+        .err()
+        .expect("must fail");
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn postgres_with_wrong_database_fails_fast() {
+    let Some(base) = std::env::var(testing::DATABASE_URL_VAR).ok() else {
+        eprintln!("{} unset: skipped", testing::DATABASE_URL_VAR);
+        return;
+    };
+    let url = match base.rfind('/') {
+        Some(i) => format!("{}/betflow_no_such_db_{}", &base[..i], std::process::id()),
+        None => panic!("unexpected URL shape"),
+    };
+    let mut config = StoreConfig::with_url(url);
+    config.connect_timeout = Duration::from_secs(20);
+    let started = Instant::now();
+    let err = betflow_store::connect(&config)
+        .await
+        .err()
+        .expect("must fail");
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn redis_ping_against_real_redis() {
+    let Some(url) = testing::redis_url() else {
+        eprintln!("{} unset: skipped", testing::REDIS_URL_VAR);
+        return;
+    };
+    let redis = RedisHandle::new(&url).unwrap();
+    redis
+        .ping(Duration::from_secs(2))
+        .await
+        .unwrap_or_else(|e| panic!("{} is set but Redis fails: {e}", testing::REDIS_URL_VAR));
+    // The cached connection is reused.
+    redis.ping(Duration::from_secs(2)).await.unwrap();
+}
+
+#[tokio::test]
+async fn redis_down_is_reported_not_hung() {
+    let redis = RedisHandle::new("redis://:secretpw@127.0.0.1:1/").unwrap();
+    let err = redis.ping(Duration::from_secs(1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)));
+    assert!(!err.to_string().contains("secretpw"), "{err}");
+    assert!(RedisHandle::new("not-a-url").is_err());
+}
