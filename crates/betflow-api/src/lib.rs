@@ -1,1 +1,256 @@
+//! The betflow HTTP API.
+//!
+//! One module per resource under [`routes`]; handlers read the request, call one engine
+//! function and map the result. Everything a client can observe about errors (the envelope,
+//! status codes, stable codes) is decided in [`error`], [`extract`] and [`middleware`].
 
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
+use axum::response::Response;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use betflow_engine::Engine;
+use error::ApiError;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub started: Instant,
+}
+
+/// HTTP-level settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Allowed CORS origins; `*` allows any origin (without credentials); empty disables CORS.
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: u64,
+    /// Longest time to produce a response head.
+    pub request_timeout: Duration,
+    /// Mount the test-only `/__debug/*` routes.
+    pub debug_routes: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            cors_origins: vec!["http://localhost:3000".to_owned()],
+            body_limit: 10 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            debug_routes: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid CORS origin {0:?}: expected e.g. https://console.example.com or *")]
+    CorsOrigin(String),
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "betflow API",
+        description = "Sportsbook operations with approval workflows. Every /api/v1 response \
+                       uses the envelope `{success, data | error, message?, timestamp}`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    components(schemas(error::ErrorEnvelope, error::ErrorBody)),
+    tags((name = "system", description = "Service information, liveness, readiness and metrics")),
+)]
+struct ApiDoc;
+
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::system::root))
+        .routes(routes!(routes::system::health))
+        .routes(routes!(routes::system::ready))
+        .routes(routes!(routes::system::metrics))
+}
+
+/// The OpenAPI document, generated from the routes and their types.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().split_for_parts().1
+}
+
+/// Builds the whole application: routes, docs, fallback and the middleware stack.
+pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigError> {
+    // Install the recorder before the first request so no sample is lost.
+    metrics::handle();
+    let (mut router, openapi) = documented_routes().split_for_parts();
+    let endpoints = Arc::new(available_endpoints(&openapi));
+
+    if config.debug_routes {
+        router = router.merge(routes::debug::router());
+    }
+
+    let docs: Router<AppState> = Router::from(
+        SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", openapi),
+    )
+    .layer(SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(middleware::DOCS_CSP),
+    ));
+
+    let router = router
+        .merge(docs)
+        .fallback(move |uri: Uri| not_found(uri, endpoints.clone()))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(config.body_limit).unwrap_or(usize::MAX),
+        ));
+
+    // Innermost first: a panic becomes a 500 before any other layer sees it, and the request
+    // id, trace span and metrics wrap everything else.
+    let mut router = router
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            config.body_limit,
+            middleware::content_length_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            config.request_timeout,
+            middleware::timeout,
+        ))
+        .layer(axum::middleware::map_response(middleware::envelope_errors))
+        .layer(CompressionLayer::new());
+    if let Some(cors) = cors(&config.cors_origins)? {
+        router = router.layer(cors);
+    }
+    let router = router
+        .layer(axum::middleware::map_response(middleware::security_headers))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(on_response),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+
+    let state = AppState {
+        engine,
+        started: Instant::now(),
+    };
+    Ok(router.with_state(state))
+}
+
+fn request_span(req: &Request) -> Span {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str())
+        .unwrap_or("<unmatched>");
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route = %route,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    )
+}
+
+fn on_response(res: &Response, latency: Duration, span: &Span) {
+    span.record("status", res.status().as_u16());
+    span.record("latency_ms", latency.as_micros() as f64 / 1000.0);
+    tracing::info!("request completed");
+}
+
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ConfigError> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600));
+    if origins.iter().any(|o| o.trim() == "*") {
+        return Ok(Some(layer.allow_origin(Any)));
+    }
+    let parsed = origins
+        .iter()
+        .map(|o| {
+            let o = o.trim().trim_end_matches('/');
+            let valid = (o.starts_with("http://") || o.starts_with("https://")) && !o.contains(' ');
+            valid
+                .then(|| HeaderValue::from_str(o).ok())
+                .flatten()
+                .ok_or_else(|| ConfigError::CorsOrigin(o.to_owned()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(
+        layer
+            .allow_origin(AllowOrigin::list(parsed))
+            .allow_credentials(true),
+    ))
+}
+
+/// `METHOD /path` for every documented operation, for the 404 answer.
+fn available_endpoints(openapi: &utoipa::openapi::OpenApi) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, item) in &openapi.paths.paths {
+        let ops = [
+            ("GET", item.get.is_some()),
+            ("POST", item.post.is_some()),
+            ("PUT", item.put.is_some()),
+            ("PATCH", item.patch.is_some()),
+            ("DELETE", item.delete.is_some()),
+        ];
+        for (method, present) in ops {
+            if present {
+                out.push(format!("{method} {path}"));
+            }
+        }
+    }
+    out.push("GET /api-docs".to_owned());
+    out.push("GET /api-docs/openapi.json".to_owned());
+    out
+}
+
+async fn not_found(uri: Uri, endpoints: Arc<Vec<String>>) -> ApiError {
+    let path: String = uri.path().chars().take(200).collect();
+    ApiError::not_found(format!("Route {path} not found"))
+        .with_details(serde_json::json!({ "availableEndpoints": *endpoints }))
+}

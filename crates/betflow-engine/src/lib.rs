@@ -1,1 +1,139 @@
+//! The betflow runtime: the services the API and the workers call.
+//!
+//! Handlers never reach into the store; they call the engine, which validates with the
+//! domain rules, talks to the store, and (in later features) runs workflows, timers and the
+//! outbox relay.
 
+mod error;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use betflow_domain::Page;
+use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuery};
+use betflow_store::Store;
+use betflow_store::redis::RedisHandle;
+
+pub use betflow_store::{Backend, PoolStats};
+pub use error::EngineError;
+
+/// How long a readiness probe waits on one dependency.
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The running platform: its database, its optional Redis, and the services over them.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    redis: Option<Arc<RedisHandle>>,
+}
+
+/// The outcome of probing one dependency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub latency: Duration,
+    /// Why the check failed, without secrets.
+    pub error: Option<String>,
+}
+
+/// Whether the process can serve traffic, with the result of each check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub checks: Vec<Check>,
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, redis: Option<Arc<RedisHandle>>) -> Self {
+        Self { store, redis }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.store.backend()
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.store.pool_stats()
+    }
+
+    pub fn redis_configured(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Probes the database, and Redis when configured, each bounded by
+    /// [`READINESS_TIMEOUT`], concurrently.
+    pub async fn readiness(&self) -> Readiness {
+        let db = timed("database", async {
+            match tokio::time::timeout(READINESS_TIMEOUT, self.store.ping()).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err("ping timed out".to_owned()),
+            }
+        });
+        let redis = async {
+            match &self.redis {
+                None => None,
+                Some(r) => Some(
+                    timed("redis", async {
+                        r.ping(READINESS_TIMEOUT).await.map_err(|e| e.to_string())
+                    })
+                    .await,
+                ),
+            }
+        };
+        let (db, redis) = tokio::join!(db, redis);
+        Readiness {
+            checks: std::iter::once(db).chain(redis).collect(),
+        }
+    }
+
+    /// Reads the audit trail: by table and record, by user, by action, by time range.
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, EngineError> {
+        query.validate()?;
+        Ok(self.store.query_audit(query).await?)
+    }
+
+    /// Reads recorded system events.
+    pub async fn system_events(
+        &self,
+        query: &SystemEventQuery,
+    ) -> Result<Page<SystemEvent>, EngineError> {
+        query.validate()?;
+        Ok(self.store.query_system_events(query).await?)
+    }
+
+    /// Records a system event (startup, shutdown, operational errors) in its own transaction.
+    pub async fn record_system_event(&self, event: &SystemEvent) -> Result<(), EngineError> {
+        let mut tx = self.store.begin().await?;
+        tx.insert_system_event(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes the database pool once in-flight work has returned its connections.
+    pub async fn shutdown(&self) {
+        self.store.close().await;
+    }
+}
+
+async fn timed(
+    name: &'static str,
+    probe: impl std::future::Future<Output = Result<(), String>>,
+) -> Check {
+    let started = Instant::now();
+    let result = probe.await;
+    Check {
+        name,
+        ok: result.is_ok(),
+        latency: started.elapsed(),
+        error: result.err(),
+    }
+}

@@ -1,0 +1,60 @@
+//! The success half of the response envelope.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+
+/// RFC 3339 UTC with millisecond precision, as the seeds' `new Date().toISOString()`.
+pub fn timestamp() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `{"success": true, "data": ..., "message": "...", "timestamp": "..."}`.
+#[derive(Debug, Serialize)]
+pub struct Envelope<T> {
+    pub success: bool,
+    pub data: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub timestamp: String,
+}
+
+/// A success answer with its status; handlers return this.
+pub struct ApiResponse<T> {
+    status: StatusCode,
+    envelope: Envelope<T>,
+}
+
+impl<T: Serialize> ApiResponse<T> {
+    pub fn ok(data: T) -> Self {
+        Self {
+            status: StatusCode::OK,
+            envelope: Envelope {
+                success: true,
+                data,
+                message: None,
+                timestamp: timestamp(),
+            },
+        }
+    }
+
+    pub fn created(data: T) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            ..Self::ok(data)
+        }
+    }
+
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.envelope.message = Some(message.into());
+        self
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiResponse<T> {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.envelope)).into_response()
+    }
+}

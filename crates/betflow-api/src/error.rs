@@ -1,0 +1,180 @@
+//! The error half of the response envelope, and the mapping from every failure to it.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use betflow_domain::DomainError;
+use betflow_engine::EngineError;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Stable, machine-readable error codes. Clients switch on these, so they never change
+/// meaning once published.
+pub mod codes {
+    pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    pub const UNPROCESSABLE_ENTITY: &str = "UNPROCESSABLE_ENTITY";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+}
+
+/// An error answer: status, stable code, human message and optional structured details.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+/// `{"success": false, "error": {...}, "timestamp": "..."}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    pub error: ErrorBody,
+    /// When the error was produced (RFC 3339, UTC).
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `VALIDATION_ERROR`.
+    #[schema(example = "VALIDATION_ERROR")]
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::VALIDATION_ERROR, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+    }
+
+    /// A fault on our side. The cause is logged; the client sees a generic message so nothing
+    /// internal (SQL, paths, secrets) leaks.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL_ERROR,
+            "An internal error occurred",
+        )
+    }
+
+    /// The default code and message for a bare status, used when a layer below us produced
+    /// an error without a body of ours.
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::BAD_REQUEST => (codes::BAD_REQUEST, "The request is malformed"),
+            StatusCode::UNAUTHORIZED => (codes::UNAUTHORIZED, "Authentication required"),
+            StatusCode::FORBIDDEN => (codes::FORBIDDEN, "Access denied"),
+            StatusCode::NOT_FOUND => (codes::NOT_FOUND, "Resource not found"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                codes::METHOD_NOT_ALLOWED,
+                "This method is not allowed on this route",
+            ),
+            StatusCode::NOT_ACCEPTABLE => (codes::NOT_ACCEPTABLE, "Not acceptable"),
+            StatusCode::REQUEST_TIMEOUT => (codes::REQUEST_TIMEOUT, "The request timed out"),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                (codes::PAYLOAD_TOO_LARGE, "The request body is too large")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                codes::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported content type; send application/json",
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY => (
+                codes::UNPROCESSABLE_ENTITY,
+                "The request cannot be processed",
+            ),
+            StatusCode::TOO_MANY_REQUESTS => (codes::RATE_LIMITED, "Too many requests"),
+            StatusCode::SERVICE_UNAVAILABLE => (
+                codes::SERVICE_UNAVAILABLE,
+                "Service temporarily unavailable",
+            ),
+            s if s.is_client_error() => (codes::BAD_REQUEST, "The request was refused"),
+            _ => (codes::INTERNAL_ERROR, "An internal error occurred"),
+        };
+        Self::new(status, code, message)
+    }
+
+    pub fn envelope(&self) -> ErrorEnvelope {
+        ErrorEnvelope {
+            success: false,
+            error: ErrorBody {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
+            timestamp: crate::envelope::timestamp(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.envelope())).into_response()
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Validation(violations) => {
+                let message = violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Self::validation(message).with_details(serde_json::json!(violations))
+            }
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Invalid(d) => d.into(),
+            EngineError::Conflict(what) => Self::new(
+                StatusCode::CONFLICT,
+                codes::CONFLICT,
+                format!("Conflicts with an existing resource ({what})"),
+            ),
+            EngineError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "dependency unavailable");
+                Self::from_status(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            EngineError::Internal(cause) => Self::internal(cause),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Routes that exist only for tests of the serving machinery itself (graceful shutdown,
+//! panic recovery, timeouts). Mounted only with the hidden `--debug-routes` flag; never in
+//! the OpenAPI document.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::extract::ApiQuery;
+
+#[derive(Deserialize)]
+struct Sleep {
+    ms: u64,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/__debug/sleep",
+            get(|ApiQuery(q): ApiQuery<Sleep>| async move {
+                tokio::time::sleep(Duration::from_millis(q.ms.min(60_000))).await;
+                format!("slept {} ms", q.ms)
+            }),
+        )
+        .route(
+            "/__debug/panic",
+            get(|| async {
+                panic!("deliberate panic from /__debug/panic");
+                #[allow(unreachable_code)]
+                ""
+            }),
+        )
+}

@@ -1,0 +1,291 @@
+//! Command-line flags and their `BETFLOW_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use betflow_domain::units::{parse_byte_size, parse_duration};
+use betflow_store::{Backend, StoreConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "betflow",
+    version,
+    about = "Sportsbook operations with approval workflows"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (API, and in later releases the workers and scheduler).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(MigrateArgs),
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL (postgres://user:pass@host/db) or sqlite://path. Unset: the embedded
+    /// SQLite database in --data-dir.
+    #[arg(long, env = "BETFLOW_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the embedded database and generated secrets.
+    #[arg(long, env = "BETFLOW_DATA_DIR", default_value = "./betflow-data")]
+    pub data_dir: PathBuf,
+
+    /// Maximum database connections in this process's pool.
+    #[arg(long, env = "BETFLOW_DB_POOL_SIZE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+
+    /// How long to keep retrying an unreachable database at start (e.g. 30s, 2m).
+    #[arg(long, env = "BETFLOW_DB_CONNECT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub db_connect_timeout: Duration,
+}
+
+impl DatabaseArgs {
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            url: self.database_url.clone().filter(|u| !u.trim().is_empty()),
+            data_dir: self.data_dir.clone(),
+            max_connections: self.db_pool_size,
+            connect_timeout: self.db_connect_timeout,
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log format: text for people, json for log pipelines.
+    #[arg(long, env = "BETFLOW_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. info or betflow=debug,tower_http=info.
+    #[arg(long, env = "BETFLOW_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BETFLOW_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+
+    /// Redis URL (redis://host:6379). Optional; when set, /ready checks it.
+    #[arg(long, env = "BETFLOW_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Allowed CORS origins, comma-separated; `*` for any origin, empty to disable CORS.
+    #[arg(
+        long,
+        env = "BETFLOW_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://localhost:3000"
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Secret for signing access tokens (at least 32 characters). Required with PostgreSQL;
+    /// on the embedded default it is generated once and kept in the data dir.
+    #[arg(long, env = "BETFLOW_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Largest accepted request body (e.g. 10mb, 512kb).
+    #[arg(long, env = "BETFLOW_BODY_LIMIT", default_value = "10mb", value_parser = parse_byte_size)]
+    pub body_limit: u64,
+
+    /// Longest time a request may take to produce its response (e.g. 30s).
+    #[arg(long, env = "BETFLOW_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    #[arg(long, env = "BETFLOW_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+
+    /// Mount test-only routes (/__debug/sleep, /__debug/panic). Never in production.
+    #[arg(long, env = "BETFLOW_DEBUG_ROUTES", hide = true)]
+    pub debug_routes: bool,
+}
+
+/// A secret that never appears in `Debug` output or logs.
+#[derive(Clone)]
+pub struct Secret(String);
+
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "read by token signing, which the identity feature adds"
+    )
+)]
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where the JWT secret came from, for the startup banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Configured,
+    Generated(PathBuf),
+    Loaded(PathBuf),
+}
+
+pub const MIN_JWT_SECRET_LEN: usize = 32;
+const JWT_SECRET_FILE: &str = "jwt-secret";
+
+/// Resolves the JWT secret: the configured one, or (embedded SQLite only) one generated on
+/// first start and kept in the data dir with owner-only permissions.
+pub fn resolve_jwt_secret(
+    configured: Option<&str>,
+    backend: Backend,
+    data_dir: &Path,
+) -> anyhow::Result<(Secret, SecretSource)> {
+    if let Some(s) = configured.filter(|s| !s.is_empty()) {
+        if s.len() < MIN_JWT_SECRET_LEN {
+            bail!("BETFLOW_JWT_SECRET must be at least {MIN_JWT_SECRET_LEN} characters");
+        }
+        return Ok((Secret(s.to_owned()), SecretSource::Configured));
+    }
+    if backend == Backend::Postgres {
+        bail!(
+            "BETFLOW_JWT_SECRET is required with PostgreSQL: every node must sign tokens with \
+             the same secret. Generate one with `openssl rand -hex 32`."
+        );
+    }
+    let path = data_dir.join(JWT_SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= MIN_JWT_SECRET_LEN => {
+            return Ok((Secret(s.trim().to_owned()), SecretSource::Loaded(path)));
+        }
+        Ok(_) => bail!(
+            "{} is shorter than {MIN_JWT_SECRET_LEN} characters; delete it to regenerate",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    Ok((Secret(secret), SecretSource::Generated(path)))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_requires_a_configured_secret() {
+        let dir = tempfile_dir();
+        let err = resolve_jwt_secret(None, Backend::Postgres, &dir).unwrap_err();
+        assert!(err.to_string().contains("BETFLOW_JWT_SECRET is required"));
+        assert!(resolve_jwt_secret(Some("short"), Backend::Postgres, &dir).is_err());
+        let long = "k".repeat(40);
+        let (s, src) = resolve_jwt_secret(Some(&long), Backend::Postgres, &dir).unwrap();
+        assert_eq!((s.expose(), src), (long.as_str(), SecretSource::Configured));
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn embedded_secret_is_generated_once_then_reused() {
+        let dir = tempfile_dir();
+        let (first, src) = resolve_jwt_secret(None, Backend::Sqlite, &dir).unwrap();
+        assert!(matches!(src, SecretSource::Generated(_)));
+        assert_eq!(first.expose().len(), 64);
+        let (second, src) = resolve_jwt_secret(None, Backend::Sqlite, &dir).unwrap();
+        assert!(matches!(src, SecretSource::Loaded(_)));
+        assert_eq!(first.expose(), second.expose());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(JWT_SECRET_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn every_setting_has_an_env_var() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        for sub in ["serve", "migrate"] {
+            let cmd = cli.find_subcommand(sub).unwrap();
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let env = arg
+                    .get_env()
+                    .unwrap_or_else(|| panic!("--{id} has no env var"));
+                assert!(env.to_string_lossy().starts_with("BETFLOW_"), "{id}");
+            }
+        }
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("betflow-cfg-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn uuid_like() -> String {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).unwrap();
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}

@@ -1,0 +1,165 @@
+//! `betflow serve` and `betflow migrate`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use betflow_api::HttpConfig;
+use betflow_domain::audit::{Severity, SystemEvent};
+use betflow_engine::Engine;
+use betflow_store::redis::RedisHandle;
+use betflow_store::{Store, StoreConfig};
+
+use crate::config::{MigrateArgs, SecretSource, ServeArgs, resolve_jwt_secret};
+use crate::telemetry;
+
+async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    tracing::info!(database = %config.describe(), "connecting to database");
+    let store = betflow_store::connect(config)
+        .await
+        .with_context(|| format!("cannot open the database ({})", config.describe()))?;
+    store.migrate().await.context("cannot apply migrations")?;
+    Ok(store)
+}
+
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    telemetry::init(&args.log)?;
+    let config = args.db.store_config();
+    let store = open_store(&config).await?;
+    store.close().await;
+    println!("migrations applied to {}", config.describe());
+    Ok(())
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    telemetry::init(&args.log)?;
+    let store_config = args.db.store_config();
+    let backend = store_config.backend()?;
+    // Checked before waiting on the database so a misconfigured node fails at once.
+    let (_jwt_secret, secret_source) =
+        resolve_jwt_secret(args.jwt_secret.as_deref(), backend, &args.db.data_dir)?;
+    let http = HttpConfig {
+        cors_origins: args
+            .cors_origins
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        body_limit: args.body_limit,
+        request_timeout: args.request_timeout,
+        debug_routes: args.debug_routes,
+    };
+
+    let store = open_store(&store_config).await?;
+    let redis = match args.redis_url.as_deref().filter(|u| !u.is_empty()) {
+        None => None,
+        Some(url) => {
+            let handle = RedisHandle::new(url)?;
+            if let Err(e) = handle.ping(betflow_engine::READINESS_TIMEOUT).await {
+                tracing::warn!(error = %e, "Redis is not reachable yet; /ready will report it");
+            }
+            Some(Arc::new(handle))
+        }
+    };
+    let engine = Arc::new(Engine::new(store, redis));
+    let app = betflow_api::app(engine.clone(), &http)?;
+
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    print_banner(addr, &store_config, &secret_source);
+    record(
+        &engine,
+        "server.started",
+        format!("betflow listening on {addr}"),
+    )
+    .await;
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
+    let mut server = tokio::spawn(server.into_future());
+
+    tokio::select! {
+        result = &mut server => {
+            result.context("server task failed")?.context("server error")?;
+        }
+        signal = shutdown_signal() => {
+            tracing::info!(signal, grace_ms = args.shutdown_grace.as_millis() as u64,
+                "shutting down: no new connections, draining in-flight requests");
+            let _ = stop_tx.send(true);
+            match tokio::time::timeout(args.shutdown_grace, &mut server).await {
+                Ok(result) => {
+                    result.context("server task failed")?.context("server error")?;
+                    tracing::info!("in-flight requests drained");
+                }
+                Err(_) => {
+                    server.abort();
+                    tracing::warn!("shutdown grace period elapsed; remaining requests aborted");
+                }
+            }
+        }
+    }
+    record(&engine, "server.stopped", "betflow stopped".to_owned()).await;
+    engine.shutdown().await;
+    tracing::info!("database pool closed; bye");
+    Ok(())
+}
+
+async fn record(engine: &Engine, event_type: &str, message: String) {
+    let details = serde_json::json!({ "version": env!("CARGO_PKG_VERSION") });
+    let result = match SystemEvent::new(event_type, Severity::Info, message, Some(details)) {
+        Ok(ev) => engine
+            .record_system_event(&ev)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, event_type, "could not record system event");
+    }
+}
+
+fn print_banner(addr: SocketAddr, store: &StoreConfig, secret: &SecretSource) {
+    let base = format!("http://{addr}");
+    println!("betflow {} listening on {base}", env!("CARGO_PKG_VERSION"));
+    println!("  API docs:   {base}/api-docs");
+    println!("  Health:     {base}/health   (readiness: {base}/ready)");
+    println!("  Data:       {}", store.describe());
+    match secret {
+        SecretSource::Configured => {}
+        SecretSource::Generated(p) => {
+            println!("  JWT secret: generated and kept in {}", p.display())
+        }
+        SecretSource::Loaded(p) => println!("  JWT secret: read from {}", p.display()),
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => "SIGINT",
+        _ = term => "SIGTERM",
+    }
+}
