@@ -5,15 +5,24 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
-use serde::Deserialize;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::extract::ApiQuery;
+use crate::envelope::ApiResponse;
+use crate::extract::{ApiJson, ApiQuery};
 
 #[derive(Deserialize)]
 struct Sleep {
     ms: u64,
+}
+
+/// A strict DTO, to exercise every JSON rejection path end to end.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Echo {
+    message: String,
+    count: Option<u32>,
 }
 
 pub fn router() -> Router<AppState> {
@@ -23,6 +32,12 @@ pub fn router() -> Router<AppState> {
             get(|ApiQuery(q): ApiQuery<Sleep>| async move {
                 tokio::time::sleep(Duration::from_millis(q.ms.min(60_000))).await;
                 format!("slept {} ms", q.ms)
+            }),
+        )
+        .route(
+            "/__debug/echo",
+            post(|ApiJson(body): ApiJson<Echo>| async move {
+                ApiResponse::created(body).message("echoed")
             }),
         )
         .route(

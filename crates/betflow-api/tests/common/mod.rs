@@ -1,0 +1,93 @@
+//! Starts the real application on 127.0.0.1:0 over a real database.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use betflow_api::HttpConfig;
+use betflow_engine::Engine;
+use betflow_store::redis::RedisHandle;
+use betflow_store::testing::TestDb;
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+pub fn test_config() -> HttpConfig {
+    HttpConfig {
+        cors_origins: vec!["https://console.example.com".into()],
+        body_limit: 64 * 1024,
+        request_timeout: Duration::from_secs(5),
+        debug_routes: true,
+    }
+}
+
+pub async fn spawn(db: TestDb) -> TestServer {
+    spawn_with(db, test_config(), None).await
+}
+
+pub async fn spawn_with(db: TestDb, config: HttpConfig, redis: Option<&str>) -> TestServer {
+    let redis = redis.map(|u| Arc::new(RedisHandle::new(u).unwrap()));
+    let engine = Arc::new(Engine::new(db.store.clone(), redis));
+    let app = betflow_api::app(engine, &config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let client = http_client();
+    TestServer {
+        base: format!("http://{addr}"),
+        client,
+        db,
+    }
+}
+
+/// Asserts the error envelope and returns its `error` object.
+pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(res.status().as_u16(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ct.starts_with("application/json"), "content-type {ct}");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(body["timestamp"].as_str().unwrap()).is_ok(),
+        "{body}"
+    );
+    body["error"].clone()
+}
+
+/// A client that follows no redirects. reqwest is built without a bundled TLS provider (to
+/// avoid compiling aws-lc), so install ring's once.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
