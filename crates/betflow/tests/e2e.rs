@@ -1,0 +1,388 @@
+//! The real `betflow` binary, started as a process and driven over HTTP and signals.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use betflow_store::testing;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const JWT: &str = "e2e-test-secret-0123456789abcdef0123456789";
+
+struct Server {
+    child: Child,
+    base: String,
+    banner: Vec<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_betflow"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BETFLOW_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+impl Server {
+    async fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut child = command(args, env).spawn().expect("spawn betflow");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = err_lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = Vec::new();
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = out.next_line().await.unwrap() {
+                banner.push(line.clone());
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    return url.trim().to_owned();
+                }
+            }
+            panic!(
+                "betflow exited before listening; stderr: {:?}",
+                stderr.lock().unwrap()
+            );
+        })
+        .await
+        .expect("betflow did not start within 60s");
+        // Read the rest of the banner (it is printed at once).
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(Duration::from_millis(200), out.next_line()).await
+        {
+            banner.push(line);
+        }
+        Server {
+            child,
+            base,
+            banner,
+            stderr,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn sigterm(&self) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    async fn wait(&mut self, limit: Duration) -> ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("betflow did not exit in time")
+            .unwrap()
+    }
+
+    fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+fn sqlite_args<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(
+        &sqlite_args(dir.path(), &["--debug-routes", "--shutdown-grace", "20s"]),
+        &[],
+    )
+    .await;
+    let banner = s.banner.join("\n");
+    assert!(banner.contains("/api-docs"), "{banner}");
+    assert!(banner.contains("/health"), "{banner}");
+    assert!(banner.contains("betflow.db"), "{banner}");
+    assert!(dir.path().join("betflow.db").exists());
+    assert!(dir.path().join("jwt-secret").exists());
+
+    let http = client();
+    assert_eq!(
+        http.get(s.url("/ready")).send().await.unwrap().status(),
+        200
+    );
+
+    let slow = tokio::spawn({
+        let http = http.clone();
+        let url = s.url("/__debug/sleep?ms=1500");
+        async move {
+            let res = http.get(url).send().await?;
+            let status = res.status();
+            Ok::<_, reqwest::Error>((status, res.text().await?))
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    s.sigterm();
+
+    // New connections are refused while the slow request drains.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    assert!(fresh.get(s.url("/health")).send().await.is_err());
+
+    let (status, body) = slow
+        .await
+        .unwrap()
+        .expect("in-flight request must complete");
+    assert_eq!(status, 200);
+    assert_eq!(body, "slept 1500 ms");
+    let exit = s.wait(Duration::from_secs(15)).await;
+    assert!(exit.success(), "{exit:?}; stderr: {:?}", s.stderr());
+    assert!(signalled.elapsed() >= Duration::from_millis(1000));
+    let log = s.stderr().join("\n");
+    assert!(log.contains("in-flight requests drained"), "{log}");
+}
+
+#[tokio::test]
+async fn the_grace_period_bounds_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(
+        &sqlite_args(dir.path(), &["--debug-routes", "--shutdown-grace", "300ms"]),
+        &[],
+    )
+    .await;
+    let http = client();
+    let stuck = tokio::spawn(http.get(s.url("/__debug/sleep?ms=20000")).send());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    s.sigterm();
+    let exit = s.wait(Duration::from_secs(10)).await;
+    assert!(exit.success(), "{exit:?}");
+    assert!(signalled.elapsed() < Duration::from_secs(5));
+    assert!(
+        stuck.await.unwrap().is_err(),
+        "the stuck request was cut off"
+    );
+    let log = s.stderr().join("\n");
+    assert!(log.contains("grace period elapsed"), "{log}");
+}
+
+#[tokio::test]
+async fn restart_reuses_the_data_dir_and_its_generated_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Server::start(&sqlite_args(dir.path(), &[]), &[]).await;
+    assert!(first.banner.join("\n").contains("JWT secret: generated"));
+    let secret = std::fs::read_to_string(dir.path().join("jwt-secret")).unwrap();
+    first.sigterm();
+    assert!(first.wait(Duration::from_secs(10)).await.success());
+
+    let mut second = Server::start(&sqlite_args(dir.path(), &[]), &[]).await;
+    assert!(second.banner.join("\n").contains("JWT secret: read from"));
+    assert!(
+        !second.banner.join("\n").contains(secret.trim()),
+        "secret printed"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("jwt-secret")).unwrap(),
+        secret
+    );
+    second.sigterm();
+    assert!(second.wait(Duration::from_secs(10)).await.success());
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_on_every_request_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(&sqlite_args(dir.path(), &["--log-format", "json"]), &[]).await;
+    let res = client()
+        .get(s.url("/nope"))
+        .header("x-request-id", "e2e-req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    s.sigterm();
+    assert!(s.wait(Duration::from_secs(10)).await.success());
+    let lines: Vec<Value> = s
+        .stderr()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let ours: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "e2e-req-42")
+        .collect();
+    assert!(!ours.is_empty(), "{lines:?}");
+    let done = ours
+        .iter()
+        .find(|l| l["fields"]["message"] == "request completed")
+        .expect("completion line");
+    assert_eq!(done["span"]["status"], 404);
+    assert_eq!(done["span"]["method"], "GET");
+}
+
+#[tokio::test]
+async fn migrate_alone_applies_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(
+        &["migrate", "--data-dir", dir.path().to_str().unwrap()],
+        &[],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
+    assert!(dir.path().join("betflow.db").exists());
+}
+
+#[tokio::test]
+async fn bad_configuration_fails_at_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["serve", "--data-dir", d, "--body-limit", "10zb"],
+            "unknown unit",
+        ),
+        (
+            &["serve", "--data-dir", d, "--request-timeout", "soon"],
+            "whole number",
+        ),
+        (
+            &["serve", "--data-dir", d, "--cors-origins", "not a url"],
+            "CORS origin",
+        ),
+        (
+            &[
+                "serve",
+                "--data-dir",
+                d,
+                "--bind",
+                "127.0.0.1:0",
+                "--jwt-secret",
+                "short",
+            ],
+            "at least 32",
+        ),
+        (
+            &["serve", "--data-dir", d, "--log-level", "[[["],
+            "log-level",
+        ),
+    ];
+    for (args, expect) in cases {
+        let out = command(args, &[]).output().await.unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_retried_then_reported_without_the_password() {
+    let out = command(
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--db-connect-timeout",
+            "1s",
+        ],
+        &[
+            (
+                "BETFLOW_DATABASE_URL",
+                "postgres://app:hunter2@127.0.0.1:1/app",
+            ),
+            ("BETFLOW_JWT_SECRET", JWT),
+        ],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("could not reach"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_deployment_requires_a_jwt_secret_and_serves_with_one() {
+    let Some(url) = testing::fresh_postgres_url().await else {
+        eprintln!(
+            "{} unset: PostgreSQL e2e not run",
+            testing::DATABASE_URL_VAR
+        );
+        return;
+    };
+    let out = command(
+        &["serve", "--bind", "127.0.0.1:0"],
+        &[("BETFLOW_DATABASE_URL", &url)],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BETFLOW_JWT_SECRET is required"));
+
+    let migrate = command(&["migrate"], &[("BETFLOW_DATABASE_URL", &url)])
+        .output()
+        .await
+        .unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+
+    let mut env = vec![
+        ("BETFLOW_DATABASE_URL", url.as_str()),
+        ("BETFLOW_JWT_SECRET", JWT),
+    ];
+    let redis = testing::redis_url();
+    if let Some(r) = redis.as_deref() {
+        env.push(("BETFLOW_REDIS_URL", r));
+    }
+    let mut s = Server::start(&["serve", "--bind", "127.0.0.1:0"], &env).await;
+    assert!(!s.banner.join("\n").contains("JWT secret"));
+    let ready: Value = client()
+        .get(s.url("/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["databaseBackend"], "postgres", "{ready}");
+    assert_eq!(ready["checks"]["database"]["status"], "up");
+    if redis.is_some() {
+        assert_eq!(ready["checks"]["redis"]["status"], "up", "{ready}");
+    }
+    s.sigterm();
+    assert!(s.wait(Duration::from_secs(10)).await.success());
+}
