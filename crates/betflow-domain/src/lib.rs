@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod identity;
 pub mod page;
 pub mod time;
 pub mod units;

@@ -37,18 +37,17 @@ impl From<sqlx::Error> for StoreError {
         use sqlx::error::ErrorKind;
         match e {
             sqlx::Error::Database(db) => {
-                let constraint = db.constraint().unwrap_or("unknown").to_owned();
+                // PostgreSQL names the constraint; SQLite only mentions it in the message
+                // ("UNIQUE constraint failed: index 'users_email_key'").
+                let constraint = db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| db.message().to_owned());
                 match db.kind() {
                     ErrorKind::UniqueViolation => Self::Conflict { constraint },
                     ErrorKind::ForeignKeyViolation
                     | ErrorKind::CheckViolation
-                    | ErrorKind::NotNullViolation => Self::Constraint {
-                        constraint: if constraint == "unknown" {
-                            db.message().to_owned()
-                        } else {
-                            constraint
-                        },
-                    },
+                    | ErrorKind::NotNullViolation => Self::Constraint { constraint },
                     _ => Self::Database(db.to_string()),
                 }
             }

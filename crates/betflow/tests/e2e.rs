@@ -386,3 +386,53 @@ async fn postgres_deployment_requires_a_jwt_secret_and_serves_with_one() {
     s.sigterm();
     assert!(s.wait(Duration::from_secs(10)).await.success());
 }
+
+/// Swagger UI must render from the binary's embedded assets, under its CSP, with every host
+/// but the server unresolvable. Runs when `BETFLOW_TEST_CHROMIUM` names a Chromium binary
+/// (`.ci/run` installs Debian's and sets it).
+#[tokio::test]
+async fn swagger_ui_renders_in_headless_chromium_without_network() {
+    let Some(chromium) = std::env::var("BETFLOW_TEST_CHROMIUM")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        eprintln!("BETFLOW_TEST_CHROMIUM unset: Swagger UI browser check not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(&sqlite_args(dir.path(), &[]), &[]).await;
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(s.url("/api-docs/"))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(90), out)
+        .await
+        .expect("chromium timed out")
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for path in ["/health", "/ready", "/metrics"] {
+        assert!(
+            dom.contains(&format!(r#"data-path="{path}""#)),
+            "Swagger UI did not render {path}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dom.contains("betflow API"));
+    s.sigterm();
+    assert!(s.wait(Duration::from_secs(10)).await.success());
+}

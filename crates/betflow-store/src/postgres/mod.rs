@@ -13,6 +13,9 @@ use crate::{Backend, Result, StoreConfig, StoreError, redact_url};
 #[path = "../shared/audit.rs"]
 mod audit;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/identity.rs"]
+mod identity;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/store.rs"]
 mod store;
 
@@ -25,6 +28,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 const BEGIN_WRITE: &str = "BEGIN";
 /// IP addresses are `INET`; they travel as text and are cast on the way in and out.
 const IP_CAST: &str = "::inet";
+/// Row locks for read-modify-write inside a transaction.
+const FOR_UPDATE: &str = " FOR UPDATE";
 const IP_SELECT: &str = "host(ip_address) AS ip_address";
 
 /// The PostgreSQL implementation of [`crate::Store`].

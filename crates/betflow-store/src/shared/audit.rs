@@ -85,14 +85,14 @@ impl TryFrom<SystemEventRow> for SystemEvent {
     }
 }
 
-fn corrupt(table: &'static str, e: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(table: &'static str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         table,
         reason: e.to_string(),
     }
 }
 
-fn parse_ip(table: &'static str, ip: Option<String>) -> Result<Option<IpAddr>> {
+pub(super) fn parse_ip(table: &'static str, ip: Option<String>) -> Result<Option<IpAddr>> {
     ip.map(|s| s.parse::<IpAddr>().map_err(|e| corrupt(table, e)))
         .transpose()
 }
@@ -147,7 +147,7 @@ fn push_event_filters(qb: &mut QueryBuilder<Db>, q: &SystemEventQuery) {
     }
 }
 
-fn push_page(qb: &mut QueryBuilder<Db>, page: betflow_domain::PageRequest) {
+pub(super) fn push_page(qb: &mut QueryBuilder<Db>, page: betflow_domain::PageRequest) {
     qb.push(" LIMIT ")
         .push_bind(i64::from(page.limit()))
         .push(" OFFSET ")
@@ -156,11 +156,11 @@ fn push_page(qb: &mut QueryBuilder<Db>, page: betflow_domain::PageRequest) {
 
 /// Both backends store microseconds, so SQLite's text timestamps compare exactly as
 /// PostgreSQL's do and a value reads back equal to what was written.
-fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
 
-fn to_total(n: i64) -> u64 {
+pub(super) fn to_total(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 

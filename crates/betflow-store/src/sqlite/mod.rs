@@ -11,6 +11,9 @@ use crate::{Backend, Result, StoreConfig, StoreError};
 #[path = "../shared/audit.rs"]
 mod audit;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/identity.rs"]
+mod identity;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/store.rs"]
 mod store;
 
@@ -25,6 +28,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// IP addresses are plain TEXT.
 const IP_CAST: &str = "";
+/// SQLite transactions hold the write lock from BEGIN IMMEDIATE; no row locks exist.
+const FOR_UPDATE: &str = "";
 const IP_SELECT: &str = "ip_address";
 
 /// The SQLite implementation of [`crate::Store`].

@@ -1,0 +1,623 @@
+//! Users, roles and permissions: who may do what.
+//!
+//! Roles and their default permissions are one table of data ([`ROLE_PERMISSIONS`]); a user
+//! may hold extra permissions on top of their role's. Permissions are `resource:action`
+//! strings as in the seeds, with `resource:*` and `*` as wildcards.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{DomainError, Violation};
+
+/// Every permission the platform checks. A granted permission must be one of these, a
+/// `resource:*` over one of their resources, or `*`.
+pub const PERMISSIONS: &[&str] = &[
+    "workflows:create",
+    "workflows:read",
+    "workflows:update",
+    "workflows:delete",
+    "workflows:execute",
+    "workflows:approve",
+    "workflows:reject",
+    "workflows:cancel",
+    "workflows:monitor",
+    "workflows:audit",
+    "workflows:export",
+    "users:read",
+    "users:manage",
+    "apikeys:manage",
+    "webhooks:manage",
+    "audit:read",
+    "sportsbook:read",
+    "sportsbook:manage",
+    "sportsbook:settle",
+    "wallet:read",
+    "wallet:manage",
+    "realtime:read",
+];
+
+/// The built-in roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Manager,
+    Trader,
+    SeniorTrader,
+    TradingManager,
+    RiskManager,
+    ContentManager,
+    ContentTeam,
+    ComplianceOfficer,
+    Auditor,
+    Customer,
+}
+
+/// Default permissions per role: the single place roles are defined.
+pub const ROLE_PERMISSIONS: &[(Role, &[&str])] = &[
+    (Role::Admin, &["*"]),
+    (
+        Role::Manager,
+        &[
+            "workflows:*",
+            "users:read",
+            "audit:read",
+            "sportsbook:read",
+            "realtime:read",
+        ],
+    ),
+    (
+        Role::Trader,
+        &[
+            "workflows:create",
+            "workflows:read",
+            "workflows:update",
+            "workflows:execute",
+            "sportsbook:read",
+            "sportsbook:manage",
+            "realtime:read",
+        ],
+    ),
+    (
+        Role::SeniorTrader,
+        &[
+            "workflows:create",
+            "workflows:read",
+            "workflows:update",
+            "workflows:execute",
+            "workflows:approve",
+            "workflows:reject",
+            "sportsbook:read",
+            "sportsbook:manage",
+            "realtime:read",
+        ],
+    ),
+    (
+        Role::TradingManager,
+        &[
+            "workflows:*",
+            "sportsbook:read",
+            "sportsbook:manage",
+            "sportsbook:settle",
+            "audit:read",
+            "realtime:read",
+        ],
+    ),
+    (
+        Role::RiskManager,
+        &[
+            "workflows:read",
+            "workflows:approve",
+            "workflows:reject",
+            "workflows:monitor",
+            "workflows:audit",
+            "sportsbook:read",
+            "sportsbook:settle",
+            "wallet:read",
+            "audit:read",
+            "realtime:read",
+        ],
+    ),
+    (
+        Role::ContentManager,
+        &[
+            "workflows:create",
+            "workflows:read",
+            "workflows:update",
+            "workflows:approve",
+            "workflows:reject",
+            "workflows:cancel",
+            "sportsbook:read",
+            "realtime:read",
+        ],
+    ),
+    (
+        Role::ContentTeam,
+        &[
+            "workflows:create",
+            "workflows:read",
+            "workflows:update",
+            "sportsbook:read",
+            "realtime:read",
+        ],
+    ),
+    (
+        Role::ComplianceOfficer,
+        &[
+            "workflows:read",
+            "workflows:approve",
+            "workflows:reject",
+            "workflows:audit",
+            "workflows:export",
+            "audit:read",
+            "users:read",
+            "wallet:read",
+            "realtime:read",
+        ],
+    ),
+    (
+        Role::Auditor,
+        &[
+            "workflows:read",
+            "workflows:audit",
+            "workflows:export",
+            "audit:read",
+            "sportsbook:read",
+        ],
+    ),
+    (Role::Customer, &["sportsbook:read"]),
+];
+
+impl Role {
+    pub const ALL: [Role; 11] = [
+        Role::Admin,
+        Role::Manager,
+        Role::Trader,
+        Role::SeniorTrader,
+        Role::TradingManager,
+        Role::RiskManager,
+        Role::ContentManager,
+        Role::ContentTeam,
+        Role::ComplianceOfficer,
+        Role::Auditor,
+        Role::Customer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Trader => "trader",
+            Role::SeniorTrader => "senior_trader",
+            Role::TradingManager => "trading_manager",
+            Role::RiskManager => "risk_manager",
+            Role::ContentManager => "content_manager",
+            Role::ContentTeam => "content_team",
+            Role::ComplianceOfficer => "compliance_officer",
+            Role::Auditor => "auditor",
+            Role::Customer => "customer",
+        }
+    }
+
+    pub fn default_permissions(self) -> &'static [&'static str] {
+        ROLE_PERMISSIONS
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map(|(_, p)| *p)
+            .unwrap_or(&[])
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                DomainError::invalid("role", format!("must be one of {}", all.join(", ")))
+            })
+    }
+}
+
+/// Checks that `p` names a known permission, a wildcard over a known resource, or `*`.
+pub fn validate_permission(p: &str) -> Result<(), String> {
+    if p == "*" || PERMISSIONS.contains(&p) {
+        return Ok(());
+    }
+    if let Some(resource) = p.strip_suffix(":*")
+        && PERMISSIONS
+            .iter()
+            .any(|k| k.split(':').next() == Some(resource))
+    {
+        return Ok(());
+    }
+    Err(format!("unknown permission {p:?}"))
+}
+
+/// Validates and de-duplicates a list of permissions, reporting every bad entry.
+pub fn parse_permissions(field: &str, list: &[String]) -> Result<Vec<String>, DomainError> {
+    let mut out: Vec<String> = Vec::new();
+    let mut bad = Vec::new();
+    for p in list {
+        let p = p.trim();
+        match validate_permission(p) {
+            Ok(()) if !out.iter().any(|x| x == p) => out.push(p.to_owned()),
+            Ok(()) => {}
+            Err(e) => bad.push(Violation::new(field, e)),
+        }
+    }
+    if bad.is_empty() {
+        Ok(out)
+    } else {
+        Err(DomainError::Validation(bad))
+    }
+}
+
+/// Whether a set of held permissions grants `required` (a concrete `resource:action`).
+pub fn grants<S: AsRef<str>>(held: &[S], required: &str) -> bool {
+    let resource = required.split(':').next().unwrap_or(required);
+    held.iter()
+        .map(AsRef::as_ref)
+        .any(|h| h == "*" || h == required || h.strip_suffix(":*").is_some_and(|r| r == resource))
+}
+
+/// Whether `held` covers everything `wanted` would grant, wildcards included. An API key may
+/// carry only permissions its owner's cover.
+pub fn covers<S: AsRef<str>>(held: &[S], wanted: &str) -> bool {
+    if wanted == "*" {
+        return held.iter().any(|h| h.as_ref() == "*");
+    }
+    if let Some(resource) = wanted.strip_suffix(":*") {
+        return held
+            .iter()
+            .map(AsRef::as_ref)
+            .any(|h| h == "*" || h == wanted)
+            || PERMISSIONS
+                .iter()
+                .filter(|k| k.split(':').next() == Some(resource))
+                .all(|k| grants(held, k));
+    }
+    grants(held, wanted)
+}
+
+/// A user's role defaults plus their extra permissions.
+pub fn effective_permissions(role: Role, extra: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = role
+        .default_permissions()
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
+    for p in extra {
+        if !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Account status. Locked is not a status: it is a time (`locked_until`) that passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    Suspended,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Suspended => "suspended",
+        }
+    }
+}
+
+impl FromStr for UserStatus {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(UserStatus::Active),
+            "suspended" => Ok(UserStatus::Suspended),
+            _ => Err(DomainError::invalid(
+                "status",
+                "must be active or suspended",
+            )),
+        }
+    }
+}
+
+/// A user as the rest of the system sees it (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    /// Extra permissions on top of the role's defaults.
+    pub permissions: Vec<String>,
+    pub status: UserStatus,
+    pub failed_login_attempts: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn effective_permissions(&self) -> Vec<String> {
+        effective_permissions(self.role, &self.permissions)
+    }
+
+    pub fn is_locked(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+}
+
+pub const MIN_USERNAME_LEN: usize = 3;
+pub const MAX_USERNAME_LEN: usize = 50;
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Bounds the work an attacker can ask of the password hasher.
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+/// Validates a new user's fields, reporting every problem at once. Returns the normalised
+/// username (trimmed) and email (trimmed, lower-cased).
+pub fn validate_new_user(
+    username: &str,
+    email: &str,
+    password: &str,
+) -> Result<(String, String), DomainError> {
+    let mut v = Vec::new();
+    let username = username.trim().to_owned();
+    let email = email.trim().to_ascii_lowercase();
+    if let Err(e) = validate_username(&username) {
+        v.push(e);
+    }
+    if !is_valid_email(&email) {
+        v.push(Violation::new("email", "must be a valid email address"));
+    }
+    if let Err(e) = validate_password(password) {
+        v.push(e);
+    }
+    if v.is_empty() {
+        Ok((username, email))
+    } else {
+        Err(DomainError::Validation(v))
+    }
+}
+
+fn validate_username(u: &str) -> Result<(), Violation> {
+    let len = u.chars().count();
+    if !(MIN_USERNAME_LEN..=MAX_USERNAME_LEN).contains(&len) {
+        return Err(Violation::new(
+            "username",
+            format!("must be {MIN_USERNAME_LEN} to {MAX_USERNAME_LEN} characters"),
+        ));
+    }
+    if !u
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(Violation::new(
+            "username",
+            "may contain only letters, digits, '_', '-' and '.'",
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_password(p: &str) -> Result<(), Violation> {
+    let len = p.chars().count();
+    if len < MIN_PASSWORD_LEN {
+        Err(Violation::new(
+            "password",
+            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+        ))
+    } else if p.len() > MAX_PASSWORD_LEN {
+        Err(Violation::new(
+            "password",
+            format!("must be at most {MAX_PASSWORD_LEN} bytes"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The seed's email constraint: `^[A-Za-z0-9._%-]+@[A-Za-z0-9.-]+[.][A-Za-z]+$`.
+pub fn is_valid_email(e: &str) -> bool {
+    if e.len() > 255 {
+        return false;
+    }
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    let Some((host, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    !local.is_empty()
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '-'))
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        && !tld.is_empty()
+        && tld.chars().all(|c| c.is_ascii_alphabetic())
+}
+
+/// An API key as stored and listed. The secret itself is shown once at creation and kept
+/// only as a hash; `prefix` is its visible start, so a leaked key can be identified.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub permissions: Vec<String>,
+    pub is_active: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ApiKey {
+    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
+        self.is_active && self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+pub const MAX_API_KEY_NAME_LEN: usize = 100;
+
+pub fn validate_api_key_name(name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_API_KEY_NAME_LEN {
+        Err(DomainError::invalid(
+            "name",
+            format!("must be 1 to {MAX_API_KEY_NAME_LEN} characters"),
+        ))
+    } else {
+        Ok(name.to_owned())
+    }
+}
+
+/// One refresh token of a login session. Tokens of one login share a `family_id`; rotating a
+/// token marks it used and issues the next in the same family, so a token presented twice
+/// reveals theft and revokes the family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub ip_address: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// When failed logins lock an account, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_attempts: u32,
+    pub lock_for: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            lock_for: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_role_has_a_row_and_every_default_permission_is_valid() {
+        for role in Role::ALL {
+            assert!(
+                ROLE_PERMISSIONS.iter().any(|(r, _)| *r == role),
+                "{role} missing"
+            );
+            for p in role.default_permissions() {
+                assert!(validate_permission(p).is_ok(), "{role}: {p}");
+            }
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn wildcards_grant_within_their_resource_only() {
+        let held = ["workflows:*".to_owned(), "audit:read".to_owned()];
+        assert!(grants(&held, "workflows:approve"));
+        assert!(grants(&held, "audit:read"));
+        assert!(!grants(&held, "audit:write"));
+        assert!(!grants(&held, "users:manage"));
+        assert!(!grants(&["workflowsx:*"], "workflows:read"));
+        assert!(grants(&["*"], "anything:at_all"));
+    }
+
+    #[test]
+    fn keys_cannot_exceed_their_owner() {
+        let trader: Vec<String> = Role::Trader
+            .default_permissions()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(covers(&trader, "workflows:read"));
+        assert!(!covers(&trader, "workflows:approve"));
+        assert!(!covers(&trader, "workflows:*"));
+        assert!(!covers(&trader, "*"));
+        assert!(covers(&["workflows:*"], "workflows:*"));
+        assert!(covers(&["*"], "*"));
+    }
+
+    #[test]
+    fn unknown_permissions_are_refused_all_at_once() {
+        let err = parse_permissions(
+            "permissions",
+            &["workflows:read".into(), "nope".into(), "bogus:*".into()],
+        )
+        .unwrap_err();
+        let DomainError::Validation(v) = err;
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            parse_permissions("p", &["users:*".into(), "users:*".into()]).unwrap(),
+            ["users:*"]
+        );
+    }
+
+    #[test]
+    fn seed_user_constraints() {
+        assert!(validate_new_user("ab", "a@b.co", "password123").is_err());
+        assert!(validate_new_user("alice", "not-an-email", "password123").is_err());
+        assert!(validate_new_user("alice", "a@b.co", "short").is_err());
+        let (u, e) = validate_new_user(" alice ", " Alice@Example.COM ", "password123").unwrap();
+        assert_eq!((u.as_str(), e.as_str()), ("alice", "alice@example.com"));
+        let DomainError::Validation(all) = validate_new_user("a", "x", "y").unwrap_err();
+        assert_eq!(all.len(), 3);
+        for bad in ["a@b", "@b.co", "a@.co", "a@b.c0", "a b@c.de", "a@b@c.de"] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn admin_covers_every_valid_permission(i in 0..PERMISSIONS.len()) {
+            prop_assert!(covers(&["*"], PERMISSIONS[i]));
+            prop_assert!(grants(&["*"], PERMISSIONS[i]));
+        }
+
+        #[test]
+        fn covers_implies_grants_for_concrete_permissions(
+            held in proptest::collection::vec(0..PERMISSIONS.len(), 0..6),
+            want in 0..PERMISSIONS.len(),
+        ) {
+            let held: Vec<&str> = held.into_iter().map(|i| PERMISSIONS[i]).collect();
+            prop_assert_eq!(covers(&held, PERMISSIONS[want]), grants(&held, PERMISSIONS[want]));
+        }
+    }
+}
