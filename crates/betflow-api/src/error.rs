@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use betflow_domain::DomainError;
-use betflow_engine::EngineError;
+use betflow_engine::{AuthFailure, EngineError};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -26,6 +26,12 @@ pub mod codes {
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub const INVALID_TOKEN: &str = "INVALID_TOKEN";
+    pub const INVALID_API_KEY: &str = "INVALID_API_KEY";
+    pub const INVALID_AUTHORIZATION: &str = "INVALID_AUTHORIZATION";
+    pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
+    pub const INSUFFICIENT_PERMISSIONS: &str = "INSUFFICIENT_PERMISSIONS";
+    pub const INSUFFICIENT_PRIVILEGES: &str = "INSUFFICIENT_PRIVILEGES";
 }
 
 /// An error answer: status, stable code, human message and optional structured details.
@@ -35,6 +41,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// Adds `WWW-Authenticate` naming the accepted schemes (RFC 9110 for 401s).
+    pub www_authenticate: bool,
 }
 
 /// `{"success": false, "error": {...}, "timestamp": "..."}`.
@@ -64,6 +72,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            www_authenticate: false,
         }
     }
 
@@ -142,7 +151,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.envelope())).into_response()
+        let mut res = (self.status, axum::Json(self.envelope())).into_response();
+        if self.www_authenticate {
+            res.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer, ApiKey"),
+            );
+        }
+        res
     }
 }
 
@@ -165,6 +181,35 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Invalid(d) => d.into(),
+            EngineError::Unauthenticated(failure) => {
+                let (code, message) = match failure {
+                    AuthFailure::Missing => (codes::UNAUTHORIZED, "Authorization header required"),
+                    AuthFailure::InvalidToken => {
+                        (codes::INVALID_TOKEN, "Token is invalid or expired")
+                    }
+                    AuthFailure::InvalidApiKey => {
+                        (codes::INVALID_API_KEY, "API key is invalid or expired")
+                    }
+                    AuthFailure::InvalidScheme => (
+                        codes::INVALID_AUTHORIZATION,
+                        "Authorization header must be Bearer token or ApiKey",
+                    ),
+                    AuthFailure::InvalidCredentials => (
+                        codes::INVALID_CREDENTIALS,
+                        "Invalid username or password, or the account is locked or suspended",
+                    ),
+                };
+                let mut e = Self::new(StatusCode::UNAUTHORIZED, code, message);
+                e.www_authenticate = true;
+                e
+            }
+            EngineError::PermissionDenied(missing) => Self::new(
+                StatusCode::FORBIDDEN,
+                codes::INSUFFICIENT_PERMISSIONS,
+                format!("Missing required permissions: {}", missing.join(", ")),
+            )
+            .with_details(serde_json::json!({ "missing": missing })),
+            EngineError::NotFound(what) => Self::not_found(format!("Not found: {what}")),
             EngineError::Conflict(what) => Self::new(
                 StatusCode::CONFLICT,
                 codes::CONFLICT,

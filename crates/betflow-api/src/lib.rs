@@ -4,6 +4,7 @@
 //! function and map the result. Everything a client can observe about errors (the envelope,
 //! status codes, stable codes) is decided in [`error`], [`extract`] and [`middleware`].
 
+pub mod auth;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -38,6 +39,7 @@ use error::ApiError;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub started: Instant,
+    pub limits: auth::Limits,
 }
 
 /// HTTP-level settings.
@@ -51,6 +53,7 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Mount the test-only `/__debug/*` routes.
     pub debug_routes: bool,
+    pub limits: auth::Limits,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +63,7 @@ impl Default for HttpConfig {
             body_limit: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             debug_routes: false,
+            limits: auth::Limits::default(),
         }
     }
 }
@@ -75,33 +79,131 @@ pub enum ConfigError {
     info(
         title = "betflow API",
         description = "Sportsbook operations with approval workflows. Every /api/v1 response \
-                       uses the envelope `{success, data | error, message?, timestamp}`.",
+                       uses the envelope `{success, data | error, message?, timestamp}`. \
+                       Authenticate with `Authorization: Bearer <access token>` (from \
+                       /api/v1/auth/login) or `Authorization: ApiKey <key>` (or `X-API-Key`).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     components(schemas(error::ErrorEnvelope, error::ErrorBody)),
-    tags((name = "system", description = "Service information, liveness, readiness and metrics")),
+    modifiers(&SecuritySchemes),
+    security(("BearerAuth" = []), ("ApiKeyAuth" = [])),
+    tags(
+        (name = "system", description = "Service information, liveness, readiness and metrics"),
+        (name = "auth", description = "Login sessions"),
+        (name = "users", description = "User administration"),
+        (name = "api-keys", description = "Keys for service-to-service calls"),
+        (name = "audit", description = "The audit trail"),
+    ),
 )]
 struct ApiDoc;
 
-fn documented_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The seed's two schemes: a JWT bearer token, and an API key in the `Authorization` header.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "BearerAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "ApiKeyAuth",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "Use format \"ApiKey your-api-key-here\" (or send the key in X-API-Key)",
+            ))),
+        );
+    }
+}
+
+/// Routes anyone may call: service endpoints.
+fn system_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(routes::system::root))
         .routes(routes!(routes::system::health))
         .routes(routes!(routes::system::ready))
         .routes(routes!(routes::system::metrics))
 }
 
+/// Public `/api/v1` routes, limited per client IP.
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::auth::login))
+        .routes(routes!(routes::auth::refresh))
+}
+
+/// Everything else under `/api/v1`: authenticated and limited per caller.
+fn protected_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::auth::logout))
+        .routes(routes!(routes::auth::me))
+        .routes(routes!(routes::users::list, routes::users::create))
+        .routes(routes!(routes::users::get, routes::users::update))
+        .routes(routes!(routes::users::unlock))
+        .routes(routes!(routes::users::change_password))
+        .routes(routes!(routes::api_keys::create, routes::api_keys::list))
+        .routes(routes!(routes::api_keys::revoke))
+        .routes(routes!(routes::audit::list))
+}
+
+/// Marks every operation of `doc` as open (`security: []`), overriding the document's default.
+fn open_access(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.security = Some(vec![
+                utoipa::openapi::security::SecurityRequirement::default(),
+            ]);
+        }
+    }
+    doc
+}
+
 /// The OpenAPI document, generated from the routes and their types.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().split_for_parts().1
+    let mut doc = ApiDoc::openapi();
+    doc.merge(open_access(system_routes().into_openapi()));
+    doc.merge(open_access(public_routes().into_openapi()));
+    doc.merge(protected_routes().into_openapi());
+    doc
 }
 
 /// Builds the whole application: routes, docs, fallback and the middleware stack.
 pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigError> {
     // Install the recorder before the first request so no sample is lost.
     metrics::handle();
-    let (mut router, openapi) = documented_routes().split_for_parts();
+    let openapi = openapi();
     let endpoints = Arc::new(available_endpoints(&openapi));
+    let state = AppState {
+        engine,
+        started: Instant::now(),
+        limits: config.limits,
+    };
+    let mut router: Router<AppState> = Router::new()
+        .merge(system_routes().split_for_parts().0)
+        .merge(public_routes().split_for_parts().0.route_layer(
+            axum::middleware::from_fn_with_state(state.clone(), auth::limit_by_ip),
+        ))
+        .merge(protected_routes().split_for_parts().0.route_layer(
+            axum::middleware::from_fn_with_state(state.clone(), auth::require_auth),
+        ));
 
     if config.debug_routes {
         router = router.merge(routes::debug::router());
@@ -150,10 +252,6 @@ pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigErr
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
 
-    let state = AppState {
-        engine,
-        started: Instant::now(),
-    };
     Ok(router.with_state(state))
 }
 

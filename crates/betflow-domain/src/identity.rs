@@ -529,10 +529,71 @@ impl Default for LockoutPolicy {
     }
 }
 
+impl LockoutPolicy {
+    /// Counts a failed login. Reaching `max_attempts` locks the account for `lock_for` and
+    /// resets the count, so the user gets a fresh set of attempts once the lock passes.
+    /// Returns whether this failure locked the account.
+    pub fn register_failure(&self, user: &mut User, now: DateTime<Utc>) -> bool {
+        user.failed_login_attempts = user.failed_login_attempts.saturating_add(1);
+        user.updated_at = now;
+        if user.failed_login_attempts >= self.max_attempts.max(1) {
+            let lock_for = chrono::Duration::from_std(self.lock_for)
+                .unwrap_or_else(|_| chrono::Duration::days(365));
+            user.locked_until = Some(now + lock_for);
+            user.failed_login_attempts = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A successful login clears the failure count and any expired lock.
+    pub fn register_success(&self, user: &mut User, now: DateTime<Utc>) {
+        user.failed_login_attempts = 0;
+        user.locked_until = None;
+        user.last_login_at = Some(now);
+        user.updated_at = now;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn sample_user() -> User {
+        let t = crate::time::now();
+        User {
+            id: Uuid::now_v7(),
+            username: "u".repeat(3),
+            email: "u@example.com".into(),
+            role: Role::Trader,
+            permissions: vec![],
+            status: UserStatus::Active,
+            failed_login_attempts: 0,
+            locked_until: None,
+            last_login_at: None,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    #[test]
+    fn fifth_failure_locks_for_the_configured_time() {
+        let policy = LockoutPolicy::default();
+        let mut u = sample_user();
+        let now = crate::time::now();
+        for _ in 0..4 {
+            assert!(!policy.register_failure(&mut u, now));
+            assert!(!u.is_locked(now));
+        }
+        assert!(policy.register_failure(&mut u, now));
+        assert!(u.is_locked(now + chrono::Duration::minutes(14)));
+        assert!(!u.is_locked(now + chrono::Duration::minutes(15)));
+        assert_eq!(u.failed_login_attempts, 0);
+        policy.register_success(&mut u, now);
+        assert!(u.locked_until.is_none() && u.last_login_at == Some(now));
+    }
 
     #[test]
     fn every_role_has_a_row_and_every_default_permission_is_valid() {

@@ -1,11 +1,33 @@
 use betflow_domain::DomainError;
 use betflow_store::StoreError;
 
+/// Why a credential was refused. Each maps to a 401 with the seed's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No credential at all.
+    Missing,
+    /// A bearer token that is malformed, forged, expired, or whose session has ended.
+    InvalidToken,
+    /// An API key that is unknown, revoked, expired, or whose owner is suspended.
+    InvalidApiKey,
+    /// An `Authorization` header with a scheme other than `Bearer` or `ApiKey`.
+    InvalidScheme,
+    /// A login that failed, for whatever reason; the reason is never disclosed.
+    InvalidCredentials,
+}
+
 /// Why an engine call failed, in terms the API maps to a status code.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Invalid(#[from] DomainError),
+    #[error("authentication failed: {0:?}")]
+    Unauthenticated(AuthFailure),
+    /// The caller lacks these permissions.
+    #[error("missing permissions: {}", .0.join(", "))]
+    PermissionDenied(Vec<String>),
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("service unavailable: {0}")]

@@ -5,6 +5,8 @@
 //! outbox relay.
 
 mod error;
+pub mod identity;
+pub mod ratelimit;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +16,11 @@ use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuer
 use betflow_store::Store;
 use betflow_store::redis::RedisHandle;
 
+use identity::{Identity, IdentityConfig};
+use ratelimit::{Decision, RateLimiter, Rule};
+
 pub use betflow_store::{Backend, PoolStats};
-pub use error::EngineError;
+pub use error::{AuthFailure, EngineError};
 
 /// How long a readiness probe waits on one dependency.
 pub const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -24,6 +29,8 @@ pub const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Engine {
     store: Arc<dyn Store>,
     redis: Option<Arc<RedisHandle>>,
+    identity: Identity,
+    limiter: RateLimiter,
 }
 
 /// The outcome of probing one dependency.
@@ -53,8 +60,31 @@ impl Readiness {
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, redis: Option<Arc<RedisHandle>>) -> Self {
-        Self { store, redis }
+    /// Wires the services. With Redis, rate-limit counters are shared by every node.
+    pub fn new(
+        store: Arc<dyn Store>,
+        redis: Option<Arc<RedisHandle>>,
+        identity: &IdentityConfig,
+    ) -> Result<Self, EngineError> {
+        let limiter = match &redis {
+            Some(r) => RateLimiter::redis(r.clone()),
+            None => RateLimiter::local(),
+        };
+        Ok(Self {
+            identity: Identity::new(store.clone(), identity)?,
+            store,
+            redis,
+            limiter,
+        })
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Counts a request against `rule` in `bucket`.
+    pub async fn rate_limit(&self, bucket: &str, rule: Rule) -> Decision {
+        self.limiter.check(bucket, rule).await
     }
 
     pub fn backend(&self) -> Backend {

@@ -4,10 +4,16 @@ use std::time::Duration;
 
 use betflow_domain::DomainError;
 use betflow_domain::audit::{AuditQuery, Severity, SystemEvent, SystemEventQuery};
+use betflow_engine::identity::IdentityConfig;
 use betflow_engine::{Engine, EngineError};
 use betflow_store::redis::RedisHandle;
 use betflow_store::testing::{self, TestDb};
 use std::sync::Arc;
+
+fn make_engine(store: Arc<dyn betflow_store::Store>, redis: Option<Arc<RedisHandle>>) -> Engine {
+    let config = IdentityConfig::new(b"engine-test-secret-0123456789abcdef".to_vec());
+    Engine::new(store, redis, &config).unwrap()
+}
 
 betflow_store::conformance!(
     readiness_reports_the_database,
@@ -16,7 +22,7 @@ betflow_store::conformance!(
 );
 
 async fn readiness_reports_the_database(db: TestDb) {
-    let engine = Engine::new(db.store.clone(), None);
+    let engine = make_engine(db.store.clone(), None);
     let r = engine.readiness().await;
     assert!(r.is_ready(), "{r:?}");
     assert_eq!(r.checks.len(), 1);
@@ -29,7 +35,7 @@ async fn readiness_reports_the_database(db: TestDb) {
 }
 
 async fn system_events_are_recorded_and_read_back(db: TestDb) {
-    let engine = Engine::new(db.store.clone(), None);
+    let engine = make_engine(db.store.clone(), None);
     let ev = SystemEvent::new("server.started", Severity::Info, "started", None).unwrap();
     engine.record_system_event(&ev).await.unwrap();
     let page = engine
@@ -40,7 +46,7 @@ async fn system_events_are_recorded_and_read_back(db: TestDb) {
 }
 
 async fn inverted_audit_range_is_a_validation_error(db: TestDb) {
-    let engine = Engine::new(db.store.clone(), None);
+    let engine = make_engine(db.store.clone(), None);
     let now = betflow_domain::time::now();
     let err = engine
         .audit_log(&AuditQuery {
@@ -60,7 +66,7 @@ async fn inverted_audit_range_is_a_validation_error(db: TestDb) {
 async fn readiness_checks_redis_when_configured() {
     let db = TestDb::sqlite().await;
     let down = Arc::new(RedisHandle::new("redis://127.0.0.1:1/").unwrap());
-    let engine = Engine::new(db.store.clone(), Some(down));
+    let engine = make_engine(db.store.clone(), Some(down));
     let r = engine.readiness().await;
     assert!(!r.is_ready());
     let failed: Vec<_> = r.failed().map(|c| c.name).collect();
@@ -69,7 +75,7 @@ async fn readiness_checks_redis_when_configured() {
 
     if let Some(url) = testing::redis_url() {
         let up = Arc::new(RedisHandle::new(&url).unwrap());
-        let engine = Engine::new(db.store.clone(), Some(up));
+        let engine = make_engine(db.store.clone(), Some(up));
         let r = engine.readiness().await;
         assert!(r.is_ready(), "{r:?}");
         assert_eq!(r.checks.len(), 2);

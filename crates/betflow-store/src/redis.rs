@@ -67,4 +67,37 @@ impl RedisHandle {
             )))
         }
     }
+
+    /// Counts one hit in the fixed window `key` (created with a `window` expiry on first
+    /// hit) and returns the count and the time left in the window. One MULTI/EXEC, so the
+    /// expiry is set atomically with the first increment.
+    pub async fn hit_window(
+        &self,
+        key: &str,
+        window: Duration,
+        timeout: Duration,
+    ) -> Result<(u64, Duration), StoreError> {
+        let mut conn = self.connection(timeout).await?;
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(key)
+            .arg(0)
+            .arg("PX")
+            .arg(window_ms)
+            .arg("NX")
+            .ignore()
+            .cmd("INCR")
+            .arg(key)
+            .cmd("PTTL")
+            .arg(key);
+        let (count, ttl_ms): (u64, i64) =
+            tokio::time::timeout(timeout, pipe.query_async(&mut conn))
+                .await
+                .map_err(|_| StoreError::Unavailable(format!("redis {}: timed out", self.url)))?
+                .map_err(|e| StoreError::Unavailable(format!("redis {}: {e}", self.url)))?;
+        let ttl = Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(window_ms));
+        Ok((count, ttl))
+    }
 }

@@ -37,6 +37,15 @@ impl TestDb {
         }
     }
 
+    /// Wraps a second connection to an existing test database (a second node).
+    pub fn from_store(store: Arc<dyn Store>) -> Self {
+        Self {
+            config: StoreConfig::embedded("unused"),
+            store,
+            _dir: None,
+        }
+    }
+
     /// A migrated PostgreSQL schema of its own, or `None` when PostgreSQL tests are not
     /// configured.
     pub async fn postgres() -> Option<Self> {

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use betflow_domain::identity::LockoutPolicy;
 use betflow_domain::units::{parse_byte_size, parse_duration};
+use betflow_engine::identity::IdentityConfig;
+use betflow_engine::ratelimit::Rule;
 use betflow_store::{Backend, StoreConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -26,6 +29,104 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
+    /// Administration against the configured database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user. Without --password, a random one is generated and printed once.
+    CreateUser(CreateUserArgs),
+    /// Create an API key for a user and print it once.
+    CreateApiKey(CreateApiKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub email: String,
+    /// One of the built-in roles (admin, trader, risk_manager, ...).
+    #[arg(long)]
+    pub role: String,
+    /// Prefer the BETFLOW_NEW_USER_PASSWORD variable: flags show up in process lists.
+    #[arg(long, env = "BETFLOW_NEW_USER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Extra permissions, comma-separated.
+    #[arg(long, env = "BETFLOW_NEW_USER_PERMISSIONS", value_delimiter = ',')]
+    pub permissions: Vec<String>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateApiKeyArgs {
+    /// Owner's username or email.
+    #[arg(long)]
+    pub user: String,
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated; at most the owner's. Omitted: all of the owner's permissions.
+    #[arg(long, env = "BETFLOW_NEW_KEY_PERMISSIONS", value_delimiter = ',')]
+    pub permissions: Option<Vec<String>>,
+    /// Lifetime, e.g. 30d. Omitted: no expiry.
+    #[arg(long, env = "BETFLOW_NEW_KEY_EXPIRES_IN", value_parser = parse_duration)]
+    pub expires_in: Option<Duration>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Sessions, lockout and rate limits.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Password for the `admin` user created on first start (when there are no users).
+    /// Unset: a random one is printed once.
+    #[arg(long, env = "BETFLOW_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Access token lifetime.
+    #[arg(long, env = "BETFLOW_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+
+    /// Refresh token (session) lifetime.
+    #[arg(long, env = "BETFLOW_REFRESH_TOKEN_TTL", default_value = "7d", value_parser = parse_duration)]
+    pub refresh_token_ttl: Duration,
+
+    /// Failed logins before an account locks.
+    #[arg(long, env = "BETFLOW_LOCKOUT_THRESHOLD", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub lockout_threshold: u32,
+
+    /// How long a locked account stays locked.
+    #[arg(long, env = "BETFLOW_LOCKOUT_DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub lockout_duration: Duration,
+
+    /// Requests per user or API key on /api/v1, as COUNT/WINDOW.
+    #[arg(long, env = "BETFLOW_RATE_LIMIT", default_value = "1000/15m", value_parser = Rule::parse)]
+    pub rate_limit: Rule,
+
+    /// Login and refresh attempts per client IP, as COUNT/WINDOW.
+    #[arg(long, env = "BETFLOW_LOGIN_RATE_LIMIT", default_value = "10/1m", value_parser = Rule::parse)]
+    pub login_rate_limit: Rule,
+}
+
+impl AuthArgs {
+    pub fn identity_config(&self, secret: &Secret) -> IdentityConfig {
+        let mut c = IdentityConfig::new(secret.expose().as_bytes().to_vec());
+        c.access_ttl = self.access_token_ttl;
+        c.refresh_ttl = self.refresh_token_ttl;
+        c.lockout = LockoutPolicy {
+            max_attempts: self.lockout_threshold,
+            lock_for: self.lockout_duration,
+        };
+        c
+    }
 }
 
 /// Where the data lives.
@@ -127,6 +228,9 @@ pub struct ServeArgs {
     pub shutdown_grace: Duration,
 
     #[command(flatten)]
+    pub auth: AuthArgs,
+
+    #[command(flatten)]
     pub log: LogArgs,
 
     /// Mount test-only routes (/__debug/sleep, /__debug/panic). Never in production.
@@ -138,14 +242,14 @@ pub struct ServeArgs {
 #[derive(Clone)]
 pub struct Secret(String);
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "read by token signing, which the identity feature adds"
-    )
-)]
 impl Secret {
+    /// A throwaway secret for commands that never issue tokens (the admin CLI).
+    pub fn ephemeral() -> Self {
+        let mut b = [0u8; 32];
+        let _ = getrandom::fill(&mut b);
+        Self(b.iter().map(|x| format!("{x:02x}")).collect())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -262,11 +366,20 @@ mod tests {
     fn every_setting_has_an_env_var() {
         use clap::CommandFactory;
         let cli = Cli::command();
-        for sub in ["serve", "migrate"] {
-            let cmd = cli.find_subcommand(sub).unwrap();
+        let admin = cli.find_subcommand("admin").unwrap();
+        let commands = [
+            cli.find_subcommand("serve").unwrap(),
+            cli.find_subcommand("migrate").unwrap(),
+        ];
+        for cmd in commands.into_iter().chain(admin.get_subcommands()) {
             for arg in cmd.get_arguments() {
                 let id = arg.get_id().as_str();
-                if id == "help" || id == "version" {
+                // Identity of the thing being created is an argument, not configuration.
+                if [
+                    "help", "version", "username", "email", "role", "user", "name",
+                ]
+                .contains(&id)
+                {
                     continue;
                 }
                 let env = arg

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await,
             Command::Migrate(args) => serve::migrate(args).await,
+            Command::Admin(command) => serve::admin(command).await,
         }
     });
     match result {

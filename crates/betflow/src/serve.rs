@@ -10,7 +10,10 @@ use betflow_engine::Engine;
 use betflow_store::redis::RedisHandle;
 use betflow_store::{Store, StoreConfig};
 
-use crate::config::{MigrateArgs, SecretSource, ServeArgs, resolve_jwt_secret};
+use crate::config::{
+    AdminCommand, CreateApiKeyArgs, CreateUserArgs, MigrateArgs, Secret, SecretSource, ServeArgs,
+    resolve_jwt_secret,
+};
 use crate::telemetry;
 
 async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
@@ -36,7 +39,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store_config = args.db.store_config();
     let backend = store_config.backend()?;
     // Checked before waiting on the database so a misconfigured node fails at once.
-    let (_jwt_secret, secret_source) =
+    let (jwt_secret, secret_source) =
         resolve_jwt_secret(args.jwt_secret.as_deref(), backend, &args.db.data_dir)?;
     let http = HttpConfig {
         cors_origins: args
@@ -48,6 +51,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
         debug_routes: args.debug_routes,
+        limits: betflow_api::auth::Limits {
+            api: args.auth.rate_limit,
+            login: args.auth.login_rate_limit,
+        },
     };
 
     let store = open_store(&store_config).await?;
@@ -61,7 +68,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Some(Arc::new(handle))
         }
     };
-    let engine = Arc::new(Engine::new(store, redis));
+    let engine = Arc::new(Engine::new(
+        store,
+        redis,
+        &args.auth.identity_config(&jwt_secret),
+    )?);
+    let generated_admin_password = engine
+        .identity()
+        .ensure_admin(args.auth.admin_password.clone().filter(|p| !p.is_empty()))
+        .await
+        .context("cannot create the first admin user")?;
     let app = betflow_api::app(engine.clone(), &http)?;
 
     let listener = tokio::net::TcpListener::bind(args.bind)
@@ -69,6 +85,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     print_banner(addr, &store_config, &secret_source);
+    if let Some(password) = generated_admin_password {
+        println!("  Admin:      created user 'admin' with password {password}");
+        println!("              (shown once: log in and change it, or set BETFLOW_ADMIN_PASSWORD)");
+    }
     record(
         &engine,
         "server.started",
@@ -162,4 +182,93 @@ async fn shutdown_signal() -> &'static str {
         _ = ctrl_c => "SIGINT",
         _ = term => "SIGTERM",
     }
+}
+
+pub async fn admin(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::CreateUser(args) => create_user(args).await,
+        AdminCommand::CreateApiKey(args) => create_api_key(args).await,
+    }
+}
+
+fn cli_actor() -> betflow_domain::audit::Actor {
+    betflow_domain::audit::Actor {
+        user_agent: Some(format!("betflow-cli/{}", env!("CARGO_PKG_VERSION"))),
+        ..Default::default()
+    }
+}
+
+async fn cli_engine(db: &crate::config::DatabaseArgs) -> anyhow::Result<Engine> {
+    let store = open_store(&db.store_config()).await?;
+    let config = betflow_engine::identity::IdentityConfig::new(
+        Secret::ephemeral().expose().as_bytes().to_vec(),
+    );
+    Ok(Engine::new(store, None, &config)?)
+}
+
+async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
+    telemetry::init(&args.log)?;
+    let engine = cli_engine(&args.db).await?;
+    let role = args.role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let generated = args.password.is_none();
+    let password = args
+        .password
+        .unwrap_or_else(betflow_engine::identity::secrets::generate_password);
+    let user = engine
+        .identity()
+        .create_user(
+            betflow_engine::identity::NewUser {
+                username: args.username,
+                email: args.email,
+                password: password.clone(),
+                role,
+                permissions: args.permissions,
+            },
+            &cli_actor(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created user {} ({}) with role {}",
+        user.username, user.id, user.role
+    );
+    if generated {
+        println!("password (shown once): {password}");
+    }
+    engine.shutdown().await;
+    Ok(())
+}
+
+async fn create_api_key(args: CreateApiKeyArgs) -> anyhow::Result<()> {
+    telemetry::init(&args.log)?;
+    let engine = cli_engine(&args.db).await?;
+    let owner = engine
+        .identity()
+        .find_user_id(&args.user)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (key, secret) = engine
+        .identity()
+        .create_api_key(
+            owner,
+            betflow_engine::identity::NewApiKey {
+                name: args.name,
+                permissions: args.permissions,
+                expires_in: args.expires_in,
+            },
+            &cli_actor(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created API key {} ({}) for {}",
+        key.name, key.id, args.user
+    );
+    println!("permissions: {}", key.permissions.join(","));
+    if let Some(exp) = key.expires_at {
+        println!("expires: {}", exp.to_rfc3339());
+    }
+    println!("key (shown once): {secret}");
+    engine.shutdown().await;
+    Ok(())
 }

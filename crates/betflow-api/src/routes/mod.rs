@@ -1,2 +1,7 @@
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
 pub mod debug;
+pub mod dto;
 pub mod system;
+pub mod users;

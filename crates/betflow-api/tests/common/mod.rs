@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use betflow_api::HttpConfig;
 use betflow_engine::Engine;
+use betflow_engine::identity::IdentityConfig;
 use betflow_store::redis::RedisHandle;
 use betflow_store::testing::TestDb;
 
@@ -14,6 +15,7 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub db: TestDb,
+    pub engine: Arc<Engine>,
 }
 
 impl TestServer {
@@ -26,12 +28,19 @@ impl TestServer {
     }
 }
 
+pub const JWT_SECRET: &[u8] = b"api-test-secret-0123456789abcdef0123";
+
+pub fn identity_config() -> IdentityConfig {
+    IdentityConfig::new(JWT_SECRET.to_vec())
+}
+
 pub fn test_config() -> HttpConfig {
     HttpConfig {
         cors_origins: vec!["https://console.example.com".into()],
         body_limit: 64 * 1024,
         request_timeout: Duration::from_secs(5),
         debug_routes: true,
+        limits: limits("100000/15m", "100000/1m"),
     }
 }
 
@@ -41,18 +50,24 @@ pub async fn spawn(db: TestDb) -> TestServer {
 
 pub async fn spawn_with(db: TestDb, config: HttpConfig, redis: Option<&str>) -> TestServer {
     let redis = redis.map(|u| Arc::new(RedisHandle::new(u).unwrap()));
-    let engine = Arc::new(Engine::new(db.store.clone(), redis));
-    let app = betflow_api::app(engine, &config).unwrap();
+    let engine = Arc::new(Engine::new(db.store.clone(), redis, &identity_config()).unwrap());
+    let app = betflow_api::app(engine.clone(), &config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     let client = http_client();
     TestServer {
         base: format!("http://{addr}"),
         client,
         db,
+        engine,
     }
 }
 
@@ -90,4 +105,67 @@ pub fn http_client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+pub fn limits(api: &str, login: &str) -> betflow_api::auth::Limits {
+    betflow_api::auth::Limits {
+        api: betflow_engine::ratelimit::Rule::parse(api).unwrap(),
+        login: betflow_engine::ratelimit::Rule::parse(login).unwrap(),
+    }
+}
+
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+
+impl TestServer {
+    /// Creates the first admin (as `serve` does) and returns an access token for it.
+    pub async fn admin_token(&self) -> String {
+        self.engine
+            .identity()
+            .ensure_admin(Some(ADMIN_PASSWORD.into()))
+            .await
+            .unwrap();
+        self.login("admin", ADMIN_PASSWORD).await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Logs in and returns `data`; panics unless 200.
+    pub async fn login(&self, user: &str, password: &str) -> serde_json::Value {
+        let res = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "login {user}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["data"].clone()
+    }
+
+    pub fn with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("authorization", format!("Bearer {token}"))
+    }
+
+    /// Creates a user through the API as `admin_token`; returns its id.
+    pub async fn create_user(&self, admin_token: &str, body: serde_json::Value) -> String {
+        let res = self
+            .with_token(reqwest::Method::POST, "/api/v1/users", admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "{v}");
+        v["data"]["id"].as_str().unwrap().to_owned()
+    }
 }

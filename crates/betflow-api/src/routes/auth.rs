@@ -1,0 +1,128 @@
+//! `/api/v1/auth`: login, token refresh, logout, current user.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::dto::UserDto;
+use crate::AppState;
+use crate::auth::{Auth, ClientInfo};
+use crate::envelope::ApiResponse;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::extract::ApiJson;
+use axum::extract::State;
+use betflow_engine::identity::Tokens;
+
+pub const TAG: &str = "auth";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Username or email.
+    #[schema(example = "admin")]
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    /// A JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Single use: exchange it at `/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub user: UserDto,
+}
+
+impl From<Tokens> for TokenResponse {
+    fn from(t: Tokens) -> Self {
+        Self {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            user: t.user.into(),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = TAG, summary = "Log in",
+    description = "Public. Rate-limited per client IP. Every failure (unknown user, wrong \
+                   password, locked or suspended account) answers the same 401.",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 401, description = "INVALID_CREDENTIALS", body = ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED", body = ErrorEnvelope),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientInfo(actor): ClientInfo,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<ApiResponse<TokenResponse>, ApiError> {
+    let tokens = state
+        .engine
+        .identity()
+        .login(body.username.trim(), &body.password, &actor)
+        .await?;
+    Ok(ApiResponse::ok(tokens.into()).message("Login successful"))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = TAG, summary = "Rotate tokens",
+    description = "Public. Rate-limited per client IP. Presenting an already-used refresh \
+                   token revokes the whole session.",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "INVALID_TOKEN", body = ErrorEnvelope),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ClientInfo(actor): ClientInfo,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<ApiResponse<TokenResponse>, ApiError> {
+    let tokens = state
+        .engine
+        .identity()
+        .refresh(body.refresh_token.trim(), &actor)
+        .await?;
+    Ok(ApiResponse::ok(tokens.into()).message("Tokens refreshed"))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = TAG, summary = "Log out",
+    description = "Requires a session (bearer token). Revokes every token of the session.",
+    responses(
+        (status = 200, description = "Logged out"),
+        (status = 401, description = "Not authenticated", body = ErrorEnvelope),
+    ))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ClientInfo(actor): ClientInfo,
+) -> Result<ApiResponse<()>, ApiError> {
+    state.engine.identity().logout(&principal, &actor).await?;
+    Ok(ApiResponse::ok(()).message("Logged out"))
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = TAG, summary = "Current user",
+    description = "Requires any valid credential.",
+    responses(
+        (status = 200, description = "The caller", body = UserDto),
+        (status = 401, description = "Not authenticated", body = ErrorEnvelope),
+    ))]
+pub async fn me(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> Result<ApiResponse<UserDto>, ApiError> {
+    let user = state.engine.identity().get_user(principal.user_id).await?;
+    Ok(ApiResponse::ok(user.into()))
+}
