@@ -44,12 +44,24 @@ pub async fn run(
     warmup: Duration,
     duration: Duration,
 ) -> anyhow::Result<LoadReport> {
+    run_with_header(url, None, connections, warmup, duration).await
+}
+
+/// Like [`run`], sending one extra header (e.g. credentials) with every request.
+pub async fn run_with_header(
+    url: &str,
+    header: Option<(&str, &str)>,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<LoadReport> {
     let client = client(connections)?;
+    let header = header.map(|(k, v)| (k.to_owned(), v.to_owned()));
     if !warmup.is_zero() {
-        drive(&client, url, connections, warmup).await;
+        drive(&client, url, header.clone(), connections, warmup).await;
     }
     let started = Instant::now();
-    let results = drive(&client, url, connections, duration).await;
+    let results = drive(&client, url, header, connections, duration).await;
     let elapsed = started.elapsed();
     let mut latencies_us = Vec::new();
     let mut errors = 0;
@@ -69,6 +81,7 @@ pub async fn run(
 async fn drive(
     client: &reqwest::Client,
     url: &str,
+    header: Option<(String, String)>,
     connections: usize,
     duration: Duration,
 ) -> Vec<(Vec<u32>, u64)> {
@@ -77,12 +90,17 @@ async fn drive(
         .map(|_| {
             let client = client.clone();
             let url = url.to_owned();
+            let header = header.clone();
             tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(64 * 1024);
                 let mut errors = 0u64;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    let ok = match client.get(&url).send().await {
+                    let mut req = client.get(&url);
+                    if let Some((k, v)) = &header {
+                        req = req.header(k.as_str(), v.as_str());
+                    }
+                    let ok = match req.send().await {
                         Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
                         Err(_) => false,
                     };

@@ -41,6 +41,21 @@ enum Scenario {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Authenticated throughput (JWT and API key on `GET /api/v1/auth/me`) beside the
+    /// unauthenticated `GET /health`, same run; and the cost of one login (Argon2id).
+    Auth {
+        #[arg(long, default_value = "target/release/betflow")]
+        betflow: PathBuf,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Sequential logins timed for the password-hashing cost.
+        #[arg(long, default_value_t = 20)]
+        logins: usize,
+    },
 }
 
 #[tokio::main]
@@ -64,6 +79,22 @@ async fn main() -> anyhow::Result<()> {
                 connections,
                 Duration::from_secs(seconds),
                 rounds,
+            )
+            .await
+        }
+        Scenario::Auth {
+            betflow,
+            connections,
+            seconds,
+            rounds,
+            logins,
+        } => {
+            auth(
+                &betflow,
+                connections,
+                Duration::from_secs(seconds),
+                rounds,
+                logins,
             )
             .await
         }
@@ -163,5 +194,117 @@ async fn health(
     }
     bf.stop().await?;
     hi.stop().await?;
+    Ok(())
+}
+
+/// A benchmark target: name, URL, and an optional header sent with every request.
+type Target<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+
+async fn auth(
+    betflow: &std::path::Path,
+    connections: usize,
+    duration: Duration,
+    rounds: usize,
+    logins: usize,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path().to_str().unwrap_or_default();
+    let password = "bench-admin-password";
+    let env = [
+        ("BETFLOW_LOG_LEVEL", "warn"),
+        ("BETFLOW_ADMIN_PASSWORD", password),
+        ("BETFLOW_RATE_LIMIT", "1000000000/15m"),
+        ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m"),
+    ];
+    let bf = process::start(
+        betflow,
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", d],
+        &env,
+    )
+    .await?;
+    let http = load::client(1)?;
+    let login_url = format!("{}/api/v1/auth/login", bf.base);
+    let body = serde_json::json!({"username": "admin", "password": password});
+
+    let mut login_ms = Vec::new();
+    let mut token = String::new();
+    for _ in 0..logins.max(1) {
+        let t = Instant::now();
+        let res: serde_json::Value = http
+            .post(&login_url)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        login_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        token = res["data"]["accessToken"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    }
+    anyhow::ensure!(!token.is_empty(), "login failed");
+    let key: serde_json::Value = http
+        .post(format!("{}/api/v1/api-keys", bf.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = key["data"]["key"].as_str().unwrap_or_default().to_owned();
+    anyhow::ensure!(!key.is_empty(), "API key creation failed");
+
+    let bearer = format!("Bearer {token}");
+    let me = format!("{}/api/v1/auth/me", bf.base);
+    let health = format!("{}/health", bf.base);
+    let targets: [Target; 3] = [
+        ("GET /health (no auth)", &health, None),
+        (
+            "GET /api/v1/auth/me JWT",
+            &me,
+            Some(("authorization", &bearer)),
+        ),
+        ("GET /api/v1/auth/me key", &me, Some(("x-api-key", &key))),
+    ];
+    let mut results: Vec<Vec<load::LoadReport>> = vec![Vec::new(); targets.len()];
+    for round in 0..rounds {
+        for (i, (name, url, header)) in targets.iter().enumerate() {
+            let r =
+                load::run_with_header(url, *header, connections, Duration::from_secs(2), duration)
+                    .await?;
+            eprintln!(
+                "round {}: {name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                round + 1,
+                r.requests_per_sec(),
+                r.latency_ms(0.5),
+                r.latency_ms(0.99),
+                r.errors
+            );
+            results[i].push(r);
+        }
+    }
+    println!(
+        "login (Argon2id verify + session write), {} sequential: median {:.1} ms",
+        login_ms.len(),
+        median(&mut login_ms)
+    );
+    println!(
+        "{connections} connections, {}s x {rounds} rounds (median of rounds):",
+        duration.as_secs()
+    );
+    for ((name, _, _), reports) in targets.iter().zip(&results) {
+        let mut rps: Vec<f64> = reports.iter().map(|r| r.requests_per_sec()).collect();
+        let mut p50: Vec<f64> = reports.iter().map(|r| r.latency_ms(0.5)).collect();
+        let mut p99: Vec<f64> = reports.iter().map(|r| r.latency_ms(0.99)).collect();
+        let errors: u64 = reports.iter().map(|r| r.errors).sum();
+        println!(
+            "  {name:<26} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {errors}",
+            median(&mut rps),
+            median(&mut p50),
+            median(&mut p99)
+        );
+    }
+    bf.stop().await?;
     Ok(())
 }

@@ -436,3 +436,176 @@ async fn swagger_ui_renders_in_headless_chromium_without_network() {
     s.sigterm();
     assert!(s.wait(Duration::from_secs(10)).await.success());
 }
+
+#[tokio::test]
+async fn first_start_creates_admin_and_the_cli_manages_users_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let mut s = Server::start(&sqlite_args(dir.path(), &[]), &[]).await;
+    let banner = s.banner.join("\n");
+    let admin_password = banner
+        .split("created user 'admin' with password ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no admin password in banner: {banner}"))
+        .to_owned();
+    let http = client();
+    let login = |base: String, user: &'static str, password: String| {
+        let http = http.clone();
+        async move {
+            http.post(format!("{base}/api/v1/auth/login"))
+                .json(&serde_json::json!({"username": user, "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        login(s.base.clone(), "admin", admin_password.clone())
+            .await
+            .status(),
+        200
+    );
+    s.sigterm();
+    assert!(s.wait(Duration::from_secs(10)).await.success());
+
+    let run = |args: Vec<&str>| {
+        let mut full = vec!["admin"];
+        full.extend(args);
+        let full: Vec<String> = full.into_iter().map(str::to_owned).collect();
+        async move {
+            let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+            command(&refs, &[]).output().await.unwrap()
+        }
+    };
+    let out = run(vec![
+        "create-user",
+        "--data-dir",
+        d,
+        "--username",
+        "ops",
+        "--email",
+        "ops@example.com",
+        "--role",
+        "trader",
+        "--permissions",
+        "apikeys:manage",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ops_password = stdout
+        .split("password (shown once): ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let out = run(vec![
+        "create-api-key",
+        "--data-dir",
+        d,
+        "--user",
+        "ops",
+        "--name",
+        "ci",
+        "--permissions",
+        "workflows:read,apikeys:manage",
+        "--expires-in",
+        "30d",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout
+        .split("key (shown once): ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(key.starts_with("bf_"));
+
+    for (args, expect) in [
+        (
+            vec![
+                "create-api-key",
+                "--data-dir",
+                d,
+                "--user",
+                "ops",
+                "--name",
+                "x",
+                "--permissions",
+                "users:manage",
+            ],
+            "users:manage",
+        ),
+        (
+            vec![
+                "create-api-key",
+                "--data-dir",
+                d,
+                "--user",
+                "ghost",
+                "--name",
+                "x",
+            ],
+            "ghost",
+        ),
+        (
+            vec![
+                "create-user",
+                "--data-dir",
+                d,
+                "--username",
+                "x2",
+                "--email",
+                "x2@example.com",
+                "--role",
+                "overlord",
+            ],
+            "role",
+        ),
+        (
+            vec![
+                "create-user",
+                "--data-dir",
+                d,
+                "--username",
+                "OPS",
+                "--email",
+                "o2@example.com",
+                "--role",
+                "trader",
+            ],
+            "username is already taken",
+        ),
+    ] {
+        let out = run(args.clone()).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+
+    let mut s = Server::start(&sqlite_args(dir.path(), &[]), &[]).await;
+    assert!(
+        !s.banner.join("\n").contains("Admin:"),
+        "admin is created only once"
+    );
+    assert_eq!(
+        login(s.base.clone(), "ops", ops_password).await.status(),
+        200
+    );
+    let me: Value = http
+        .get(s.url("/api/v1/auth/me"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["data"]["username"], "ops", "{me}");
+    s.sigterm();
+    assert!(s.wait(Duration::from_secs(10)).await.success());
+}
