@@ -19,6 +19,7 @@ betflow_store::conformance!(
     user_administration_and_permission_checks,
     api_key_lifecycle,
     suspended_users_stop_working_everywhere,
+    demoting_an_owner_demotes_their_keys,
     password_change,
     audit_log_needs_role_and_permission,
 );
@@ -674,6 +675,48 @@ async fn suspended_users_stop_working_everywhere(db: TestDb) {
         "INVALID_CREDENTIALS",
     )
     .await;
+}
+
+async fn demoting_an_owner_demotes_their_keys(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let id = s
+        .create_user(
+            &admin,
+            json!({"username": "dora", "email": "dora@example.com",
+            "password": "dora-password", "role": "trader",
+            "permissions": ["apikeys:manage", "users:read"]}),
+        )
+        .await;
+    // Logging in by email works as well as by username.
+    let dora = s.login("DORA@example.com", "dora-password").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, created) = create_key(
+        &s,
+        &dora,
+        json!({"name": "k", "permissions": ["users:read"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["data"]["key"].as_str().unwrap().to_owned();
+    let list = || {
+        s.client
+            .get(s.url("/api/v1/users"))
+            .header("x-api-key", key.clone())
+            .send()
+    };
+    assert_eq!(list().await.unwrap().status(), 200);
+    let res = s
+        .with_token(Method::PATCH, &format!("/api/v1/users/{id}"), &admin)
+        .json(&json!({"permissions": ["apikeys:manage"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let err = expect_error(list().await.unwrap(), 403, "INSUFFICIENT_PERMISSIONS").await;
+    assert!(err["message"].as_str().unwrap().contains("users:read"));
 }
 
 async fn password_change(db: TestDb) {
