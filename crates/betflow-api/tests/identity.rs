@@ -943,6 +943,55 @@ async fn a_revoked_key_stops_on_every_node_within_a_second() {
 }
 
 #[tokio::test]
+async fn with_redis_a_revocation_reaches_other_nodes_at_once() {
+    let Some(redis) = testing::redis_url() else {
+        eprintln!(
+            "{} unset: Redis invalidation test not run",
+            testing::REDIS_URL_VAR
+        );
+        return;
+    };
+    // A cache TTL of a minute: only the Redis broadcast can make node B notice in time.
+    let mut identity = common::identity_config();
+    identity.cache_ttl = Duration::from_secs(60);
+    let db = TestDb::sqlite().await;
+    let store_config = db.config.clone();
+    let a = common::spawn_full(db, test_config(), Some(&redis), identity.clone()).await;
+    let b_db = TestDb::from_store(betflow_store::connect(&store_config).await.unwrap());
+    let b = common::spawn_full(b_db, test_config(), Some(&redis), identity).await;
+    let admin = a.admin_token().await;
+    let (_, created) = create_key(&a, &admin, json!({"name": "fleet"})).await;
+    let key = created["data"]["key"].as_str().unwrap().to_owned();
+    let id = created["data"]["apiKey"]["id"].as_str().unwrap().to_owned();
+    let me = |s: &TestServer| {
+        s.client
+            .get(s.url("/api/v1/auth/me"))
+            .header("x-api-key", key.clone())
+            .send()
+    };
+    assert_eq!(me(&b).await.unwrap().status(), 200, "node B caches the key");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let res = a
+        .with_token(Method::DELETE, &format!("/api/v1/api-keys/{id}"), &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let started = std::time::Instant::now();
+    loop {
+        let status = me(&b).await.unwrap().status();
+        if status == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "node B still accepts the revoked key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn openapi_declares_both_schemes_and_what_each_route_needs() {
     let doc = serde_json::to_value(betflow_api::openapi()).unwrap();
     let schemes = &doc["components"]["securitySchemes"];

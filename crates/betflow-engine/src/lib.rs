@@ -71,7 +71,7 @@ impl Engine {
             None => RateLimiter::local(),
         };
         Ok(Self {
-            identity: Identity::new(store.clone(), identity)?,
+            identity: Identity::new(store.clone(), identity, redis.clone())?,
             store,
             redis,
             limiter,

@@ -100,4 +100,67 @@ impl RedisHandle {
         let ttl = Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(window_ms));
         Ok((count, ttl))
     }
+
+    /// Publishes `payload` on `channel`.
+    pub async fn publish(
+        &self,
+        channel: &str,
+        payload: &str,
+        timeout: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.connection(timeout).await?;
+        let _receivers: i64 = tokio::time::timeout(
+            timeout,
+            redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(payload)
+                .query_async(&mut conn),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("redis {}: PUBLISH timed out", self.url)))?
+        .map_err(|e| StoreError::Unavailable(format!("redis {}: {e}", self.url)))?;
+        Ok(())
+    }
+
+    /// Subscribes to `channel` in the background and calls `on_message` with each payload,
+    /// reconnecting with backoff for as long as the task lives. After every (re)connection
+    /// it also calls `on_message("*")`, since messages sent while disconnected are lost.
+    pub fn spawn_subscriber(
+        &self,
+        channel: &'static str,
+        on_message: impl Fn(&str) + Send + Sync + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        use futures::StreamExt;
+        let client = self.client.clone();
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let subscribed = async {
+                    let mut pubsub = client.get_async_pubsub().await?;
+                    pubsub.subscribe(channel).await?;
+                    Ok::<_, redis::RedisError>(pubsub)
+                }
+                .await;
+                match subscribed {
+                    Ok(pubsub) => {
+                        backoff = Duration::from_millis(100);
+                        on_message("*");
+                        let mut messages = pubsub.into_on_message();
+                        while let Some(msg) = messages.next().await {
+                            if let Ok(payload) = msg.get_payload::<String>() {
+                                on_message(&payload);
+                            }
+                        }
+                        tracing::warn!(redis = %url, channel, "subscription closed; reconnecting");
+                    }
+                    Err(e) => {
+                        tracing::warn!(redis = %url, channel, error = %e, "cannot subscribe; retrying");
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        })
+    }
 }

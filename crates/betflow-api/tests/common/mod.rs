@@ -49,8 +49,17 @@ pub async fn spawn(db: TestDb) -> TestServer {
 }
 
 pub async fn spawn_with(db: TestDb, config: HttpConfig, redis: Option<&str>) -> TestServer {
+    spawn_full(db, config, redis, identity_config()).await
+}
+
+pub async fn spawn_full(
+    db: TestDb,
+    config: HttpConfig,
+    redis: Option<&str>,
+    identity: IdentityConfig,
+) -> TestServer {
     let redis = redis.map(|u| Arc::new(RedisHandle::new(u).unwrap()));
-    let engine = Arc::new(Engine::new(db.store.clone(), redis, &identity_config()).unwrap());
+    let engine = Arc::new(Engine::new(db.store.clone(), redis, &identity).unwrap());
     let app = betflow_api::app(engine.clone(), &config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -14,6 +14,7 @@ use betflow_domain::identity::{
 };
 use betflow_domain::time::now;
 use betflow_domain::{DomainError, Page, PageRequest, Violation};
+use betflow_store::redis::RedisHandle;
 use betflow_store::{Store, StoreError, Transaction};
 use chrono::{DateTime, Utc};
 use moka::future::Cache;
@@ -146,9 +147,14 @@ pub struct NewApiKey {
     pub expires_in: Option<Duration>,
 }
 
+/// The Redis channel on which nodes tell each other to drop cached identity records.
+pub const INVALIDATION_CHANNEL: &str = "betflow:identity:invalidate";
+
 /// Logins, tokens, keys and users.
 pub struct Identity {
     store: Arc<dyn Store>,
+    bus: Option<Arc<RedisHandle>>,
+    subscriber: Option<tokio::task::JoinHandle<()>>,
     tokens: tokens::TokenKeys,
     hasher: password::PasswordHasherService,
     lockout: LockoutPolicy,
@@ -160,16 +166,35 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn new(store: Arc<dyn Store>, config: &IdentityConfig) -> Result<Self, EngineError> {
+    /// With Redis, changes made on this node are broadcast so every node drops its cached
+    /// copies at once; the cache TTL remains the bound if Redis is unreachable.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: &IdentityConfig,
+        redis: Option<Arc<RedisHandle>>,
+    ) -> Result<Self, EngineError> {
+        let users: Cache<Uuid, Arc<User>> = short_lived(config.cache_ttl);
+        let sessions: Cache<Uuid, bool> = short_lived(config.cache_ttl);
+        let keys: Cache<String, Option<Arc<ApiKey>>> = short_lived(config.cache_ttl);
+        let subscriber = redis.as_ref().map(|r| {
+            let (users, sessions, keys) = (users.clone(), sessions.clone(), keys.clone());
+            r.spawn_subscriber(INVALIDATION_CHANNEL, move |_| {
+                users.invalidate_all();
+                sessions.invalidate_all();
+                keys.invalidate_all();
+            })
+        });
         Ok(Self {
             store,
+            bus: redis,
+            subscriber,
             tokens: tokens::TokenKeys::new(&config.jwt_secret, config.access_ttl),
             hasher: password::PasswordHasherService::new(config.password_cost)?,
             lockout: config.lockout,
             refresh_ttl: config.refresh_ttl,
-            users: short_lived(config.cache_ttl),
-            sessions: short_lived(config.cache_ttl),
-            keys: short_lived(config.cache_ttl),
+            users,
+            sessions,
+            keys,
             touched: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(60))
@@ -177,11 +202,19 @@ impl Identity {
         })
     }
 
-    /// Drops every cached identity record on this node (after a change made elsewhere).
-    pub fn invalidate_all(&self) {
+    /// Drops every cached identity record on this node, and asks the other nodes to do the
+    /// same when Redis is configured.
+    async fn changed(&self) {
         self.users.invalidate_all();
         self.sessions.invalidate_all();
         self.keys.invalidate_all();
+        if let Some(bus) = &self.bus
+            && let Err(e) = bus
+                .publish(INVALIDATION_CHANNEL, "*", Duration::from_secs(1))
+                .await
+        {
+            tracing::warn!(error = %e, "could not broadcast identity change; other nodes catch up within the cache TTL");
+        }
     }
 
     // ---- authentication -------------------------------------------------------------
@@ -497,7 +530,7 @@ impl Identity {
                     .await?;
                 }
                 tx.commit().await?;
-                self.sessions.invalidate(&session.family_id).await;
+                self.changed().await;
                 Err(invalid())
             }
         }
@@ -524,7 +557,7 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.sessions.invalidate(&family).await;
+        self.changed().await;
         Ok(())
     }
 
@@ -623,8 +656,7 @@ impl Identity {
             .await?;
         }
         tx.commit().await?;
-        self.users.invalidate(&user.id).await;
-        self.sessions.invalidate_all();
+        self.changed().await;
         Ok(user)
     }
 
@@ -650,7 +682,7 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.users.invalidate(&user.id).await;
+        self.changed().await;
         Ok(user)
     }
 
@@ -831,7 +863,7 @@ impl Identity {
             .await?;
         }
         tx.commit().await?;
-        self.keys.invalidate_all();
+        self.changed().await;
         self.store.get_api_key(id).await?.ok_or_else(not_found)
     }
 
@@ -842,6 +874,14 @@ impl Identity {
             .await?
             .map(|(u, _)| u.id)
             .ok_or_else(|| EngineError::NotFound(format!("user {login}")))
+    }
+}
+
+impl Drop for Identity {
+    fn drop(&mut self) {
+        if let Some(task) = &self.subscriber {
+            task.abort();
+        }
     }
 }
 
