@@ -9,6 +9,7 @@ pub mod identity;
 pub mod page;
 pub mod time;
 pub mod units;
+pub mod workflow;
 
 pub use error::{DomainError, Violation};
 pub use page::{Page, PageRequest};

@@ -1,0 +1,16 @@
+//! Workflows: definitions as graphs of steps, the instance state machine, approval rules
+//! (quorum, four eyes), and the two definitions every database starts with.
+//!
+//! Pure rules only: the engine persists runs and schedules timers; everything decided here
+//! can be tested without a database.
+
+pub mod approval;
+pub mod graph;
+pub mod seeded;
+pub mod status;
+
+pub use approval::{Decision, DecisionError, StepOutcome, Vote, decide};
+pub use graph::{
+    Branch, Edge, GraphProblem, Next, StepDef, StepKind, TimeoutAction, WorkflowGraph,
+};
+pub use status::{Priority, WorkflowStatus};
