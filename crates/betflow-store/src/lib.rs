@@ -22,6 +22,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuery};
 use betflow_domain::identity::{ApiKey, Session, User};
+use betflow_domain::workflow::record::{
+    Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
+};
 use betflow_domain::{Page, PageRequest};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -51,7 +54,7 @@ pub struct PoolStats {
 
 /// A database: reads through the pool, writes through [`Store::begin`].
 #[async_trait]
-pub trait Store: AuditRead + IdentityRead + Send + Sync + 'static {
+pub trait Store: AuditRead + IdentityRead + WorkflowRead + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations. Safe to run from several processes at once: both backends
@@ -74,7 +77,7 @@ pub trait Store: AuditRead + IdentityRead + Send + Sync + 'static {
 
 /// An open write transaction. Dropping it without [`Transaction::commit`] rolls it back.
 #[async_trait]
-pub trait Transaction: AuditWrite + IdentityWrite + Send {
+pub trait Transaction: AuditWrite + IdentityWrite + WorkflowWrite + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
 }
@@ -135,4 +138,35 @@ pub trait IdentityWrite {
     async fn mark_session_used(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
     async fn revoke_session_family(&mut self, family_id: Uuid, now: DateTime<Utc>) -> Result<u64>;
     async fn revoke_user_sessions(&mut self, user_id: Uuid, now: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Reading workflow definitions, versions and workflows.
+#[async_trait]
+pub trait WorkflowRead {
+    async fn get_definition(&self, key: &str) -> Result<Option<Definition>>;
+    async fn list_definitions(&self) -> Result<Vec<Definition>>;
+    async fn get_version(&self, definition_id: Uuid, version: u32) -> Result<Option<Version>>;
+    async fn get_workflow(&self, id: Uuid) -> Result<Option<Instance>>;
+    /// Newest first.
+    async fn list_workflows(&self, filter: &InstanceFilter) -> Result<Page<Instance>>;
+    /// Every decision on a workflow, oldest first.
+    async fn list_approvals(&self, workflow_id: Uuid) -> Result<Vec<Approval>>;
+    /// A workflow's history, oldest first.
+    async fn list_timeline(&self, workflow_id: Uuid) -> Result<Vec<TimelineEvent>>;
+}
+
+/// Writing workflow definitions, versions and workflows, inside a transaction.
+#[async_trait]
+pub trait WorkflowWrite {
+    /// Fails with [`StoreError::Conflict`] when the key exists.
+    async fn insert_definition(&mut self, definition: &Definition) -> Result<()>;
+    async fn insert_version(&mut self, version: &Version) -> Result<()>;
+    async fn insert_workflow(&mut self, workflow: &Instance) -> Result<()>;
+    /// Reads a workflow and locks it until the transaction ends: transitions of one workflow
+    /// are serialised.
+    async fn lock_workflow(&mut self, id: Uuid) -> Result<Option<Instance>>;
+    async fn update_workflow(&mut self, workflow: &Instance) -> Result<()>;
+    /// Fails with [`StoreError::Conflict`] if this user already decided this visit.
+    async fn insert_approval(&mut self, approval: &Approval) -> Result<()>;
+    async fn insert_timeline(&mut self, event: &TimelineEvent) -> Result<()>;
 }

@@ -6,6 +6,7 @@
 
 pub mod approval;
 pub mod graph;
+pub mod record;
 pub mod seeded;
 pub mod status;
 

@@ -18,6 +18,9 @@ mod identity;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/store.rs"]
 mod store;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/workflows.rs"]
+mod workflows;
 
 type Db = sqlx::Postgres;
 type BackendStore = PgStore;
@@ -30,6 +33,8 @@ const BEGIN_WRITE: &str = "BEGIN";
 const IP_CAST: &str = "::inet";
 /// Row locks for read-modify-write inside a transaction.
 const FOR_UPDATE: &str = " FOR UPDATE";
+/// Case-insensitive search in a workflow's data.
+const DATA_SEARCH: &str = "data::text ILIKE ";
 const IP_SELECT: &str = "host(ip_address) AS ip_address";
 
 /// The PostgreSQL implementation of [`crate::Store`].

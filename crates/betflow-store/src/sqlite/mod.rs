@@ -16,6 +16,9 @@ mod identity;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/store.rs"]
 mod store;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/workflows.rs"]
+mod workflows;
 
 type Db = sqlx::Sqlite;
 type BackendStore = SqliteStore;
@@ -30,6 +33,8 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 const IP_CAST: &str = "";
 /// SQLite transactions hold the write lock from BEGIN IMMEDIATE; no row locks exist.
 const FOR_UPDATE: &str = "";
+/// Case-insensitive search in a workflow's data (SQLite's LIKE ignores ASCII case).
+const DATA_SEARCH: &str = "data LIKE ";
 const IP_SELECT: &str = "ip_address";
 
 /// The SQLite implementation of [`crate::Store`].

@@ -1,0 +1,112 @@
+//! What the store keeps about definitions and running workflows.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::approval::Decision;
+use super::graph::WorkflowGraph;
+use super::status::{Priority, WorkflowStatus};
+use crate::PageRequest;
+
+/// A workflow definition (the template): key, descriptive fields, the data schema its
+/// workflows must satisfy, and its newest published version number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Definition {
+    pub id: Uuid,
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub data_schema: Option<Value>,
+    pub latest_version: u32,
+    pub is_active: bool,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One immutable, numbered version of a definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub definition_id: Uuid,
+    pub version: u32,
+    pub graph: WorkflowGraph,
+    pub published_by: Option<Uuid>,
+    pub published_at: DateTime<Utc>,
+}
+
+/// A workflow (an instance of a definition version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub id: Uuid,
+    pub definition_id: Uuid,
+    /// The definition key, e.g. `line_change_approval` (the seed's `workflowType`).
+    pub workflow_type: String,
+    pub version: u32,
+    pub status: WorkflowStatus,
+    pub priority: Priority,
+    pub current_step: Option<String>,
+    /// How many times the current step has been entered; votes belong to one visit.
+    pub step_visit: u32,
+    pub step_started_at: Option<DateTime<Utc>>,
+    /// Roles added to the current step by a timeout escalation.
+    pub escalated_roles: Vec<String>,
+    pub completed_steps: u32,
+    pub data: Value,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// When the current step times out.
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+impl Instance {
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        !self.status.is_final() && self.due_at.is_some_and(|d| d < now)
+    }
+}
+
+/// One recorded decision on one visit of an approval or task step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    pub id: Uuid,
+    pub workflow_id: Uuid,
+    pub step_id: String,
+    pub step_visit: u32,
+    pub approver_id: Uuid,
+    pub decision: Decision,
+    pub comments: Option<String>,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// One entry of a workflow's history (the seed's `workflow_timeline`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEvent {
+    pub id: Uuid,
+    pub workflow_id: Uuid,
+    pub event_type: String,
+    pub step_id: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub data: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Filters for listing workflows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceFilter {
+    pub status: Option<WorkflowStatus>,
+    pub workflow_type: Option<String>,
+    pub priority: Option<Priority>,
+    /// Created at or after.
+    pub start_date: Option<DateTime<Utc>>,
+    /// Created before.
+    pub end_date: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    /// Case-insensitive text anywhere in the workflow's data.
+    pub search: Option<String>,
+    pub page: PageRequest,
+}

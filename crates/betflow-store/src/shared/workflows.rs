@@ -1,0 +1,453 @@
+//! Workflow definitions, versions and workflows, compiled once per backend.
+
+use async_trait::async_trait;
+use betflow_domain::Page;
+use betflow_domain::workflow::graph::WorkflowGraph;
+use betflow_domain::workflow::record::{
+    Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
+};
+use betflow_domain::workflow::{Decision, Priority, WorkflowStatus};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use super::audit::{corrupt, micros, push_page, to_total};
+use super::{BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE};
+use crate::{Result, WorkflowRead, WorkflowWrite};
+
+const DEF_COLUMNS: &str = "id, key, name, description, category, tags, data_schema, \
+    latest_version, is_active, created_by, created_at, updated_at";
+const WF_COLUMNS: &str = "id, definition_id, workflow_type, version, status, priority, \
+    current_step, step_visit, step_started_at, escalated_roles, completed_steps, data, \
+    created_by, created_at, updated_at, started_at, completed_at, due_at";
+
+fn u32_of(table: &'static str, v: i32) -> Result<u32> {
+    u32::try_from(v).map_err(|_| corrupt(table, format!("negative counter {v}")))
+}
+
+fn i32_of(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+#[derive(FromRow)]
+struct DefRow {
+    id: Uuid,
+    key: String,
+    name: String,
+    description: Option<String>,
+    category: Option<String>,
+    tags: Json<Vec<String>>,
+    data_schema: Option<Json<Value>>,
+    latest_version: i32,
+    is_active: bool,
+    created_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<DefRow> for Definition {
+    type Error = crate::StoreError;
+    fn try_from(r: DefRow) -> Result<Self> {
+        Ok(Definition {
+            id: r.id,
+            key: r.key,
+            name: r.name,
+            description: r.description,
+            category: r.category,
+            tags: r.tags.0,
+            data_schema: r.data_schema.map(|j| j.0),
+            latest_version: u32_of("workflow_definitions", r.latest_version)?,
+            is_active: r.is_active,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct VersionRow {
+    definition_id: Uuid,
+    version: i32,
+    graph: Json<WorkflowGraph>,
+    published_by: Option<Uuid>,
+    published_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct WfRow {
+    id: Uuid,
+    definition_id: Uuid,
+    workflow_type: String,
+    version: i32,
+    status: String,
+    priority: String,
+    current_step: Option<String>,
+    step_visit: i32,
+    step_started_at: Option<DateTime<Utc>>,
+    escalated_roles: Json<Vec<String>>,
+    completed_steps: i32,
+    data: Json<Value>,
+    created_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    due_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<WfRow> for Instance {
+    type Error = crate::StoreError;
+    fn try_from(r: WfRow) -> Result<Self> {
+        const T: &str = "workflow_instances";
+        Ok(Instance {
+            id: r.id,
+            definition_id: r.definition_id,
+            workflow_type: r.workflow_type,
+            version: u32_of(T, r.version)?,
+            status: r
+                .status
+                .parse::<WorkflowStatus>()
+                .map_err(|e| corrupt(T, e))?,
+            priority: r.priority.parse::<Priority>().map_err(|e| corrupt(T, e))?,
+            current_step: r.current_step,
+            step_visit: u32_of(T, r.step_visit)?,
+            step_started_at: r.step_started_at,
+            escalated_roles: r.escalated_roles.0,
+            completed_steps: u32_of(T, r.completed_steps)?,
+            data: r.data.0,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            due_at: r.due_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct ApprovalRow {
+    id: Uuid,
+    workflow_instance_id: Uuid,
+    step_id: String,
+    step_visit: i32,
+    approver_id: Uuid,
+    decision: String,
+    comments: Option<String>,
+    decided_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct TimelineRow {
+    id: Uuid,
+    workflow_instance_id: Uuid,
+    event_type: String,
+    step_id: Option<String>,
+    user_id: Option<Uuid>,
+    data: Option<Json<Value>>,
+    created_at: DateTime<Utc>,
+}
+
+fn decision_str(d: Decision) -> &'static str {
+    match d {
+        Decision::Approve => "approve",
+        Decision::Reject => "reject",
+    }
+}
+
+fn push_filters(qb: &mut QueryBuilder<Db>, f: &InstanceFilter) {
+    qb.push(" WHERE 1=1");
+    if let Some(s) = f.status {
+        qb.push(" AND status = ").push_bind(s.as_str());
+    }
+    if let Some(t) = &f.workflow_type {
+        qb.push(" AND workflow_type = ").push_bind(t.clone());
+    }
+    if let Some(p) = f.priority {
+        qb.push(" AND priority = ").push_bind(p.as_str());
+    }
+    if let Some(d) = f.start_date {
+        qb.push(" AND created_at >= ").push_bind(micros(d));
+    }
+    if let Some(d) = f.end_date {
+        qb.push(" AND created_at < ").push_bind(micros(d));
+    }
+    if let Some(u) = f.created_by {
+        qb.push(" AND created_by = ").push_bind(u);
+    }
+    if let Some(text) = f.search.as_deref().filter(|t| !t.is_empty()) {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        qb.push(" AND ")
+            .push(DATA_SEARCH)
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
+}
+
+#[async_trait]
+impl WorkflowRead for BackendStore {
+    async fn get_definition(&self, key: &str) -> Result<Option<Definition>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {DEF_COLUMNS} FROM workflow_definitions WHERE key = "
+        ));
+        qb.push_bind(key.to_owned());
+        let row: Option<DefRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(Definition::try_from).transpose()
+    }
+
+    async fn list_definitions(&self) -> Result<Vec<Definition>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {DEF_COLUMNS} FROM workflow_definitions ORDER BY key"
+        ));
+        let rows: Vec<DefRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(Definition::try_from).collect()
+    }
+
+    async fn get_version(&self, definition_id: Uuid, version: u32) -> Result<Option<Version>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT definition_id, version, graph, published_by, published_at \
+             FROM workflow_versions WHERE definition_id = ",
+        );
+        qb.push_bind(definition_id)
+            .push(" AND version = ")
+            .push_bind(i32_of(version));
+        let row: Option<VersionRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            Ok(Version {
+                definition_id: r.definition_id,
+                version: u32_of("workflow_versions", r.version)?,
+                graph: r.graph.0,
+                published_by: r.published_by,
+                published_at: r.published_at,
+            })
+        })
+        .transpose()
+    }
+
+    async fn get_workflow(&self, id: Uuid) -> Result<Option<Instance>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {WF_COLUMNS} FROM workflow_instances WHERE id = "
+        ));
+        qb.push_bind(id);
+        let row: Option<WfRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(Instance::try_from).transpose()
+    }
+
+    async fn list_workflows(&self, f: &InstanceFilter) -> Result<Page<Instance>> {
+        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM workflow_instances");
+        push_filters(&mut count, f);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut qb =
+            QueryBuilder::<Db>::new(format!("SELECT {WF_COLUMNS} FROM workflow_instances"));
+        push_filters(&mut qb, f);
+        qb.push(" ORDER BY created_at DESC, id DESC");
+        push_page(&mut qb, f.page);
+        let rows: Vec<WfRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let items = rows
+            .into_iter()
+            .map(Instance::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::new(items, to_total(total), f.page))
+    }
+
+    async fn list_approvals(&self, workflow_id: Uuid) -> Result<Vec<Approval>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, workflow_instance_id, step_id, step_visit, approver_id, decision, \
+             comments, decided_at FROM workflow_approvals WHERE workflow_instance_id = ",
+        );
+        qb.push_bind(workflow_id).push(" ORDER BY decided_at, id");
+        let rows: Vec<ApprovalRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| {
+                const T: &str = "workflow_approvals";
+                Ok(Approval {
+                    id: r.id,
+                    workflow_id: r.workflow_instance_id,
+                    step_id: r.step_id,
+                    step_visit: u32_of(T, r.step_visit)?,
+                    approver_id: r.approver_id,
+                    decision: match r.decision.as_str() {
+                        "approve" => Decision::Approve,
+                        "reject" => Decision::Reject,
+                        other => return Err(corrupt(T, format!("decision {other:?}"))),
+                    },
+                    comments: r.comments,
+                    decided_at: r.decided_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_timeline(&self, workflow_id: Uuid) -> Result<Vec<TimelineEvent>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, workflow_instance_id, event_type, step_id, user_id, data, created_at \
+             FROM workflow_timeline WHERE workflow_instance_id = ",
+        );
+        qb.push_bind(workflow_id).push(" ORDER BY created_at, id");
+        let rows: Vec<TimelineRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TimelineEvent {
+                id: r.id,
+                workflow_id: r.workflow_instance_id,
+                event_type: r.event_type,
+                step_id: r.step_id,
+                user_id: r.user_id,
+                data: r.data.map(|j| j.0),
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl WorkflowWrite for BackendTx {
+    async fn insert_definition(&mut self, d: &Definition) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "INSERT INTO workflow_definitions ({DEF_COLUMNS}) VALUES ("
+        ));
+        let mut v = qb.separated(", ");
+        v.push_bind(d.id)
+            .push_bind(d.key.clone())
+            .push_bind(d.name.clone())
+            .push_bind(d.description.clone())
+            .push_bind(d.category.clone())
+            .push_bind(Json(d.tags.clone()))
+            .push_bind(d.data_schema.clone().map(Json))
+            .push_bind(i32_of(d.latest_version))
+            .push_bind(d.is_active)
+            .push_bind(d.created_by)
+            .push_bind(micros(d.created_at))
+            .push_bind(micros(d.updated_at));
+        qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn insert_version(&mut self, ver: &Version) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO workflow_versions (definition_id, version, graph, published_by, \
+             published_at) VALUES (",
+        );
+        let mut v = qb.separated(", ");
+        v.push_bind(ver.definition_id)
+            .push_bind(i32_of(ver.version))
+            .push_bind(Json(ver.graph.clone()))
+            .push_bind(ver.published_by)
+            .push_bind(micros(ver.published_at));
+        qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn insert_workflow(&mut self, w: &Instance) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "INSERT INTO workflow_instances ({WF_COLUMNS}) VALUES ("
+        ));
+        let mut v = qb.separated(", ");
+        v.push_bind(w.id)
+            .push_bind(w.definition_id)
+            .push_bind(w.workflow_type.clone())
+            .push_bind(i32_of(w.version))
+            .push_bind(w.status.as_str())
+            .push_bind(w.priority.as_str())
+            .push_bind(w.current_step.clone())
+            .push_bind(i32_of(w.step_visit))
+            .push_bind(w.step_started_at.map(micros))
+            .push_bind(Json(w.escalated_roles.clone()))
+            .push_bind(i32_of(w.completed_steps))
+            .push_bind(Json(w.data.clone()))
+            .push_bind(w.created_by)
+            .push_bind(micros(w.created_at))
+            .push_bind(micros(w.updated_at))
+            .push_bind(w.started_at.map(micros))
+            .push_bind(w.completed_at.map(micros))
+            .push_bind(w.due_at.map(micros));
+        qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn lock_workflow(&mut self, id: Uuid) -> Result<Option<Instance>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {WF_COLUMNS} FROM workflow_instances WHERE id = "
+        ));
+        qb.push_bind(id).push(FOR_UPDATE);
+        let row: Option<WfRow> = qb.build_query_as().fetch_optional(&mut *self.tx).await?;
+        row.map(Instance::try_from).transpose()
+    }
+
+    async fn update_workflow(&mut self, w: &Instance) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE workflow_instances SET status = ");
+        qb.push_bind(w.status.as_str())
+            .push(", priority = ")
+            .push_bind(w.priority.as_str())
+            .push(", current_step = ")
+            .push_bind(w.current_step.clone())
+            .push(", step_visit = ")
+            .push_bind(i32_of(w.step_visit))
+            .push(", step_started_at = ")
+            .push_bind(w.step_started_at.map(micros))
+            .push(", escalated_roles = ")
+            .push_bind(Json(w.escalated_roles.clone()))
+            .push(", completed_steps = ")
+            .push_bind(i32_of(w.completed_steps))
+            .push(", data = ")
+            .push_bind(Json(w.data.clone()))
+            .push(", updated_at = ")
+            .push_bind(micros(w.updated_at))
+            .push(", started_at = ")
+            .push_bind(w.started_at.map(micros))
+            .push(", completed_at = ")
+            .push_bind(w.completed_at.map(micros))
+            .push(", due_at = ")
+            .push_bind(w.due_at.map(micros))
+            .push(" WHERE id = ")
+            .push_bind(w.id);
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn insert_approval(&mut self, a: &Approval) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO workflow_approvals (id, workflow_instance_id, step_id, step_visit, \
+             approver_id, decision, comments, decided_at) VALUES (",
+        );
+        let mut v = qb.separated(", ");
+        v.push_bind(a.id)
+            .push_bind(a.workflow_id)
+            .push_bind(a.step_id.clone())
+            .push_bind(i32_of(a.step_visit))
+            .push_bind(a.approver_id)
+            .push_bind(decision_str(a.decision))
+            .push_bind(a.comments.clone())
+            .push_bind(micros(a.decided_at));
+        qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn insert_timeline(&mut self, e: &TimelineEvent) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO workflow_timeline (id, workflow_instance_id, event_type, step_id, \
+             user_id, data, created_at) VALUES (",
+        );
+        let mut v = qb.separated(", ");
+        v.push_bind(e.id)
+            .push_bind(e.workflow_id)
+            .push_bind(e.event_type.clone())
+            .push_bind(e.step_id.clone())
+            .push_bind(e.user_id)
+            .push_bind(e.data.clone().map(Json))
+            .push_bind(micros(e.created_at));
+        qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,279 @@
+//! Workflow definitions, versions, workflows, approvals and timeline on both backends.
+
+use betflow_domain::PageRequest;
+use betflow_domain::time::now;
+use betflow_domain::workflow::record::{
+    Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
+};
+use betflow_domain::workflow::{Decision, Priority, WorkflowStatus, seeded};
+use betflow_store::StoreError;
+use betflow_store::testing::TestDb;
+use chrono::Duration;
+use serde_json::json;
+use uuid::Uuid;
+
+betflow_store::conformance!(
+    definitions_versions_and_workflows_round_trip,
+    one_vote_per_user_per_step_visit,
+    listing_filters_and_paginates,
+);
+
+async fn seed(db: &TestDb) -> (Definition, Version) {
+    let s = seeded::line_change_approval();
+    let t = now();
+    let d = Definition {
+        id: Uuid::now_v7(),
+        key: s.key.into(),
+        name: s.name.into(),
+        description: Some(s.description.into()),
+        category: Some(s.category.into()),
+        tags: s.tags.iter().map(|t| t.to_string()).collect(),
+        data_schema: Some(s.data_schema.clone()),
+        latest_version: 1,
+        is_active: true,
+        created_by: None,
+        created_at: t,
+        updated_at: t,
+    };
+    let v = Version {
+        definition_id: d.id,
+        version: 1,
+        graph: s.graph,
+        published_by: None,
+        published_at: t,
+    };
+    let mut tx = db.store.begin().await.unwrap();
+    tx.insert_definition(&d).await.unwrap();
+    tx.insert_version(&v).await.unwrap();
+    tx.commit().await.unwrap();
+    (d, v)
+}
+
+fn instance(d: &Definition, priority: Priority, data: serde_json::Value) -> Instance {
+    let t = now();
+    Instance {
+        id: Uuid::now_v7(),
+        definition_id: d.id,
+        workflow_type: d.key.clone(),
+        version: 1,
+        status: WorkflowStatus::InProgress,
+        priority,
+        current_step: Some("line_impact_analysis".into()),
+        step_visit: 1,
+        step_started_at: Some(t),
+        escalated_roles: vec![],
+        completed_steps: 0,
+        data,
+        created_by: Some(Uuid::now_v7()),
+        created_at: t,
+        updated_at: t,
+        started_at: Some(t),
+        completed_at: None,
+        due_at: Some(t + Duration::minutes(30)),
+    }
+}
+
+async fn definitions_versions_and_workflows_round_trip(db: TestDb) {
+    let (d, v) = seed(&db).await;
+    assert_eq!(
+        db.store.get_definition(&d.key).await.unwrap(),
+        Some(d.clone())
+    );
+    assert_eq!(db.store.get_version(d.id, 1).await.unwrap(), Some(v));
+    assert!(db.store.get_version(d.id, 2).await.unwrap().is_none());
+    assert_eq!(db.store.list_definitions().await.unwrap().len(), 1);
+    let mut tx = db.store.begin().await.unwrap();
+    let mut dup = d.clone();
+    dup.id = Uuid::now_v7();
+    assert!(matches!(
+        tx.insert_definition(&dup).await.unwrap_err(),
+        StoreError::Conflict { .. }
+    ));
+    drop(tx);
+
+    let mut w = instance(
+        &d,
+        Priority::High,
+        json!({"lineId": "L1", "oldOdds": "1.85"}),
+    );
+    let mut tx = db.store.begin().await.unwrap();
+    tx.insert_workflow(&w).await.unwrap();
+    tx.insert_timeline(&TimelineEvent {
+        id: Uuid::now_v7(),
+        workflow_id: w.id,
+        event_type: "workflow.created".into(),
+        step_id: None,
+        user_id: w.created_by,
+        data: Some(json!({"priority": "high"})),
+        created_at: now(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(db.store.get_workflow(w.id).await.unwrap(), Some(w.clone()));
+
+    let mut tx = db.store.begin().await.unwrap();
+    let locked = tx.lock_workflow(w.id).await.unwrap().unwrap();
+    assert_eq!(locked, w);
+    w.status = WorkflowStatus::Completed;
+    w.current_step = None;
+    w.completed_steps = 3;
+    w.escalated_roles = vec!["admin".into()];
+    w.completed_at = Some(now());
+    w.updated_at = now();
+    tx.update_workflow(&w).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(db.store.get_workflow(w.id).await.unwrap(), Some(w.clone()));
+    let timeline = db.store.list_timeline(w.id).await.unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].event_type, "workflow.created");
+}
+
+async fn one_vote_per_user_per_step_visit(db: TestDb) {
+    let (d, _) = seed(&db).await;
+    let w = instance(&d, Priority::Medium, json!({}));
+    let mut tx = db.store.begin().await.unwrap();
+    tx.insert_workflow(&w).await.unwrap();
+    tx.commit().await.unwrap();
+    let user = Uuid::now_v7();
+    let vote = |visit: u32| Approval {
+        id: Uuid::now_v7(),
+        workflow_id: w.id,
+        step_id: "line_impact_analysis".into(),
+        step_visit: visit,
+        approver_id: user,
+        decision: Decision::Approve,
+        comments: Some("ok".into()),
+        decided_at: now(),
+    };
+    let mut tx = db.store.begin().await.unwrap();
+    tx.insert_approval(&vote(1)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    assert!(matches!(
+        tx.insert_approval(&vote(1)).await.unwrap_err(),
+        StoreError::Conflict { .. }
+    ));
+    drop(tx);
+    let mut tx = db.store.begin().await.unwrap();
+    tx.insert_approval(&vote(2)).await.unwrap();
+    tx.commit().await.unwrap();
+    let approvals = db.store.list_approvals(w.id).await.unwrap();
+    assert_eq!(approvals.len(), 2);
+    assert_eq!(approvals[0].comments.as_deref(), Some("ok"));
+    assert_eq!(approvals[0].decision, Decision::Approve);
+}
+
+async fn listing_filters_and_paginates(db: TestDb) {
+    let (d, _) = seed(&db).await;
+    let mut all = Vec::new();
+    for (i, p) in [
+        Priority::Low,
+        Priority::High,
+        Priority::High,
+        Priority::Critical,
+        Priority::Medium,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut w = instance(
+            &d,
+            p,
+            json!({"eventName": format!("Match {i}"), "note": if i == 2 { "50%_off" } else { "plain" }}),
+        );
+        w.created_at = now() - Duration::hours(10 - i as i64);
+        if i == 4 {
+            w.status = WorkflowStatus::Pending;
+        }
+        let mut tx = db.store.begin().await.unwrap();
+        tx.insert_workflow(&w).await.unwrap();
+        tx.commit().await.unwrap();
+        all.push(w);
+    }
+    let list = |f: InstanceFilter| {
+        let store = db.store.clone();
+        async move { store.list_workflows(&f).await.unwrap() }
+    };
+    let page = list(InstanceFilter {
+        page: PageRequest::new(Some(1), Some(2)).unwrap(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((page.total, page.total_pages, page.items.len()), (5, 3, 2));
+    assert_eq!(page.items[0].id, all[4].id, "newest first");
+    assert_eq!(
+        list(InstanceFilter {
+            priority: Some(Priority::High),
+            ..Default::default()
+        })
+        .await
+        .total,
+        2
+    );
+    assert_eq!(
+        list(InstanceFilter {
+            status: Some(WorkflowStatus::Pending),
+            ..Default::default()
+        })
+        .await
+        .total,
+        1
+    );
+    assert_eq!(
+        list(InstanceFilter {
+            workflow_type: Some("content_publishing".into()),
+            ..Default::default()
+        })
+        .await
+        .total,
+        0
+    );
+    assert_eq!(
+        list(InstanceFilter {
+            start_date: Some(all[1].created_at),
+            end_date: Some(all[3].created_at),
+            ..Default::default()
+        })
+        .await
+        .total,
+        2
+    );
+    assert_eq!(
+        list(InstanceFilter {
+            search: Some("match 3".into()),
+            ..Default::default()
+        })
+        .await
+        .total,
+        1
+    );
+    // LIKE wildcards in the search text are literal.
+    assert_eq!(
+        list(InstanceFilter {
+            search: Some("50%_".into()),
+            ..Default::default()
+        })
+        .await
+        .total,
+        1
+    );
+    assert_eq!(
+        list(InstanceFilter {
+            search: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .total,
+        1
+    );
+    assert_eq!(
+        list(InstanceFilter {
+            created_by: all[0].created_by,
+            ..Default::default()
+        })
+        .await
+        .total,
+        1
+    );
+}
