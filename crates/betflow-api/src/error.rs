@@ -32,6 +32,9 @@ pub mod codes {
     pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
     pub const INSUFFICIENT_PERMISSIONS: &str = "INSUFFICIENT_PERMISSIONS";
     pub const INSUFFICIENT_PRIVILEGES: &str = "INSUFFICIENT_PRIVILEGES";
+    pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
+    pub const SEGREGATION_OF_DUTIES: &str = "SEGREGATION_OF_DUTIES";
+    pub const NOT_ASSIGNEE: &str = "NOT_ASSIGNEE";
 }
 
 /// An error answer: status, stable code, human message and optional structured details.
@@ -210,11 +213,21 @@ impl From<EngineError> for ApiError {
             )
             .with_details(serde_json::json!({ "missing": missing })),
             EngineError::NotFound(what) => Self::not_found(format!("Not found: {what}")),
-            EngineError::Conflict(what) => Self::new(
-                StatusCode::CONFLICT,
-                codes::CONFLICT,
-                format!("Conflicts with an existing resource ({what})"),
+            EngineError::InvalidTransition(why) => {
+                Self::new(StatusCode::CONFLICT, codes::INVALID_TRANSITION, why)
+            }
+            EngineError::SegregationOfDuties(why) => {
+                Self::new(StatusCode::FORBIDDEN, codes::SEGREGATION_OF_DUTIES, why)
+            }
+            EngineError::NotAssignee(why) => {
+                Self::new(StatusCode::FORBIDDEN, codes::NOT_ASSIGNEE, why)
+            }
+            EngineError::Unprocessable(why) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes::UNPROCESSABLE_ENTITY,
+                why,
             ),
+            EngineError::Conflict(what) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, what),
             EngineError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "dependency unavailable");
                 Self::from_status(StatusCode::SERVICE_UNAVAILABLE)

@@ -93,3 +93,31 @@ where
             })
     }
 }
+
+/// A JSON body that may be omitted entirely (an empty body reads as `T::default()`), for
+/// action endpoints like `approve` whose fields are all optional. A body that is present is
+/// held to the same rules as [`ApiJson`].
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let length = headers.get(axum::http::header::CONTENT_LENGTH);
+        let no_body = match length {
+            Some(v) => v.as_bytes() == b"0",
+            None => !headers.contains_key(axum::http::header::TRANSFER_ENCODING),
+        };
+        if no_body {
+            return Ok(Self(T::default()));
+        }
+        ApiJson::<T>::from_request(req, state)
+            .await
+            .map(|ApiJson(v)| Self(v))
+    }
+}

@@ -93,6 +93,7 @@ pub enum ConfigError {
         (name = "users", description = "User administration"),
         (name = "api-keys", description = "Keys for service-to-service calls"),
         (name = "audit", description = "The audit trail"),
+        (name = "workflows", description = "Approval workflows"),
     ),
 )]
 struct ApiDoc;
@@ -153,6 +154,14 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::api_keys::create, routes::api_keys::list))
         .routes(routes!(routes::api_keys::revoke))
         .routes(routes!(routes::audit::list))
+        .routes(routes!(routes::workflows::create, routes::workflows::list))
+        .routes(routes!(routes::workflows::get))
+        .routes(routes!(routes::workflows::start))
+        .routes(routes!(routes::workflows::approve))
+        .routes(routes!(routes::workflows::reject))
+        .routes(routes!(routes::workflows::cancel))
+        .routes(routes!(routes::workflows::status))
+        .routes(routes!(routes::workflows::history))
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.

@@ -142,6 +142,8 @@ pub const ROLE_PERMISSIONS: &[(Role, &[&str])] = &[
             "workflows:create",
             "workflows:read",
             "workflows:update",
+            // Completing a task step is an `approve` on it.
+            "workflows:approve",
             "sportsbook:read",
             "realtime:read",
         ],

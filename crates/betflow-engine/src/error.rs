@@ -30,6 +30,18 @@ pub enum EngineError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The requested status change is not allowed from the current state.
+    #[error("invalid transition: {0}")]
+    InvalidTransition(String),
+    /// The four-eyes rule refused the action.
+    #[error("segregation of duties: {0}")]
+    SegregationOfDuties(String),
+    /// The caller's role may not act on this step.
+    #[error("not an assignee: {0}")]
+    NotAssignee(String),
+    /// Well-formed but cannot be processed (422).
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// A fault on our side; the message is for logs, not for clients.

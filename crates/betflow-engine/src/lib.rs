@@ -7,6 +7,7 @@
 mod error;
 pub mod identity;
 pub mod ratelimit;
+pub mod workflows;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use betflow_store::redis::RedisHandle;
 
 use identity::{Identity, IdentityConfig};
 use ratelimit::{Decision, RateLimiter, Rule};
+use workflows::Workflows;
 
 pub use betflow_store::{Backend, PoolStats};
 pub use error::{AuthFailure, EngineError};
@@ -30,6 +32,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     redis: Option<Arc<RedisHandle>>,
     identity: Identity,
+    workflows: Workflows,
     limiter: RateLimiter,
 }
 
@@ -72,6 +75,7 @@ impl Engine {
         };
         Ok(Self {
             identity: Identity::new(store.clone(), identity, redis.clone())?,
+            workflows: Workflows::new(store.clone()),
             store,
             redis,
             limiter,
@@ -80,6 +84,10 @@ impl Engine {
 
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    pub fn workflows(&self) -> &Workflows {
+        &self.workflows
     }
 
     /// Counts a request against `rule` in `bucket`.

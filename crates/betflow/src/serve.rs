@@ -78,6 +78,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .ensure_admin(args.auth.admin_password.clone().filter(|p| !p.is_empty()))
         .await
         .context("cannot create the first admin user")?;
+    engine
+        .workflows()
+        .ensure_seeded()
+        .await
+        .context("cannot create the seeded workflow definitions")?;
     let app = betflow_api::app(engine.clone(), &http)?;
 
     let listener = tokio::net::TcpListener::bind(args.bind)

@@ -5,3 +5,4 @@ pub mod debug;
 pub mod dto;
 pub mod system;
 pub mod users;
+pub mod workflows;

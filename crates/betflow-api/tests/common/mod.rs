@@ -60,6 +60,7 @@ pub async fn spawn_full(
 ) -> TestServer {
     let redis = redis.map(|u| Arc::new(RedisHandle::new(u).unwrap()));
     let engine = Arc::new(Engine::new(db.store.clone(), redis, &identity).unwrap());
+    engine.workflows().ensure_seeded().await.unwrap();
     let app = betflow_api::app(engine.clone(), &config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -176,5 +177,28 @@ impl TestServer {
         let v: serde_json::Value = res.json().await.unwrap();
         assert_eq!(status, 201, "{v}");
         v["data"]["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl TestServer {
+    /// Creates a user with `role` (password `<username>-password`) and returns a token.
+    pub async fn user_token(
+        &self,
+        admin_token: &str,
+        username: &str,
+        role: &str,
+    ) -> (String, String) {
+        let id = self
+            .create_user(
+                admin_token,
+                serde_json::json!({"username": username, "email": format!("{username}@example.com"),
+                    "password": format!("{username}-password"), "role": role}),
+            )
+            .await;
+        let token = self.login(username, &format!("{username}-password")).await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, token)
     }
 }

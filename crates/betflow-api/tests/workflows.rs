@@ -1,0 +1,573 @@
+//! The seed's workflow API, end to end, on both backends.
+
+mod common;
+
+use betflow_store::testing::TestDb;
+use common::{TestServer, spawn};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+betflow_store::conformance!(
+    content_publishing_end_to_end,
+    line_change_rejected_at_each_step,
+    cancel_from_each_open_state_and_invalid_transitions,
+    four_eyes_and_assignee_rules,
+    data_and_request_validation,
+    concurrent_approvals_count_once,
+    listing_filters_and_pages,
+);
+
+async fn call(
+    s: &TestServer,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = s.with_token(method, path, token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+fn content() -> Value {
+    json!({"title": "New Featured Bets for Premier League", "contentType": "featured_bets",
+           "jurisdiction": "UK", "financialImpact": 50000, "contentId": "featured-bets-pl-2024",
+           "markets": ["match_winner", "over_under", "both_teams_to_score"]})
+}
+
+fn line() -> Value {
+    json!({"lineId": "line-1", "eventName": "Arsenal v Chelsea", "oldOdds": 1.85, "newOdds": 1.95,
+           "marketType": "match_winner", "financialImpact": 25000, "requestedBy": "live-betting-system"})
+}
+
+async fn create(s: &TestServer, token: &str, kind: &str, data: Value, extra: Value) -> Value {
+    let mut body = json!({"workflowType": kind, "data": data});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, res) = call(s, Method::POST, "/api/v1/workflows", token, Some(body)).await;
+    assert_eq!(status, 201, "{res}");
+    res["data"].clone()
+}
+
+async fn act(
+    s: &TestServer,
+    token: &str,
+    id: &str,
+    verb: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    call(
+        s,
+        Method::POST,
+        &format!("/api/v1/workflows/{id}/{verb}"),
+        token,
+        body,
+    )
+    .await
+}
+
+async fn content_publishing_end_to_end(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (author_id, author) = s.user_token(&admin, "author", "content_team").await;
+    let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
+    let (_, co) = s
+        .user_token(&admin, "compliance", "compliance_officer")
+        .await;
+    let (_, publisher) = s.user_token(&admin, "publisher", "content_team").await;
+
+    let w = create(
+        &s,
+        &author,
+        "content_publishing",
+        content(),
+        json!({"priority": "high"}),
+    )
+    .await;
+    assert_eq!(w["workflowId"], "content_publishing");
+    assert_eq!(w["status"], "in_progress");
+    assert_eq!(w["currentStep"], "content_review");
+    assert_eq!(w["priority"], "high");
+    assert_eq!(w["progress"], 0);
+    assert_eq!(w["createdBy"], author_id.as_str());
+    assert_eq!(w["version"], 1);
+    assert!(w["dueAt"].is_string());
+    assert_eq!(w["overdue"], false);
+    let id = w["id"].as_str().unwrap().to_owned();
+
+    let (status, r) = act(
+        &s,
+        &cm,
+        &id,
+        "approve",
+        Some(json!({"comments": "Looks good"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["currentStep"], "compliance_check");
+    assert_eq!(r["data"]["progress"], 33);
+    let (status, r) = act(&s, &co, &id, "approve", None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["currentStep"], "final_publish");
+    // The task step is completed by an approve from its assignee role.
+    let (status, r) = act(
+        &s,
+        &publisher,
+        &id,
+        "approve",
+        Some(json!({"stepId": "final_publish"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let done = &r["data"];
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["progress"], 100);
+    assert!(done["completedAt"].is_string());
+    let approvals = done["approvals"].as_array().unwrap();
+    assert_eq!(approvals.len(), 3);
+    assert_eq!(approvals[0]["stepId"], "content_review");
+    assert_eq!(approvals[0]["status"], "approved");
+    assert_eq!(approvals[0]["comments"], "Looks good");
+
+    let (status, hist) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{id}/history"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let kinds: Vec<&str> = hist["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "workflow.created",
+            "workflow.started",
+            "step.entered",
+            "step.approved",
+            "step.entered",
+            "step.approved",
+            "step.entered",
+            "step.approved",
+            "workflow.completed"
+        ]
+    );
+    let (status, st) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{id}/status"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(st["data"]["status"], "completed");
+
+    let (status, err) = act(&s, &publisher, &id, "approve", None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("INVALID_TRANSITION")),
+        "{err}"
+    );
+
+    // Every transition left an audit row.
+    let (_, audit) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/audit-logs?tableName=workflow_instances&recordId={id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(audit["data"]["total"], 4, "{audit}");
+}
+
+async fn line_change_rejected_at_each_step(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, requester) = s.user_token(&admin, "requester", "trading_manager").await;
+    let (_, tm) = s.user_token(&admin, "tmanager", "trading_manager").await;
+    let (_, st) = s.user_token(&admin, "senior", "senior_trader").await;
+    let (_, rm) = s.user_token(&admin, "risk", "risk_manager").await;
+    let deciders = [&tm, &st, &rm];
+    let steps = [
+        "line_impact_analysis",
+        "senior_trader_approval",
+        "risk_management_review",
+    ];
+    for reject_at in 0..3 {
+        let w = create(
+            &s,
+            &requester,
+            "line_change_approval",
+            line(),
+            json!({"priority": "critical"}),
+        )
+        .await;
+        let id = w["id"].as_str().unwrap().to_owned();
+        for token in deciders.iter().take(reject_at) {
+            let (status, r) = act(&s, token, &id, "approve", None).await;
+            assert_eq!(status, 200, "{r}");
+        }
+        let (status, r) = act(
+            &s,
+            deciders[reject_at],
+            &id,
+            "reject",
+            Some(json!({"reason": "too risky", "comments": "no"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["data"]["status"], "rejected");
+        assert_eq!(r["data"]["currentStep"], steps[reject_at]);
+        let last = r["data"]["approvals"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(last["status"], "rejected");
+        let (status, _) = act(&s, &admin, &id, "approve", None).await;
+        assert_eq!(status, 409);
+    }
+    // Approved through every step.
+    let w = create(&s, &requester, "line_change_approval", line(), json!({})).await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    for token in deciders {
+        let (status, r) = act(&s, token, &id, "approve", None).await;
+        assert_eq!(status, 200, "{r}");
+    }
+    let (_, r) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(r["data"]["status"], "completed");
+    assert_eq!(r["data"]["priority"], "medium");
+}
+
+async fn cancel_from_each_open_state_and_invalid_transitions(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+
+    let pending = create(
+        &s,
+        &author,
+        "content_publishing",
+        content(),
+        json!({"start": false}),
+    )
+    .await;
+    assert_eq!(pending["status"], "pending");
+    assert!(pending["currentStep"].is_null());
+    let pid = pending["id"].as_str().unwrap().to_owned();
+    let (status, err) = act(&s, &admin, &pid, "approve", None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("INVALID_TRANSITION"))
+    );
+    let (status, r) = act(
+        &s,
+        &admin,
+        &pid,
+        "cancel",
+        Some(json!({"reason": "duplicate"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "cancelled");
+    for verb in ["start", "cancel", "approve", "reject"] {
+        let (status, err) = act(&s, &admin, &pid, verb, None).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (409, Some("INVALID_TRANSITION")),
+            "{verb}"
+        );
+    }
+
+    let started = create(
+        &s,
+        &author,
+        "content_publishing",
+        content(),
+        json!({"start": false}),
+    )
+    .await;
+    let sid = started["id"].as_str().unwrap().to_owned();
+    let (status, r) = act(&s, &admin, &sid, "start", None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "in_progress");
+    assert_eq!(r["data"]["currentStep"], "content_review");
+    let (status, _) = act(&s, &admin, &sid, "start", None).await;
+    assert_eq!(status, 409);
+    let (status, r) = act(&s, &admin, &sid, "cancel", None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "cancelled");
+
+    let missing = uuid::Uuid::now_v7();
+    let (status, err) = act(&s, &admin, &missing.to_string(), "approve", None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
+    let (status, _) = act(&s, &admin, "not-a-uuid", "approve", None).await;
+    assert_eq!(status, 400);
+}
+
+async fn four_eyes_and_assignee_rules(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, creator) = s.user_token(&admin, "creator", "trading_manager").await;
+    let (_, st) = s.user_token(&admin, "senior", "senior_trader").await;
+    let (_, trader) = s.user_token(&admin, "trader", "trader").await;
+    let w = create(&s, &creator, "line_change_approval", line(), json!({})).await;
+    let id = w["id"].as_str().unwrap().to_owned();
+
+    let (status, err) = act(&s, &creator, &id, "approve", None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("SEGREGATION_OF_DUTIES")),
+        "{err}"
+    );
+    let (status, err) = act(&s, &st, &id, "approve", None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("NOT_ASSIGNEE")),
+        "{err}"
+    );
+    let (status, err) = act(&s, &trader, &id, "approve", None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("INSUFFICIENT_PERMISSIONS")),
+        "{err}"
+    );
+
+    // The admin may decide any step, but not two steps of one workflow.
+    let (status, r) = act(
+        &s,
+        &admin,
+        &id,
+        "approve",
+        Some(json!({"stepId": "line_impact_analysis"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    // A double click with the step named is refused harmlessly.
+    let (status, err) = act(
+        &s,
+        &admin,
+        &id,
+        "approve",
+        Some(json!({"stepId": "line_impact_analysis"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("INVALID_TRANSITION")),
+        "{err}"
+    );
+    let (status, err) = act(&s, &admin, &id, "approve", None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("SEGREGATION_OF_DUTIES")),
+        "{err}"
+    );
+    let (status, r) = act(&s, &st, &id, "approve", None).await;
+    assert_eq!(status, 200, "{r}");
+    let (_, r) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 2);
+}
+
+async fn data_and_request_validation(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let post = |body: Value| call(&s, Method::POST, "/api/v1/workflows", &admin, Some(body));
+    let (status, err) =
+        post(json!({"workflowType": "content_publishing", "data": {"jurisdiction": 5}})).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{err}"
+    );
+    let details = err["error"]["details"].as_array().unwrap();
+    assert_eq!(
+        details.len(),
+        3,
+        "missing title, missing contentType, wrong type: {err}"
+    );
+    assert!(
+        details.iter().any(|d| d["field"] == "data.jurisdiction"),
+        "{err}"
+    );
+    for (body, field) in [
+        (json!({"workflowType": "nope", "data": {}}), "workflowType"),
+        (
+            json!({"workflowType": "content_publishing", "data": content(), "priority": "urgent"}),
+            "priority",
+        ),
+        (
+            json!({"workflowType": "content_publishing", "data": [1]}),
+            "data",
+        ),
+    ] {
+        let (status, err) = post(body).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{err}"
+        );
+        assert_eq!(err["error"]["details"][0]["field"], field, "{err}");
+    }
+    let (status, _) =
+        post(json!({"workflowType": "content_publishing", "data": content(), "extra": 1})).await;
+    assert_eq!(status, 400);
+    let w = create(&s, &admin, "content_publishing", content(), json!({})).await;
+    let (status, _) = act(
+        &s,
+        &admin,
+        w["id"].as_str().unwrap(),
+        "approve",
+        Some(json!({"comment": "typo"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+async fn concurrent_approvals_count_once(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, creator) = s.user_token(&admin, "creator", "trading_manager").await;
+    let mut managers = Vec::new();
+    for i in 0..4 {
+        managers.push(
+            s.user_token(&admin, &format!("tm{i}"), "trading_manager")
+                .await
+                .1,
+        );
+    }
+    for _ in 0..3 {
+        let w = create(&s, &creator, "line_change_approval", line(), json!({})).await;
+        let id = w["id"].as_str().unwrap().to_owned();
+        let races: Vec<_> = managers
+            .iter()
+            .map(|token| {
+                let req = s
+                    .with_token(
+                        Method::POST,
+                        &format!("/api/v1/workflows/{id}/approve"),
+                        token,
+                    )
+                    .json(&json!({"stepId": "line_impact_analysis"}));
+                tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for r in races {
+            statuses.push(r.await.unwrap());
+        }
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [200, 409, 409, 409],
+            "exactly one decision counts"
+        );
+        let (_, r) = call(
+            &s,
+            Method::GET,
+            &format!("/api/v1/workflows/{id}"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 1);
+        assert_eq!(r["data"]["currentStep"], "senior_trader_approval");
+    }
+}
+
+async fn listing_filters_and_pages(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    for (kind, priority) in [
+        ("content_publishing", "high"),
+        ("content_publishing", "low"),
+        ("line_change_approval", "high"),
+        ("line_change_approval", "critical"),
+        ("line_change_approval", "medium"),
+    ] {
+        let data = if kind == "content_publishing" {
+            content()
+        } else {
+            line()
+        };
+        create(&s, &admin, kind, data, json!({"priority": priority})).await;
+    }
+    let get = |q: &str| {
+        let path = format!("/api/v1/workflows?{q}");
+        let (s, admin) = (&s, admin.clone());
+        async move { call(s, Method::GET, &path, &admin, None).await }
+    };
+    let (status, page) = get("page=2&limit=2").await;
+    assert_eq!(status, 200);
+    let d = &page["data"];
+    assert_eq!(
+        (
+            d["total"].as_u64(),
+            d["page"].as_u64(),
+            d["limit"].as_u64(),
+            d["totalPages"].as_u64()
+        ),
+        (Some(5), Some(2), Some(2), Some(3))
+    );
+    assert_eq!(d["items"].as_array().unwrap().len(), 2);
+    for (q, n) in [
+        ("type=line_change_approval", 3),
+        ("priority=high", 2),
+        ("status=in_progress", 5),
+        ("status=completed", 0),
+        ("type=content_publishing&priority=low", 1),
+        ("search=arsenal", 3),
+        ("startDate=2000-01-01T00:00:00Z", 5),
+        ("endDate=2000-01-01T00:00:00Z", 0),
+    ] {
+        let (status, page) = get(q).await;
+        assert_eq!(status, 200, "{q}");
+        assert_eq!(page["data"]["total"], n, "{q}");
+    }
+    for q in [
+        "limit=101",
+        "page=0",
+        "status=done",
+        "priority=urgent",
+        "startDate=yesterday",
+        "startDate=2026-02-01T00:00:00Z&endDate=2026-01-01T00:00:00Z",
+    ] {
+        let (status, err) = get(q).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{q}: {err}"
+        );
+    }
+}

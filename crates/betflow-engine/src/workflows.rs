@@ -1,0 +1,710 @@
+//! Running approval workflows: create, start, approve, reject, cancel, read.
+//!
+//! Every transition is one database transaction that locks the workflow row, writes the new
+//! state, the decision, a timeline event and an audit row, and commits or leaves nothing.
+
+use std::sync::Arc;
+
+use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
+use betflow_domain::identity::Role;
+use betflow_domain::time::now;
+use betflow_domain::workflow::graph::{Branch, Next, StepDef, StepKind, WorkflowGraph};
+use betflow_domain::workflow::record::{
+    Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
+};
+use betflow_domain::workflow::{
+    Decision, DecisionError, Priority, StepOutcome, Vote, WorkflowStatus, approval, seeded,
+};
+use betflow_domain::{DomainError, Page, Violation};
+use betflow_store::{Store, StoreError, Transaction};
+use chrono::{DateTime, Utc};
+use moka::future::Cache;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::EngineError;
+use crate::identity::Principal;
+
+/// A workflow to create (the seed's `POST /workflows` body).
+#[derive(Debug, Clone)]
+pub struct NewWorkflow {
+    pub workflow_type: String,
+    pub data: Value,
+    pub priority: Priority,
+    /// Start at once (the seed's behaviour) or stay pending until started.
+    pub start: bool,
+}
+
+/// A workflow with what a response needs beside the row.
+#[derive(Debug, Clone)]
+pub struct WorkflowView {
+    pub instance: Instance,
+    pub approvals: Vec<Approval>,
+    /// 0 to 100, from completed steps.
+    pub progress: u8,
+    pub overdue: bool,
+    pub step_name: Option<String>,
+}
+
+pub struct Workflows {
+    store: Arc<dyn Store>,
+    /// Published versions never change, so they are cached without expiry.
+    versions: Cache<(Uuid, u32), Arc<Version>>,
+    schemas: Cache<(Uuid, u32), Arc<jsonschema::Validator>>,
+}
+
+fn invalid_transition(msg: impl Into<String>) -> EngineError {
+    EngineError::InvalidTransition(msg.into())
+}
+
+impl Workflows {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            versions: Cache::builder().max_capacity(10_000).build(),
+            schemas: Cache::builder().max_capacity(10_000).build(),
+        }
+    }
+
+    /// Creates the seeded definitions that are missing. Safe to run on every start and from
+    /// several nodes at once.
+    pub async fn ensure_seeded(&self) -> Result<(), EngineError> {
+        for seed in seeded::all() {
+            if self.store.get_definition(seed.key).await?.is_some() {
+                continue;
+            }
+            let t = now();
+            let definition = Definition {
+                id: Uuid::now_v7(),
+                key: seed.key.to_owned(),
+                name: seed.name.to_owned(),
+                description: Some(seed.description.to_owned()),
+                category: Some(seed.category.to_owned()),
+                tags: seed.tags.iter().map(|t| (*t).to_owned()).collect(),
+                data_schema: Some(seed.data_schema.clone()),
+                latest_version: 1,
+                is_active: true,
+                created_by: None,
+                created_at: t,
+                updated_at: t,
+            };
+            let version = Version {
+                definition_id: definition.id,
+                version: 1,
+                graph: seed.graph.clone(),
+                published_by: None,
+                published_at: t,
+            };
+            let mut tx = self.store.begin().await?;
+            match tx.insert_definition(&definition).await {
+                Ok(()) => {}
+                // Another node seeded it first.
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            tx.insert_version(&version).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn version(
+        &self,
+        definition_id: Uuid,
+        version: u32,
+    ) -> Result<Arc<Version>, EngineError> {
+        if let Some(v) = self.versions.get(&(definition_id, version)).await {
+            return Ok(v);
+        }
+        let v = self
+            .store
+            .get_version(definition_id, version)
+            .await?
+            .ok_or_else(|| {
+                EngineError::Internal(format!("version {version} of {definition_id} is missing"))
+            })?;
+        let v = Arc::new(v);
+        self.versions
+            .insert((definition_id, version), v.clone())
+            .await;
+        Ok(v)
+    }
+
+    async fn validate_data(
+        &self,
+        definition: &Definition,
+        data: &Value,
+    ) -> Result<(), EngineError> {
+        let Some(schema) = &definition.data_schema else {
+            return Ok(());
+        };
+        let key = (definition.id, definition.latest_version);
+        let validator = match self.schemas.get(&key).await {
+            Some(v) => v,
+            None => {
+                let v = jsonschema::validator_for(schema).map_err(|e| {
+                    EngineError::Internal(format!(
+                        "data schema of {} does not compile: {e}",
+                        definition.key
+                    ))
+                })?;
+                let v = Arc::new(v);
+                self.schemas.insert(key, v.clone()).await;
+                v
+            }
+        };
+        let violations: Vec<Violation> = validator
+            .iter_errors(data)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                let field = if path.is_empty() {
+                    "data".to_owned()
+                } else {
+                    format!("data{}", path.replace('/', "."))
+                };
+                Violation::new(field, e.masked().to_string())
+            })
+            .collect();
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Validation(violations).into())
+        }
+    }
+
+    /// Creates a workflow of `workflow_type`'s latest version and, unless told otherwise,
+    /// starts it at its first step.
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        new: NewWorkflow,
+        actor: &Actor,
+    ) -> Result<WorkflowView, EngineError> {
+        let key = new.workflow_type.trim();
+        let definition = match self.store.get_definition(key).await? {
+            Some(d) if d.is_active => d,
+            _ => {
+                return Err(DomainError::invalid(
+                    "workflowType",
+                    format!("unknown workflow type {key:?}"),
+                )
+                .into());
+            }
+        };
+        if !new.data.is_object() {
+            return Err(DomainError::invalid("data", "must be a JSON object").into());
+        }
+        self.validate_data(&definition, &new.data).await?;
+        let version = self
+            .version(definition.id, definition.latest_version)
+            .await?;
+        ensure_executable(&version.graph)?;
+
+        let t = now();
+        let mut w = Instance {
+            id: Uuid::now_v7(),
+            definition_id: definition.id,
+            workflow_type: definition.key.clone(),
+            version: version.version,
+            status: WorkflowStatus::Pending,
+            priority: new.priority,
+            current_step: None,
+            step_visit: 0,
+            step_started_at: None,
+            escalated_roles: vec![],
+            completed_steps: 0,
+            data: new.data,
+            created_by: Some(principal.user_id),
+            created_at: t,
+            updated_at: t,
+            started_at: None,
+            completed_at: None,
+            due_at: None,
+        };
+        let mut events = vec![event(
+            &w,
+            "workflow.created",
+            None,
+            principal,
+            json!({"priority": w.priority.as_str(), "version": w.version}),
+        )];
+        if new.start {
+            events.extend(begin(&mut w, &version.graph, principal, t)?);
+        }
+        let mut tx = self.store.begin().await?;
+        tx.insert_workflow(&w).await?;
+        for e in &events {
+            tx.insert_timeline(e).await?;
+        }
+        audit(&mut tx, &w, AuditAction::Insert, None, actor).await?;
+        tx.commit().await?;
+        self.view(w).await
+    }
+
+    /// Starts a pending workflow at its first step.
+    pub async fn start(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<WorkflowView, EngineError> {
+        self.transition(id, actor, |w, graph| {
+            if !w.status.can_transition_to(WorkflowStatus::InProgress) {
+                return Err(invalid_transition(format!(
+                    "cannot start a workflow that is {}",
+                    w.status
+                )));
+            }
+            begin(w, graph, principal, now())
+        })
+        .await
+    }
+
+    /// Cancels a pending or running workflow.
+    pub async fn cancel(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<WorkflowView, EngineError> {
+        self.transition(id, actor, |w, _| {
+            if !w.status.can_transition_to(WorkflowStatus::Cancelled) {
+                return Err(invalid_transition(format!(
+                    "cannot cancel a workflow that is {}",
+                    w.status
+                )));
+            }
+            let t = now();
+            w.status = WorkflowStatus::Cancelled;
+            w.completed_at = Some(t);
+            w.due_at = None;
+            w.updated_at = t;
+            Ok(vec![event(
+                w,
+                "workflow.cancelled",
+                w.current_step.clone(),
+                principal,
+                json!({"reason": reason}),
+            )])
+        })
+        .await
+    }
+
+    /// Approves (or, for a task step, completes) the current step.
+    pub async fn approve(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        step_id: Option<&str>,
+        comments: Option<String>,
+        actor: &Actor,
+    ) -> Result<WorkflowView, EngineError> {
+        self.decide(
+            principal,
+            id,
+            step_id,
+            Decision::Approve,
+            comments,
+            None,
+            actor,
+        )
+        .await
+    }
+
+    /// Rejects the current step; without a `rejected` edge that rejects the workflow.
+    pub async fn reject(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        comments: Option<String>,
+        reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<WorkflowView, EngineError> {
+        self.decide(
+            principal,
+            id,
+            None,
+            Decision::Reject,
+            comments,
+            reason,
+            actor,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        step_id: Option<&str>,
+        decision: Decision,
+        comments: Option<String>,
+        reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<WorkflowView, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let mut w = tx
+            .lock_workflow(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
+        if w.status != WorkflowStatus::InProgress {
+            return Err(invalid_transition(format!(
+                "the workflow is {}; nothing to decide",
+                w.status
+            )));
+        }
+        let current = w.current_step.clone().unwrap_or_default();
+        if let Some(s) = step_id
+            && s != current
+        {
+            return Err(invalid_transition(format!(
+                "step {s} is not the current step ({current})"
+            )));
+        }
+        let version = self.version(w.definition_id, w.version).await?;
+        let graph = &version.graph;
+        let step = graph
+            .step(&current)
+            .ok_or_else(|| EngineError::Internal(format!("step {current} is not in the graph")))?
+            .clone();
+        // The row lock above serialises deciders, so this read sees every earlier decision.
+        let history = self.store.list_approvals(w.id).await?;
+        let votes: Vec<Vote> = history
+            .iter()
+            .filter(|a| a.step_id != current || a.step_visit == w.step_visit)
+            .map(|a| Vote {
+                step_id: a.step_id.clone(),
+                user_id: a.approver_id,
+                decision: a.decision,
+            })
+            .collect();
+        let outcome = match step.kind {
+            StepKind::Approval => approval::decide(
+                &step,
+                &w.escalated_roles,
+                w.created_by,
+                principal.user_id,
+                principal.role,
+                decision,
+                &votes,
+            )
+            .map_err(decision_error)?,
+            StepKind::Task => {
+                let allowed = principal.role == Role::Admin
+                    || step
+                        .assignees
+                        .iter()
+                        .chain(&w.escalated_roles)
+                        .any(|r| r == principal.role.as_str());
+                if !allowed {
+                    return Err(decision_error(DecisionError::NotAssignee(principal.role)));
+                }
+                if decision == Decision::Approve {
+                    StepOutcome::Approved
+                } else {
+                    StepOutcome::Rejected
+                }
+            }
+            other => {
+                return Err(invalid_transition(format!(
+                    "a {other:?} step is not decided by people"
+                )));
+            }
+        };
+        let t = now();
+        let record = Approval {
+            id: Uuid::now_v7(),
+            workflow_id: w.id,
+            step_id: current.clone(),
+            step_visit: w.step_visit,
+            approver_id: principal.user_id,
+            decision,
+            comments: comments.clone(),
+            decided_at: t,
+        };
+        tx.insert_approval(&record).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => {
+                EngineError::Conflict("you already decided this step".into())
+            }
+            other => other.into(),
+        })?;
+        let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
+        let verb = if decision == Decision::Approve {
+            "step.approved"
+        } else {
+            "step.rejected"
+        };
+        let mut events = vec![event(
+            &w,
+            verb,
+            Some(current.clone()),
+            principal,
+            json!({"comments": comments, "reason": reason}),
+        )];
+        match outcome {
+            StepOutcome::Pending {
+                approvals,
+                required,
+            } => {
+                events[0].event_type = "approval.recorded".into();
+                events[0].data = Some(
+                    json!({"comments": comments, "approvals": approvals, "required": required}),
+                );
+                w.updated_at = t;
+            }
+            StepOutcome::Approved => {
+                w.completed_steps += 1;
+                events.extend(advance(
+                    &mut w,
+                    graph,
+                    graph.next(&current, Branch::Approved),
+                    principal,
+                    t,
+                )?);
+            }
+            StepOutcome::Rejected => {
+                events.extend(advance(
+                    &mut w,
+                    graph,
+                    graph.next(&current, Branch::Rejected),
+                    principal,
+                    t,
+                )?);
+            }
+        }
+        tx.update_workflow(&w).await?;
+        for e in &events {
+            tx.insert_timeline(e).await?;
+        }
+        audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
+        tx.commit().await?;
+        self.view(w).await
+    }
+
+    /// Runs `change` on the locked workflow and commits it with its timeline and audit rows.
+    async fn transition(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        change: impl FnOnce(&mut Instance, &WorkflowGraph) -> Result<Vec<TimelineEvent>, EngineError>,
+    ) -> Result<WorkflowView, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let mut w = tx
+            .lock_workflow(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
+        let version = self.version(w.definition_id, w.version).await?;
+        let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
+        let events = change(&mut w, &version.graph)?;
+        tx.update_workflow(&w).await?;
+        for e in &events {
+            tx.insert_timeline(e).await?;
+        }
+        audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
+        tx.commit().await?;
+        self.view(w).await
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<WorkflowView, EngineError> {
+        let w = self
+            .store
+            .get_workflow(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
+        self.view(w).await
+    }
+
+    pub async fn list(&self, filter: &InstanceFilter) -> Result<Page<WorkflowView>, EngineError> {
+        if let (Some(a), Some(b)) = (filter.start_date, filter.end_date)
+            && a > b
+        {
+            return Err(DomainError::invalid("startDate", "must not be after endDate").into());
+        }
+        let page = self.store.list_workflows(filter).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for w in page.items.iter().cloned() {
+            items.push(self.view(w).await?);
+        }
+        Ok(Page {
+            items,
+            total: page.total,
+            page: page.page,
+            limit: page.limit,
+            total_pages: page.total_pages,
+        })
+    }
+
+    pub async fn history(&self, id: Uuid) -> Result<Vec<TimelineEvent>, EngineError> {
+        if self.store.get_workflow(id).await?.is_none() {
+            return Err(EngineError::NotFound(format!("workflow {id}")));
+        }
+        Ok(self.store.list_timeline(id).await?)
+    }
+
+    async fn view(&self, w: Instance) -> Result<WorkflowView, EngineError> {
+        let version = self.version(w.definition_id, w.version).await?;
+        let approvals = self.store.list_approvals(w.id).await?;
+        let progress = if w.status == WorkflowStatus::Completed {
+            100
+        } else {
+            version.graph.progress(w.completed_steps as usize)
+        };
+        let step_name = w
+            .current_step
+            .as_deref()
+            .and_then(|s| version.graph.step(s))
+            .map(|s| s.name.clone());
+        Ok(WorkflowView {
+            overdue: w.is_overdue(now()),
+            instance: w,
+            approvals,
+            progress,
+            step_name,
+        })
+    }
+}
+
+/// This release runs approval and task steps; definitions with automated steps are refused
+/// rather than left stuck.
+fn ensure_executable(graph: &WorkflowGraph) -> Result<(), EngineError> {
+    match graph
+        .steps
+        .iter()
+        .find(|s| !matches!(s.kind, StepKind::Approval | StepKind::Task))
+    {
+        None => Ok(()),
+        Some(s) => Err(EngineError::Unprocessable(format!(
+            "step {} is a {:?} step, which this release cannot run yet",
+            s.id, s.kind
+        ))),
+    }
+}
+
+fn begin(
+    w: &mut Instance,
+    graph: &WorkflowGraph,
+    p: &Principal,
+    t: DateTime<Utc>,
+) -> Result<Vec<TimelineEvent>, EngineError> {
+    let first = graph
+        .start()
+        .ok_or_else(|| EngineError::Internal("the definition has no steps".into()))?;
+    w.status = WorkflowStatus::InProgress;
+    w.started_at = Some(t);
+    let mut events = vec![event(w, "workflow.started", None, p, json!({}))];
+    events.push(enter(w, first, p, t));
+    Ok(events)
+}
+
+fn enter(w: &mut Instance, step: &StepDef, p: &Principal, t: DateTime<Utc>) -> TimelineEvent {
+    w.current_step = Some(step.id.clone());
+    w.step_visit += 1;
+    w.step_started_at = Some(t);
+    w.escalated_roles.clear();
+    w.due_at = step
+        .timeout
+        .map(|m| t + chrono::Duration::minutes(i64::from(m)));
+    w.updated_at = t;
+    event(
+        w,
+        "step.entered",
+        Some(step.id.clone()),
+        p,
+        json!({"assignees": step.assignees, "dueAt": w.due_at}),
+    )
+}
+
+fn advance(
+    w: &mut Instance,
+    graph: &WorkflowGraph,
+    next: Next,
+    p: &Principal,
+    t: DateTime<Utc>,
+) -> Result<Vec<TimelineEvent>, EngineError> {
+    w.updated_at = t;
+    match next {
+        Next::Step(id) => {
+            let step = graph
+                .step(&id)
+                .ok_or_else(|| EngineError::Internal(format!("edge to missing step {id}")))?;
+            Ok(vec![enter(w, step, p, t)])
+        }
+        Next::Complete => {
+            w.status = WorkflowStatus::Completed;
+            w.completed_at = Some(t);
+            w.due_at = None;
+            Ok(vec![event(
+                w,
+                "workflow.completed",
+                w.current_step.clone(),
+                p,
+                json!({}),
+            )])
+        }
+        Next::Reject => {
+            w.status = WorkflowStatus::Rejected;
+            w.completed_at = Some(t);
+            w.due_at = None;
+            Ok(vec![event(
+                w,
+                "workflow.rejected",
+                w.current_step.clone(),
+                p,
+                json!({}),
+            )])
+        }
+    }
+}
+
+fn event(
+    w: &Instance,
+    kind: &str,
+    step: Option<String>,
+    p: &Principal,
+    data: Value,
+) -> TimelineEvent {
+    TimelineEvent {
+        id: Uuid::now_v7(),
+        workflow_id: w.id,
+        event_type: kind.to_owned(),
+        step_id: step,
+        user_id: Some(p.user_id),
+        data: Some(data),
+        created_at: now(),
+    }
+}
+
+fn decision_error(e: DecisionError) -> EngineError {
+    match e {
+        DecisionError::CreatorMayNotDecide | DecisionError::DecidedAnotherStep(_) => {
+            EngineError::SegregationOfDuties(e.to_string())
+        }
+        DecisionError::NotAssignee(_) => EngineError::NotAssignee(e.to_string()),
+        DecisionError::AlreadyVoted | DecisionError::StepClosed => {
+            EngineError::Conflict(e.to_string())
+        }
+        DecisionError::NotApproval(_) => invalid_transition(e.to_string()),
+    }
+}
+
+async fn audit(
+    tx: &mut Box<dyn Transaction>,
+    w: &Instance,
+    action: AuditAction,
+    old: Option<Value>,
+    actor: &Actor,
+) -> Result<(), EngineError> {
+    let new = json!({"status": w.status.as_str(), "currentStep": w.current_step, "priority": w.priority.as_str(), "workflowType": w.workflow_type});
+    let entry = AuditEntry::new(
+        "workflow_instances",
+        w.id,
+        action,
+        old,
+        Some(new),
+        actor.clone(),
+    )?;
+    tx.insert_audit(&entry).await?;
+    Ok(())
+}
