@@ -94,6 +94,7 @@ pub enum ConfigError {
         (name = "api-keys", description = "Keys for service-to-service calls"),
         (name = "audit", description = "The audit trail"),
         (name = "workflows", description = "Approval workflows"),
+        (name = "workflow-definitions", description = "Workflow templates and their versions"),
     ),
 )]
 struct ApiDoc;
@@ -155,7 +156,24 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::api_keys::revoke))
         .routes(routes!(routes::audit::list))
         .routes(routes!(routes::workflows::create, routes::workflows::list))
-        .routes(routes!(routes::workflows::get))
+        .routes(routes!(
+            routes::workflows::get,
+            routes::workflows::update,
+            routes::workflows::delete
+        ))
+        .routes(routes!(routes::workflows::audit))
+        .routes(routes!(routes::workflows::bulk_approve))
+        .routes(routes!(
+            routes::definitions::list,
+            routes::definitions::create
+        ))
+        .routes(routes!(routes::definitions::get))
+        .routes(routes!(
+            routes::definitions::publish,
+            routes::definitions::versions
+        ))
+        .routes(routes!(routes::definitions::duplicate))
+        .routes(routes!(routes::definitions::export))
         .routes(routes!(routes::workflows::start))
         .routes(routes!(routes::workflows::approve))
         .routes(routes!(routes::workflows::reject))

@@ -15,6 +15,9 @@ betflow_store::conformance!(
     data_and_request_validation,
     concurrent_approvals_count_once,
     listing_filters_and_pages,
+    update_delete_and_audit_routes,
+    bulk_approve_reports_each_id,
+    definitions_versions_and_branches,
 );
 
 async fn call(
@@ -570,4 +573,395 @@ async fn listing_filters_and_pages(db: TestDb) {
             "{q}: {err}"
         );
     }
+}
+
+async fn update_delete_and_audit_routes(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+    let (_, manager) = s.user_token(&admin, "boss", "manager").await;
+    let (_, auditor) = s.user_token(&admin, "checker", "auditor").await;
+    let (_, tm) = s.user_token(&admin, "tmanager", "trading_manager").await;
+    let w = create(&s, &author, "content_publishing", content(), json!({})).await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/workflows/{id}");
+
+    let (status, err) = call(
+        &s,
+        Method::PUT,
+        &path,
+        &author,
+        Some(json!({"data": {"title": 1}})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{err}"
+    );
+    let mut data = content();
+    data["title"] = json!("Edited title");
+    let (status, r) = call(
+        &s,
+        Method::PUT,
+        &path,
+        &author,
+        Some(json!({"data": data, "priority": "critical"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["priority"], "critical");
+    assert_eq!(r["data"]["data"]["title"], "Edited title");
+
+    let (status, trail) = call(&s, Method::GET, &format!("{path}/audit"), &auditor, None).await;
+    assert_eq!(status, 200, "{trail}");
+    let actions: Vec<&str> = trail["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["INSERT", "UPDATE"]);
+    let (status, err) = call(&s, Method::GET, &format!("{path}/audit"), &tm, None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("INSUFFICIENT_PRIVILEGES"))
+    );
+
+    let (status, err) = call(&s, Method::DELETE, &path, &author, None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("INSUFFICIENT_PRIVILEGES"))
+    );
+    let (status, _) = call(&s, Method::DELETE, &path, &manager, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&s, Method::GET, &path, &admin, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&s, Method::DELETE, &path, &manager, None).await;
+    assert_eq!(status, 404);
+    let (_, list) = call(&s, Method::GET, "/api/v1/workflows", &admin, None).await;
+    assert_eq!(list["data"]["total"], 0);
+
+    // Finished workflows cannot be edited.
+    let w = create(&s, &author, "content_publishing", content(), json!({})).await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    act(&s, &admin, &id, "cancel", None).await;
+    let (status, err) = call(
+        &s,
+        Method::PUT,
+        &format!("/api/v1/workflows/{id}"),
+        &admin,
+        Some(json!({"priority": "low"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("INVALID_TRANSITION"))
+    );
+}
+
+async fn bulk_approve_reports_each_id(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+    let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            create(&s, &author, "content_publishing", content(), json!({})).await["id"].clone(),
+        );
+    }
+    let done = create(&s, &author, "content_publishing", content(), json!({})).await["id"].clone();
+    act(&s, &admin, done.as_str().unwrap(), "cancel", None).await;
+    let missing = json!(uuid::Uuid::now_v7());
+    let mut all = ids.clone();
+    all.push(done.clone());
+    all.push(missing.clone());
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflows/bulk/approve",
+        &cm,
+        Some(json!({"workflowIds": all, "comments": "batch"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let d = &r["data"];
+    assert_eq!(
+        (
+            d["successful"].as_u64(),
+            d["failed"].as_u64(),
+            d["total"].as_u64()
+        ),
+        (Some(3), Some(2), Some(5))
+    );
+    let results = d["results"].as_array().unwrap();
+    assert_eq!(results[3]["error"]["code"], "INVALID_TRANSITION");
+    assert_eq!(results[4]["error"]["code"], "NOT_FOUND");
+    assert!(results[0].get("error").is_none());
+    let (_, w) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{}", ids[0].as_str().unwrap()),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(w["data"]["currentStep"], "compliance_check");
+    for body in [
+        json!({"workflowIds": []}),
+        json!({"workflowIds": vec![uuid::Uuid::now_v7(); 1001]}),
+        json!({"workflowIds": ["x"]}),
+    ] {
+        let (status, _) = call(
+            &s,
+            Method::POST,
+            "/api/v1/workflows/bulk/approve",
+            &cm,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 400);
+    }
+}
+
+async fn definitions_versions_and_branches(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "senior_trader").await;
+    let (_, reviewer) = s.user_token(&admin, "reviewer", "risk_manager").await;
+    let (_, reviewer2) = s.user_token(&admin, "reviewer2", "risk_manager").await;
+    let doc = json!({
+        "key": "odds_override", "name": "Odds Override", "category": "trading", "tags": ["odds"],
+        "dataSchema": {"type": "object", "required": ["market"], "properties": {"market": {"type": "string"}}},
+        "steps": [
+            {"id": "review", "name": "Risk review", "type": "approval", "assignees": ["risk_manager"],
+             "timeout": 30, "fourEyes": false},
+            {"id": "rework", "name": "Rework", "type": "task", "assignees": ["senior_trader"]}
+        ],
+        "edges": [
+            {"from": "review", "to": "rework", "branch": "rejected"},
+            {"from": "rework", "to": "review"}
+        ]
+    });
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(doc.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["data"]["latestVersion"], 1);
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(doc.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("CONFLICT"))
+    );
+
+    // Invalid graphs: every problem, each with its step.
+    let bad = json!({"key": "broken_one", "name": "Broken",
+        "steps": [{"id": "a", "name": "A", "type": "approval", "assignees": ["wizard"]},
+                  {"id": "b", "name": "B", "type": "condition", "assignees": []},
+                  {"id": "c", "name": "C", "type": "task", "assignees": ["trader"]}],
+        "edges": [{"from": "a", "to": "c", "branch": "true"}]});
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    let fields: Vec<&str> = err["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    for f in ["steps.a", "steps.b"] {
+        assert!(fields.contains(&f), "{f} missing: {err}");
+    }
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(json!({"key": "X Y", "name": "", "steps": []})),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // A rejection routes to rework; a new visit of the review needs a new decision.
+    let w = create(
+        &s,
+        &author,
+        "odds_override",
+        json!({"market": "1x2"}),
+        json!({}),
+    )
+    .await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    let (status, r) = act(
+        &s,
+        &reviewer,
+        &id,
+        "reject",
+        Some(json!({"reason": "margin"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "in_progress");
+    assert_eq!(r["data"]["currentStep"], "rework");
+    let (status, r) = act(&s, &author, &id, "approve", None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["currentStep"], "review");
+    let (status, r) = act(&s, &reviewer2, &id, "approve", None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "completed");
+
+    // Version 2 adds a second approval; the running workflow keeps version 1.
+    let running = create(
+        &s,
+        &author,
+        "odds_override",
+        json!({"market": "ou"}),
+        json!({}),
+    )
+    .await;
+    let v2 = json!({"steps": [
+        {"id": "review", "name": "Risk review", "type": "approval", "assignees": ["risk_manager"], "fourEyes": false},
+        {"id": "signoff", "name": "Sign-off", "type": "approval", "assignees": ["trading_manager"]}]});
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions/odds_override/versions",
+        &admin,
+        Some(v2),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["data"]["version"], 2);
+    let fresh = create(
+        &s,
+        &author,
+        "odds_override",
+        json!({"market": "ah"}),
+        json!({}),
+    )
+    .await;
+    assert_eq!(fresh["version"], 2);
+    let (status, r) = act(
+        &s,
+        &reviewer,
+        running["id"].as_str().unwrap(),
+        "approve",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        r["data"]["status"], "completed",
+        "version 1 ends after the review"
+    );
+    let (_, versions) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflow-definitions/odds_override/versions",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(versions["data"].as_array().unwrap().len(), 2);
+
+    // Export, then import under another key; duplicate.
+    let (status, exported) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflow-definitions/odds_override/export",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut doc = exported["data"].clone();
+    doc["key"] = json!("odds_override_eu");
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(doc),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions/odds_override/duplicate",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["data"]["key"], "odds_override_copy");
+    let (_, list) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflow-definitions",
+        &author,
+        None,
+    )
+    .await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        5,
+        "two seeded and three created"
+    );
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &reviewer,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // A graph with automated steps validates but cannot run yet: 422, not a stuck workflow.
+    let auto = json!({"key": "auto_flow", "name": "Auto", "steps": [
+        {"id": "check", "name": "Check", "type": "condition", "condition": "data.amount > 10"},
+        {"id": "ok", "name": "OK", "type": "approval", "assignees": ["admin"]}],
+        "edges": [{"from": "check", "to": "ok", "branch": "true"}]});
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(auto),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflows",
+        &admin,
+        Some(json!({"workflowType": "auto_flow", "data": {}})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("UNPROCESSABLE_ENTITY")),
+        "{err}"
+    );
 }

@@ -35,6 +35,24 @@ pub struct NewWorkflow {
     pub start: bool,
 }
 
+/// A definition to create (or import from an export).
+#[derive(Debug, Clone)]
+pub struct NewDefinition {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub data_schema: Option<Value>,
+    pub graph: WorkflowGraph,
+}
+
+/// The outcome of one id in a bulk action.
+pub type BulkOutcome = (Uuid, Result<WorkflowView, EngineError>);
+
+/// Most ids one bulk request may name.
+pub const MAX_BULK: usize = 1000;
+
 /// A workflow with what a response needs beside the row.
 #[derive(Debug, Clone)]
 pub struct WorkflowView {
@@ -505,6 +523,336 @@ impl Workflows {
         audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
         tx.commit().await?;
         self.view(w).await
+    }
+
+    /// Changes the data and/or priority of a workflow that has not finished.
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        data: Option<Value>,
+        priority: Option<Priority>,
+        actor: &Actor,
+    ) -> Result<WorkflowView, EngineError> {
+        if let Some(d) = &data {
+            if !d.is_object() {
+                return Err(DomainError::invalid("data", "must be a JSON object").into());
+            }
+            let current = self.get(id).await?;
+            let definition = self
+                .store
+                .get_definition(&current.instance.workflow_type)
+                .await?
+                .ok_or_else(|| EngineError::Internal("definition vanished".into()))?;
+            self.validate_data(&definition, d).await?;
+        }
+        self.transition(id, actor, |w, _| {
+            if w.status.is_final() {
+                return Err(invalid_transition(format!(
+                    "a {} workflow cannot be edited",
+                    w.status
+                )));
+            }
+            let mut changed = Vec::new();
+            if let Some(d) = data {
+                w.data = d;
+                changed.push("data");
+            }
+            if let Some(p) = priority {
+                w.priority = p;
+                changed.push("priority");
+            }
+            w.updated_at = now();
+            Ok(vec![event(
+                w,
+                "workflow.updated",
+                w.current_step.clone(),
+                principal,
+                json!({"changed": changed}),
+            )])
+        })
+        .await
+    }
+
+    /// Hides a workflow. Its rows, decisions and history are kept for the audit trail.
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<(), EngineError> {
+        let mut tx = self.store.begin().await?;
+        let w = tx
+            .lock_workflow(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
+        let t = now();
+        tx.delete_workflow(id, t).await?;
+        tx.insert_timeline(&event(
+            &w,
+            "workflow.deleted",
+            w.current_step.clone(),
+            principal,
+            json!({}),
+        ))
+        .await?;
+        let entry = AuditEntry::new(
+            "workflow_instances",
+            id,
+            AuditAction::Delete,
+            Some(json!({"status": w.status.as_str(), "workflowType": w.workflow_type})),
+            None,
+            actor.clone(),
+        )?;
+        tx.insert_audit(&entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The audit rows of one workflow, oldest first.
+    pub async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, EngineError> {
+        self.get(id).await?;
+        let mut out = Vec::new();
+        for page in 1.. {
+            let q = betflow_domain::audit::AuditQuery {
+                table_name: Some("workflow_instances".into()),
+                record_id: Some(id),
+                page: betflow_domain::PageRequest::new(Some(page), Some(100))?,
+                ..Default::default()
+            };
+            let p = self.store.query_audit(&q).await?;
+            let done = u64::from(page) >= p.total_pages;
+            out.extend(p.items);
+            if done {
+                break;
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Approves each workflow's current step in its own transaction: one failure does not
+    /// undo the others.
+    pub async fn bulk_approve(
+        &self,
+        principal: &Principal,
+        ids: &[Uuid],
+        comments: Option<String>,
+        actor: &Actor,
+    ) -> Result<Vec<BulkOutcome>, EngineError> {
+        if ids.is_empty() || ids.len() > MAX_BULK {
+            return Err(DomainError::invalid(
+                "workflowIds",
+                format!("must name 1 to {MAX_BULK} workflows"),
+            )
+            .into());
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let r = self
+                .approve(principal, *id, None, comments.clone(), actor)
+                .await;
+            out.push((*id, r));
+        }
+        Ok(out)
+    }
+
+    // ---- definitions --------------------------------------------------------------------
+
+    fn check_definition(&self, new: &NewDefinition) -> Result<WorkflowGraph, EngineError> {
+        let mut v = Vec::new();
+        let key_ok = (3..=100).contains(&new.key.len())
+            && new
+                .key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !key_ok {
+            v.push(Violation::new(
+                "key",
+                "must be 3 to 100 characters of a-z, 0-9 and _",
+            ));
+        }
+        if new.name.trim().is_empty() || new.name.chars().count() > 255 {
+            v.push(Violation::new("name", "must be 1 to 255 characters"));
+        }
+        if let Some(schema) = &new.data_schema
+            && let Err(e) = jsonschema::validator_for(schema)
+        {
+            v.push(Violation::new(
+                "dataSchema",
+                format!("is not a valid JSON Schema: {e}"),
+            ));
+        }
+        let graph = new.graph.clone().normalized();
+        if let Err(problems) = graph.validate() {
+            v.extend(problems.into_iter().map(|p| {
+                let field = match p.step {
+                    Some(step) => format!("steps.{step}"),
+                    None => "steps".to_owned(),
+                };
+                Violation::new(field, p.message)
+            }));
+        }
+        if v.is_empty() {
+            Ok(graph)
+        } else {
+            Err(DomainError::Validation(v).into())
+        }
+    }
+
+    /// Creates a definition with its first version, after validating everything publishing
+    /// requires.
+    pub async fn create_definition(
+        &self,
+        principal: &Principal,
+        new: NewDefinition,
+        actor: &Actor,
+    ) -> Result<(Definition, Version), EngineError> {
+        let graph = self.check_definition(&new)?;
+        let t = now();
+        let definition = Definition {
+            id: Uuid::now_v7(),
+            key: new.key,
+            name: new.name.trim().to_owned(),
+            description: new.description,
+            category: new.category,
+            tags: new.tags,
+            data_schema: new.data_schema,
+            latest_version: 1,
+            is_active: true,
+            created_by: Some(principal.user_id),
+            created_at: t,
+            updated_at: t,
+        };
+        let version = Version {
+            definition_id: definition.id,
+            version: 1,
+            graph,
+            published_by: Some(principal.user_id),
+            published_at: t,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_definition(&definition)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => EngineError::Conflict(format!(
+                    "a workflow definition with key {} exists",
+                    definition.key
+                )),
+                other => other.into(),
+            })?;
+        tx.insert_version(&version).await?;
+        let entry = AuditEntry::new(
+            "workflow_definitions",
+            definition.id,
+            AuditAction::Insert,
+            None,
+            Some(json!({"key": definition.key, "version": 1})),
+            actor.clone(),
+        )?;
+        tx.insert_audit(&entry).await?;
+        tx.commit().await?;
+        Ok((definition, version))
+    }
+
+    /// Publishes a new version of `key`'s graph. Running workflows keep their version.
+    pub async fn publish_version(
+        &self,
+        principal: &Principal,
+        key: &str,
+        graph: WorkflowGraph,
+        actor: &Actor,
+    ) -> Result<Version, EngineError> {
+        let (mut definition, _) = self.definition(key).await?;
+        let graph = self.check_definition(&NewDefinition {
+            key: definition.key.clone(),
+            name: definition.name.clone(),
+            description: None,
+            category: None,
+            tags: vec![],
+            data_schema: None,
+            graph,
+        })?;
+        let t = now();
+        definition.latest_version += 1;
+        definition.updated_at = t;
+        let version = Version {
+            definition_id: definition.id,
+            version: definition.latest_version,
+            graph,
+            published_by: Some(principal.user_id),
+            published_at: t,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_version(&version).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => EngineError::Conflict(
+                "another version was published at the same time; retry".into(),
+            ),
+            other => other.into(),
+        })?;
+        tx.update_definition(&definition).await?;
+        let entry = AuditEntry::new(
+            "workflow_definitions",
+            definition.id,
+            AuditAction::Update,
+            Some(json!({"version": version.version - 1})),
+            Some(json!({"version": version.version})),
+            actor.clone(),
+        )?;
+        tx.insert_audit(&entry).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    pub async fn definitions(&self) -> Result<Vec<(Definition, Arc<Version>)>, EngineError> {
+        let mut out = Vec::new();
+        for d in self.store.list_definitions().await? {
+            let v = self.version(d.id, d.latest_version).await?;
+            out.push((d, v));
+        }
+        Ok(out)
+    }
+
+    /// A definition and its latest version.
+    pub async fn definition(&self, key: &str) -> Result<(Definition, Arc<Version>), EngineError> {
+        let d = self
+            .store
+            .get_definition(key)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow definition {key}")))?;
+        let v = self.version(d.id, d.latest_version).await?;
+        Ok((d, v))
+    }
+
+    pub async fn versions(&self, key: &str) -> Result<Vec<Version>, EngineError> {
+        let (d, _) = self.definition(key).await?;
+        Ok(self.store.list_versions(d.id).await?)
+    }
+
+    /// Copies a definition's latest version and schema under a new key.
+    pub async fn duplicate(
+        &self,
+        principal: &Principal,
+        key: &str,
+        new_key: String,
+        new_name: Option<String>,
+        actor: &Actor,
+    ) -> Result<(Definition, Version), EngineError> {
+        let (d, v) = self.definition(key).await?;
+        self.create_definition(
+            principal,
+            NewDefinition {
+                key: new_key,
+                name: new_name.unwrap_or_else(|| format!("{} (copy)", d.name)),
+                description: d.description,
+                category: d.category,
+                tags: d.tags,
+                data_schema: d.data_schema,
+                graph: v.graph.clone(),
+            },
+            actor,
+        )
+        .await
     }
 
     pub async fn get(&self, id: Uuid) -> Result<WorkflowView, EngineError> {

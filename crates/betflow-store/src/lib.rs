@@ -146,6 +146,8 @@ pub trait WorkflowRead {
     async fn get_definition(&self, key: &str) -> Result<Option<Definition>>;
     async fn list_definitions(&self) -> Result<Vec<Definition>>;
     async fn get_version(&self, definition_id: Uuid, version: u32) -> Result<Option<Version>>;
+    /// Every version of a definition, oldest first.
+    async fn list_versions(&self, definition_id: Uuid) -> Result<Vec<Version>>;
     async fn get_workflow(&self, id: Uuid) -> Result<Option<Instance>>;
     /// Newest first.
     async fn list_workflows(&self, filter: &InstanceFilter) -> Result<Page<Instance>>;
@@ -160,12 +162,18 @@ pub trait WorkflowRead {
 pub trait WorkflowWrite {
     /// Fails with [`StoreError::Conflict`] when the key exists.
     async fn insert_definition(&mut self, definition: &Definition) -> Result<()>;
+    /// Fails with [`StoreError::Conflict`] when that version number exists (a concurrent
+    /// publish).
     async fn insert_version(&mut self, version: &Version) -> Result<()>;
+    /// Writes the descriptive fields, data schema, latest version and `updated_at`.
+    async fn update_definition(&mut self, definition: &Definition) -> Result<()>;
     async fn insert_workflow(&mut self, workflow: &Instance) -> Result<()>;
     /// Reads a workflow and locks it until the transaction ends: transitions of one workflow
     /// are serialised.
     async fn lock_workflow(&mut self, id: Uuid) -> Result<Option<Instance>>;
     async fn update_workflow(&mut self, workflow: &Instance) -> Result<()>;
+    /// Hides a workflow from reads; its rows and history stay. `false` if already gone.
+    async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// Fails with [`StoreError::Conflict`] if this user already decided this visit.
     async fn insert_approval(&mut self, approval: &Approval) -> Result<()>;
     async fn insert_timeline(&mut self, event: &TimelineEvent) -> Result<()>;

@@ -2,6 +2,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod debug;
+pub mod definitions;
 pub mod dto;
 pub mod system;
 pub mod users;

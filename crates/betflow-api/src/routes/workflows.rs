@@ -22,6 +22,8 @@ pub const TAG: &str = "workflows";
 
 crate::permissions! {
     Create => ["workflows:create"];
+    Update => ["workflows:update"];
+    Delete => ["workflows:delete"];
     Read => ["workflows:read"];
     Execute => ["workflows:execute"];
     Approve => ["workflows:approve"];
@@ -44,6 +46,44 @@ pub struct CreateWorkflowRequest {
     pub priority: Option<String>,
     /// `false` leaves the workflow pending until `POST .../start`. Default `true`.
     pub start: Option<bool>,
+}
+
+crate::roles! {
+    AdminOrManager => [Admin, Manager];
+    AdminOrAuditor => [Admin, Auditor];
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateWorkflowRequest {
+    /// Replaces the data; checked against the definition's data schema.
+    #[schema(value_type = Object)]
+    pub data: Option<Value>,
+    pub priority: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkApproveRequest {
+    /// At most 1000.
+    pub workflow_ids: Vec<Uuid>,
+    pub comments: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkItem {
+    pub id: Uuid,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::ErrorBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResult {
+    pub successful: usize,
+    pub failed: usize,
+    pub total: usize,
+    pub results: Vec<BulkItem>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -389,4 +429,105 @@ pub async fn history(
     Ok(ApiResponse::ok(
         events.into_iter().map(TimelineDto::from).collect(),
     ))
+}
+
+#[utoipa::path(put, path = "/api/v1/workflows/{id}", tag = TAG, summary = "Change data or priority",
+    description = "Requires `workflows:update`. Only while the workflow has not finished \
+                   (409 `INVALID_TRANSITION` after).",
+    params(("id" = Uuid, Path)), request_body = UpdateWorkflowRequest,
+    responses((status = 200, body = WorkflowResponse), (status = 400, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<Update>,
+    ClientInfo(actor): ClientInfo,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<UpdateWorkflowRequest>,
+) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
+    let priority = parse::<Priority>(body.priority.as_deref())?;
+    let view = state
+        .engine
+        .workflows()
+        .update(&principal, id, body.data, priority, &actor)
+        .await?;
+    Ok(ApiResponse::ok(view.into()).message("Workflow updated"))
+}
+
+#[utoipa::path(delete, path = "/api/v1/workflows/{id}", tag = TAG, summary = "Delete a workflow",
+    description = "Requires role admin or manager, and `workflows:delete`. The workflow is \
+                   hidden from reads; its history and audit rows are kept.",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "Deleted"), (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    _role: crate::auth::WithRole<AdminOrManager>,
+    Authorized(principal, _): Authorized<Delete>,
+    ClientInfo(actor): ClientInfo,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiResponse<()>, ApiError> {
+    state
+        .engine
+        .workflows()
+        .delete(&principal, id, &actor)
+        .await?;
+    Ok(ApiResponse::ok(()).message("Workflow deleted"))
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/audit", tag = TAG, summary = "Workflow audit trail",
+    description = "Requires role admin or auditor, and `workflows:audit`. Oldest first.",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<super::audit::AuditEntryDto>), (status = 403, body = ErrorEnvelope)))]
+pub async fn audit(
+    State(state): State<AppState>,
+    _role: crate::auth::WithRole<AdminOrAuditor>,
+    _auth: Authorized<Audit>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiResponse<Vec<super::audit::AuditEntryDto>>, ApiError> {
+    let rows = state.engine.workflows().audit_trail(id).await?;
+    Ok(ApiResponse::ok(rows.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/workflows/bulk/approve", tag = TAG, summary = "Approve many workflows",
+    description = "Requires `workflows:approve`. Each workflow is approved in its own \
+                   transaction; one failure does not undo the others.",
+    request_body = BulkApproveRequest,
+    responses((status = 200, body = BulkResult), (status = 400, body = ErrorEnvelope)))]
+pub async fn bulk_approve(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<Approve>,
+    ClientInfo(actor): ClientInfo,
+    ApiJson(body): ApiJson<BulkApproveRequest>,
+) -> Result<ApiResponse<BulkResult>, ApiError> {
+    let outcomes = state
+        .engine
+        .workflows()
+        .bulk_approve(&principal, &body.workflow_ids, body.comments, &actor)
+        .await?;
+    let results: Vec<BulkItem> = outcomes
+        .into_iter()
+        .map(|(id, r)| match r {
+            Ok(_) => BulkItem {
+                id,
+                success: true,
+                error: None,
+            },
+            Err(e) => BulkItem {
+                id,
+                success: false,
+                error: Some(ApiError::from(e).envelope().error),
+            },
+        })
+        .collect();
+    let successful = results.iter().filter(|r| r.success).count();
+    let total = results.len();
+    let failed = total - successful;
+    let message = format!("Bulk operation completed: {successful} successful, {failed} failed");
+    Ok(ApiResponse::ok(BulkResult {
+        successful,
+        failed,
+        total,
+        results,
+    })
+    .message(message))
 }

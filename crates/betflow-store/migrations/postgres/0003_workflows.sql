@@ -47,6 +47,8 @@ CREATE TABLE workflow_instances (
     started_at           TIMESTAMPTZ,
     completed_at         TIMESTAMPTZ,
     due_at               TIMESTAMPTZ,
+    -- Deleted workflows are hidden, never erased: their history stays for the audit.
+    deleted_at           TIMESTAMPTZ,
     FOREIGN KEY (definition_id, version) REFERENCES workflow_versions (definition_id, version)
 );
 CREATE INDEX idx_workflow_instances_status ON workflow_instances (status);

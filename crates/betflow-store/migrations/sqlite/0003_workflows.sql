@@ -46,6 +46,8 @@ CREATE TABLE workflow_instances (
     started_at           TEXT,
     completed_at         TEXT,
     due_at               TEXT,
+    -- Deleted workflows are hidden, never erased: their history stays for the audit.
+    deleted_at           TEXT,
     FOREIGN KEY (definition_id, version) REFERENCES workflow_versions (definition_id, version)
 ) STRICT;
 CREATE INDEX idx_workflow_instances_status ON workflow_instances (status);

@@ -76,6 +76,16 @@ struct VersionRow {
     published_at: DateTime<Utc>,
 }
 
+fn version_of(r: VersionRow) -> Result<Version> {
+    Ok(Version {
+        definition_id: r.definition_id,
+        version: u32_of("workflow_versions", r.version)?,
+        graph: r.graph.0,
+        published_by: r.published_by,
+        published_at: r.published_at,
+    })
+}
+
 #[derive(FromRow)]
 struct WfRow {
     id: Uuid,
@@ -159,7 +169,7 @@ fn decision_str(d: Decision) -> &'static str {
 }
 
 fn push_filters(qb: &mut QueryBuilder<Db>, f: &InstanceFilter) {
-    qb.push(" WHERE 1=1");
+    qb.push(" WHERE deleted_at IS NULL");
     if let Some(s) = f.status {
         qb.push(" AND status = ").push_bind(s.as_str());
     }
@@ -218,21 +228,22 @@ impl WorkflowRead for BackendStore {
             .push(" AND version = ")
             .push_bind(i32_of(version));
         let row: Option<VersionRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
-        row.map(|r| {
-            Ok(Version {
-                definition_id: r.definition_id,
-                version: u32_of("workflow_versions", r.version)?,
-                graph: r.graph.0,
-                published_by: r.published_by,
-                published_at: r.published_at,
-            })
-        })
-        .transpose()
+        row.map(version_of).transpose()
+    }
+
+    async fn list_versions(&self, definition_id: Uuid) -> Result<Vec<Version>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT definition_id, version, graph, published_by, published_at \
+             FROM workflow_versions WHERE definition_id = ",
+        );
+        qb.push_bind(definition_id).push(" ORDER BY version");
+        let rows: Vec<VersionRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(version_of).collect()
     }
 
     async fn get_workflow(&self, id: Uuid) -> Result<Option<Instance>> {
         let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {WF_COLUMNS} FROM workflow_instances WHERE id = "
+            "SELECT {WF_COLUMNS} FROM workflow_instances WHERE deleted_at IS NULL AND id = "
         ));
         qb.push_bind(id);
         let row: Option<WfRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
@@ -346,6 +357,29 @@ impl WorkflowWrite for BackendTx {
         Ok(())
     }
 
+    async fn update_definition(&mut self, d: &Definition) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE workflow_definitions SET name = ");
+        qb.push_bind(d.name.clone())
+            .push(", description = ")
+            .push_bind(d.description.clone())
+            .push(", category = ")
+            .push_bind(d.category.clone())
+            .push(", tags = ")
+            .push_bind(Json(d.tags.clone()))
+            .push(", data_schema = ")
+            .push_bind(d.data_schema.clone().map(Json))
+            .push(", latest_version = ")
+            .push_bind(i32_of(d.latest_version))
+            .push(", is_active = ")
+            .push_bind(d.is_active)
+            .push(", updated_at = ")
+            .push_bind(micros(d.updated_at))
+            .push(" WHERE id = ")
+            .push_bind(d.id);
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
     async fn insert_workflow(&mut self, w: &Instance) -> Result<()> {
         let mut qb = QueryBuilder::<Db>::new(format!(
             "INSERT INTO workflow_instances ({WF_COLUMNS}) VALUES ("
@@ -376,7 +410,7 @@ impl WorkflowWrite for BackendTx {
 
     async fn lock_workflow(&mut self, id: Uuid) -> Result<Option<Instance>> {
         let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {WF_COLUMNS} FROM workflow_instances WHERE id = "
+            "SELECT {WF_COLUMNS} FROM workflow_instances WHERE deleted_at IS NULL AND id = "
         ));
         qb.push_bind(id).push(FOR_UPDATE);
         let row: Option<WfRow> = qb.build_query_as().fetch_optional(&mut *self.tx).await?;
@@ -412,6 +446,14 @@ impl WorkflowWrite for BackendTx {
             .push_bind(w.id);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
+    }
+
+    async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE workflow_instances SET deleted_at = ");
+        qb.push_bind(micros(at))
+            .push(" WHERE deleted_at IS NULL AND id = ")
+            .push_bind(id);
+        Ok(qb.build().execute(&mut *self.tx).await?.rows_affected() == 1)
     }
 
     async fn insert_approval(&mut self, a: &Approval) -> Result<()> {
