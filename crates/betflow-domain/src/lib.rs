@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod error;
 pub mod identity;
+pub mod jobs;
 pub mod page;
 pub mod time;
 pub mod units;

@@ -243,11 +243,11 @@ impl Workflows {
             &w,
             "workflow.created",
             None,
-            principal,
+            Some(principal.user_id),
             json!({"priority": w.priority.as_str(), "version": w.version}),
         )];
         if new.start {
-            events.extend(begin(&mut w, &version.graph, principal, t)?);
+            events.extend(begin(&mut w, &version.graph, Some(principal.user_id), t)?);
         }
         let mut tx = self.store.begin().await?;
         tx.insert_workflow(&w).await?;
@@ -273,7 +273,7 @@ impl Workflows {
                     w.status
                 )));
             }
-            begin(w, graph, principal, now())
+            begin(w, graph, Some(principal.user_id), now())
         })
         .await
     }
@@ -302,7 +302,7 @@ impl Workflows {
                 w,
                 "workflow.cancelled",
                 w.current_step.clone(),
-                principal,
+                Some(principal.user_id),
                 json!({"reason": reason}),
             )])
         })
@@ -458,7 +458,7 @@ impl Workflows {
             &w,
             verb,
             Some(current.clone()),
-            principal,
+            Some(principal.user_id),
             json!({"comments": comments, "reason": reason}),
         )];
         match outcome {
@@ -478,7 +478,7 @@ impl Workflows {
                     &mut w,
                     graph,
                     graph.next(&current, Branch::Approved),
-                    principal,
+                    Some(principal.user_id),
                     t,
                 )?);
             }
@@ -487,7 +487,7 @@ impl Workflows {
                     &mut w,
                     graph,
                     graph.next(&current, Branch::Rejected),
-                    principal,
+                    Some(principal.user_id),
                     t,
                 )?);
             }
@@ -567,7 +567,7 @@ impl Workflows {
                 w,
                 "workflow.updated",
                 w.current_step.clone(),
-                principal,
+                Some(principal.user_id),
                 json!({"changed": changed}),
             )])
         })
@@ -592,7 +592,7 @@ impl Workflows {
             &w,
             "workflow.deleted",
             w.current_step.clone(),
-            principal,
+            Some(principal.user_id),
             json!({}),
         ))
         .await?;
@@ -933,7 +933,7 @@ fn ensure_executable(graph: &WorkflowGraph) -> Result<(), EngineError> {
 fn begin(
     w: &mut Instance,
     graph: &WorkflowGraph,
-    p: &Principal,
+    by: Option<Uuid>,
     t: DateTime<Utc>,
 ) -> Result<Vec<TimelineEvent>, EngineError> {
     let first = graph
@@ -941,12 +941,12 @@ fn begin(
         .ok_or_else(|| EngineError::Internal("the definition has no steps".into()))?;
     w.status = WorkflowStatus::InProgress;
     w.started_at = Some(t);
-    let mut events = vec![event(w, "workflow.started", None, p, json!({}))];
-    events.push(enter(w, first, p, t));
+    let mut events = vec![event(w, "workflow.started", None, by, json!({}))];
+    events.push(enter(w, first, by, t));
     Ok(events)
 }
 
-fn enter(w: &mut Instance, step: &StepDef, p: &Principal, t: DateTime<Utc>) -> TimelineEvent {
+fn enter(w: &mut Instance, step: &StepDef, by: Option<Uuid>, t: DateTime<Utc>) -> TimelineEvent {
     w.current_step = Some(step.id.clone());
     w.step_visit += 1;
     w.step_started_at = Some(t);
@@ -959,7 +959,7 @@ fn enter(w: &mut Instance, step: &StepDef, p: &Principal, t: DateTime<Utc>) -> T
         w,
         "step.entered",
         Some(step.id.clone()),
-        p,
+        by,
         json!({"assignees": step.assignees, "dueAt": w.due_at}),
     )
 }
@@ -968,7 +968,7 @@ fn advance(
     w: &mut Instance,
     graph: &WorkflowGraph,
     next: Next,
-    p: &Principal,
+    by: Option<Uuid>,
     t: DateTime<Utc>,
 ) -> Result<Vec<TimelineEvent>, EngineError> {
     w.updated_at = t;
@@ -977,7 +977,7 @@ fn advance(
             let step = graph
                 .step(&id)
                 .ok_or_else(|| EngineError::Internal(format!("edge to missing step {id}")))?;
-            Ok(vec![enter(w, step, p, t)])
+            Ok(vec![enter(w, step, by, t)])
         }
         Next::Complete => {
             w.status = WorkflowStatus::Completed;
@@ -987,7 +987,7 @@ fn advance(
                 w,
                 "workflow.completed",
                 w.current_step.clone(),
-                p,
+                by,
                 json!({}),
             )])
         }
@@ -999,7 +999,7 @@ fn advance(
                 w,
                 "workflow.rejected",
                 w.current_step.clone(),
-                p,
+                by,
                 json!({}),
             )])
         }
@@ -1010,7 +1010,7 @@ fn event(
     w: &Instance,
     kind: &str,
     step: Option<String>,
-    p: &Principal,
+    by: Option<Uuid>,
     data: Value,
 ) -> TimelineEvent {
     TimelineEvent {
@@ -1018,7 +1018,7 @@ fn event(
         workflow_id: w.id,
         event_type: kind.to_owned(),
         step_id: step,
-        user_id: Some(p.user_id),
+        user_id: by,
         data: Some(data),
         created_at: now(),
     }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuery};
 use betflow_domain::identity::{ApiKey, Session, User};
+use betflow_domain::jobs::{Job, NewJob};
 use betflow_domain::workflow::record::{
     Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
 };
@@ -54,7 +55,9 @@ pub struct PoolStats {
 
 /// A database: reads through the pool, writes through [`Store::begin`].
 #[async_trait]
-pub trait Store: AuditRead + IdentityRead + WorkflowRead + Send + Sync + 'static {
+pub trait Store:
+    AuditRead + IdentityRead + WorkflowRead + JobQueue + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations. Safe to run from several processes at once: both backends
@@ -77,7 +80,7 @@ pub trait Store: AuditRead + IdentityRead + WorkflowRead + Send + Sync + 'static
 
 /// An open write transaction. Dropping it without [`Transaction::commit`] rolls it back.
 #[async_trait]
-pub trait Transaction: AuditWrite + IdentityWrite + WorkflowWrite + Send {
+pub trait Transaction: AuditWrite + IdentityWrite + WorkflowWrite + JobWrite + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
 }
@@ -177,4 +180,39 @@ pub trait WorkflowWrite {
     /// Fails with [`StoreError::Conflict`] if this user already decided this visit.
     async fn insert_approval(&mut self, approval: &Approval) -> Result<()>;
     async fn insert_timeline(&mut self, event: &TimelineEvent) -> Result<()>;
+}
+
+/// The durable job queue, as workers see it.
+#[async_trait]
+pub trait JobQueue {
+    /// Claims up to `limit` due jobs for `worker`: queued ones whose `run_at` has passed, and
+    /// running ones whose lease expired (their worker died). Each is leased until
+    /// `now + lease` and its attempt count goes up. No job is handed to two workers: PostgreSQL
+    /// skips rows another claimer holds, SQLite has a single writer.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+    /// Marks a job done; `false` if `worker` no longer holds it (its lease was taken over).
+    async fn complete_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Records a failure: queued again at `retry_at`, or dead when `None`.
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// A job's status (`queued`, `running`, `done`, `dead`) and attempts, for operators.
+    async fn job_status(&self, id: Uuid) -> Result<Option<(String, u32)>>;
+}
+
+/// Enqueuing jobs inside the transaction that makes them necessary.
+#[async_trait]
+pub trait JobWrite {
+    async fn enqueue_job(&mut self, job: &NewJob) -> Result<Uuid>;
 }

@@ -16,6 +16,9 @@ mod audit;
 #[path = "../shared/identity.rs"]
 mod identity;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/jobs.rs"]
+mod jobs;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/store.rs"]
 mod store;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
