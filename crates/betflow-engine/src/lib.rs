@@ -7,6 +7,7 @@
 mod error;
 pub mod identity;
 pub mod ratelimit;
+pub mod worker;
 pub mod workflows;
 
 use std::sync::Arc;

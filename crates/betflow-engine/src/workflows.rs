@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::identity::Role;
+use betflow_domain::jobs::NewJob;
 use betflow_domain::time::now;
-use betflow_domain::workflow::graph::{Branch, Next, StepDef, StepKind, WorkflowGraph};
+use betflow_domain::workflow::graph::{
+    Branch, Next, StepDef, StepKind, TimeoutAction, WorkflowGraph,
+};
 use betflow_domain::workflow::record::{
     Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
 };
@@ -251,6 +254,7 @@ impl Workflows {
         }
         let mut tx = self.store.begin().await?;
         tx.insert_workflow(&w).await?;
+        schedule_timeout(&mut tx, 0, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
         }
@@ -367,6 +371,7 @@ impl Workflows {
             .lock_workflow(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
+        let visit_before = w.step_visit;
         if w.status != WorkflowStatus::InProgress {
             return Err(invalid_transition(format!(
                 "the workflow is {}; nothing to decide",
@@ -493,6 +498,7 @@ impl Workflows {
             }
         }
         tx.update_workflow(&w).await?;
+        schedule_timeout(&mut tx, visit_before, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
         }
@@ -515,8 +521,10 @@ impl Workflows {
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
         let version = self.version(w.definition_id, w.version).await?;
         let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
+        let visit_before = w.step_visit;
         let events = change(&mut w, &version.graph)?;
         tx.update_workflow(&w).await?;
+        schedule_timeout(&mut tx, visit_before, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
         }
@@ -855,6 +863,119 @@ impl Workflows {
         .await
     }
 
+    /// Runs a step's timeout (a job): escalate, auto-reject or follow the `timeout` edge, as
+    /// the step says. A timer for a step the workflow has already left does nothing.
+    pub async fn handle_step_timeout(
+        &self,
+        payload: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let bad = || EngineError::Internal(format!("malformed timeout payload {payload}"));
+        let id: Uuid = payload
+            .get("workflowId")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(bad)?;
+        let step_id = payload
+            .get("stepId")
+            .and_then(Value::as_str)
+            .ok_or_else(bad)?;
+        let visit = payload
+            .get("visit")
+            .and_then(Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(bad)?;
+        let mut tx = self.store.begin().await?;
+        let Some(mut w) = tx.lock_workflow(id).await? else {
+            return Ok(());
+        };
+        if w.status != WorkflowStatus::InProgress
+            || w.current_step.as_deref() != Some(step_id)
+            || w.step_visit != visit
+        {
+            return Ok(());
+        }
+        let version = self.version(w.definition_id, w.version).await?;
+        let graph = &version.graph;
+        let step = graph
+            .step(step_id)
+            .ok_or_else(|| EngineError::Internal(format!("step {step_id} is not in the graph")))?
+            .clone();
+        let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
+        let visit_before = w.step_visit;
+        w.updated_at = now;
+        let mut events = vec![event(
+            &w,
+            "workflow.overdue",
+            Some(step.id.clone()),
+            None,
+            json!({"dueAt": w.due_at}),
+        )];
+        match &step.on_timeout {
+            TimeoutAction::Escalate { add_roles } => {
+                for r in add_roles {
+                    if !w.escalated_roles.contains(r) {
+                        w.escalated_roles.push(r.clone());
+                    }
+                }
+                events.push(event(
+                    &w,
+                    "step.escalated",
+                    Some(step.id.clone()),
+                    None,
+                    json!({"addedRoles": add_roles, "assignees": step.assignees}),
+                ));
+            }
+            TimeoutAction::AutoReject => {
+                events.push(event(
+                    &w,
+                    "step.timed_out",
+                    Some(step.id.clone()),
+                    None,
+                    json!({"action": "auto_reject"}),
+                ));
+                events.extend(advance(
+                    &mut w,
+                    graph,
+                    graph.next(&step.id, Branch::Rejected),
+                    None,
+                    now,
+                )?);
+            }
+            TimeoutAction::FollowTimeoutEdge => {
+                events.push(event(
+                    &w,
+                    "step.timed_out",
+                    Some(step.id.clone()),
+                    None,
+                    json!({"action": "follow_timeout_edge"}),
+                ));
+                events.extend(advance(
+                    &mut w,
+                    graph,
+                    graph.next(&step.id, Branch::Timeout),
+                    None,
+                    now,
+                )?);
+            }
+        }
+        tx.update_workflow(&w).await?;
+        schedule_timeout(&mut tx, visit_before, &w).await?;
+        for e in &events {
+            tx.insert_timeline(e).await?;
+        }
+        audit(
+            &mut tx,
+            &w,
+            AuditAction::Update,
+            Some(before),
+            &Actor::default(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn get(&self, id: Uuid) -> Result<WorkflowView, EngineError> {
         let w = self
             .store
@@ -1022,6 +1143,31 @@ fn event(
         data: Some(data),
         created_at: now(),
     }
+}
+
+/// The timer for the step `w` has just entered, if it has a timeout.
+fn timeout_job(w: &Instance) -> Option<NewJob> {
+    let due = w.due_at?;
+    let step = w.current_step.clone()?;
+    (w.status == WorkflowStatus::InProgress).then(|| NewJob {
+        kind: crate::worker::kinds::STEP_TIMEOUT.to_owned(),
+        payload: json!({"workflowId": w.id, "stepId": step, "visit": w.step_visit}),
+        run_at: due,
+        max_attempts: 10,
+    })
+}
+
+async fn schedule_timeout(
+    tx: &mut Box<dyn Transaction>,
+    visit_before: u32,
+    w: &Instance,
+) -> Result<(), EngineError> {
+    if w.step_visit != visit_before
+        && let Some(job) = timeout_job(w)
+    {
+        tx.enqueue_job(&job).await?;
+    }
+    Ok(())
 }
 
 fn decision_error(e: DecisionError) -> EngineError {

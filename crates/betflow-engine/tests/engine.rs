@@ -81,3 +81,285 @@ async fn readiness_checks_redis_when_configured() {
         assert_eq!(r.checks.len(), 2);
     }
 }
+
+mod timers {
+    use betflow_domain::audit::Actor;
+    use betflow_domain::identity::Role;
+    use betflow_domain::time::now;
+    use betflow_domain::workflow::graph::{
+        Branch, Edge, StepDef, StepKind, TimeoutAction, WorkflowGraph,
+    };
+    use betflow_domain::workflow::{Priority, WorkflowStatus};
+    use betflow_engine::Engine;
+    use betflow_engine::identity::{Credential, Principal};
+    use betflow_engine::workflows::{NewDefinition, NewWorkflow};
+    use betflow_store::testing::TestDb;
+    use chrono::Duration;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    betflow_store::conformance!(
+        a_timeout_escalates_and_marks_the_workflow_overdue,
+        a_timeout_can_reject_or_follow_its_edge,
+        a_timer_for_a_step_already_left_does_nothing,
+        an_overdue_timer_fires_after_a_restart,
+        a_job_of_a_killed_worker_is_run_by_another,
+    );
+
+    fn admin() -> Principal {
+        Principal {
+            user_id: Uuid::now_v7(),
+            username: "admin".into(),
+            role: Role::Admin,
+            permissions: vec!["*".into()],
+            key_permissions: None,
+            credential: Credential::Session(Uuid::now_v7()),
+        }
+    }
+
+    fn step(id: &str, on_timeout: TimeoutAction) -> StepDef {
+        StepDef {
+            id: id.into(),
+            name: id.into(),
+            kind: StepKind::Approval,
+            assignees: vec!["risk_manager".into()],
+            required: true,
+            timeout: Some(30),
+            on_timeout,
+            required_approvals: 1,
+            four_eyes: true,
+            condition: None,
+            action: None,
+            params: None,
+            delay: None,
+        }
+    }
+
+    async fn flow(engine: &Engine, key: &str, graph: WorkflowGraph) -> Uuid {
+        let p = admin();
+        engine
+            .workflows()
+            .create_definition(
+                &p,
+                NewDefinition {
+                    key: key.into(),
+                    name: key.into(),
+                    description: None,
+                    category: None,
+                    tags: vec![],
+                    data_schema: None,
+                    graph,
+                },
+                &Actor::default(),
+            )
+            .await
+            .unwrap();
+        engine
+            .workflows()
+            .create(
+                &p,
+                NewWorkflow {
+                    workflow_type: key.into(),
+                    data: json!({}),
+                    priority: Priority::High,
+                    start: true,
+                },
+                &Actor::default(),
+            )
+            .await
+            .unwrap()
+            .instance
+            .id
+    }
+
+    fn events(e: &[betflow_domain::workflow::record::TimelineEvent]) -> Vec<&str> {
+        e.iter().map(|e| e.event_type.as_str()).collect()
+    }
+
+    async fn a_timeout_escalates_and_marks_the_workflow_overdue(db: TestDb) {
+        let engine = super::make_engine(db.store.clone(), None);
+        let graph = WorkflowGraph::linear(vec![step(
+            "review",
+            TimeoutAction::Escalate {
+                add_roles: vec!["compliance_officer".into()],
+            },
+        )]);
+        let id = flow(&engine, "escalating", graph).await;
+        assert_eq!(
+            engine.run_due_jobs("w", now()).await.unwrap(),
+            0,
+            "not due yet"
+        );
+        assert_eq!(
+            engine
+                .run_due_jobs("w", now() + Duration::minutes(31))
+                .await
+                .unwrap(),
+            1
+        );
+        let w = engine.workflows().get(id).await.unwrap();
+        assert_eq!(w.instance.status, WorkflowStatus::InProgress);
+        assert_eq!(w.instance.escalated_roles, ["compliance_officer"]);
+        assert!(w.instance.is_overdue(now() + Duration::minutes(31)));
+        let history = engine.workflows().history(id).await.unwrap();
+        assert!(
+            events(&history).ends_with(&["workflow.overdue", "step.escalated"]),
+            "{:?}",
+            events(&history)
+        );
+        assert_eq!(
+            engine
+                .run_due_jobs("w", now() + Duration::minutes(90))
+                .await
+                .unwrap(),
+            0,
+            "one timer per visit"
+        );
+    }
+
+    async fn a_timeout_can_reject_or_follow_its_edge(db: TestDb) {
+        let engine = super::make_engine(db.store.clone(), None);
+        let rejecting = flow(
+            &engine,
+            "auto_reject",
+            WorkflowGraph::linear(vec![step("review", TimeoutAction::AutoReject)]),
+        )
+        .await;
+        let mut graph = WorkflowGraph::linear(vec![
+            step("review", TimeoutAction::FollowTimeoutEdge),
+            step("fallback", TimeoutAction::AutoReject),
+        ]);
+        graph.edges = vec![Edge {
+            from: "review".into(),
+            to: "fallback".into(),
+            branch: Branch::Timeout,
+        }];
+        let following = flow(&engine, "timeout_edge", graph).await;
+        assert_eq!(
+            engine
+                .run_due_jobs("w", now() + Duration::minutes(31))
+                .await
+                .unwrap(),
+            2
+        );
+        let r = engine.workflows().get(rejecting).await.unwrap();
+        assert_eq!(r.instance.status, WorkflowStatus::Rejected);
+        let f = engine.workflows().get(following).await.unwrap();
+        assert_eq!(f.instance.current_step.as_deref(), Some("fallback"));
+        assert_eq!(f.instance.step_visit, 2);
+        // Entering `fallback` armed its own timer, which rejects 30 minutes later.
+        assert_eq!(
+            engine
+                .run_due_jobs("w", now() + Duration::minutes(62))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            engine
+                .workflows()
+                .get(following)
+                .await
+                .unwrap()
+                .instance
+                .status,
+            WorkflowStatus::Rejected
+        );
+    }
+
+    async fn a_timer_for_a_step_already_left_does_nothing(db: TestDb) {
+        let engine = super::make_engine(db.store.clone(), None);
+        let id = flow(
+            &engine,
+            "quick",
+            WorkflowGraph::linear(vec![step("review", TimeoutAction::AutoReject)]),
+        )
+        .await;
+        let decider = Principal {
+            role: Role::RiskManager,
+            ..admin()
+        };
+        engine
+            .workflows()
+            .approve(&decider, id, None, None, &Actor::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            engine
+                .run_due_jobs("w", now() + Duration::minutes(31))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            engine.workflows().get(id).await.unwrap().instance.status,
+            WorkflowStatus::Completed
+        );
+    }
+
+    async fn an_overdue_timer_fires_after_a_restart(db: TestDb) {
+        let id = {
+            let before = super::make_engine(db.store.clone(), None);
+            flow(
+                &before,
+                "restartable",
+                WorkflowGraph::linear(vec![step("review", TimeoutAction::AutoReject)]),
+            )
+            .await
+        };
+        // A new process on the same database, started after the timer fell due.
+        let store = betflow_store::connect(&db.config).await.unwrap();
+        let after = super::make_engine(store, None);
+        assert_eq!(
+            after
+                .run_due_jobs("new-worker", now() + Duration::hours(5))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            after.workflows().get(id).await.unwrap().instance.status,
+            WorkflowStatus::Rejected
+        );
+    }
+
+    async fn a_job_of_a_killed_worker_is_run_by_another(db: TestDb) {
+        let engine = super::make_engine(db.store.clone(), None);
+        let id = flow(
+            &engine,
+            "crashy",
+            WorkflowGraph::linear(vec![step("review", TimeoutAction::AutoReject)]),
+        )
+        .await;
+        let due = now() + Duration::minutes(31);
+        let taken = db
+            .store
+            .claim_jobs("killed", due, std::time::Duration::from_secs(60), 10)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1, "the dead worker held the job");
+        assert_eq!(
+            engine
+                .run_due_jobs("healthy", due + Duration::seconds(30))
+                .await
+                .unwrap(),
+            0,
+            "still leased"
+        );
+        assert_eq!(
+            engine
+                .run_due_jobs("healthy", due + Duration::seconds(61))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            engine.workflows().get(id).await.unwrap().instance.status,
+            WorkflowStatus::Rejected
+        );
+        assert_eq!(
+            db.store.job_status(taken[0].id).await.unwrap(),
+            Some(("done".into(), 2))
+        );
+    }
+}

@@ -102,6 +102,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await;
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let worker = betflow_engine::worker::spawn(
+        engine.clone(),
+        format!("{}:{}", addr, std::process::id()),
+        std::time::Duration::from_secs(1),
+        stop_rx.clone(),
+    );
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -130,6 +136,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(std::time::Duration::from_secs(10), worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "job worker did not stop in time; its jobs return to the queue when their lease expires"
+        );
     }
     record(&engine, "server.stopped", "betflow stopped".to_owned()).await;
     engine.shutdown().await;

@@ -1,0 +1,107 @@
+//! The worker role: runs due jobs from the durable queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use betflow_domain::jobs::retry_delay;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::{Engine, EngineError};
+
+/// How long a claimed job is ours before another worker may take it over.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// Jobs claimed per poll.
+pub const BATCH: u32 = 16;
+
+/// Job kinds this release runs.
+pub mod kinds {
+    /// A step's timeout fell due: payload `{workflowId, stepId, visit}`.
+    pub const STEP_TIMEOUT: &str = "workflow.step_timeout";
+}
+
+fn jitter() -> f64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
+}
+
+impl Engine {
+    /// Claims and runs the jobs due at `now` as `worker`; returns how many were claimed.
+    /// A failing job is retried with backoff until its attempts run out, then buried.
+    pub async fn run_due_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, EngineError> {
+        let jobs = self.store.claim_jobs(worker, now, LEASE, BATCH).await?;
+        for job in &jobs {
+            if job.attempts > job.max_attempts {
+                self.store
+                    .fail_job(job.id, worker, "attempts exhausted", None, now)
+                    .await?;
+                continue;
+            }
+            let result = match job.kind.as_str() {
+                kinds::STEP_TIMEOUT => {
+                    self.workflows()
+                        .handle_step_timeout(&job.payload, now)
+                        .await
+                }
+                other => Err(EngineError::Internal(format!("unknown job kind {other}"))),
+            };
+            match result {
+                Ok(()) => {
+                    self.store.complete_job(job.id, worker, now).await?;
+                }
+                Err(e) => {
+                    let retry = (job.attempts < job.max_attempts).then(|| {
+                        now + chrono::Duration::from_std(retry_delay(job.attempts, jitter()))
+                            .unwrap_or(chrono::Duration::seconds(60))
+                    });
+                    tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts,
+                        retry_at = ?retry, error = %e, "job failed");
+                    self.store
+                        .fail_job(job.id, worker, &e.to_string(), retry, now)
+                        .await?;
+                }
+            }
+        }
+        Ok(jobs.len())
+    }
+}
+
+/// Polls for due jobs every `poll` until `stop` turns true. A full batch is followed at
+/// once by another poll.
+pub fn spawn(
+    engine: Arc<Engine>,
+    worker_id: String,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tracing::info!(worker = %worker_id, "job worker started");
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let ran = match engine
+                .run_due_jobs(&worker_id, betflow_domain::time::now())
+                .await
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "job poll failed");
+                    0
+                }
+            };
+            if ran < BATCH as usize {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        tracing::info!(worker = %worker_id, "job worker stopped");
+    })
+}
