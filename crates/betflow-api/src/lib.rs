@@ -95,6 +95,7 @@ pub enum ConfigError {
         (name = "audit", description = "The audit trail"),
         (name = "workflows", description = "Approval workflows"),
         (name = "workflow-definitions", description = "Workflow templates and their versions"),
+        (name = "tasks", description = "The caller's inbox of open steps"),
     ),
 )]
 struct ApiDoc;
@@ -174,6 +175,8 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(routes::definitions::duplicate))
         .routes(routes!(routes::definitions::export))
+        .routes(routes!(routes::tasks::list))
+        .routes(routes!(routes::tasks::complete))
         .routes(routes!(routes::workflows::start))
         .routes(routes!(routes::workflows::approve))
         .routes(routes!(routes::workflows::reject))

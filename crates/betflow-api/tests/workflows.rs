@@ -18,6 +18,7 @@ betflow_store::conformance!(
     update_delete_and_audit_routes,
     bulk_approve_reports_each_id,
     definitions_versions_and_branches,
+    inbox_lists_and_completes_tasks,
 );
 
 async fn call(
@@ -964,4 +965,108 @@ async fn definitions_versions_and_branches(db: TestDb) {
         (422, Some("UNPROCESSABLE_ENTITY")),
         "{err}"
     );
+}
+
+async fn inbox_lists_and_completes_tasks(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+    let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
+    let (_, co) = s
+        .user_token(&admin, "compliance", "compliance_officer")
+        .await;
+    let (_, publisher) = s.user_token(&admin, "publisher", "content_team").await;
+    let (_, risk) = s.user_token(&admin, "risky", "risk_manager").await;
+    let w = create(&s, &author, "content_publishing", content(), json!({})).await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    let inbox = |token: String| {
+        let s = &s;
+        async move {
+            let (status, r) = call(s, Method::GET, "/api/v1/tasks", &token, None).await;
+            assert_eq!(status, 200, "{r}");
+            r["data"]["items"].as_array().unwrap().clone()
+        }
+    };
+    let mine = inbox(cm.clone()).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["stepId"], "content_review");
+    assert_eq!(mine[0]["kind"], "approval");
+    assert_eq!(mine[0]["assignees"], json!(["content_manager"]));
+    assert!(inbox(co.clone()).await.is_empty());
+    assert_eq!(
+        inbox(admin.clone()).await.len(),
+        1,
+        "admins see every open step"
+    );
+    let (_, by_role) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflows?assignee=content_manager",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(by_role["data"]["total"], 1);
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflows?assignee=wizard",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // An approval step is not completed through the inbox.
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/tasks/{id}/complete"),
+        &author,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("INVALID_TRANSITION")),
+        "{err}"
+    );
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/tasks/{id}/complete"),
+        &risk,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "risk managers lack workflows:execute");
+
+    act(&s, &cm, &id, "approve", None).await;
+    assert!(inbox(cm.clone()).await.is_empty());
+    assert_eq!(inbox(co.clone()).await.len(), 1);
+    act(&s, &co, &id, "approve", None).await;
+    let tasks = inbox(publisher.clone()).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["kind"], "task");
+    assert_eq!(tasks[0]["stepId"], "final_publish");
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/tasks/{id}/complete"),
+        &publisher,
+        Some(json!({"comments": "published"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "completed");
+    assert!(inbox(publisher.clone()).await.is_empty());
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/tasks/{id}/complete"),
+        &publisher,
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
 }

@@ -142,8 +142,9 @@ pub const ROLE_PERMISSIONS: &[(Role, &[&str])] = &[
             "workflows:create",
             "workflows:read",
             "workflows:update",
-            // Completing a task step is an `approve` on it.
+            // Completing a task step (`approve` on it, or the inbox's complete).
             "workflows:approve",
+            "workflows:execute",
             "sportsbook:read",
             "realtime:read",
         ],

@@ -65,6 +65,7 @@ pub struct WorkflowView {
     pub progress: u8,
     pub overdue: bool,
     pub step_name: Option<String>,
+    pub step_kind: Option<StepKind>,
 }
 
 pub struct Workflows {
@@ -233,6 +234,7 @@ impl Workflows {
             step_visit: 0,
             step_started_at: None,
             escalated_roles: vec![],
+            assignees: vec![],
             completed_steps: 0,
             data: new.data,
             created_by: Some(principal.user_id),
@@ -301,6 +303,7 @@ impl Workflows {
             w.status = WorkflowStatus::Cancelled;
             w.completed_at = Some(t);
             w.due_at = None;
+            w.assignees.clear();
             w.updated_at = t;
             Ok(vec![event(
                 w,
@@ -917,6 +920,9 @@ impl Workflows {
                     if !w.escalated_roles.contains(r) {
                         w.escalated_roles.push(r.clone());
                     }
+                    if !w.assignees.contains(r) {
+                        w.assignees.push(r.clone());
+                    }
                 }
                 events.push(event(
                     &w,
@@ -1005,6 +1011,48 @@ impl Workflows {
         })
     }
 
+    /// The open approval and task steps the caller can act on: those assigned to their role
+    /// (or escalated to it); an admin sees every open step.
+    pub async fn inbox(
+        &self,
+        principal: &Principal,
+        page: betflow_domain::PageRequest,
+    ) -> Result<Page<WorkflowView>, EngineError> {
+        let filter = InstanceFilter {
+            status: Some(WorkflowStatus::InProgress),
+            assignee_role: (principal.role != Role::Admin)
+                .then(|| principal.role.as_str().to_owned()),
+            page,
+            ..Default::default()
+        };
+        self.list(&filter).await
+    }
+
+    /// Completes the current task step of workflow `id` (an inbox item).
+    pub async fn complete_task(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        comments: Option<String>,
+        actor: &Actor,
+    ) -> Result<WorkflowView, EngineError> {
+        let current = self.get(id).await?;
+        let step = current.instance.current_step.clone();
+        match current.step_kind {
+            Some(StepKind::Task) => {
+                self.approve(principal, id, step.as_deref(), comments, actor)
+                    .await
+            }
+            Some(kind) => Err(invalid_transition(format!(
+                "the current step is a {kind:?} step; approve or reject it instead"
+            ))),
+            None => Err(invalid_transition(format!(
+                "the workflow is {}; no task is open",
+                current.instance.status
+            ))),
+        }
+    }
+
     pub async fn history(&self, id: Uuid) -> Result<Vec<TimelineEvent>, EngineError> {
         if self.store.get_workflow(id).await?.is_none() {
             return Err(EngineError::NotFound(format!("workflow {id}")));
@@ -1020,17 +1068,19 @@ impl Workflows {
         } else {
             version.graph.progress(w.completed_steps as usize)
         };
-        let step_name = w
+        let step = w
             .current_step
             .as_deref()
-            .and_then(|s| version.graph.step(s))
-            .map(|s| s.name.clone());
+            .and_then(|s| version.graph.step(s));
+        let step_name = step.map(|s| s.name.clone());
+        let step_kind = step.map(|s| s.kind);
         Ok(WorkflowView {
             overdue: w.is_overdue(now()),
             instance: w,
             approvals,
             progress,
             step_name,
+            step_kind,
         })
     }
 }
@@ -1072,6 +1122,7 @@ fn enter(w: &mut Instance, step: &StepDef, by: Option<Uuid>, t: DateTime<Utc>) -
     w.step_visit += 1;
     w.step_started_at = Some(t);
     w.escalated_roles.clear();
+    w.assignees = step.assignees.clone();
     w.due_at = step
         .timeout
         .map(|m| t + chrono::Duration::minutes(i64::from(m)));
@@ -1104,6 +1155,7 @@ fn advance(
             w.status = WorkflowStatus::Completed;
             w.completed_at = Some(t);
             w.due_at = None;
+            w.assignees.clear();
             Ok(vec![event(
                 w,
                 "workflow.completed",
@@ -1116,6 +1168,7 @@ fn advance(
             w.status = WorkflowStatus::Rejected;
             w.completed_at = Some(t);
             w.due_at = None;
+            w.assignees.clear();
             Ok(vec![event(
                 w,
                 "workflow.rejected",

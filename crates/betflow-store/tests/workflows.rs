@@ -62,6 +62,7 @@ fn instance(d: &Definition, priority: Priority, data: serde_json::Value) -> Inst
         step_visit: 1,
         step_started_at: Some(t),
         escalated_roles: vec![],
+        assignees: vec!["trading_manager".into()],
         completed_steps: 0,
         data,
         created_by: Some(Uuid::now_v7()),
@@ -266,6 +267,25 @@ async fn listing_filters_and_paginates(db: TestDb) {
         .await
         .total,
         1
+    );
+    assert_eq!(
+        list(InstanceFilter {
+            assignee_role: Some("trading_manager".into()),
+            ..Default::default()
+        })
+        .await
+        .total,
+        4,
+        "open workflows only"
+    );
+    assert_eq!(
+        list(InstanceFilter {
+            assignee_role: Some("risk_manager".into()),
+            ..Default::default()
+        })
+        .await
+        .total,
+        0
     );
     assert_eq!(
         list(InstanceFilter {

@@ -5,5 +5,6 @@ pub mod debug;
 pub mod definitions;
 pub mod dto;
 pub mod system;
+pub mod tasks;
 pub mod users;
 pub mod workflows;

@@ -204,6 +204,8 @@ pub struct ListParams {
     pub end_date: Option<DateTime<Utc>>,
     /// Text anywhere in the workflow's data, case-insensitive.
     pub search: Option<String>,
+    /// A role: open workflows whose current step that role may act on.
+    pub assignee: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -290,6 +292,15 @@ pub async fn list(
         end_date: q.end_date,
         created_by: None,
         search: q.search,
+        assignee_role: q
+            .assignee
+            .as_deref()
+            .map(|r| {
+                r.trim()
+                    .parse::<betflow_domain::identity::Role>()
+                    .map(|r| r.as_str().to_owned())
+            })
+            .transpose()?,
         page: betflow_domain::PageRequest::new(q.page, q.limit)?,
     };
     let page = state.engine.workflows().list(&filter).await?;

@@ -53,6 +53,9 @@ pub struct Instance {
     pub step_started_at: Option<DateTime<Utc>>,
     /// Roles added to the current step by a timeout escalation.
     pub escalated_roles: Vec<String>,
+    /// Roles that may act on the current step now (its assignees plus escalations); empty
+    /// once the workflow has finished. Kept here so inboxes are one indexed query.
+    pub assignees: Vec<String>,
     pub completed_steps: u32,
     pub data: Value,
     pub created_by: Option<Uuid>,
@@ -108,5 +111,7 @@ pub struct InstanceFilter {
     pub created_by: Option<Uuid>,
     /// Case-insensitive text anywhere in the workflow's data.
     pub search: Option<String>,
+    /// Open workflows whose current step this role may act on (the seed's `assignee`).
+    pub assignee_role: Option<String>,
     pub page: PageRequest,
 }

@@ -39,6 +39,7 @@ CREATE TABLE workflow_instances (
     step_visit           INTEGER NOT NULL DEFAULT 0,
     step_started_at      TIMESTAMPTZ,
     escalated_roles      JSONB NOT NULL DEFAULT '[]',
+    current_assignees    JSONB NOT NULL DEFAULT '[]',
     completed_steps      INTEGER NOT NULL DEFAULT 0,
     data                 JSONB NOT NULL,
     created_by           UUID,

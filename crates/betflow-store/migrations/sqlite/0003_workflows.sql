@@ -38,6 +38,7 @@ CREATE TABLE workflow_instances (
     step_visit           INTEGER NOT NULL DEFAULT 0,
     step_started_at      TEXT,
     escalated_roles      TEXT NOT NULL DEFAULT '[]',
+    current_assignees    TEXT NOT NULL DEFAULT '[]',
     completed_steps      INTEGER NOT NULL DEFAULT 0,
     data                 TEXT NOT NULL,
     created_by           BLOB,

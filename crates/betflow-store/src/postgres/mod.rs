@@ -38,6 +38,8 @@ const IP_CAST: &str = "::inet";
 const FOR_UPDATE: &str = " FOR UPDATE";
 /// Case-insensitive search in a workflow's data.
 const DATA_SEARCH: &str = "data::text ILIKE ";
+/// Whether a role is among a workflow's current assignees (a JSON array of strings).
+const HAS_ASSIGNEE: (&str, &str) = ("current_assignees @> jsonb_build_array(", "::text)");
 const IP_SELECT: &str = "host(ip_address) AS ip_address";
 
 /// The PostgreSQL implementation of [`crate::Store`].

@@ -14,13 +14,14 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_page, to_total};
-use super::{BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE};
+use super::{BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE};
 use crate::{Result, WorkflowRead, WorkflowWrite};
 
 const DEF_COLUMNS: &str = "id, key, name, description, category, tags, data_schema, \
     latest_version, is_active, created_by, created_at, updated_at";
 const WF_COLUMNS: &str = "id, definition_id, workflow_type, version, status, priority, \
-    current_step, step_visit, step_started_at, escalated_roles, completed_steps, data, \
+    current_step, step_visit, step_started_at, escalated_roles, current_assignees, \
+    completed_steps, data, \
     created_by, created_at, updated_at, started_at, completed_at, due_at";
 
 fn u32_of(table: &'static str, v: i32) -> Result<u32> {
@@ -98,6 +99,7 @@ struct WfRow {
     step_visit: i32,
     step_started_at: Option<DateTime<Utc>>,
     escalated_roles: Json<Vec<String>>,
+    current_assignees: Json<Vec<String>>,
     completed_steps: i32,
     data: Json<Value>,
     created_by: Option<Uuid>,
@@ -126,6 +128,7 @@ impl TryFrom<WfRow> for Instance {
             step_visit: u32_of(T, r.step_visit)?,
             step_started_at: r.step_started_at,
             escalated_roles: r.escalated_roles.0,
+            assignees: r.current_assignees.0,
             completed_steps: u32_of(T, r.completed_steps)?,
             data: r.data.0,
             created_by: r.created_by,
@@ -187,6 +190,12 @@ fn push_filters(qb: &mut QueryBuilder<Db>, f: &InstanceFilter) {
     }
     if let Some(u) = f.created_by {
         qb.push(" AND created_by = ").push_bind(u);
+    }
+    if let Some(role) = &f.assignee_role {
+        qb.push(" AND status = 'in_progress' AND ")
+            .push(HAS_ASSIGNEE.0)
+            .push_bind(role.clone())
+            .push(HAS_ASSIGNEE.1);
     }
     if let Some(text) = f.search.as_deref().filter(|t| !t.is_empty()) {
         let escaped = text
@@ -395,6 +404,7 @@ impl WorkflowWrite for BackendTx {
             .push_bind(i32_of(w.step_visit))
             .push_bind(w.step_started_at.map(micros))
             .push_bind(Json(w.escalated_roles.clone()))
+            .push_bind(Json(w.assignees.clone()))
             .push_bind(i32_of(w.completed_steps))
             .push_bind(Json(w.data.clone()))
             .push_bind(w.created_by)
@@ -430,6 +440,8 @@ impl WorkflowWrite for BackendTx {
             .push_bind(w.step_started_at.map(micros))
             .push(", escalated_roles = ")
             .push_bind(Json(w.escalated_roles.clone()))
+            .push(", current_assignees = ")
+            .push_bind(Json(w.assignees.clone()))
             .push(", completed_steps = ")
             .push_bind(i32_of(w.completed_steps))
             .push(", data = ")

@@ -38,6 +38,11 @@ const IP_CAST: &str = "";
 const FOR_UPDATE: &str = "";
 /// Case-insensitive search in a workflow's data (SQLite's LIKE ignores ASCII case).
 const DATA_SEARCH: &str = "data LIKE ";
+/// Whether a role is among a workflow's current assignees (a JSON array of strings).
+const HAS_ASSIGNEE: (&str, &str) = (
+    "EXISTS (SELECT 1 FROM json_each(current_assignees) WHERE json_each.value = ",
+    ")",
+);
 const IP_SELECT: &str = "ip_address";
 
 /// The SQLite implementation of [`crate::Store`].
