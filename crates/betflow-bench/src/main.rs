@@ -41,6 +41,20 @@ enum Scenario {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Approval workflows end to end: each client creates a line-change workflow and approves
+    /// it through its three steps, as three different users. Reports workflows and
+    /// transitions per second, with per-request latency.
+    Workflows {
+        #[arg(long, default_value = "target/release/betflow")]
+        betflow: PathBuf,
+        /// PostgreSQL URL to run against instead of the embedded SQLite.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Authenticated throughput (JWT and API key on `GET /api/v1/auth/me`) beside the
     /// unauthenticated `GET /health`, same run; and the cost of one login (Argon2id).
     Auth {
@@ -79,6 +93,20 @@ async fn main() -> anyhow::Result<()> {
                 connections,
                 Duration::from_secs(seconds),
                 rounds,
+            )
+            .await
+        }
+        Scenario::Workflows {
+            betflow,
+            database_url,
+            connections,
+            seconds,
+        } => {
+            workflows(
+                &betflow,
+                database_url,
+                connections,
+                Duration::from_secs(seconds),
             )
             .await
         }
@@ -305,6 +333,163 @@ async fn auth(
             median(&mut p99)
         );
     }
+    bf.stop().await?;
+    Ok(())
+}
+
+async fn workflows(
+    betflow: &std::path::Path,
+    database_url: Option<String>,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path().to_str().unwrap_or_default().to_owned();
+    let password = "bench-admin-password";
+    let mut env = vec![
+        ("BETFLOW_LOG_LEVEL", "warn".to_owned()),
+        ("BETFLOW_ADMIN_PASSWORD", password.to_owned()),
+        ("BETFLOW_RATE_LIMIT", "1000000000/15m".to_owned()),
+        ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m".to_owned()),
+        (
+            "BETFLOW_JWT_SECRET",
+            "bench-secret-0123456789abcdef0123456789".to_owned(),
+        ),
+    ];
+    if let Some(url) = &database_url {
+        env.push(("BETFLOW_DATABASE_URL", url.clone()));
+    }
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bf = process::start(
+        betflow,
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", &d],
+        &env_refs,
+    )
+    .await?;
+    let http = load::client(connections * 4)?;
+    let base = bf.base.clone();
+    let login = |user: String, pw: String| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let r: serde_json::Value = http
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&serde_json::json!({"username": user, "password": pw}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let token = r["data"]["accessToken"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            anyhow::ensure!(!token.is_empty(), "login as {user} failed: {r}");
+            Ok::<_, anyhow::Error>(token)
+        }
+    };
+    let admin = login("admin".into(), password.into()).await?;
+    let suffix = std::process::id();
+    let mut tokens = Vec::new();
+    for role in [
+        "trading_manager",
+        "trading_manager",
+        "senior_trader",
+        "risk_manager",
+    ] {
+        let name = format!("{role}{}_{suffix}", tokens.len());
+        let res = http
+            .post(format!("{base}/api/v1/users"))
+            .bearer_auth(&admin)
+            .json(
+                &serde_json::json!({"username": name, "email": format!("{name}@bench.example"),
+                "password": "bench-password", "role": role}),
+            )
+            .send()
+            .await?;
+        anyhow::ensure!(
+            res.status().is_success(),
+            "creating {name}: {}",
+            res.text().await?
+        );
+        tokens.push(login(name, "bench-password".into()).await?);
+    }
+    let tokens = std::sync::Arc::new(tokens);
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let http = http.clone();
+            let base = base.clone();
+            let tokens = tokens.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let (mut done, mut errors) = (0u64, 0u64);
+                let body = serde_json::json!({"workflowType": "line_change_approval", "priority": "high",
+                    "data": {"lineId": "l-1", "eventName": "A v B", "oldOdds": 1.85, "newOdds": 1.95,
+                             "marketType": "match_winner", "financialImpact": 25000}});
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let created = http.post(format!("{base}/api/v1/workflows")).bearer_auth(&tokens[0]).json(&body).send().await;
+                    let id = match created {
+                        Ok(r) if r.status().is_success() => {
+                            let v: serde_json::Value = r.json().await.unwrap_or_default();
+                            v["data"]["id"].as_str().unwrap_or_default().to_owned()
+                        }
+                        _ => {
+                            errors += 1;
+                            continue;
+                        }
+                    };
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    let mut ok = true;
+                    for token in &tokens[1..] {
+                        let t = Instant::now();
+                        let r = http.post(format!("{base}/api/v1/workflows/{id}/approve")).bearer_auth(token).send().await;
+                        match r {
+                            Ok(r) if r.status().is_success() => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+                            _ => {
+                                ok = false;
+                                errors += 1;
+                                break;
+                            }
+                        }
+                    }
+                    if ok {
+                        done += 1;
+                    }
+                }
+                (lat, done, errors)
+            })
+        })
+        .collect();
+    let (mut lat, mut done, mut errors) = (Vec::new(), 0u64, 0u64);
+    for w in workers {
+        let (l, d, e) = w.await?;
+        lat.extend(l);
+        done += d;
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        lat.get(((lat.len().saturating_sub(1)) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "{} workflows, {connections} clients, {:.0}s: {:.1} workflows/s completed, {:.1} transitions/s \
+         (create + 3 approvals), request p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
+        if database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        elapsed,
+        done as f64 / elapsed,
+        lat.len() as f64 / elapsed,
+        q(0.5),
+        q(0.99),
+    );
     bf.stop().await?;
     Ok(())
 }
