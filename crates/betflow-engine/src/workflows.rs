@@ -369,6 +369,16 @@ impl Workflows {
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
+        // Everything read through the pool is read before the transaction: a caller holding the
+        // workflow's lock must never wait for a second pooled connection.
+        let snapshot = self
+            .store
+            .get_workflow(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
+        let version = self
+            .version(snapshot.definition_id, snapshot.version)
+            .await?;
         let mut tx = self.store.begin().await?;
         let mut w = tx
             .lock_workflow(id)
@@ -389,14 +399,13 @@ impl Workflows {
                 "step {s} is not the current step ({current})"
             )));
         }
-        let version = self.version(w.definition_id, w.version).await?;
         let graph = &version.graph;
         let step = graph
             .step(&current)
             .ok_or_else(|| EngineError::Internal(format!("step {current} is not in the graph")))?
             .clone();
         // The row lock above serialises deciders, so this read sees every earlier decision.
-        let history = self.store.list_approvals(w.id).await?;
+        let history = tx.approvals_in_tx(w.id).await?;
         let votes: Vec<Vote> = history
             .iter()
             .filter(|a| a.step_id != current || a.step_visit == w.step_visit)
@@ -517,12 +526,19 @@ impl Workflows {
         actor: &Actor,
         change: impl FnOnce(&mut Instance, &WorkflowGraph) -> Result<Vec<TimelineEvent>, EngineError>,
     ) -> Result<WorkflowView, EngineError> {
+        let snapshot = self
+            .store
+            .get_workflow(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
+        let version = self
+            .version(snapshot.definition_id, snapshot.version)
+            .await?;
         let mut tx = self.store.begin().await?;
         let mut w = tx
             .lock_workflow(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
-        let version = self.version(w.definition_id, w.version).await?;
         let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
         let visit_before = w.step_visit;
         let events = change(&mut w, &version.graph)?;
@@ -888,6 +904,12 @@ impl Workflows {
             .and_then(Value::as_u64)
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(bad)?;
+        let Some(snapshot) = self.store.get_workflow(id).await? else {
+            return Ok(());
+        };
+        let version = self
+            .version(snapshot.definition_id, snapshot.version)
+            .await?;
         let mut tx = self.store.begin().await?;
         let Some(mut w) = tx.lock_workflow(id).await? else {
             return Ok(());
@@ -898,7 +920,7 @@ impl Workflows {
         {
             return Ok(());
         }
-        let version = self.version(w.definition_id, w.version).await?;
+
         let graph = &version.graph;
         let step = graph
             .step(step_id)

@@ -179,6 +179,9 @@ pub trait WorkflowWrite {
     async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// Fails with [`StoreError::Conflict`] if this user already decided this visit.
     async fn insert_approval(&mut self, approval: &Approval) -> Result<()>;
+    /// Every decision on a workflow, read inside this transaction (so a caller holding the
+    /// workflow's lock never needs a second pooled connection).
+    async fn approvals_in_tx(&mut self, workflow_id: Uuid) -> Result<Vec<Approval>>;
     async fn insert_timeline(&mut self, event: &TimelineEvent) -> Result<()>;
 }
 

@@ -277,53 +277,69 @@ impl WorkflowRead for BackendStore {
     }
 
     async fn list_approvals(&self, workflow_id: Uuid) -> Result<Vec<Approval>> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "SELECT id, workflow_instance_id, step_id, step_visit, approver_id, decision, \
-             comments, decided_at FROM workflow_approvals WHERE workflow_instance_id = ",
-        );
-        qb.push_bind(workflow_id).push(" ORDER BY decided_at, id");
+        let mut qb = approvals_query(workflow_id);
         let rows: Vec<ApprovalRow> = qb.build_query_as().fetch_all(&self.pool).await?;
-        rows.into_iter()
-            .map(|r| {
-                const T: &str = "workflow_approvals";
-                Ok(Approval {
-                    id: r.id,
-                    workflow_id: r.workflow_instance_id,
-                    step_id: r.step_id,
-                    step_visit: u32_of(T, r.step_visit)?,
-                    approver_id: r.approver_id,
-                    decision: match r.decision.as_str() {
-                        "approve" => Decision::Approve,
-                        "reject" => Decision::Reject,
-                        other => return Err(corrupt(T, format!("decision {other:?}"))),
-                    },
-                    comments: r.comments,
-                    decided_at: r.decided_at,
-                })
-            })
-            .collect()
+        approvals_of(rows)
     }
 
     async fn list_timeline(&self, workflow_id: Uuid) -> Result<Vec<TimelineEvent>> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "SELECT id, workflow_instance_id, event_type, step_id, user_id, data, created_at \
-             FROM workflow_timeline WHERE workflow_instance_id = ",
-        );
-        qb.push_bind(workflow_id).push(" ORDER BY created_at, id");
-        let rows: Vec<TimelineRow> = qb.build_query_as().fetch_all(&self.pool).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| TimelineEvent {
+        list_timeline_impl(&self.pool, workflow_id).await
+    }
+}
+
+fn approvals_query(workflow_id: Uuid) -> QueryBuilder<Db> {
+    let mut qb = QueryBuilder::<Db>::new(
+        "SELECT id, workflow_instance_id, step_id, step_visit, approver_id, decision, \
+         comments, decided_at FROM workflow_approvals WHERE workflow_instance_id = ",
+    );
+    qb.push_bind(workflow_id).push(" ORDER BY decided_at, id");
+    qb
+}
+
+fn approvals_of(rows: Vec<ApprovalRow>) -> Result<Vec<Approval>> {
+    rows.into_iter()
+        .map(|r| {
+            const T: &str = "workflow_approvals";
+            Ok(Approval {
                 id: r.id,
                 workflow_id: r.workflow_instance_id,
-                event_type: r.event_type,
                 step_id: r.step_id,
-                user_id: r.user_id,
-                data: r.data.map(|j| j.0),
-                created_at: r.created_at,
+                step_visit: u32_of(T, r.step_visit)?,
+                approver_id: r.approver_id,
+                decision: match r.decision.as_str() {
+                    "approve" => Decision::Approve,
+                    "reject" => Decision::Reject,
+                    other => return Err(corrupt(T, format!("decision {other:?}"))),
+                },
+                comments: r.comments,
+                decided_at: r.decided_at,
             })
-            .collect())
-    }
+        })
+        .collect()
+}
+
+async fn list_timeline_impl(
+    pool: &sqlx::Pool<Db>,
+    workflow_id: Uuid,
+) -> Result<Vec<TimelineEvent>> {
+    let mut qb = QueryBuilder::<Db>::new(
+        "SELECT id, workflow_instance_id, event_type, step_id, user_id, data, created_at \
+             FROM workflow_timeline WHERE workflow_instance_id = ",
+    );
+    qb.push_bind(workflow_id).push(" ORDER BY created_at, id");
+    let rows: Vec<TimelineRow> = qb.build_query_as().fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TimelineEvent {
+            id: r.id,
+            workflow_id: r.workflow_instance_id,
+            event_type: r.event_type,
+            step_id: r.step_id,
+            user_id: r.user_id,
+            data: r.data.map(|j| j.0),
+            created_at: r.created_at,
+        })
+        .collect())
 }
 
 #[async_trait]
@@ -485,6 +501,12 @@ impl WorkflowWrite for BackendTx {
         qb.push(")");
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
+    }
+
+    async fn approvals_in_tx(&mut self, workflow_id: Uuid) -> Result<Vec<Approval>> {
+        let mut qb = approvals_query(workflow_id);
+        let rows: Vec<ApprovalRow> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+        approvals_of(rows)
     }
 
     async fn insert_timeline(&mut self, e: &TimelineEvent) -> Result<()> {
