@@ -164,6 +164,7 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(routes::workflows::audit))
         .routes(routes!(routes::workflows::bulk_approve))
+        .routes(routes!(routes::export::export))
         .routes(routes!(
             routes::definitions::list,
             routes::definitions::create

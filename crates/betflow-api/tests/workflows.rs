@@ -19,6 +19,7 @@ betflow_store::conformance!(
     bulk_approve_reports_each_id,
     definitions_versions_and_branches,
     inbox_lists_and_completes_tasks,
+    export_in_all_three_formats,
 );
 
 async fn call(
@@ -1069,4 +1070,96 @@ async fn inbox_lists_and_completes_tasks(db: TestDb) {
     )
     .await;
     assert_eq!(status, 409);
+}
+
+async fn export_in_all_three_formats(db: TestDb) {
+    use calamine::Reader;
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    for (kind, priority) in [
+        ("content_publishing", "high"),
+        ("line_change_approval", "low"),
+        ("line_change_approval", "high"),
+    ] {
+        let data = if kind == "content_publishing" {
+            content()
+        } else {
+            line()
+        };
+        create(&s, &admin, kind, data, json!({"priority": priority})).await;
+    }
+    let export = |body: Value| {
+        s.with_token(Method::POST, "/api/v1/workflows/bulk/export", &admin)
+            .json(&body)
+            .send()
+    };
+    let res = export(json!({"format": "json", "filters": {"priority": "high"}}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"workflows.json\""
+    );
+    let rows: Vec<Value> = res.json().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["priority"] == "high"));
+
+    let res = export(json!({"format": "csv", "filters": {"type": "line_change_approval"}}))
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "text/csv");
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"workflows.csv\""
+    );
+    let text = res.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[1], "workflowType");
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| &r[1] == "line_change_approval"));
+    let data: Value = serde_json::from_str(&records[0][11]).unwrap();
+    assert_eq!(data["lineId"], "line-1");
+
+    let res = export(json!({"format": "xlsx"})).await.unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"workflows.xlsx\""
+    );
+    let bytes = res.bytes().await.unwrap().to_vec();
+    let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range("Workflows").unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "header and three workflows");
+    assert_eq!(rows[0][0], "id");
+    assert_eq!(rows[0][2], "status");
+    assert!(rows[1..].iter().all(|r| r[2] == "in_progress"));
+    assert!(rows[1..].iter().all(|r| r[5] == "0"), "progress is numeric");
+
+    for bad in [
+        json!({"format": "pdf"}),
+        json!({"format": "csv", "filters": {"status": "done"}}),
+        json!({}),
+    ] {
+        let res = export(bad.clone()).await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+    let res = s
+        .with_token(Method::POST, "/api/v1/workflows/bulk/export", &author)
+        .json(&json!({"format": "json"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
 }

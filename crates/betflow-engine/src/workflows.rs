@@ -55,6 +55,8 @@ pub type BulkOutcome = (Uuid, Result<WorkflowView, EngineError>);
 
 /// Most ids one bulk request may name.
 pub const MAX_BULK: usize = 1000;
+/// Most workflows one export may contain; larger exports must narrow their filters.
+pub const MAX_EXPORT: u64 = 10_000;
 
 /// A workflow with what a response needs beside the row.
 #[derive(Debug, Clone)]
@@ -1073,6 +1075,28 @@ impl Workflows {
                 current.instance.status
             ))),
         }
+    }
+
+    /// Every workflow matching `filter` (newest first), for export.
+    pub async fn export(
+        &self,
+        mut filter: InstanceFilter,
+    ) -> Result<Vec<WorkflowView>, EngineError> {
+        filter.page = betflow_domain::PageRequest::new(Some(1), Some(100))?;
+        let first = self.list(&filter).await?;
+        if first.total > MAX_EXPORT {
+            return Err(EngineError::Unprocessable(format!(
+                "{} workflows match; an export holds at most {MAX_EXPORT}: narrow the filters",
+                first.total
+            )));
+        }
+        let pages = first.total_pages;
+        let mut out = first.items;
+        for page in 2..=pages {
+            filter.page = betflow_domain::PageRequest::new(u32::try_from(page).ok(), Some(100))?;
+            out.extend(self.list(&filter).await?.items);
+        }
+        Ok(out)
     }
 
     pub async fn history(&self, id: Uuid) -> Result<Vec<TimelineEvent>, EngineError> {

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod debug;
 pub mod definitions;
 pub mod dto;
+pub mod export;
 pub mod system;
 pub mod tasks;
 pub mod users;
