@@ -4,14 +4,11 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use betflow_domain::identity::Role;
-use betflow_domain::workflow::record::InstanceFilter;
-use betflow_domain::workflow::{Priority, WorkflowStatus};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::workflows::WorkflowResponse;
+use super::workflows::{Filters, WorkflowResponse};
 use crate::AppState;
 use crate::auth::Authorized;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -27,26 +24,12 @@ pub enum ExportFormat {
     Xlsx,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ExportFilters {
-    pub status: Option<String>,
-    #[serde(rename = "type")]
-    pub workflow_type: Option<String>,
-    pub priority: Option<String>,
-    pub start_date: Option<DateTime<Utc>>,
-    pub end_date: Option<DateTime<Utc>>,
-    pub search: Option<String>,
-    /// A role: open workflows it may act on.
-    pub assignee: Option<String>,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     pub format: ExportFormat,
     #[serde(default)]
-    pub filters: ExportFilters,
+    pub filters: Filters,
 }
 
 const COLUMNS: [&str; 12] = [
@@ -131,30 +114,7 @@ pub async fn export(
     _auth: Authorized<Export>,
     ApiJson(body): ApiJson<ExportRequest>,
 ) -> Result<Response, ApiError> {
-    let f = body.filters;
-    let filter = InstanceFilter {
-        status: f
-            .status
-            .as_deref()
-            .map(str::parse::<WorkflowStatus>)
-            .transpose()?,
-        workflow_type: f.workflow_type,
-        priority: f
-            .priority
-            .as_deref()
-            .map(str::parse::<Priority>)
-            .transpose()?,
-        start_date: f.start_date,
-        end_date: f.end_date,
-        created_by: None,
-        search: f.search,
-        assignee_role: f
-            .assignee
-            .as_deref()
-            .map(|r| r.parse::<Role>().map(|r| r.as_str().to_owned()))
-            .transpose()?,
-        page: Default::default(),
-    };
+    let filter = body.filters.into_filter(Default::default())?;
     let rows: Vec<WorkflowResponse> = state
         .engine
         .workflows()

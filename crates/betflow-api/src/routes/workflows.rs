@@ -208,6 +208,45 @@ pub struct ListParams {
     pub assignee: Option<String>,
 }
 
+/// The workflow filters shared by listing and export.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Filters {
+    pub status: Option<String>,
+    /// Definition key.
+    #[serde(rename = "type")]
+    pub workflow_type: Option<String>,
+    pub priority: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub start_date: Option<DateTime<Utc>>,
+    /// Created before (RFC 3339).
+    pub end_date: Option<DateTime<Utc>>,
+    /// Text anywhere in the workflow's data, case-insensitive.
+    pub search: Option<String>,
+    /// A role: open workflows whose current step that role may act on.
+    pub assignee: Option<String>,
+}
+
+impl Filters {
+    pub fn into_filter(
+        self,
+        page: betflow_domain::PageRequest,
+    ) -> Result<InstanceFilter, DomainError> {
+        Ok(InstanceFilter {
+            status: parse::<WorkflowStatus>(self.status.as_deref())?,
+            workflow_type: self.workflow_type,
+            priority: parse::<Priority>(self.priority.as_deref())?,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            created_by: None,
+            search: self.search,
+            assignee_role: parse::<betflow_domain::identity::Role>(self.assignee.as_deref())?
+                .map(|r| r.as_str().to_owned()),
+            page,
+        })
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResponse {
@@ -284,25 +323,16 @@ pub async fn list(
     _auth: Authorized<Read>,
     ApiQuery(q): ApiQuery<ListParams>,
 ) -> Result<ApiResponse<ListData<WorkflowResponse>>, ApiError> {
-    let filter = InstanceFilter {
-        status: parse::<WorkflowStatus>(q.status.as_deref())?,
+    let filters = Filters {
+        status: q.status,
         workflow_type: q.workflow_type,
-        priority: parse::<Priority>(q.priority.as_deref())?,
+        priority: q.priority,
         start_date: q.start_date,
         end_date: q.end_date,
-        created_by: None,
         search: q.search,
-        assignee_role: q
-            .assignee
-            .as_deref()
-            .map(|r| {
-                r.trim()
-                    .parse::<betflow_domain::identity::Role>()
-                    .map(|r| r.as_str().to_owned())
-            })
-            .transpose()?,
-        page: betflow_domain::PageRequest::new(q.page, q.limit)?,
+        assignee: q.assignee,
     };
+    let filter = filters.into_filter(betflow_domain::PageRequest::new(q.page, q.limit)?)?;
     let page = state.engine.workflows().list(&filter).await?;
     Ok(
         ApiResponse::ok(ListData::from_page(page, WorkflowResponse::from))
