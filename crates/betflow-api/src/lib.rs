@@ -165,6 +165,8 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::workflows::audit))
         .routes(routes!(routes::workflows::bulk_approve))
         .routes(routes!(routes::export::export))
+        .routes(routes!(routes::analytics::analytics))
+        .routes(routes!(routes::analytics::stats))
         .routes(routes!(
             routes::definitions::list,
             routes::definitions::create

@@ -20,6 +20,7 @@ betflow_store::conformance!(
     definitions_versions_and_branches,
     inbox_lists_and_completes_tasks,
     export_in_all_three_formats,
+    analytics_and_system_stats,
 );
 
 async fn call(
@@ -1162,4 +1163,87 @@ async fn export_in_all_three_formats(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+}
+
+async fn analytics_and_system_stats(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, creator) = s.user_token(&admin, "creator", "trading_manager").await;
+    let (_, tm) = s.user_token(&admin, "tmanager", "trading_manager").await;
+    let (_, st) = s.user_token(&admin, "senior", "senior_trader").await;
+    let (_, rm) = s.user_token(&admin, "risky", "risk_manager").await;
+    let done = create(&s, &creator, "line_change_approval", line(), json!({})).await;
+    for t in [&tm, &st, &rm] {
+        act(&s, t, done["id"].as_str().unwrap(), "approve", None).await;
+    }
+    let rejected = create(&s, &creator, "line_change_approval", line(), json!({})).await;
+    act(&s, &tm, rejected["id"].as_str().unwrap(), "reject", None).await;
+    create(&s, &creator, "line_change_approval", line(), json!({})).await;
+
+    let (status, r) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflows/analytics?period=7d",
+        &tm,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let a = &r["data"];
+    assert_eq!(a["total"], 3);
+    assert_eq!(
+        a["byStatus"],
+        json!({"completed": 1, "rejected": 1, "in_progress": 1})
+    );
+    assert_eq!(a["overdue"], 0);
+    let timings = a["decisionTimes"].as_array().unwrap();
+    let decisions = |step: &str| {
+        timings
+            .iter()
+            .find(|t| t["stepId"] == step)
+            .map(|t| t["decisions"].as_u64().unwrap())
+    };
+    assert_eq!(decisions("line_impact_analysis"), Some(2));
+    assert_eq!(decisions("senior_trader_approval"), Some(1));
+    assert_eq!(decisions("risk_management_review"), Some(1));
+    assert!(
+        timings
+            .iter()
+            .all(|t| t["medianMinutes"].as_f64().unwrap() >= 0.0)
+    );
+    let days = a["throughput"].as_array().unwrap();
+    assert_eq!(days.len(), 8, "every day of the period, today included");
+    assert_eq!(days.last().unwrap()["completed"], 1);
+
+    let (_, other) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflows/analytics?period=1d&type=content_publishing",
+        &tm,
+        None,
+    )
+    .await;
+    assert_eq!(other["data"]["total"], 0);
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflows/analytics?period=2w",
+        &tm,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = call(&s, Method::GET, "/api/v1/workflows/analytics", &rm, None).await;
+    assert_eq!(status, 200, "risk managers monitor workflows");
+
+    let (status, stats) = call(&s, Method::GET, "/api/v1/system/stats", &admin, None).await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["data"]["workflowsByType"]["line_change_approval"], 3);
+    assert_eq!(stats["data"]["workflowDefinitions"], 2);
+    assert_eq!(stats["data"]["users"], 5);
+    let (status, err) = call(&s, Method::GET, "/api/v1/system/stats", &tm, None).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("INSUFFICIENT_PRIVILEGES"))
+    );
 }

@@ -58,6 +58,37 @@ pub const MAX_BULK: usize = 1000;
 /// Most workflows one export may contain; larger exports must narrow their filters.
 pub const MAX_EXPORT: u64 = 10_000;
 
+/// Decision times of one step of one definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTiming {
+    pub workflow_type: String,
+    pub step_id: String,
+    pub decisions: usize,
+    pub median_minutes: f64,
+    pub p90_minutes: f64,
+}
+
+/// The seed's workflow analytics, across definitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analytics {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub by_status: Vec<(String, u64)>,
+    pub total: u64,
+    pub overdue: u64,
+    pub decision_times: Vec<StepTiming>,
+    /// Workflows completed per UTC day, oldest first, every day of the period listed.
+    pub throughput: Vec<(chrono::NaiveDate, u64)>,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() - 1) as f64 * q).round() as usize;
+    (sorted[idx.min(sorted.len() - 1)] * 100.0).round() / 100.0
+}
+
 /// A workflow with what a response needs beside the row.
 #[derive(Debug, Clone)]
 pub struct WorkflowView {
@@ -1097,6 +1128,77 @@ impl Workflows {
             out.extend(self.list(&filter).await?.items);
         }
         Ok(out)
+    }
+
+    /// Counts by status, decision times per step (median and p90), overdue workflows and
+    /// completions per day, for workflows of the last `days` days (optionally one type).
+    pub async fn analytics(
+        &self,
+        days: u32,
+        workflow_type: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Analytics, EngineError> {
+        let from = now - chrono::Duration::days(i64::from(days));
+        let by_status = self
+            .store
+            .count_by_status(Some(from), workflow_type)
+            .await?;
+        let total = by_status.iter().map(|(_, n)| n).sum();
+        let overdue = self.store.count_overdue(now, workflow_type).await?;
+        let mut groups: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+        for (kind, step, entered, decided) in self.store.decision_times(from, workflow_type).await?
+        {
+            if let Some(entered) = entered {
+                let minutes = (decided - entered).num_milliseconds().max(0) as f64 / 60_000.0;
+                groups.entry((kind, step)).or_default().push(minutes);
+            }
+        }
+        let decision_times = groups
+            .into_iter()
+            .map(|((workflow_type, step_id), mut v)| {
+                v.sort_by(f64::total_cmp);
+                StepTiming {
+                    workflow_type,
+                    step_id,
+                    decisions: v.len(),
+                    median_minutes: quantile(&v, 0.5),
+                    p90_minutes: quantile(&v, 0.9),
+                }
+            })
+            .collect();
+        let mut per_day: std::collections::BTreeMap<chrono::NaiveDate, u64> = Default::default();
+        let (mut day, last) = (from.date_naive(), now.date_naive());
+        while day <= last {
+            per_day.insert(day, 0);
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        for t in self.store.completion_times(from, workflow_type).await? {
+            *per_day.entry(t.date_naive()).or_default() += 1;
+        }
+        Ok(Analytics {
+            from,
+            until: now,
+            by_status,
+            total,
+            overdue,
+            decision_times,
+            throughput: per_day.into_iter().collect(),
+        })
+    }
+
+    /// Workflows counted by status and by type over all time, and definitions.
+    pub async fn stats(
+        &self,
+    ) -> Result<(Vec<(String, u64)>, Vec<(String, u64)>, usize, u64), EngineError> {
+        Ok((
+            self.store.count_by_status(None, None).await?,
+            self.store.count_by_type(None).await?,
+            self.store.list_definitions().await?.len(),
+            self.versions.entry_count(),
+        ))
     }
 
     pub async fn history(&self, id: Uuid) -> Result<Vec<TimelineEvent>, EngineError> {

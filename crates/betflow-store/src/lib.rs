@@ -158,6 +158,29 @@ pub trait WorkflowRead {
     async fn list_approvals(&self, workflow_id: Uuid) -> Result<Vec<Approval>>;
     /// A workflow's history, oldest first.
     async fn list_timeline(&self, workflow_id: Uuid) -> Result<Vec<TimelineEvent>>;
+    /// Workflows created since `from` (optionally of one type), counted by status.
+    async fn count_by_status(
+        &self,
+        from: Option<DateTime<Utc>>,
+        workflow_type: Option<&str>,
+    ) -> Result<Vec<(String, u64)>>;
+    /// Workflows (created since `from`) counted by type.
+    async fn count_by_type(&self, from: Option<DateTime<Utc>>) -> Result<Vec<(String, u64)>>;
+    /// Open workflows whose current step's due time has passed.
+    async fn count_overdue(&self, now: DateTime<Utc>, workflow_type: Option<&str>) -> Result<u64>;
+    /// Completion times of workflows completed since `from`.
+    async fn completion_times(
+        &self,
+        from: DateTime<Utc>,
+        workflow_type: Option<&str>,
+    ) -> Result<Vec<DateTime<Utc>>>;
+    /// Decisions made since `from`: `(workflow type, step, when the step was entered, when it
+    /// was decided)`.
+    async fn decision_times(
+        &self,
+        from: DateTime<Utc>,
+        workflow_type: Option<&str>,
+    ) -> Result<Vec<(String, String, Option<DateTime<Utc>>, DateTime<Utc>)>>;
 }
 
 /// Writing workflow definitions, versions and workflows, inside a transaction.

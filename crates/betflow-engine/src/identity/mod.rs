@@ -217,6 +217,20 @@ impl Identity {
         }
     }
 
+    /// Entries in this node's caches: `(users, sessions, api keys)`.
+    pub fn cache_sizes(&self) -> (u64, u64, u64) {
+        (
+            self.users.entry_count(),
+            self.sessions.entry_count(),
+            self.keys.entry_count(),
+        )
+    }
+
+    /// How many users exist.
+    pub async fn count_users(&self) -> Result<u64, EngineError> {
+        Ok(self.store.count_users().await?)
+    }
+
     // ---- authentication -------------------------------------------------------------
 
     /// Checks a presented credential. Runs on every authenticated request, so lookups are

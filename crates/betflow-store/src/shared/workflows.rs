@@ -285,6 +285,88 @@ impl WorkflowRead for BackendStore {
     async fn list_timeline(&self, workflow_id: Uuid) -> Result<Vec<TimelineEvent>> {
         list_timeline_impl(&self.pool, workflow_id).await
     }
+
+    async fn count_by_status(
+        &self,
+        from: Option<DateTime<Utc>>,
+        workflow_type: Option<&str>,
+    ) -> Result<Vec<(String, u64)>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT status, COUNT(*) FROM workflow_instances WHERE deleted_at IS NULL",
+        );
+        if let Some(f) = from {
+            qb.push(" AND created_at >= ").push_bind(micros(f));
+        }
+        if let Some(t) = workflow_type {
+            qb.push(" AND workflow_type = ").push_bind(t.to_owned());
+        }
+        qb.push(" GROUP BY status ORDER BY status");
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(s, n)| (s, to_total(n))).collect())
+    }
+
+    async fn count_by_type(&self, from: Option<DateTime<Utc>>) -> Result<Vec<(String, u64)>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT workflow_type, COUNT(*) FROM workflow_instances WHERE deleted_at IS NULL",
+        );
+        if let Some(f) = from {
+            qb.push(" AND created_at >= ").push_bind(micros(f));
+        }
+        qb.push(" GROUP BY workflow_type ORDER BY workflow_type");
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(s, n)| (s, to_total(n))).collect())
+    }
+
+    async fn count_overdue(&self, now: DateTime<Utc>, workflow_type: Option<&str>) -> Result<u64> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT COUNT(*) FROM workflow_instances WHERE deleted_at IS NULL \
+             AND status = 'in_progress' AND due_at < ",
+        );
+        qb.push_bind(micros(now));
+        if let Some(t) = workflow_type {
+            qb.push(" AND workflow_type = ").push_bind(t.to_owned());
+        }
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(to_total(n))
+    }
+
+    async fn completion_times(
+        &self,
+        from: DateTime<Utc>,
+        workflow_type: Option<&str>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT completed_at FROM workflow_instances WHERE deleted_at IS NULL \
+             AND status = 'completed' AND completed_at >= ",
+        );
+        qb.push_bind(micros(from));
+        if let Some(t) = workflow_type {
+            qb.push(" AND workflow_type = ").push_bind(t.to_owned());
+        }
+        let rows: Vec<(DateTime<Utc>,)> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(t,)| t).collect())
+    }
+
+    async fn decision_times(
+        &self,
+        from: DateTime<Utc>,
+        workflow_type: Option<&str>,
+    ) -> Result<Vec<(String, String, Option<DateTime<Utc>>, DateTime<Utc>)>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT w.workflow_type, a.step_id, \
+               (SELECT MAX(t.created_at) FROM workflow_timeline t \
+                WHERE t.workflow_instance_id = a.workflow_instance_id AND t.step_id = a.step_id \
+                  AND t.event_type = 'step.entered' AND t.created_at <= a.decided_at) AS entered_at, \
+               a.decided_at \
+             FROM workflow_approvals a JOIN workflow_instances w ON w.id = a.workflow_instance_id \
+             WHERE w.deleted_at IS NULL AND a.decided_at >= ",
+        );
+        qb.push_bind(micros(from));
+        if let Some(t) = workflow_type {
+            qb.push(" AND w.workflow_type = ").push_bind(t.to_owned());
+        }
+        Ok(qb.build_query_as().fetch_all(&self.pool).await?)
+    }
 }
 
 fn approvals_query(workflow_id: Uuid) -> QueryBuilder<Db> {
