@@ -21,6 +21,7 @@ betflow_store::conformance!(
     inbox_lists_and_completes_tasks,
     export_in_all_three_formats,
     analytics_and_system_stats,
+    seed_rows_for_lines_and_content,
 );
 
 async fn call(
@@ -1246,4 +1247,69 @@ async fn analytics_and_system_stats(db: TestDb) {
         (status, err["error"]["code"].as_str()),
         (403, Some("INSUFFICIENT_PRIVILEGES"))
     );
+}
+
+async fn seed_rows_for_lines_and_content(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let w = create(&s, &admin, "line_change_approval", line(), json!({})).await;
+    let id: uuid::Uuid = w["id"].as_str().unwrap().parse().unwrap();
+    let (line_row, content_row) = s.engine.workflows().domain_rows(id).await.unwrap();
+    assert!(content_row.is_none());
+    let l = line_row.expect("a betting_lines row");
+    assert_eq!(l.line_id, "line-1");
+    assert_eq!(l.old_odds.to_string(), "1.85");
+    assert_eq!(l.new_odds.to_string(), "1.95");
+    assert_eq!(l.odds_change_percentage.to_string(), "5.41");
+    assert_eq!(l.total_exposure, 2_500_000, "25,000.00 in minor units");
+    assert_eq!(l.risk_level.as_str(), "medium");
+
+    let mut bad = line();
+    bad["newOdds"] = json!("1.0");
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflows",
+        &admin,
+        Some(json!({"workflowType": "line_change_approval", "data": bad})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["details"][0]["field"].as_str()),
+        (400, Some("newOdds")),
+        "{err}"
+    );
+
+    let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
+    let (_, co) = s
+        .user_token(&admin, "compliance", "compliance_officer")
+        .await;
+    let (_, publisher) = s.user_token(&admin, "publisher", "content_team").await;
+    let c = create(&s, &admin, "content_publishing", content(), json!({})).await;
+    let cid: uuid::Uuid = c["id"].as_str().unwrap().parse().unwrap();
+    let row = s
+        .engine
+        .workflows()
+        .domain_rows(cid)
+        .await
+        .unwrap()
+        .1
+        .expect("a betting_content row");
+    assert_eq!(
+        (row.status.as_str(), row.content_id.as_str()),
+        ("draft", "featured-bets-pl-2024")
+    );
+    assert_eq!(row.financial_impact, 5_000_000);
+    for t in [&cm, &co, &publisher] {
+        act(&s, t, &cid.to_string(), "approve", None).await;
+    }
+    let row = s
+        .engine
+        .workflows()
+        .domain_rows(cid)
+        .await
+        .unwrap()
+        .1
+        .unwrap();
+    assert_eq!(row.status, "published");
 }

@@ -13,7 +13,8 @@ use betflow_domain::workflow::graph::{
     Branch, Next, StepDef, StepKind, TimeoutAction, WorkflowGraph,
 };
 use betflow_domain::workflow::record::{
-    Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
+    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
+    Version,
 };
 use betflow_domain::workflow::{
     Decision, DecisionError, Priority, StepOutcome, Vote, WorkflowStatus, approval, seeded,
@@ -254,6 +255,7 @@ impl Workflows {
             .version(definition.id, definition.latest_version)
             .await?;
         ensure_executable(&version.graph)?;
+        let row = domain_row(&definition.key, &new.data)?;
 
         let t = now();
         let mut w = Instance {
@@ -289,6 +291,17 @@ impl Workflows {
         }
         let mut tx = self.store.begin().await?;
         tx.insert_workflow(&w).await?;
+        match row {
+            Some(DomainRow::Line(mut line)) => {
+                line.workflow_id = w.id;
+                tx.insert_betting_line(&line).await?;
+            }
+            Some(DomainRow::Content(mut content)) => {
+                content.workflow_id = w.id;
+                tx.insert_betting_content(&content).await?;
+            }
+            None => {}
+        }
         schedule_timeout(&mut tx, 0, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
@@ -544,6 +557,7 @@ impl Workflows {
         }
         tx.update_workflow(&w).await?;
         schedule_timeout(&mut tx, visit_before, &w).await?;
+        settle_content(&mut tx, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
         }
@@ -577,6 +591,7 @@ impl Workflows {
         let events = change(&mut w, &version.graph)?;
         tx.update_workflow(&w).await?;
         schedule_timeout(&mut tx, visit_before, &w).await?;
+        settle_content(&mut tx, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
         }
@@ -1022,6 +1037,7 @@ impl Workflows {
         }
         tx.update_workflow(&w).await?;
         schedule_timeout(&mut tx, visit_before, &w).await?;
+        settle_content(&mut tx, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
         }
@@ -1201,6 +1217,17 @@ impl Workflows {
         ))
     }
 
+    /// The seed's domain rows of a workflow, if it has them.
+    pub async fn domain_rows(
+        &self,
+        id: Uuid,
+    ) -> Result<(Option<BettingLine>, Option<BettingContent>), EngineError> {
+        Ok((
+            self.store.get_betting_line(id).await?,
+            self.store.get_betting_content(id).await?,
+        ))
+    }
+
     pub async fn history(&self, id: Uuid) -> Result<Vec<TimelineEvent>, EngineError> {
         if self.store.get_workflow(id).await?.is_none() {
             return Err(EngineError::NotFound(format!("workflow {id}")));
@@ -1344,6 +1371,71 @@ fn event(
         data: Some(data),
         created_at: now(),
     }
+}
+
+enum DomainRow {
+    Line(BettingLine),
+    Content(BettingContent),
+}
+
+/// The seed's `betting_lines` / `betting_content` row for the seeded workflow types, checked
+/// before anything is written (odds must be decimal odds above 1.0, and so on).
+fn domain_row(key: &str, data: &Value) -> Result<Option<DomainRow>, EngineError> {
+    let text = |f: &str| data.get(f).and_then(Value::as_str).map(str::to_owned);
+    let t = now();
+    match key {
+        "line_change_approval" => {
+            let a = seeded::assess_line_change(data, &seeded::RiskThresholds::default())?;
+            Ok(Some(DomainRow::Line(BettingLine {
+                id: Uuid::now_v7(),
+                workflow_id: Uuid::nil(),
+                line_id: text("lineId").unwrap_or_default(),
+                event_name: text("eventName"),
+                sport: text("sport"),
+                league: text("league"),
+                market_type: text("marketType"),
+                old_odds: a.old_odds,
+                new_odds: a.new_odds,
+                odds_change_percentage: a.odds_change_percentage,
+                total_exposure: seeded::to_minor_units("financialImpact", a.financial_impact)?,
+                risk_level: a.risk_level,
+                metadata: json!({"requestedBy": data.get("requestedBy")}),
+                created_at: t,
+            })))
+        }
+        "content_publishing" => {
+            let impact = seeded::decimal("financialImpact", data.get("financialImpact"))?
+                .unwrap_or_default();
+            Ok(Some(DomainRow::Content(BettingContent {
+                id: Uuid::now_v7(),
+                workflow_id: Uuid::nil(),
+                content_type: text("contentType").unwrap_or_default(),
+                content_id: text("contentId").unwrap_or_else(|| Uuid::now_v7().to_string()),
+                title: text("title").unwrap_or_default(),
+                jurisdiction: text("jurisdiction"),
+                financial_impact: seeded::to_minor_units("financialImpact", impact)?,
+                metadata: json!({"markets": data.get("markets")}),
+                status: "draft".to_owned(),
+                created_at: t,
+                updated_at: t,
+            })))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A finished content workflow publishes (or withdraws) its content row.
+async fn settle_content(tx: &mut Box<dyn Transaction>, w: &Instance) -> Result<(), EngineError> {
+    let status = match w.status {
+        WorkflowStatus::Completed => "published",
+        WorkflowStatus::Rejected => "rejected",
+        WorkflowStatus::Cancelled => "cancelled",
+        _ => return Ok(()),
+    };
+    if w.workflow_type == "content_publishing" {
+        tx.set_content_status(w.id, status, w.updated_at).await?;
+    }
+    Ok(())
 }
 
 /// The timer for the step `w` has just entered, if it has a timeout.

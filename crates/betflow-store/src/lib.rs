@@ -24,7 +24,8 @@ use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuer
 use betflow_domain::identity::{ApiKey, Session, User};
 use betflow_domain::jobs::{Job, NewJob};
 use betflow_domain::workflow::record::{
-    Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
+    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
+    Version,
 };
 use betflow_domain::{Page, PageRequest};
 use chrono::{DateTime, Utc};
@@ -158,6 +159,8 @@ pub trait WorkflowRead {
     async fn list_approvals(&self, workflow_id: Uuid) -> Result<Vec<Approval>>;
     /// A workflow's history, oldest first.
     async fn list_timeline(&self, workflow_id: Uuid) -> Result<Vec<TimelineEvent>>;
+    async fn get_betting_line(&self, workflow_id: Uuid) -> Result<Option<BettingLine>>;
+    async fn get_betting_content(&self, workflow_id: Uuid) -> Result<Option<BettingContent>>;
     /// Workflows created since `from` (optionally of one type), counted by status.
     async fn count_by_status(
         &self,
@@ -206,6 +209,15 @@ pub trait WorkflowWrite {
     /// workflow's lock never needs a second pooled connection).
     async fn approvals_in_tx(&mut self, workflow_id: Uuid) -> Result<Vec<Approval>>;
     async fn insert_timeline(&mut self, event: &TimelineEvent) -> Result<()>;
+    async fn insert_betting_line(&mut self, line: &BettingLine) -> Result<()>;
+    async fn insert_betting_content(&mut self, content: &BettingContent) -> Result<()>;
+    /// Sets the status of a workflow's content row (no-op when it has none).
+    async fn set_content_status(
+        &mut self,
+        workflow_id: Uuid,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
 }
 
 /// The durable job queue, as workers see it.

@@ -115,3 +115,41 @@ pub struct InstanceFilter {
     pub assignee_role: Option<String>,
     pub page: PageRequest,
 }
+
+/// The seed's `betting_lines` row kept for a `line_change_approval` workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BettingLine {
+    pub id: Uuid,
+    pub workflow_id: Uuid,
+    pub line_id: String,
+    pub event_name: Option<String>,
+    pub sport: Option<String>,
+    pub league: Option<String>,
+    pub market_type: Option<String>,
+    pub old_odds: rust_decimal::Decimal,
+    pub new_odds: rust_decimal::Decimal,
+    pub odds_change_percentage: rust_decimal::Decimal,
+    /// Minor units.
+    pub total_exposure: i64,
+    pub risk_level: super::seeded::RiskLevel,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The seed's `betting_content` row kept for a `content_publishing` workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BettingContent {
+    pub id: Uuid,
+    pub workflow_id: Uuid,
+    pub content_type: String,
+    pub content_id: String,
+    pub title: String,
+    pub jurisdiction: Option<String>,
+    /// Minor units.
+    pub financial_impact: i64,
+    pub metadata: Value,
+    /// `draft`, then `published` or `rejected` with the workflow.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -169,6 +169,42 @@ impl Default for RiskThresholds {
     }
 }
 
+impl RiskLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+            RiskLevel::Critical => "critical",
+        }
+    }
+}
+
+impl FromStr for RiskLevel {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            RiskLevel::Low,
+            RiskLevel::Medium,
+            RiskLevel::High,
+            RiskLevel::Critical,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| DomainError::invalid("riskLevel", "must be low, medium, high or critical"))
+    }
+}
+
+/// Converts a decimal amount in major units to integer minor units (cents), refusing what
+/// does not fit.
+pub fn to_minor_units(field: &str, amount: Decimal) -> Result<i64, DomainError> {
+    use rust_decimal::prelude::ToPrimitive;
+    (amount * Decimal::ONE_HUNDRED)
+        .round()
+        .to_i64()
+        .ok_or_else(|| DomainError::invalid(field, "is too large"))
+}
+
 /// What the engine stores for a line change (the seed's betting_lines row, derived part).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineChangeAssessment {
@@ -182,7 +218,7 @@ pub struct LineChangeAssessment {
 
 /// Reads decimal odds given as a JSON number or string, exactly (no float rounding for
 /// strings; numbers are read from their JSON text).
-fn decimal(field: &str, v: Option<&Value>) -> Result<Option<Decimal>, DomainError> {
+pub fn decimal(field: &str, v: Option<&Value>) -> Result<Option<Decimal>, DomainError> {
     let text = match v {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Number(n)) => n.to_string(),

@@ -85,3 +85,39 @@ CREATE TABLE workflow_timeline (
 );
 CREATE INDEX idx_workflow_timeline_workflow_id ON workflow_timeline (workflow_instance_id, created_at);
 CREATE INDEX idx_workflow_timeline_event_type ON workflow_timeline (event_type);
+
+-- The seed's domain rows behind its two workflow types. Money is integer minor units
+-- (DESIGN.md), odds and percentages exact decimal text.
+CREATE TABLE betting_lines (
+    id                      UUID PRIMARY KEY,
+    workflow_instance_id    UUID NOT NULL REFERENCES workflow_instances (id),
+    line_id                 VARCHAR(255) NOT NULL,
+    event_name              VARCHAR(500),
+    sport                   VARCHAR(100),
+    league                  VARCHAR(200),
+    market_type             VARCHAR(100),
+    old_odds                VARCHAR(50) NOT NULL,
+    new_odds                VARCHAR(50) NOT NULL,
+    odds_change_percentage  VARCHAR(50) NOT NULL,
+    total_exposure          BIGINT NOT NULL DEFAULT 0,
+    risk_level              TEXT NOT NULL CHECK (risk_level IN ('low', 'medium', 'high', 'critical')),
+    metadata                JSONB NOT NULL DEFAULT '{}',
+    created_at              TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX idx_betting_lines_workflow_id ON betting_lines (workflow_instance_id);
+
+CREATE TABLE betting_content (
+    id                    UUID PRIMARY KEY,
+    workflow_instance_id  UUID NOT NULL REFERENCES workflow_instances (id),
+    content_type          VARCHAR(50) NOT NULL,
+    content_id            VARCHAR(255) NOT NULL,
+    title                 VARCHAR(500) NOT NULL,
+    jurisdiction          VARCHAR(50),
+    financial_impact      BIGINT NOT NULL DEFAULT 0,
+    metadata              JSONB NOT NULL DEFAULT '{}',
+    status                TEXT NOT NULL DEFAULT 'draft',
+    created_at            TIMESTAMPTZ NOT NULL,
+    updated_at            TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX idx_betting_content_workflow_id ON betting_content (workflow_instance_id);
+CREATE INDEX idx_betting_content_content_id ON betting_content (content_id);

@@ -84,3 +84,38 @@ CREATE TABLE workflow_timeline (
 ) STRICT;
 CREATE INDEX idx_workflow_timeline_workflow_id ON workflow_timeline (workflow_instance_id, created_at);
 CREATE INDEX idx_workflow_timeline_event_type ON workflow_timeline (event_type);
+
+-- The seed's domain rows behind its two workflow types (see migrations/postgres/0003).
+CREATE TABLE betting_lines (
+    id                      BLOB PRIMARY KEY NOT NULL,
+    workflow_instance_id    BLOB NOT NULL REFERENCES workflow_instances (id),
+    line_id                 TEXT NOT NULL,
+    event_name              TEXT,
+    sport                   TEXT,
+    league                  TEXT,
+    market_type             TEXT,
+    old_odds                TEXT NOT NULL,
+    new_odds                TEXT NOT NULL,
+    odds_change_percentage  TEXT NOT NULL,
+    total_exposure          INTEGER NOT NULL DEFAULT 0,
+    risk_level              TEXT NOT NULL CHECK (risk_level IN ('low', 'medium', 'high', 'critical')),
+    metadata                TEXT NOT NULL DEFAULT '{}',
+    created_at              TEXT NOT NULL
+) STRICT;
+CREATE INDEX idx_betting_lines_workflow_id ON betting_lines (workflow_instance_id);
+
+CREATE TABLE betting_content (
+    id                    BLOB PRIMARY KEY NOT NULL,
+    workflow_instance_id  BLOB NOT NULL REFERENCES workflow_instances (id),
+    content_type          TEXT NOT NULL,
+    content_id            TEXT NOT NULL,
+    title                 TEXT NOT NULL,
+    jurisdiction          TEXT,
+    financial_impact      INTEGER NOT NULL DEFAULT 0,
+    metadata              TEXT NOT NULL DEFAULT '{}',
+    status                TEXT NOT NULL DEFAULT 'draft',
+    created_at            TEXT NOT NULL,
+    updated_at            TEXT NOT NULL
+) STRICT;
+CREATE INDEX idx_betting_content_workflow_id ON betting_content (workflow_instance_id);
+CREATE INDEX idx_betting_content_content_id ON betting_content (content_id);

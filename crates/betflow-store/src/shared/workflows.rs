@@ -4,13 +4,16 @@ use async_trait::async_trait;
 use betflow_domain::Page;
 use betflow_domain::workflow::graph::WorkflowGraph;
 use betflow_domain::workflow::record::{
-    Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
+    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
+    Version,
 };
+use betflow_domain::workflow::seeded::RiskLevel;
 use betflow_domain::workflow::{Decision, Priority, WorkflowStatus};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
+use std::str::FromStr;
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_page, to_total};
@@ -139,6 +142,39 @@ impl TryFrom<WfRow> for Instance {
             due_at: r.due_at,
         })
     }
+}
+
+#[derive(FromRow)]
+struct LineRow {
+    id: Uuid,
+    workflow_instance_id: Uuid,
+    line_id: String,
+    event_name: Option<String>,
+    sport: Option<String>,
+    league: Option<String>,
+    market_type: Option<String>,
+    old_odds: String,
+    new_odds: String,
+    odds_change_percentage: String,
+    total_exposure: i64,
+    risk_level: String,
+    metadata: Json<Value>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct ContentRow {
+    id: Uuid,
+    workflow_instance_id: Uuid,
+    content_type: String,
+    content_id: String,
+    title: String,
+    jurisdiction: Option<String>,
+    financial_impact: i64,
+    metadata: Json<Value>,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 #[derive(FromRow)]
@@ -284,6 +320,60 @@ impl WorkflowRead for BackendStore {
 
     async fn list_timeline(&self, workflow_id: Uuid) -> Result<Vec<TimelineEvent>> {
         list_timeline_impl(&self.pool, workflow_id).await
+    }
+
+    async fn get_betting_line(&self, workflow_id: Uuid) -> Result<Option<BettingLine>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, workflow_instance_id, line_id, event_name, sport, league, market_type, \
+             old_odds, new_odds, odds_change_percentage, total_exposure, risk_level, metadata, \
+             created_at FROM betting_lines WHERE workflow_instance_id = ",
+        );
+        qb.push_bind(workflow_id);
+        let row: Option<LineRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            const T: &str = "betting_lines";
+            let dec = |v: &str| rust_decimal::Decimal::from_str(v).map_err(|e| corrupt(T, e));
+            Ok(BettingLine {
+                id: r.id,
+                workflow_id: r.workflow_instance_id,
+                line_id: r.line_id,
+                event_name: r.event_name,
+                sport: r.sport,
+                league: r.league,
+                market_type: r.market_type,
+                old_odds: dec(&r.old_odds)?,
+                new_odds: dec(&r.new_odds)?,
+                odds_change_percentage: dec(&r.odds_change_percentage)?,
+                total_exposure: r.total_exposure,
+                risk_level: RiskLevel::from_str(&r.risk_level).map_err(|e| corrupt(T, e))?,
+                metadata: r.metadata.0,
+                created_at: r.created_at,
+            })
+        })
+        .transpose()
+    }
+
+    async fn get_betting_content(&self, workflow_id: Uuid) -> Result<Option<BettingContent>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, workflow_instance_id, content_type, content_id, title, jurisdiction, \
+             financial_impact, metadata, status, created_at, updated_at FROM betting_content \
+             WHERE workflow_instance_id = ",
+        );
+        qb.push_bind(workflow_id);
+        let row: Option<ContentRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| BettingContent {
+            id: r.id,
+            workflow_id: r.workflow_instance_id,
+            content_type: r.content_type,
+            content_id: r.content_id,
+            title: r.title,
+            jurisdiction: r.jurisdiction,
+            financial_impact: r.financial_impact,
+            metadata: r.metadata.0,
+            status: r.status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }))
     }
 
     async fn count_by_status(
@@ -581,6 +671,71 @@ impl WorkflowWrite for BackendTx {
             .push_bind(a.comments.clone())
             .push_bind(micros(a.decided_at));
         qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn insert_betting_line(&mut self, l: &BettingLine) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO betting_lines (id, workflow_instance_id, line_id, event_name, sport, \
+             league, market_type, old_odds, new_odds, odds_change_percentage, total_exposure, \
+             risk_level, metadata, created_at) VALUES (",
+        );
+        let mut v = qb.separated(", ");
+        v.push_bind(l.id)
+            .push_bind(l.workflow_id)
+            .push_bind(l.line_id.clone())
+            .push_bind(l.event_name.clone())
+            .push_bind(l.sport.clone())
+            .push_bind(l.league.clone())
+            .push_bind(l.market_type.clone())
+            .push_bind(l.old_odds.to_string())
+            .push_bind(l.new_odds.to_string())
+            .push_bind(l.odds_change_percentage.to_string())
+            .push_bind(l.total_exposure)
+            .push_bind(l.risk_level.as_str())
+            .push_bind(Json(l.metadata.clone()))
+            .push_bind(micros(l.created_at));
+        qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn insert_betting_content(&mut self, c: &BettingContent) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO betting_content (id, workflow_instance_id, content_type, content_id, \
+             title, jurisdiction, financial_impact, metadata, status, created_at, updated_at) \
+             VALUES (",
+        );
+        let mut v = qb.separated(", ");
+        v.push_bind(c.id)
+            .push_bind(c.workflow_id)
+            .push_bind(c.content_type.clone())
+            .push_bind(c.content_id.clone())
+            .push_bind(c.title.clone())
+            .push_bind(c.jurisdiction.clone())
+            .push_bind(c.financial_impact)
+            .push_bind(Json(c.metadata.clone()))
+            .push_bind(c.status.clone())
+            .push_bind(micros(c.created_at))
+            .push_bind(micros(c.updated_at));
+        qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn set_content_status(
+        &mut self,
+        workflow_id: Uuid,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE betting_content SET status = ");
+        qb.push_bind(status.to_owned())
+            .push(", updated_at = ")
+            .push_bind(micros(at))
+            .push(" WHERE workflow_instance_id = ")
+            .push_bind(workflow_id);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
