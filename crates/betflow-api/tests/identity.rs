@@ -732,6 +732,10 @@ async fn password_change(db: TestDb) {
         .as_str()
         .unwrap()
         .to_owned();
+    let elsewhere = s.login("pat", "pat-password").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let change = |current: &str, new: &str| {
         s.with_token(Method::POST, "/api/v1/users/me/password", &pat)
             .json(&json!({"currentPassword": current, "newPassword": new}))
@@ -756,6 +760,10 @@ async fn password_change(db: TestDb) {
             .status(),
         200
     );
+    // Other sessions end; the one that changed the password carries on.
+    let me = |token: &str| s.with_token(Method::GET, "/api/v1/auth/me", token).send();
+    expect_error(me(&elsewhere).await.unwrap(), 401, "INVALID_TOKEN").await;
+    assert_eq!(me(&pat).await.unwrap().status(), 200);
     expect_error(
         login_attempt(&s, "pat", "pat-password").await,
         401,

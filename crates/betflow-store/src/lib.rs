@@ -142,6 +142,13 @@ pub trait IdentityWrite {
     async fn mark_session_used(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
     async fn revoke_session_family(&mut self, family_id: Uuid, now: DateTime<Utc>) -> Result<u64>;
     async fn revoke_user_sessions(&mut self, user_id: Uuid, now: DateTime<Utc>) -> Result<u64>;
+    /// Revokes every session of a user but `keep` (the one making the change).
+    async fn revoke_other_sessions(
+        &mut self,
+        user_id: Uuid,
+        keep: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
 }
 
 /// Reading workflow definitions, versions and workflows.

@@ -725,7 +725,14 @@ impl Identity {
         }
         let new_hash = self.hasher.hash(new_password.to_owned()).await?;
         let mut tx = self.store.begin().await?;
-        tx.set_password_hash(user.id, &new_hash, now()).await?;
+        let t = now();
+        tx.set_password_hash(user.id, &new_hash, t).await?;
+        // Whoever knew the old password loses their sessions; the caller keeps theirs (an
+        // API key has no session, so every session ends).
+        match principal.credential {
+            Credential::Session(keep) => tx.revoke_other_sessions(user.id, keep, t).await?,
+            Credential::ApiKey(_) => tx.revoke_user_sessions(user.id, t).await?,
+        };
         audit(
             &mut tx,
             user.id,
@@ -736,6 +743,7 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
+        self.changed().await;
         Ok(())
     }
 

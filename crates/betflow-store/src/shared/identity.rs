@@ -400,6 +400,21 @@ impl IdentityWrite for BackendTx {
         Ok(qb.build().execute(&mut *self.tx).await?.rows_affected())
     }
 
+    async fn revoke_other_sessions(
+        &mut self,
+        user_id: Uuid,
+        keep: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE user_sessions SET revoked_at = ");
+        qb.push_bind(micros(now))
+            .push(" WHERE revoked_at IS NULL AND user_id = ")
+            .push_bind(user_id)
+            .push(" AND family_id <> ")
+            .push_bind(keep);
+        Ok(qb.build().execute(&mut *self.tx).await?.rows_affected())
+    }
+
     async fn revoke_user_sessions(&mut self, user_id: Uuid, now: DateTime<Utc>) -> Result<u64> {
         let mut qb = QueryBuilder::<Db>::new("UPDATE user_sessions SET revoked_at = ");
         qb.push_bind(micros(now))
