@@ -105,6 +105,7 @@ async fn content_publishing_end_to_end(db: TestDb) {
     assert_eq!(w["version"], 1);
     assert!(w["dueAt"].is_string());
     assert_eq!(w["overdue"], false);
+    assert!(w["estimatedCompletion"].is_null(), "no history yet");
     let id = w["id"].as_str().unwrap().to_owned();
 
     let (status, r) = act(
@@ -187,6 +188,18 @@ async fn content_publishing_end_to_end(db: TestDb) {
         (409, Some("INVALID_TRANSITION")),
         "{err}"
     );
+    assert!(
+        done["estimatedCompletion"].is_null(),
+        "finished workflows have none"
+    );
+    // With every step's history known, a new workflow gets an estimate.
+    let next = create(&s, &author, "content_publishing", content(), json!({})).await;
+    let eta: chrono::DateTime<chrono::Utc> = next["estimatedCompletion"]
+        .as_str()
+        .expect("an estimate")
+        .parse()
+        .unwrap();
+    assert!(eta >= chrono::Utc::now() - chrono::Duration::seconds(5));
 
     // Every transition left an audit row.
     let (_, audit) = call(

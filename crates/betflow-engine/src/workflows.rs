@@ -100,6 +100,9 @@ pub struct WorkflowView {
     pub overdue: bool,
     pub step_name: Option<String>,
     pub step_kind: Option<StepKind>,
+    /// From the median decision times of this definition's steps over the last 90 days;
+    /// `None` until every remaining step has history.
+    pub estimated_completion: Option<DateTime<Utc>>,
 }
 
 pub struct Workflows {
@@ -107,6 +110,8 @@ pub struct Workflows {
     /// Published versions never change, so they are cached without expiry.
     versions: Cache<(Uuid, u32), Arc<Version>>,
     schemas: Cache<(Uuid, u32), Arc<jsonschema::Validator>>,
+    /// Median minutes to decide each step, per definition key.
+    step_medians: Cache<String, Arc<std::collections::HashMap<String, f64>>>,
 }
 
 fn invalid_transition(msg: impl Into<String>) -> EngineError {
@@ -119,6 +124,10 @@ impl Workflows {
             store,
             versions: Cache::builder().max_capacity(10_000).build(),
             schemas: Cache::builder().max_capacity(10_000).build(),
+            step_medians: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
         }
     }
 
@@ -563,6 +572,7 @@ impl Workflows {
         }
         audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
         tx.commit().await?;
+        self.step_medians.invalidate(&w.workflow_type).await;
         self.view(w).await
     }
 
@@ -1235,6 +1245,82 @@ impl Workflows {
         Ok(self.store.list_timeline(id).await?)
     }
 
+    async fn medians(
+        &self,
+        key: &str,
+    ) -> Result<Arc<std::collections::HashMap<String, f64>>, EngineError> {
+        if let Some(m) = self.step_medians.get(key).await {
+            return Ok(m);
+        }
+        let from = now() - chrono::Duration::days(90);
+        let mut per_step: std::collections::HashMap<String, Vec<f64>> = Default::default();
+        for (_, step, entered, decided) in self.store.decision_times(from, Some(key)).await? {
+            if let Some(entered) = entered {
+                per_step
+                    .entry(step)
+                    .or_default()
+                    .push((decided - entered).num_milliseconds().max(0) as f64 / 60_000.0);
+            }
+        }
+        let medians: std::collections::HashMap<String, f64> = per_step
+            .into_iter()
+            .map(|(step, mut v)| {
+                v.sort_by(f64::total_cmp);
+                (step, v[v.len() / 2])
+            })
+            .collect();
+        let medians = Arc::new(medians);
+        self.step_medians
+            .insert(key.to_owned(), medians.clone())
+            .await;
+        Ok(medians)
+    }
+
+    /// Now plus the median time of each step left on the approval path.
+    async fn estimate(
+        &self,
+        w: &Instance,
+        graph: &WorkflowGraph,
+    ) -> Result<Option<DateTime<Utc>>, EngineError> {
+        let (WorkflowStatus::InProgress, Some(current)) = (w.status, w.current_step.as_deref())
+        else {
+            return Ok(None);
+        };
+        let medians = self.medians(&w.workflow_type).await?;
+        let t = now();
+        let mut minutes = 0.0;
+        let mut at = current.to_owned();
+        for hop in 0..=graph.steps.len() {
+            let Some(&m) = medians.get(&at) else {
+                return Ok(None);
+            };
+            minutes += if hop == 0 {
+                let spent = w
+                    .step_started_at
+                    .map(|s| (t - s).num_milliseconds().max(0) as f64 / 60_000.0)
+                    .unwrap_or(0.0);
+                (m - spent).max(0.0)
+            } else {
+                m
+            };
+            let kind = graph.step(&at).map(|s| s.kind);
+            let branch = if kind == Some(StepKind::Approval) {
+                Branch::Approved
+            } else {
+                Branch::Default
+            };
+            match graph.next(&at, branch) {
+                Next::Step(next) => at = next,
+                _ => {
+                    return Ok(Some(
+                        t + chrono::Duration::milliseconds((minutes * 60_000.0) as i64),
+                    ));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     async fn view(&self, w: Instance) -> Result<WorkflowView, EngineError> {
         let version = self.version(w.definition_id, w.version).await?;
         let approvals = self.store.list_approvals(w.id).await?;
@@ -1243,6 +1329,7 @@ impl Workflows {
         } else {
             version.graph.progress(w.completed_steps as usize)
         };
+        let estimated_completion = self.estimate(&w, &version.graph).await?;
         let step = w
             .current_step
             .as_deref()
@@ -1256,6 +1343,7 @@ impl Workflows {
             progress,
             step_name,
             step_kind,
+            estimated_completion,
         })
     }
 }

@@ -135,7 +135,8 @@ pub struct WorkflowResponse {
     pub data: Value,
     /// 0 to 100, from completed steps.
     pub progress: u8,
-    /// Needs history of the definition's step durations; not computed yet, so always null.
+    /// Now plus the median decision time of every step left on the approval path (this
+    /// definition's last 90 days); null until each of those steps has history.
     pub estimated_completion: Option<DateTime<Utc>>,
     pub approvals: Vec<ApprovalDto>,
     pub priority: String,
@@ -160,7 +161,7 @@ impl From<WorkflowView> for WorkflowResponse {
             updated_at: w.updated_at,
             data: w.data,
             progress: v.progress,
-            estimated_completion: None,
+            estimated_completion: v.estimated_completion,
             approvals: v
                 .approvals
                 .into_iter()
