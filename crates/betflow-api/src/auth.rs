@@ -7,7 +7,7 @@
 //! ```
 
 use std::marker::PhantomData;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -84,10 +84,55 @@ pub async fn limit_by_ip(State(state): State<AppState>, req: Request, next: Next
     res
 }
 
-fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
-    req.extensions()
+fn client_ip(req: &Request) -> Option<IpAddr> {
+    req.extensions().get::<ClientAddr>().and_then(|c| c.0)
+}
+
+/// The client's address as resolved by [`resolve_client_addr`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+/// The client address: the TCP peer, unless the peer is a trusted proxy, in which case the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy. Untrusted
+/// peers cannot spoof their address with the header.
+pub fn client_addr(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer_ip = peer?;
+    if !trusted.contains(&peer_ip) {
+        return Some(peer_ip);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted.contains(ip))
+            .unwrap_or(peer_ip),
+    )
+}
+
+/// Records [`ClientAddr`] on every request, for rate limits and audit rows.
+pub async fn resolve_client_addr(
+    State(trusted): State<std::sync::Arc<Vec<IpAddr>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip());
+    let addr = client_addr(peer, req.headers(), &trusted);
+    req.extensions_mut().insert(ClientAddr(addr));
+    next.run(req).await
 }
 
 fn too_many(decision: Decision, message: &str) -> Response {
@@ -243,10 +288,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(Actor {
             user_id: parts.extensions.get::<Principal>().map(|p| p.user_id),
-            ip_address: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            ip_address: parts.extensions.get::<ClientAddr>().and_then(|c| c.0),
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)
@@ -269,6 +311,20 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let h = headers(&[("x-forwarded-for", "198.51.100.1, 203.0.113.9, 10.0.0.1")]);
+        assert_eq!(client_addr(Some(proxy), &h, &[proxy]), Some(client));
+        // The same header from an untrusted peer is ignored.
+        assert_eq!(client_addr(Some(client), &h, &[proxy]), Some(client));
+        assert_eq!(client_addr(Some(proxy), &h, &[]), Some(proxy));
+        let junk = headers(&[("x-forwarded-for", "not-an-ip")]);
+        assert_eq!(client_addr(Some(proxy), &junk, &[proxy]), Some(proxy));
+        assert_eq!(client_addr(None, &h, &[proxy]), None);
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct HttpConfig {
     /// Mount the test-only `/__debug/*` routes.
     pub debug_routes: bool,
     pub limits: auth::Limits,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpConfig {
@@ -64,6 +66,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             debug_routes: false,
             limits: auth::Limits::default(),
+            trusted_proxies: vec![],
         }
     }
 }
@@ -270,6 +273,10 @@ pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigErr
             middleware::timeout,
         ))
         .layer(axum::middleware::map_response(middleware::envelope_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.trusted_proxies.clone()),
+            auth::resolve_client_addr,
+        ))
         .layer(CompressionLayer::new());
     if let Some(cors) = cors(&config.cors_origins)? {
         router = router.layer(cors);

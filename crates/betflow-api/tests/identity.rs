@@ -888,6 +888,50 @@ async fn rate_limits_answer_429_with_headers() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
+    let mut cfg = test_config();
+    cfg.limits = limits("100000/1m", "2/1m");
+    cfg.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let s = spawn_with(TestDb::sqlite().await, cfg, None).await;
+    let attempt = |ip: &'static str| {
+        s.client
+            .post(s.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("192.0.2.77, {ip}"))
+            .header("user-agent", "proxy-test")
+            .json(&json!({"username": "nobody", "password": "wrong-password"}))
+            .send()
+    };
+    // Each client behind the proxy has its own login limit.
+    for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        assert_eq!(attempt(ip).await.unwrap().status(), 401, "{ip}");
+    }
+    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 401);
+    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 429);
+    // And the audit trail names the client, not the proxy.
+    s.engine
+        .identity()
+        .ensure_admin(Some(ADMIN_PASSWORD.into()))
+        .await
+        .unwrap();
+    let rows = s
+        .engine
+        .audit_log(&betflow_domain::audit::AuditQuery::default())
+        .await
+        .unwrap();
+    assert!(
+        rows.items
+            .iter()
+            .any(|e| e.ip_address == Some("198.51.100.2".parse().unwrap()))
+    );
+    assert!(
+        !rows
+            .items
+            .iter()
+            .any(|e| e.ip_address == Some("127.0.0.1".parse().unwrap()))
+    );
+}
+
+#[tokio::test]
 async fn two_nodes_share_one_limit_through_redis() {
     let Some(redis) = testing::redis_url() else {
         eprintln!(

@@ -215,6 +215,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BETFLOW_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the
+    /// client, for per-IP limits and audit rows. Empty: the TCP peer is the client.
+    #[arg(long, env = "BETFLOW_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Largest accepted request body (e.g. 10mb, 512kb).
     #[arg(long, env = "BETFLOW_BODY_LIMIT", default_value = "10mb", value_parser = parse_byte_size)]
     pub body_limit: u64,

@@ -55,6 +55,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             api: args.auth.rate_limit,
             login: args.auth.login_rate_limit,
         },
+        trusted_proxies: args.trusted_proxies.clone(),
     };
 
     let store = open_store(&store_config).await?;

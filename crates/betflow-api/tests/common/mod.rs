@@ -41,6 +41,7 @@ pub fn test_config() -> HttpConfig {
         request_timeout: Duration::from_secs(5),
         debug_routes: true,
         limits: limits("100000/15m", "100000/1m"),
+        trusted_proxies: vec![],
     }
 }
 
