@@ -954,7 +954,24 @@ async fn definitions_versions_and_branches(db: TestDb) {
     .await;
     assert_eq!(status, 403);
 
-    // A graph with automated steps validates but cannot run yet: 422, not a stuck workflow.
+    // A condition that does not compile is refused at publish time, with its step.
+    let uncompilable = json!({"key": "auto_flow", "name": "Auto", "steps": [
+        {"id": "check", "name": "Check", "type": "condition", "condition": "data.amount >"},
+        {"id": "ok", "name": "OK", "type": "approval", "assignees": ["admin"]}],
+        "edges": [{"from": "check", "to": "ok", "branch": "true"}]});
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(uncompilable),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["details"][0]["field"], "steps.check", "{err}");
+
+    // A condition routes as the workflow is created: to the approval, or (no `false` edge)
+    // straight to completion.
     let auto = json!({"key": "auto_flow", "name": "Auto", "steps": [
         {"id": "check", "name": "Check", "type": "condition", "condition": "data.amount > 10"},
         {"id": "ok", "name": "OK", "type": "approval", "assignees": ["admin"]}],
@@ -968,19 +985,15 @@ async fn definitions_versions_and_branches(db: TestDb) {
     )
     .await;
     assert_eq!(status, 201, "{r}");
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflows",
-        &admin,
-        Some(json!({"workflowType": "auto_flow", "data": {}})),
-    )
-    .await;
+    let big = create(&s, &admin, "auto_flow", json!({"amount": 50}), json!({})).await;
     assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (422, Some("UNPROCESSABLE_ENTITY")),
-        "{err}"
+        (big["status"].as_str(), big["currentStep"].as_str()),
+        (Some("in_progress"), Some("ok")),
+        "{big}"
     );
+    let small = create(&s, &admin, "auto_flow", json!({"amount": 5}), json!({})).await;
+    assert_eq!(small["status"], "completed", "{small}");
+    assert_eq!(small["progress"], 100, "{small}");
 }
 
 async fn inbox_lists_and_completes_tasks(db: TestDb) {

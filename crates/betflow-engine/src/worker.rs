@@ -18,6 +18,9 @@ pub const BATCH: u32 = 16;
 pub mod kinds {
     /// A step's timeout fell due: payload `{workflowId, stepId, visit}`.
     pub const STEP_TIMEOUT: &str = "workflow.step_timeout";
+    /// An action step to run, or a delay step that has ended: payload `{workflowId, stepId,
+    /// visit}`.
+    pub const RUN_STEP: &str = "workflow.run_step";
 }
 
 fn jitter() -> f64 {
@@ -48,6 +51,7 @@ impl Engine {
                         .handle_step_timeout(&job.payload, now)
                         .await
                 }
+                kinds::RUN_STEP => self.workflows().handle_run_step(&job.payload, now).await,
                 other => Err(EngineError::Internal(format!("unknown job kind {other}"))),
             };
             match result {

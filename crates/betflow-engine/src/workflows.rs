@@ -9,6 +9,7 @@ use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::identity::Role;
 use betflow_domain::jobs::NewJob;
 use betflow_domain::time::now;
+use betflow_domain::workflow::expr::{ActionEffect, Condition, Facts, run_action};
 use betflow_domain::workflow::graph::{
     Branch, Next, StepDef, StepKind, TimeoutAction, WorkflowGraph,
 };
@@ -263,7 +264,6 @@ impl Workflows {
         let version = self
             .version(definition.id, definition.latest_version)
             .await?;
-        ensure_executable(&version.graph)?;
         let row = domain_row(&definition.key, &new.data)?;
 
         let t = now();
@@ -311,7 +311,7 @@ impl Workflows {
             }
             None => {}
         }
-        schedule_timeout(&mut tx, 0, &w).await?;
+        schedule_step(&mut tx, &version.graph, 0, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
         }
@@ -565,7 +565,7 @@ impl Workflows {
             }
         }
         tx.update_workflow(&w).await?;
-        schedule_timeout(&mut tx, visit_before, &w).await?;
+        schedule_step(&mut tx, graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
@@ -600,7 +600,7 @@ impl Workflows {
         let visit_before = w.step_visit;
         let events = change(&mut w, &version.graph)?;
         tx.update_workflow(&w).await?;
-        schedule_timeout(&mut tx, visit_before, &w).await?;
+        schedule_step(&mut tx, &version.graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
@@ -947,21 +947,8 @@ impl Workflows {
         payload: &Value,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        let bad = || EngineError::Internal(format!("malformed timeout payload {payload}"));
-        let id: Uuid = payload
-            .get("workflowId")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(bad)?;
-        let step_id = payload
-            .get("stepId")
-            .and_then(Value::as_str)
-            .ok_or_else(bad)?;
-        let visit = payload
-            .get("visit")
-            .and_then(Value::as_u64)
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(bad)?;
+        let (id, step_id, visit) = step_job_target(payload)?;
+        let step_id = step_id.as_str();
         let Some(snapshot) = self.store.get_workflow(id).await? else {
             return Ok(());
         };
@@ -1046,7 +1033,119 @@ impl Workflows {
             }
         }
         tx.update_workflow(&w).await?;
-        schedule_timeout(&mut tx, visit_before, &w).await?;
+        schedule_step(&mut tx, graph, visit_before, &w).await?;
+        settle_content(&mut tx, &w).await?;
+        for e in &events {
+            tx.insert_timeline(e).await?;
+        }
+        audit(
+            &mut tx,
+            &w,
+            AuditAction::Update,
+            Some(before),
+            &Actor::default(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs an automated step (a job): an action's work, or the end of a delay, then moves on
+    /// down the step's `default` edge. A job for a step the workflow has left does nothing, so
+    /// a job run twice (a lease that ran out mid-run) moves the workflow once.
+    pub async fn handle_run_step(
+        &self,
+        payload: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let (id, step_id, visit) = step_job_target(payload)?;
+        let Some(snapshot) = self.store.get_workflow(id).await? else {
+            return Ok(());
+        };
+        let version = self
+            .version(snapshot.definition_id, snapshot.version)
+            .await?;
+        let mut tx = self.store.begin().await?;
+        let Some(mut w) = tx.lock_workflow(id).await? else {
+            return Ok(());
+        };
+        if w.status != WorkflowStatus::InProgress
+            || w.current_step.as_deref() != Some(step_id.as_str())
+            || w.step_visit != visit
+        {
+            return Ok(());
+        }
+        let graph = &version.graph;
+        let step = graph
+            .step(&step_id)
+            .ok_or_else(|| EngineError::Internal(format!("step {step_id} is not in the graph")))?
+            .clone();
+        let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
+        let visit_before = w.step_visit;
+        w.updated_at = now;
+        let mut events = Vec::new();
+        match step.kind {
+            StepKind::Action => {
+                let action = step.action.as_deref().unwrap_or("noop");
+                let effect = run_action(action, step.params.as_ref(), &w.data);
+                let detail = match effect {
+                    ActionEffect::Nothing => json!({}),
+                    ActionEffect::SetData(data) => {
+                        let changed: Vec<&String> = step
+                            .params
+                            .as_ref()
+                            .and_then(Value::as_object)
+                            .map(|m| m.keys().collect())
+                            .unwrap_or_default();
+                        let detail = json!({"changed": changed});
+                        w.data = data;
+                        detail
+                    }
+                    ActionEffect::Emit {
+                        event: kind,
+                        payload,
+                    } => {
+                        events.push(event(
+                            &w,
+                            "event.emitted",
+                            Some(step.id.clone()),
+                            None,
+                            json!({"event": kind, "payload": payload}),
+                        ));
+                        json!({"event": kind})
+                    }
+                };
+                events.push(event(
+                    &w,
+                    "action.completed",
+                    Some(step.id.clone()),
+                    None,
+                    json!({"action": action, "result": detail}),
+                ));
+            }
+            StepKind::Delay => events.push(event(
+                &w,
+                "delay.elapsed",
+                Some(step.id.clone()),
+                None,
+                json!({"minutes": step.delay}),
+            )),
+            other => {
+                return Err(EngineError::Internal(format!(
+                    "a {other:?} step is not run by the worker"
+                )));
+            }
+        }
+        w.completed_steps += 1;
+        events.extend(advance(
+            &mut w,
+            graph,
+            graph.next(&step.id, Branch::Default),
+            None,
+            now,
+        )?);
+        tx.update_workflow(&w).await?;
+        schedule_step(&mut tx, graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
         for e in &events {
             tx.insert_timeline(e).await?;
@@ -1348,22 +1447,6 @@ impl Workflows {
     }
 }
 
-/// This release runs approval and task steps; definitions with automated steps are refused
-/// rather than left stuck.
-fn ensure_executable(graph: &WorkflowGraph) -> Result<(), EngineError> {
-    match graph
-        .steps
-        .iter()
-        .find(|s| !matches!(s.kind, StepKind::Approval | StepKind::Task))
-    {
-        None => Ok(()),
-        Some(s) => Err(EngineError::Unprocessable(format!(
-            "step {} is a {:?} step, which this release cannot run yet",
-            s.id, s.kind
-        ))),
-    }
-}
-
 fn begin(
     w: &mut Instance,
     graph: &WorkflowGraph,
@@ -1376,27 +1459,80 @@ fn begin(
     w.status = WorkflowStatus::InProgress;
     w.started_at = Some(t);
     let mut events = vec![event(w, "workflow.started", None, by, json!({}))];
-    events.push(enter(w, first, by, t));
+    events.extend(enter(w, graph, first, by, t)?);
     Ok(events)
 }
 
-fn enter(w: &mut Instance, step: &StepDef, by: Option<Uuid>, t: DateTime<Utc>) -> TimelineEvent {
-    w.current_step = Some(step.id.clone());
-    w.step_visit += 1;
-    w.step_started_at = Some(t);
-    w.escalated_roles.clear();
-    w.assignees = step.assignees.clone();
-    w.due_at = step
-        .timeout
-        .map(|m| t + chrono::Duration::minutes(i64::from(m)));
-    w.updated_at = t;
-    event(
-        w,
-        "step.entered",
-        Some(step.id.clone()),
-        by,
-        json!({"assignees": step.assignees, "dueAt": w.due_at}),
-    )
+/// Moves `w` onto `step`. Condition steps are decided on the spot (they only route), so
+/// entering one carries on down the branch it chose until a step that waits for people, a
+/// job, or the end.
+fn enter(
+    w: &mut Instance,
+    graph: &WorkflowGraph,
+    step: &StepDef,
+    by: Option<Uuid>,
+    t: DateTime<Utc>,
+) -> Result<Vec<TimelineEvent>, EngineError> {
+    let mut events = Vec::new();
+    let mut step = step;
+    // Publishing refuses cycles of conditions alone, so this bound is never the one that stops.
+    for _ in 0..=graph.steps.len() {
+        w.current_step = Some(step.id.clone());
+        w.step_visit += 1;
+        w.step_started_at = Some(t);
+        w.escalated_roles.clear();
+        w.assignees = step.assignees.clone();
+        w.due_at = step
+            .timeout
+            .map(|m| t + chrono::Duration::minutes(i64::from(m)));
+        w.updated_at = t;
+        events.push(event(
+            w,
+            "step.entered",
+            Some(step.id.clone()),
+            by,
+            json!({"assignees": step.assignees, "dueAt": w.due_at}),
+        ));
+        if step.kind != StepKind::Condition {
+            return Ok(events);
+        }
+        let source = step.condition.as_deref().unwrap_or_default();
+        let facts = Facts {
+            data: &w.data,
+            priority: w.priority.as_str(),
+            workflow_type: &w.workflow_type,
+        };
+        // An expression that cannot be evaluated (a missing field, say) takes the `false`
+        // branch; the timeline keeps the error so the author can see why.
+        let (result, error) = match Condition::compile(source).and_then(|c| c.evaluate(&facts)) {
+            Ok(b) => (b, None),
+            Err(e) => (false, Some(e)),
+        };
+        events.push(event(
+            w,
+            "condition.evaluated",
+            Some(step.id.clone()),
+            None,
+            json!({"condition": source, "result": result, "error": error}),
+        ));
+        w.completed_steps += 1;
+        let branch = if result { Branch::True } else { Branch::False };
+        match graph.next(&step.id, branch) {
+            Next::Step(id) => {
+                step = graph
+                    .step(&id)
+                    .ok_or_else(|| EngineError::Internal(format!("edge to missing step {id}")))?;
+            }
+            end => {
+                events.extend(finish(w, end, by, t));
+                return Ok(events);
+            }
+        }
+    }
+    Err(EngineError::Internal(format!(
+        "workflow {} loops through conditions without stopping",
+        w.id
+    )))
 }
 
 fn advance(
@@ -1412,35 +1548,24 @@ fn advance(
             let step = graph
                 .step(&id)
                 .ok_or_else(|| EngineError::Internal(format!("edge to missing step {id}")))?;
-            Ok(vec![enter(w, step, by, t)])
+            enter(w, graph, step, by, t)
         }
-        Next::Complete => {
-            w.status = WorkflowStatus::Completed;
-            w.completed_at = Some(t);
-            w.due_at = None;
-            w.assignees.clear();
-            Ok(vec![event(
-                w,
-                "workflow.completed",
-                w.current_step.clone(),
-                by,
-                json!({}),
-            )])
-        }
-        Next::Reject => {
-            w.status = WorkflowStatus::Rejected;
-            w.completed_at = Some(t);
-            w.due_at = None;
-            w.assignees.clear();
-            Ok(vec![event(
-                w,
-                "workflow.rejected",
-                w.current_step.clone(),
-                by,
-                json!({}),
-            )])
-        }
+        end => Ok(finish(w, end, by, t)),
     }
+}
+
+/// Completes or rejects `w` (`end` is not a step).
+fn finish(w: &mut Instance, end: Next, by: Option<Uuid>, t: DateTime<Utc>) -> Vec<TimelineEvent> {
+    let (status, kind) = match end {
+        Next::Reject => (WorkflowStatus::Rejected, "workflow.rejected"),
+        _ => (WorkflowStatus::Completed, "workflow.completed"),
+    };
+    w.status = status;
+    w.completed_at = Some(t);
+    w.updated_at = t;
+    w.due_at = None;
+    w.assignees.clear();
+    vec![event(w, kind, w.current_step.clone(), by, json!({}))]
 }
 
 fn event(
@@ -1526,29 +1651,63 @@ async fn settle_content(tx: &mut Box<dyn Transaction>, w: &Instance) -> Result<(
     Ok(())
 }
 
-/// The timer for the step `w` has just entered, if it has a timeout.
-fn timeout_job(w: &Instance) -> Option<NewJob> {
-    let due = w.due_at?;
-    let step = w.current_step.clone()?;
-    (w.status == WorkflowStatus::InProgress).then(|| NewJob {
-        kind: crate::worker::kinds::STEP_TIMEOUT.to_owned(),
-        payload: json!({"workflowId": w.id, "stepId": step, "visit": w.step_visit}),
-        run_at: due,
+/// The job the step `w` has just entered needs: an action runs now, a delay when it ends,
+/// and a step with a timeout gets its timer.
+fn step_job(graph: &WorkflowGraph, w: &Instance) -> Option<NewJob> {
+    if w.status != WorkflowStatus::InProgress {
+        return None;
+    }
+    let step_id = w.current_step.clone()?;
+    let step = graph.step(&step_id)?;
+    let payload = json!({"workflowId": w.id, "stepId": step_id, "visit": w.step_visit});
+    let (kind, run_at) = match step.kind {
+        StepKind::Action => (crate::worker::kinds::RUN_STEP, w.updated_at),
+        StepKind::Delay => (
+            crate::worker::kinds::RUN_STEP,
+            w.updated_at + chrono::Duration::minutes(i64::from(step.delay.unwrap_or(0))),
+        ),
+        _ => (crate::worker::kinds::STEP_TIMEOUT, w.due_at?),
+    };
+    Some(NewJob {
+        kind: kind.to_owned(),
+        payload,
+        run_at,
         max_attempts: 10,
     })
 }
 
-async fn schedule_timeout(
+async fn schedule_step(
     tx: &mut Box<dyn Transaction>,
+    graph: &WorkflowGraph,
     visit_before: u32,
     w: &Instance,
 ) -> Result<(), EngineError> {
     if w.step_visit != visit_before
-        && let Some(job) = timeout_job(w)
+        && let Some(job) = step_job(graph, w)
     {
         tx.enqueue_job(&job).await?;
     }
     Ok(())
+}
+
+/// `{workflowId, stepId, visit}` of a step job.
+fn step_job_target(payload: &Value) -> Result<(Uuid, String, u32), EngineError> {
+    let bad = || EngineError::Internal(format!("malformed step job payload {payload}"));
+    let id: Uuid = payload
+        .get("workflowId")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let step_id = payload
+        .get("stepId")
+        .and_then(Value::as_str)
+        .ok_or_else(bad)?;
+    let visit = payload
+        .get("visit")
+        .and_then(Value::as_u64)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(bad)?;
+    Ok((id, step_id.to_owned(), visit))
 }
 
 fn decision_error(e: DecisionError) -> EngineError {

@@ -104,6 +104,7 @@ mod timers {
         a_timer_for_a_step_already_left_does_nothing,
         an_overdue_timer_fires_after_a_restart,
         a_job_of_a_killed_worker_is_run_by_another,
+        automated_steps_route_act_and_wait,
     );
 
     fn admin() -> Principal {
@@ -136,6 +137,11 @@ mod timers {
     }
 
     async fn flow(engine: &Engine, key: &str, graph: WorkflowGraph) -> Uuid {
+        define(engine, key, graph).await;
+        start(engine, key, json!({})).await
+    }
+
+    async fn define(engine: &Engine, key: &str, graph: WorkflowGraph) {
         let p = admin();
         engine
             .workflows()
@@ -154,13 +160,16 @@ mod timers {
             )
             .await
             .unwrap();
+    }
+
+    async fn start(engine: &Engine, key: &str, data: serde_json::Value) -> Uuid {
         engine
             .workflows()
             .create(
-                &p,
+                &admin(),
                 NewWorkflow {
                     workflow_type: key.into(),
-                    data: json!({}),
+                    data,
                     priority: Priority::High,
                     start: true,
                 },
@@ -360,6 +369,160 @@ mod timers {
         assert_eq!(
             db.store.job_status(taken[0].id).await.unwrap(),
             Some(("done".into(), 2))
+        );
+    }
+
+    fn automated(id: &str, kind: StepKind) -> StepDef {
+        StepDef {
+            kind,
+            assignees: vec![],
+            timeout: None,
+            on_timeout: TimeoutAction::default(),
+            ..step(id, TimeoutAction::default())
+        }
+    }
+
+    fn edge(from: &str, to: &str, branch: Branch) -> Edge {
+        Edge {
+            from: from.into(),
+            to: to.into(),
+            branch,
+        }
+    }
+
+    async fn automated_steps_route_act_and_wait(db: TestDb) {
+        let engine = super::make_engine(db.store.clone(), None);
+        let graph = WorkflowGraph {
+            steps: vec![
+                StepDef {
+                    condition: Some("data.amount > 1000".into()),
+                    ..automated("route", StepKind::Condition)
+                },
+                step("review", TimeoutAction::default()),
+                StepDef {
+                    action: Some("set_data".into()),
+                    params: Some(json!({"reviewed": true, "amount": null})),
+                    ..automated("mark", StepKind::Action)
+                },
+                StepDef {
+                    delay: Some(10),
+                    ..automated("cool_off", StepKind::Delay)
+                },
+                StepDef {
+                    action: Some("emit_event".into()),
+                    params: Some(json!({"event": "line.published", "payload": {"desk": "A"}})),
+                    ..automated("announce", StepKind::Action)
+                },
+                StepDef {
+                    action: Some("noop".into()),
+                    ..automated("auto", StepKind::Action)
+                },
+            ],
+            edges: vec![
+                edge("route", "review", Branch::True),
+                edge("route", "auto", Branch::False),
+                edge("review", "mark", Branch::Approved),
+                edge("mark", "cool_off", Branch::Default),
+                edge("cool_off", "announce", Branch::Default),
+            ],
+        };
+        define(&engine, "automated", graph).await;
+        let wf = engine.workflows();
+
+        // A large amount: the condition routes to review at once.
+        let big = start(&engine, "automated", json!({"amount": 5000, "desk": "A"})).await;
+        let w = wf.get(big).await.unwrap();
+        assert_eq!(w.instance.current_step.as_deref(), Some("review"));
+        let risk = Principal {
+            role: Role::RiskManager,
+            ..admin()
+        };
+        wf.approve(&risk, big, None, None, &Actor::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            wf.get(big).await.unwrap().instance.current_step.as_deref(),
+            Some("mark"),
+            "an action waits for the worker"
+        );
+        let t = now();
+        assert_eq!(engine.run_due_jobs("w", t).await.unwrap(), 1);
+        let w = wf.get(big).await.unwrap();
+        assert_eq!(w.instance.data, json!({"desk": "A", "reviewed": true}));
+        assert_eq!(w.instance.current_step.as_deref(), Some("cool_off"));
+        assert_eq!(
+            engine
+                .run_due_jobs("w", t + Duration::minutes(9))
+                .await
+                .unwrap(),
+            0,
+            "the delay has not passed"
+        );
+        let later = t + Duration::minutes(11);
+        assert_eq!(engine.run_due_jobs("w", later).await.unwrap(), 1);
+        assert_eq!(
+            wf.get(big).await.unwrap().instance.current_step.as_deref(),
+            Some("announce")
+        );
+        assert_eq!(engine.run_due_jobs("w", later).await.unwrap(), 1);
+        let w = wf.get(big).await.unwrap();
+        assert_eq!(w.instance.status, WorkflowStatus::Completed);
+        assert_eq!(
+            w.progress, 100,
+            "route, review, mark, cool_off, announce of 6"
+        );
+        let history = wf.history(big).await.unwrap();
+        let emitted = history
+            .iter()
+            .find(|e| e.event_type == "event.emitted")
+            .expect("the emit_event action wrote its event");
+        assert_eq!(
+            emitted.data.as_ref().unwrap()["event"],
+            json!("line.published")
+        );
+        assert_eq!(
+            emitted.data.as_ref().unwrap()["payload"],
+            json!({"desk": "A"})
+        );
+
+        // A small amount takes the false branch to the noop action, then completes.
+        let small = start(&engine, "automated", json!({"amount": 10})).await;
+        assert_eq!(
+            wf.get(small)
+                .await
+                .unwrap()
+                .instance
+                .current_step
+                .as_deref(),
+            Some("auto")
+        );
+        assert_eq!(engine.run_due_jobs("w", later).await.unwrap(), 1);
+        assert_eq!(
+            wf.get(small).await.unwrap().instance.status,
+            WorkflowStatus::Completed
+        );
+
+        // A condition that cannot be evaluated takes `false`, and says why in the timeline.
+        let broken = start(&engine, "automated", json!({"other": 1})).await;
+        let history = wf.history(broken).await.unwrap();
+        let evaluated = history
+            .iter()
+            .find(|e| e.event_type == "condition.evaluated")
+            .unwrap();
+        let data = evaluated.data.as_ref().unwrap();
+        assert_eq!(data["result"], json!(false));
+        assert!(
+            data["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{data}"
+        );
+        assert_eq!(
+            wf.get(broken)
+                .await
+                .unwrap()
+                .instance
+                .current_step
+                .as_deref(),
+            Some("auto")
         );
     }
 }

@@ -40,7 +40,11 @@ pub struct DefinitionDocument {
     pub data_schema: Option<Value>,
     /// Steps in order; the first is the start. Each: `id`, `name`, `type`
     /// (approval|task|condition|action|delay), `assignees` (roles), `timeout` (minutes),
-    /// `requiredApprovals`, `fourEyes`, `onTimeout`.
+    /// `requiredApprovals`, `fourEyes`, `onTimeout`. A condition step has `condition`, a CEL
+    /// expression over `data`, `priority` and `workflowType` (leaves by `true`/`false`; an
+    /// evaluation error takes `false`). An action step has `action`: `noop`, `set_data`
+    /// (`params` merged into the data as an RFC 7396 merge patch) or `emit_event` (`params:
+    /// {event, payload?}`). A delay step has `delay` (minutes).
     #[schema(value_type = Vec<Object>)]
     pub steps: Vec<StepDef>,
     /// Branch edges `{from, to, branch}`. Omitted: the steps form a straight line.

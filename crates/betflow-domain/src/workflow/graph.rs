@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::Role;
+use crate::workflow::expr::{Condition, check_action};
 
 pub const MAX_STEP_ID_LEN: usize = 100;
 pub const MAX_REQUIRED_APPROVALS: u32 = 20;
@@ -356,7 +357,41 @@ impl WorkflowGraph {
                 out.push(problem(Some(&s.id), "no path from here reaches an end"));
             }
         }
+        if let Some(s) = self.condition_cycle() {
+            out.push(problem(
+                Some(&s),
+                "conditions loop back here without a step that waits or acts",
+            ));
+        }
         if out.is_empty() { Ok(()) } else { Err(out) }
+    }
+
+    /// Conditions are evaluated inline as a workflow moves, so a cycle made only of condition
+    /// steps would never stop. Returns a step on such a cycle.
+    fn condition_cycle(&self) -> Option<String> {
+        let is_condition = |id: &str| self.step(id).is_some_and(|s| s.kind == StepKind::Condition);
+        // Repeatedly drop condition steps with no incoming condition-to-condition edge; what
+        // is left lies on (or behind) a cycle.
+        let edges: Vec<(&str, &str)> = self
+            .edges
+            .iter()
+            .filter(|e| is_condition(&e.from) && is_condition(&e.to))
+            .map(|e| (e.from.as_str(), e.to.as_str()))
+            .collect();
+        let mut alive: BTreeSet<&str> = edges.iter().flat_map(|&(a, b)| [a, b]).collect();
+        loop {
+            let before = alive.len();
+            let with_incoming: BTreeSet<&str> = edges
+                .iter()
+                .filter(|(a, b)| alive.contains(a) && alive.contains(b))
+                .map(|&(_, b)| b)
+                .collect();
+            alive.retain(|s| with_incoming.contains(s));
+            if alive.len() == before {
+                break;
+            }
+        }
+        alive.first().map(|s| (*s).to_owned())
     }
 
     fn validate_step(&self, s: &StepDef, out: &mut Vec<GraphProblem>) {
@@ -402,16 +437,27 @@ impl WorkflowGraph {
             ));
         }
         match s.kind {
-            StepKind::Condition if s.condition.as_deref().is_none_or(|c| c.trim().is_empty()) => {
-                out.push(problem(id, "a condition step needs a condition expression"));
-            }
+            StepKind::Condition => match s.condition.as_deref().map(str::trim) {
+                None | Some("") => {
+                    out.push(problem(id, "a condition step needs a condition expression"));
+                }
+                Some(c) => {
+                    if let Err(e) = Condition::compile(c) {
+                        out.push(problem(id, e));
+                    }
+                }
+            },
             StepKind::Action => match s.action.as_deref() {
                 None => out.push(problem(id, "an action step needs an action")),
                 Some(a) if !ACTIONS.contains(&a) => out.push(problem(
                     id,
                     format!("unknown action {a:?} (known: {})", ACTIONS.join(", ")),
                 )),
-                Some(_) => {}
+                Some(a) => {
+                    if let Err(e) = check_action(a, s.params.as_ref()) {
+                        out.push(problem(id, e));
+                    }
+                }
             },
             StepKind::Delay if s.delay.is_none_or(|d| d == 0) => {
                 out.push(problem(
@@ -492,6 +538,74 @@ mod tests {
         assert_eq!(g.start().unwrap().id, "a");
         assert_eq!(g.next("a", Branch::Rejected), Next::Step("rework".into()));
         assert_eq!(g.next("b", Branch::Rejected), Next::Reject);
+    }
+
+    fn condition(id: &str, expr: &str) -> StepDef {
+        StepDef {
+            kind: StepKind::Condition,
+            condition: Some(expr.into()),
+            assignees: vec![],
+            timeout: None,
+            ..approval(id, "trader")
+        }
+    }
+
+    fn edge(from: &str, to: &str, branch: Branch) -> Edge {
+        Edge {
+            from: from.into(),
+            to: to.into(),
+            branch,
+        }
+    }
+
+    #[test]
+    fn conditions_must_compile_and_may_not_loop_on_their_own() {
+        let g = WorkflowGraph {
+            steps: vec![
+                condition("c1", "data.amount > 10"),
+                condition("c2", "data.amount >"),
+                condition("c3", "amount > 1"),
+                approval("a", "trader"),
+            ],
+            edges: vec![
+                edge("c1", "c2", Branch::True),
+                edge("c1", "a", Branch::False),
+                edge("c2", "c1", Branch::True),
+                edge("c2", "c3", Branch::False),
+                edge("c3", "a", Branch::True),
+            ],
+        };
+        let problems = g.validate().unwrap_err();
+        let steps: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.step.as_deref().unwrap_or("-"), p.message.as_str()))
+            .collect();
+        assert!(
+            steps
+                .iter()
+                .any(|(s, m)| *s == "c2" && m.contains("does not compile")),
+            "{steps:?}"
+        );
+        assert!(
+            steps
+                .iter()
+                .any(|(s, m)| *s == "c3" && m.contains("unknown variables")),
+            "{steps:?}"
+        );
+        assert!(
+            steps.iter().any(|(_, m)| m.contains("conditions loop")),
+            "{steps:?}"
+        );
+
+        // The same loop through an approval step is fine: someone has to act each time round.
+        let ok = WorkflowGraph {
+            steps: vec![condition("c1", "data.amount > 10"), approval("a", "trader")],
+            edges: vec![
+                edge("c1", "a", Branch::True),
+                edge("a", "c1", Branch::Rejected),
+            ],
+        };
+        assert_eq!(ok.validate(), Ok(()));
     }
 
     #[test]

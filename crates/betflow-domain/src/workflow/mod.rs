@@ -5,6 +5,7 @@
 //! can be tested without a database.
 
 pub mod approval;
+pub mod expr;
 pub mod graph;
 pub mod record;
 pub mod seeded;
