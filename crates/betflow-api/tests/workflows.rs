@@ -451,6 +451,15 @@ async fn data_and_request_validation(db: TestDb) {
             json!({"workflowType": "content_publishing", "data": [1]}),
             "data",
         ),
+        (
+            json!({"workflowType": "content_publishing", "data": content(), "tags": [""]}),
+            "tags",
+        ),
+        (
+            json!({"workflowType": "content_publishing", "data": content(),
+                   "tags": (0..20).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+            "tags",
+        ),
     ] {
         let (status, err) = post(body).await;
         assert_eq!(
@@ -529,19 +538,33 @@ async fn concurrent_approvals_count_once(db: TestDb) {
 async fn listing_filters_and_pages(db: TestDb) {
     let s = spawn(db).await;
     let admin = s.admin_token().await;
-    for (kind, priority) in [
-        ("content_publishing", "high"),
-        ("content_publishing", "low"),
-        ("line_change_approval", "high"),
-        ("line_change_approval", "critical"),
-        ("line_change_approval", "medium"),
+    for (kind, priority, tags) in [
+        ("content_publishing", "high", json!(["vip"])),
+        ("content_publishing", "low", json!([])),
+        ("line_change_approval", "high", json!(["vip", " in-play "])),
+        ("line_change_approval", "critical", json!([])),
+        ("line_change_approval", "medium", json!(["trading"])),
     ] {
         let data = if kind == "content_publishing" {
             content()
         } else {
             line()
         };
-        create(&s, &admin, kind, data, json!({"priority": priority})).await;
+        let w = create(
+            &s,
+            &admin,
+            kind,
+            data,
+            json!({"priority": priority, "tags": tags}),
+        )
+        .await;
+        if kind == "line_change_approval" && priority == "high" {
+            assert_eq!(
+                w["tags"],
+                json!(["trading", "odds", "risk", "vip", "in-play"]),
+                "the definition's tags, then the workflow's, trimmed and once each"
+            );
+        }
     }
     let get = |q: &str| {
         let path = format!("/api/v1/workflows?{q}");
@@ -570,6 +593,11 @@ async fn listing_filters_and_pages(db: TestDb) {
         ("search=arsenal", 3),
         ("startDate=2000-01-01T00:00:00Z", 5),
         ("endDate=2000-01-01T00:00:00Z", 0),
+        ("tags=vip", 2),
+        ("tags=vip,in-play", 1),
+        ("tags=risk", 3),
+        ("tags=compliance,vip", 1),
+        ("tags=", 5),
     ] {
         let (status, page) = get(q).await;
         assert_eq!(status, 200, "{q}");
@@ -582,6 +610,7 @@ async fn listing_filters_and_pages(db: TestDb) {
         "priority=urgent",
         "startDate=yesterday",
         "startDate=2026-02-01T00:00:00Z&endDate=2026-01-01T00:00:00Z",
+        &format!("tags={}", "x".repeat(51)),
     ] {
         let (status, err) = get(q).await;
         assert_eq!(

@@ -15,7 +15,7 @@ use betflow_domain::workflow::graph::{
 };
 use betflow_domain::workflow::record::{
     Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
-    Version,
+    Version, normalize_tags,
 };
 use betflow_domain::workflow::{
     Decision, DecisionError, Priority, StepOutcome, Vote, WorkflowStatus, approval, seeded,
@@ -38,6 +38,8 @@ pub struct NewWorkflow {
     pub priority: Priority,
     /// Start at once (the seed's behaviour) or stay pending until started.
     pub start: bool,
+    /// Tags besides the definition's own.
+    pub tags: Vec<String>,
 }
 
 /// A definition to create (or import from an export).
@@ -260,6 +262,8 @@ impl Workflows {
         if !new.data.is_object() {
             return Err(DomainError::invalid("data", "must be a JSON object").into());
         }
+        let tags = normalize_tags(definition.tags.iter().chain(&new.tags))
+            .map_err(|e| DomainError::invalid("tags", e))?;
         self.validate_data(&definition, &new.data).await?;
         let version = self
             .version(definition.id, definition.latest_version)
@@ -281,6 +285,7 @@ impl Workflows {
             assignees: vec![],
             completed_steps: 0,
             data: new.data,
+            tags,
             created_by: Some(principal.user_id),
             created_at: t,
             updated_at: t,
@@ -760,6 +765,9 @@ impl Workflows {
         if new.name.trim().is_empty() || new.name.chars().count() > 255 {
             v.push(Violation::new("name", "must be 1 to 255 characters"));
         }
+        if let Err(e) = normalize_tags(&new.tags) {
+            v.push(Violation::new("tags", e));
+        }
         if let Some(schema) = &new.data_schema
             && let Err(e) = jsonschema::validator_for(schema)
         {
@@ -801,7 +809,7 @@ impl Workflows {
             name: new.name.trim().to_owned(),
             description: new.description,
             category: new.category,
-            tags: new.tags,
+            tags: normalize_tags(&new.tags).unwrap_or_default(),
             data_schema: new.data_schema,
             latest_version: 1,
             is_active: true,

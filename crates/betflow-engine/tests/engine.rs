@@ -172,6 +172,7 @@ mod timers {
                     data,
                     priority: Priority::High,
                     start: true,
+                    tags: vec![],
                 },
                 &Actor::default(),
             )

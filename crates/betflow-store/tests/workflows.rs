@@ -65,6 +65,7 @@ fn instance(d: &Definition, priority: Priority, data: serde_json::Value) -> Inst
         assignees: vec!["trading_manager".into()],
         completed_steps: 0,
         data,
+        tags: vec!["trading".into()],
         created_by: Some(Uuid::now_v7()),
         created_at: t,
         updated_at: t,
@@ -187,6 +188,12 @@ async fn listing_filters_and_paginates(db: TestDb) {
         if i == 4 {
             w.status = WorkflowStatus::Pending;
         }
+        if i % 2 == 1 {
+            w.tags.push("vip".into());
+        }
+        if i == 3 {
+            w.tags.push("in-play".into());
+        }
         let mut tx = db.store.begin().await.unwrap();
         tx.insert_workflow(&w).await.unwrap();
         tx.commit().await.unwrap();
@@ -287,6 +294,19 @@ async fn listing_filters_and_paginates(db: TestDb) {
         .total,
         0
     );
+    let tagged = |tags: &[&str]| InstanceFilter {
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        ..Default::default()
+    };
+    assert_eq!(list(tagged(&["trading"])).await.total, 5);
+    assert_eq!(list(tagged(&["vip"])).await.total, 2);
+    assert_eq!(
+        list(tagged(&["vip", "in-play"])).await.items[0].id,
+        all[3].id,
+        "every tag must match"
+    );
+    assert_eq!(list(tagged(&["vip", "in-play"])).await.total, 1);
+    assert_eq!(list(tagged(&["vi"])).await.total, 0, "whole tags only");
     assert_eq!(
         list(InstanceFilter {
             created_by: all[0].created_by,

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use betflow_domain::DomainError;
-use betflow_domain::workflow::record::{InstanceFilter, TimelineEvent};
+use betflow_domain::workflow::record::{InstanceFilter, TimelineEvent, normalize_tags};
 use betflow_domain::workflow::{Decision, Priority, WorkflowStatus};
 use betflow_engine::workflows::{NewWorkflow, WorkflowView};
 use chrono::{DateTime, Utc};
@@ -46,6 +46,9 @@ pub struct CreateWorkflowRequest {
     pub priority: Option<String>,
     /// `false` leaves the workflow pending until `POST .../start`. Default `true`.
     pub start: Option<bool>,
+    /// Tags besides the definition's own (at most 20 in all, each 1 to 50 characters).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 crate::roles! {
@@ -133,6 +136,8 @@ pub struct WorkflowResponse {
     pub updated_at: DateTime<Utc>,
     #[schema(value_type = Object)]
     pub data: Value,
+    /// The definition's tags and those given at creation.
+    pub tags: Vec<String>,
     /// 0 to 100, from completed steps.
     pub progress: u8,
     /// Now plus the median decision time of every step left on the approval path (this
@@ -160,6 +165,7 @@ impl From<WorkflowView> for WorkflowResponse {
             created_at: w.created_at,
             updated_at: w.updated_at,
             data: w.data,
+            tags: w.tags,
             progress: v.progress,
             estimated_completion: v.estimated_completion,
             approvals: v
@@ -207,6 +213,8 @@ pub struct ListParams {
     pub search: Option<String>,
     /// A role: open workflows whose current step that role may act on.
     pub assignee: Option<String>,
+    /// Comma-separated: workflows carrying every one of these tags.
+    pub tags: Option<String>,
 }
 
 /// The workflow filters shared by listing and export.
@@ -226,6 +234,9 @@ pub struct Filters {
     pub search: Option<String>,
     /// A role: open workflows whose current step that role may act on.
     pub assignee: Option<String>,
+    /// Workflows carrying every one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 impl Filters {
@@ -243,6 +254,7 @@ impl Filters {
             search: self.search,
             assignee_role: parse::<betflow_domain::identity::Role>(self.assignee.as_deref())?
                 .map(|r| r.as_str().to_owned()),
+            tags: normalize_tags(&self.tags).map_err(|e| DomainError::invalid("tags", e))?,
             page,
         })
     }
@@ -307,6 +319,7 @@ pub async fn create(
         data: body.data,
         priority: parse::<Priority>(body.priority.as_deref())?.unwrap_or_default(),
         start: body.start.unwrap_or(true),
+        tags: body.tags,
     };
     let view = state
         .engine
@@ -332,6 +345,13 @@ pub async fn list(
         end_date: q.end_date,
         search: q.search,
         assignee: q.assignee,
+        tags: q
+            .tags
+            .iter()
+            .flat_map(|t| t.split(','))
+            .filter(|t| !t.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
     };
     let filter = filters.into_filter(betflow_domain::PageRequest::new(q.page, q.limit)?)?;
     let page = state.engine.workflows().list(&filter).await?;

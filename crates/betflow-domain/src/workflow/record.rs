@@ -58,6 +58,8 @@ pub struct Instance {
     pub assignees: Vec<String>,
     pub completed_steps: u32,
     pub data: Value,
+    /// The definition's tags and any given when the workflow was created.
+    pub tags: Vec<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -113,6 +115,8 @@ pub struct InstanceFilter {
     pub search: Option<String>,
     /// Open workflows whose current step this role may act on (the seed's `assignee`).
     pub assignee_role: Option<String>,
+    /// Workflows carrying every one of these tags.
+    pub tags: Vec<String>,
     pub page: PageRequest,
 }
 
@@ -152,4 +156,47 @@ pub struct BettingContent {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Most tags one definition or workflow carries.
+pub const MAX_TAGS: usize = 20;
+/// Longest tag.
+pub const MAX_TAG_LEN: usize = 50;
+
+/// Trims tags, drops repeats (keeping the first), and refuses empty, overlong or too many.
+pub fn normalize_tags<'a>(
+    tags: impl IntoIterator<Item = &'a String>,
+) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let t = t.trim();
+        if t.is_empty() || t.chars().count() > MAX_TAG_LEN {
+            return Err(format!("each tag must be 1 to {MAX_TAG_LEN} characters"));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_owned());
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(format!("at most {MAX_TAGS} tags"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_trimmed_deduplicated_and_bounded() {
+        let t = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            normalize_tags(&t(&[" vip", "live", "vip "])),
+            Ok(t(&["vip", "live"]))
+        );
+        assert!(normalize_tags(&t(&[""])).is_err());
+        assert!(normalize_tags(&t(&[&"x".repeat(51)])).is_err());
+        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        assert!(normalize_tags(&many).is_err());
+    }
 }

@@ -40,6 +40,8 @@ const FOR_UPDATE: &str = " FOR UPDATE";
 const DATA_SEARCH: &str = "data::text ILIKE ";
 /// Whether a role is among a workflow's current assignees (a JSON array of strings).
 const HAS_ASSIGNEE: (&str, &str) = ("current_assignees @> jsonb_build_array(", "::text)");
+/// Whether a workflow carries a tag; containment uses the GIN index.
+const HAS_TAG: (&str, &str) = ("tags @> jsonb_build_array(", "::text)");
 const IP_SELECT: &str = "host(ip_address) AS ip_address";
 
 /// The PostgreSQL implementation of [`crate::Store`].

@@ -17,14 +17,14 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_page, to_total};
-use super::{BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE};
+use super::{BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE, HAS_TAG};
 use crate::{Result, WorkflowRead, WorkflowWrite};
 
 const DEF_COLUMNS: &str = "id, key, name, description, category, tags, data_schema, \
     latest_version, is_active, created_by, created_at, updated_at";
 const WF_COLUMNS: &str = "id, definition_id, workflow_type, version, status, priority, \
     current_step, step_visit, step_started_at, escalated_roles, current_assignees, \
-    completed_steps, data, \
+    completed_steps, data, tags, \
     created_by, created_at, updated_at, started_at, completed_at, due_at";
 
 fn u32_of(table: &'static str, v: i32) -> Result<u32> {
@@ -105,6 +105,7 @@ struct WfRow {
     current_assignees: Json<Vec<String>>,
     completed_steps: i32,
     data: Json<Value>,
+    tags: Json<Vec<String>>,
     created_by: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -134,6 +135,7 @@ impl TryFrom<WfRow> for Instance {
             assignees: r.current_assignees.0,
             completed_steps: u32_of(T, r.completed_steps)?,
             data: r.data.0,
+            tags: r.tags.0,
             created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -232,6 +234,12 @@ fn push_filters(qb: &mut QueryBuilder<Db>, f: &InstanceFilter) {
             .push(HAS_ASSIGNEE.0)
             .push_bind(role.clone())
             .push(HAS_ASSIGNEE.1);
+    }
+    for tag in &f.tags {
+        qb.push(" AND ")
+            .push(HAS_TAG.0)
+            .push_bind(tag.clone())
+            .push(HAS_TAG.1);
     }
     if let Some(text) = f.search.as_deref().filter(|t| !t.is_empty()) {
         let escaped = text
@@ -595,6 +603,7 @@ impl WorkflowWrite for BackendTx {
             .push_bind(Json(w.assignees.clone()))
             .push_bind(i32_of(w.completed_steps))
             .push_bind(Json(w.data.clone()))
+            .push_bind(Json(w.tags.clone()))
             .push_bind(w.created_by)
             .push_bind(micros(w.created_at))
             .push_bind(micros(w.updated_at))
@@ -634,6 +643,8 @@ impl WorkflowWrite for BackendTx {
             .push_bind(i32_of(w.completed_steps))
             .push(", data = ")
             .push_bind(Json(w.data.clone()))
+            .push(", tags = ")
+            .push_bind(Json(w.tags.clone()))
             .push(", updated_at = ")
             .push_bind(micros(w.updated_at))
             .push(", started_at = ")

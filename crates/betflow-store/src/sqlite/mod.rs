@@ -43,6 +43,11 @@ const HAS_ASSIGNEE: (&str, &str) = (
     "EXISTS (SELECT 1 FROM json_each(current_assignees) WHERE json_each.value = ",
     ")",
 );
+/// Whether a workflow carries a tag (a JSON array of strings).
+const HAS_TAG: (&str, &str) = (
+    "EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = ",
+    ")",
+);
 const IP_SELECT: &str = "ip_address";
 
 /// The SQLite implementation of [`crate::Store`].
