@@ -1203,9 +1203,25 @@ async fn export_in_all_three_formats(db: TestDb) {
     assert!(rows[1..].iter().all(|r| r[2] == "in_progress"));
     assert!(rows[1..].iter().all(|r| r[5] == "0"), "progress is numeric");
 
+    // Nothing matches: still a well-formed file.
+    let none = json!({"status": "completed"});
+    let res = export(json!({"format": "json", "filters": none}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "[]");
+    let res = export(json!({"format": "csv", "filters": none}))
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert_eq!(text.lines().count(), 1, "the header alone: {text}");
+    assert!(text.starts_with("id,workflowType,"), "{text}");
+
     for bad in [
         json!({"format": "pdf"}),
         json!({"format": "csv", "filters": {"status": "done"}}),
+        json!({"format": "json", "filters": {"startDate": "2026-02-01T00:00:00Z",
+            "endDate": "2026-01-01T00:00:00Z"}}),
         json!({}),
     ] {
         let res = export(bad.clone()).await.unwrap();

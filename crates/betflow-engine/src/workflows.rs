@@ -59,8 +59,19 @@ pub type BulkOutcome = (Uuid, Result<WorkflowView, EngineError>);
 
 /// Most ids one bulk request may name.
 pub const MAX_BULK: usize = 1000;
-/// Most workflows one export may contain; larger exports must narrow their filters.
+/// Most workflows one XLSX export may contain (the file is built whole before it is sent).
 pub const MAX_EXPORT: u64 = 10_000;
+/// Workflows read per query while exporting.
+pub const EXPORT_PAGE: u32 = 500;
+
+fn check_filter(filter: &InstanceFilter) -> Result<(), EngineError> {
+    if let (Some(a), Some(b)) = (filter.start_date, filter.end_date)
+        && a > b
+    {
+        return Err(DomainError::invalid("startDate", "must not be after endDate").into());
+    }
+    Ok(())
+}
 
 /// Decision times of one step of one definition.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +119,8 @@ pub struct WorkflowView {
     pub estimated_completion: Option<DateTime<Utc>>,
 }
 
+/// Cheap to clone: the store is shared and the caches are handles to the same caches.
+#[derive(Clone)]
 pub struct Workflows {
     store: Arc<dyn Store>,
     /// Published versions never change, so they are cached without expiry.
@@ -1180,16 +1193,9 @@ impl Workflows {
     }
 
     pub async fn list(&self, filter: &InstanceFilter) -> Result<Page<WorkflowView>, EngineError> {
-        if let (Some(a), Some(b)) = (filter.start_date, filter.end_date)
-            && a > b
-        {
-            return Err(DomainError::invalid("startDate", "must not be after endDate").into());
-        }
+        check_filter(filter)?;
         let page = self.store.list_workflows(filter).await?;
-        let mut items = Vec::with_capacity(page.items.len());
-        for w in page.items.iter().cloned() {
-            items.push(self.view(w).await?);
-        }
+        let items = self.views(page.items).await?;
         Ok(Page {
             items,
             total: page.total,
@@ -1242,23 +1248,56 @@ impl Workflows {
     }
 
     /// Every workflow matching `filter` (newest first), for export.
+    /// Every workflow matching `filter`, a page at a time, newest first, for exports of any
+    /// size: memory stays at one page however many rows match.
+    pub fn export_pages(
+        &self,
+        filter: InstanceFilter,
+    ) -> Result<
+        impl futures::Stream<Item = Result<Vec<WorkflowView>, EngineError>> + Send + 'static,
+        EngineError,
+    > {
+        check_filter(&filter)?;
+        let this = self.clone();
+        Ok(futures::stream::try_unfold(
+            (this, filter, None, false),
+            |(this, filter, before, done)| async move {
+                if done {
+                    return Ok(None);
+                }
+                let rows = this
+                    .store
+                    .scan_workflows(&filter, before, EXPORT_PAGE)
+                    .await?;
+                let last = rows.last().map(|w| (w.created_at, w.id));
+                let done = rows.len() < EXPORT_PAGE as usize;
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                let views = this.views(rows).await?;
+                Ok(Some((views, (this, filter, last, done))))
+            },
+        ))
+    }
+
+    /// Every workflow matching `filter`, in memory: for formats that cannot be written as they
+    /// are read (XLSX), so at most [`MAX_EXPORT`].
     pub async fn export(
         &self,
         mut filter: InstanceFilter,
     ) -> Result<Vec<WorkflowView>, EngineError> {
-        filter.page = betflow_domain::PageRequest::new(Some(1), Some(100))?;
-        let first = self.list(&filter).await?;
-        if first.total > MAX_EXPORT {
+        filter.page = betflow_domain::PageRequest::new(Some(1), Some(1))?;
+        let total = self.list(&filter).await?.total;
+        if total > MAX_EXPORT {
             return Err(EngineError::Unprocessable(format!(
-                "{} workflows match; an export holds at most {MAX_EXPORT}: narrow the filters",
-                first.total
+                "{total} workflows match; this format holds at most {MAX_EXPORT}: narrow the \
+                 filters or export CSV or JSON"
             )));
         }
-        let pages = first.total_pages;
-        let mut out = first.items;
-        for page in 2..=pages {
-            filter.page = betflow_domain::PageRequest::new(u32::try_from(page).ok(), Some(100))?;
-            out.extend(self.list(&filter).await?.items);
+        let mut out = Vec::new();
+        let mut pages = std::pin::pin!(self.export_pages(filter)?);
+        while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
+            out.extend(page);
         }
         Ok(out)
     }
@@ -1429,8 +1468,32 @@ impl Workflows {
     }
 
     async fn view(&self, w: Instance) -> Result<WorkflowView, EngineError> {
-        let version = self.version(w.definition_id, w.version).await?;
         let approvals = self.store.list_approvals(w.id).await?;
+        self.view_with(w, approvals).await
+    }
+
+    /// Views of a page of workflows, with one query for all their decisions.
+    async fn views(&self, rows: Vec<Instance>) -> Result<Vec<WorkflowView>, EngineError> {
+        let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
+        let mut by_workflow: std::collections::HashMap<Uuid, Vec<Approval>> =
+            std::collections::HashMap::new();
+        for a in self.store.list_approvals_for(&ids).await? {
+            by_workflow.entry(a.workflow_id).or_default().push(a);
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for w in rows {
+            let approvals = by_workflow.remove(&w.id).unwrap_or_default();
+            out.push(self.view_with(w, approvals).await?);
+        }
+        Ok(out)
+    }
+
+    async fn view_with(
+        &self,
+        w: Instance,
+        approvals: Vec<Approval>,
+    ) -> Result<WorkflowView, EngineError> {
+        let version = self.version(w.definition_id, w.version).await?;
         let progress = if w.status == WorkflowStatus::Completed {
             100
         } else {

@@ -105,6 +105,7 @@ mod timers {
         an_overdue_timer_fires_after_a_restart,
         a_job_of_a_killed_worker_is_run_by_another,
         automated_steps_route_act_and_wait,
+        an_export_walks_every_page,
     );
 
     fn admin() -> Principal {
@@ -524,6 +525,42 @@ mod timers {
                 .current_step
                 .as_deref(),
             Some("auto")
+        );
+    }
+
+    async fn an_export_walks_every_page(db: TestDb) {
+        use futures::TryStreamExt;
+        let engine = super::make_engine(db.store.clone(), None);
+        define(
+            &engine,
+            "bulk",
+            WorkflowGraph::linear(vec![step("review", TimeoutAction::default())]),
+        )
+        .await;
+        let n = betflow_engine::workflows::EXPORT_PAGE as usize + 1;
+        for i in 0..n {
+            start(&engine, "bulk", json!({"i": i})).await;
+        }
+        let pages: Vec<_> = engine
+            .workflows()
+            .export_pages(Default::default())
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [n - 1, 1]);
+        let mut ids: Vec<Uuid> = pages.iter().flatten().map(|v| v.instance.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+        assert_eq!(
+            engine
+                .workflows()
+                .export(Default::default())
+                .await
+                .unwrap()
+                .len(),
+            n
         );
     }
 }

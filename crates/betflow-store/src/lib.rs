@@ -162,8 +162,19 @@ pub trait WorkflowRead {
     async fn get_workflow(&self, id: Uuid) -> Result<Option<Instance>>;
     /// Newest first.
     async fn list_workflows(&self, filter: &InstanceFilter) -> Result<Page<Instance>>;
+    /// Up to `limit` workflows matching `filter` (its page ignored), newest first, strictly
+    /// older than `before` (`created_at`, `id`). Keyset paging: an export walking every page
+    /// sees each row once even while workflows are created or deleted, and no count is paid.
+    async fn scan_workflows(
+        &self,
+        filter: &InstanceFilter,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<Instance>>;
     /// Every decision on a workflow, oldest first.
     async fn list_approvals(&self, workflow_id: Uuid) -> Result<Vec<Approval>>;
+    /// Every decision on each of `workflow_ids` (at most a page of them), oldest first.
+    async fn list_approvals_for(&self, workflow_ids: &[Uuid]) -> Result<Vec<Approval>>;
     /// A workflow's history, oldest first.
     async fn list_timeline(&self, workflow_id: Uuid) -> Result<Vec<TimelineEvent>>;
     async fn get_betting_line(&self, workflow_id: Uuid) -> Result<Option<BettingLine>>;

@@ -16,6 +16,7 @@ betflow_store::conformance!(
     definitions_versions_and_workflows_round_trip,
     one_vote_per_user_per_step_visit,
     listing_filters_and_paginates,
+    keyset_scans_see_each_row_once,
 );
 
 async fn seed(db: &TestDb) -> (Definition, Version) {
@@ -316,4 +317,83 @@ async fn listing_filters_and_paginates(db: TestDb) {
         .total,
         1
     );
+}
+
+async fn keyset_scans_see_each_row_once(db: TestDb) {
+    let (d, _) = seed(&db).await;
+    // Many rows share a timestamp, so the cursor's id tiebreak is what keeps pages apart.
+    let base = now() - Duration::hours(1);
+    let mut tx = db.store.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..1203 {
+        let mut w = instance(&d, Priority::Medium, json!({"i": i}));
+        w.created_at = base + Duration::seconds(i64::from(i % 7));
+        if i % 100 == 0 {
+            w.priority = Priority::Critical;
+        }
+        tx.insert_workflow(&w).await.unwrap();
+        ids.push(w.id);
+    }
+    tx.commit().await.unwrap();
+
+    let all = InstanceFilter::default();
+    let mut seen = Vec::new();
+    let mut before = None;
+    let mut pages = 0;
+    loop {
+        let page = db.store.scan_workflows(&all, before, 500).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        pages += 1;
+        before = page.last().map(|w| (w.created_at, w.id));
+        seen.extend(page.into_iter().map(|w| (w.created_at, w.id)));
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 1203);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, id breaking ties");
+    sorted.dedup();
+    assert_eq!(sorted.len(), 1203, "no row twice");
+
+    let critical = InstanceFilter {
+        priority: Some(Priority::Critical),
+        ..Default::default()
+    };
+    let page = db.store.scan_workflows(&critical, None, 500).await.unwrap();
+    assert_eq!(page.len(), 13, "filters apply");
+
+    // Decisions for a page of workflows come back in one query.
+    let mut tx = db.store.begin().await.unwrap();
+    for (n, id) in ids.iter().take(3).enumerate() {
+        for k in 0..=n {
+            tx.insert_approval(&Approval {
+                id: Uuid::now_v7(),
+                workflow_id: *id,
+                step_id: "line_impact_analysis".into(),
+                step_visit: 1,
+                approver_id: Uuid::now_v7(),
+                decision: if k == 0 {
+                    Decision::Approve
+                } else {
+                    Decision::Reject
+                },
+                comments: None,
+                decided_at: now(),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    let approvals = db.store.list_approvals_for(&ids[..4]).await.unwrap();
+    assert_eq!(approvals.len(), 1 + 2 + 3);
+    for (n, id) in ids.iter().take(4).enumerate() {
+        assert_eq!(
+            approvals.iter().filter(|a| a.workflow_id == *id).count(),
+            if n < 3 { n + 1 } else { 0 }
+        );
+    }
+    assert!(db.store.list_approvals_for(&[]).await.unwrap().is_empty());
 }

@@ -1,10 +1,13 @@
 //! `POST /api/v1/workflows/bulk/export`: workflows as JSON, CSV or XLSX downloads, with the
 //! seed's content types and file names.
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use betflow_engine::workflows::WorkflowView;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -65,13 +68,25 @@ fn row(w: &WorkflowResponse) -> [String; 12] {
     ]
 }
 
-fn csv_bytes(rows: &[WorkflowResponse]) -> Result<Vec<u8>, ApiError> {
+fn csv_bytes(rows: &[WorkflowResponse], header: bool) -> Result<Vec<u8>, ApiError> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(COLUMNS).map_err(ApiError::internal)?;
+    if header {
+        out.write_record(COLUMNS).map_err(ApiError::internal)?;
+    }
     for w in rows {
         out.write_record(row(w)).map_err(ApiError::internal)?;
     }
     out.into_inner().map_err(ApiError::internal)
+}
+
+/// One page of a JSON array: `[` before the first item, `,` between items.
+fn json_bytes(rows: &[WorkflowResponse], first_page: bool) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    for (i, w) in rows.iter().enumerate() {
+        out.push(if i == 0 && first_page { b'[' } else { b',' });
+        serde_json::to_writer(&mut out, w).map_err(ApiError::internal)?;
+    }
+    Ok(out)
 }
 
 fn xlsx_bytes(rows: &[WorkflowResponse]) -> Result<Vec<u8>, ApiError> {
@@ -104,8 +119,9 @@ fn xlsx_bytes(rows: &[WorkflowResponse]) -> Result<Vec<u8>, ApiError> {
 #[utoipa::path(post, path = "/api/v1/workflows/bulk/export", tag = super::workflows::TAG,
     summary = "Export workflows",
     description = "Requires `workflows:export`. Returns a download: `workflows.json` \
-                   (application/json), `workflows.csv` (text/csv) or `workflows.xlsx`. At most \
-                   10,000 workflows (422 beyond: narrow the filters).",
+                   (application/json) or `workflows.csv` (text/csv), streamed a page at a time \
+                   with no size limit, or `workflows.xlsx`, at most 10,000 workflows (422 \
+                   beyond: narrow the filters or export CSV).",
     request_body = ExportRequest,
     responses((status = 200, description = "The file"), (status = 400, body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope)))]
@@ -115,26 +131,67 @@ pub async fn export(
     ApiJson(body): ApiJson<ExportRequest>,
 ) -> Result<Response, ApiError> {
     let filter = body.filters.into_filter(Default::default())?;
-    let rows: Vec<WorkflowResponse> = state
-        .engine
-        .workflows()
-        .export(filter)
-        .await?
-        .into_iter()
-        .map(WorkflowResponse::from)
-        .collect();
-    let (content_type, name, bytes) = match body.format {
-        ExportFormat::Json => (
-            "application/json",
-            "workflows.json",
-            serde_json::to_vec_pretty(&rows).map_err(ApiError::internal)?,
-        ),
-        ExportFormat::Csv => ("text/csv", "workflows.csv", csv_bytes(&rows)?),
-        ExportFormat::Xlsx => (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "workflows.xlsx",
-            xlsx_bytes(&rows)?,
-        ),
+    let workflows = state.engine.workflows();
+    let (content_type, name, body) = match body.format {
+        ExportFormat::Xlsx => {
+            let rows: Vec<WorkflowResponse> = workflows
+                .export(filter)
+                .await?
+                .into_iter()
+                .map(WorkflowResponse::from)
+                .collect();
+            (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "workflows.xlsx",
+                Body::from(xlsx_bytes(&rows)?),
+            )
+        }
+        format => {
+            let json = matches!(format, ExportFormat::Json);
+            let mut pages = Box::pin(workflows.export_pages(filter)?);
+            // The first page is read before the 200 goes out, so a failing query is still an
+            // error response; a failure later can only cut the download short.
+            let first = pages.try_next().await?.unwrap_or_default();
+            let encode = move |page: Vec<WorkflowView>, first_page: bool| {
+                let rows: Vec<WorkflowResponse> =
+                    page.into_iter().map(WorkflowResponse::from).collect();
+                if json {
+                    json_bytes(&rows, first_page)
+                } else {
+                    csv_bytes(&rows, first_page)
+                }
+            };
+            let head = encode(first, true)?;
+            let empty_json = json && head.is_empty();
+            let rest = pages.map(move |page| {
+                page.map_err(ApiError::from)
+                    .and_then(|p| encode(p, empty_json))
+                    .map(Bytes::from)
+                    .map_err(|e| {
+                        tracing::warn!(error = ?e, "export cut short");
+                        std::io::Error::other("export failed")
+                    })
+            });
+            let tail: &'static [u8] = match (json, empty_json) {
+                (true, true) => b"[]",
+                (true, false) => b"]",
+                (false, _) => b"",
+            };
+            let stream = futures::stream::once(async move { Ok(Bytes::from(head)) })
+                .chain(rest)
+                .chain(futures::stream::once(async move {
+                    Ok::<_, std::io::Error>(Bytes::from_static(tail))
+                }));
+            if json {
+                (
+                    "application/json",
+                    "workflows.json",
+                    Body::from_stream(stream),
+                )
+            } else {
+                ("text/csv", "workflows.csv", Body::from_stream(stream))
+            }
+        }
     };
     Ok((
         StatusCode::OK,
@@ -145,7 +202,7 @@ pub async fn export(
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        bytes,
+        body,
     )
         .into_response())
 }

@@ -320,8 +320,49 @@ impl WorkflowRead for BackendStore {
         Ok(Page::new(items, to_total(total), f.page))
     }
 
+    async fn scan_workflows(
+        &self,
+        f: &InstanceFilter,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<Instance>> {
+        let mut qb =
+            QueryBuilder::<Db>::new(format!("SELECT {WF_COLUMNS} FROM workflow_instances"));
+        push_filters(&mut qb, f);
+        if let Some((t, id)) = before {
+            qb.push(" AND (created_at < ")
+                .push_bind(micros(t))
+                .push(" OR (created_at = ")
+                .push_bind(micros(t))
+                .push(" AND id < ")
+                .push_bind(id)
+                .push("))");
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows: Vec<WfRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(Instance::try_from).collect()
+    }
+
     async fn list_approvals(&self, workflow_id: Uuid) -> Result<Vec<Approval>> {
         let mut qb = approvals_query(workflow_id);
+        let rows: Vec<ApprovalRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        approvals_of(rows)
+    }
+
+    async fn list_approvals_for(&self, workflow_ids: &[Uuid]) -> Result<Vec<Approval>> {
+        if workflow_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, workflow_instance_id, step_id, step_visit, approver_id, decision, \
+             comments, decided_at FROM workflow_approvals WHERE workflow_instance_id IN (",
+        );
+        let mut ids = qb.separated(", ");
+        for id in workflow_ids {
+            ids.push_bind(*id);
+        }
+        qb.push(") ORDER BY decided_at, id");
         let rows: Vec<ApprovalRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         approvals_of(rows)
     }
