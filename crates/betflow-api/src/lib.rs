@@ -56,6 +56,9 @@ pub struct HttpConfig {
     pub limits: auth::Limits,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Mount the API and its docs. Off on a worker-only process, which serves only the
+    /// system routes (health, readiness, metrics).
+    pub serve_api: bool,
 }
 
 impl Default for HttpConfig {
@@ -67,6 +70,7 @@ impl Default for HttpConfig {
             debug_routes: false,
             limits: auth::Limits::default(),
             trusted_proxies: vec![],
+            serve_api: true,
         }
     }
 }
@@ -226,35 +230,39 @@ pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigErr
     // Install the recorder before the first request so no sample is lost.
     metrics::handle();
     let openapi = openapi();
-    let endpoints = Arc::new(available_endpoints(&openapi));
+    let mut endpoints = available_endpoints(&openapi);
+    if !config.serve_api {
+        endpoints.retain(|e| !e.contains(" /api"));
+    }
+    let endpoints = Arc::new(endpoints);
     let state = AppState {
         engine,
         started: Instant::now(),
         limits: config.limits,
     };
-    let mut router: Router<AppState> = Router::new()
-        .merge(system_routes().split_for_parts().0)
-        .merge(public_routes().split_for_parts().0.route_layer(
-            axum::middleware::from_fn_with_state(state.clone(), auth::limit_by_ip),
-        ))
-        .merge(protected_routes().split_for_parts().0.route_layer(
-            axum::middleware::from_fn_with_state(state.clone(), auth::require_auth),
-        ));
+    let mut router: Router<AppState> = Router::new().merge(system_routes().split_for_parts().0);
+    if config.serve_api {
+        router = router
+            .merge(public_routes().split_for_parts().0.route_layer(
+                axum::middleware::from_fn_with_state(state.clone(), auth::limit_by_ip),
+            ))
+            .merge(protected_routes().split_for_parts().0.route_layer(
+                axum::middleware::from_fn_with_state(state.clone(), auth::require_auth),
+            ))
+            .merge(
+                Router::from(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", openapi))
+                    .layer(SetResponseHeaderLayer::overriding(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(middleware::DOCS_CSP),
+                    )),
+            );
+    }
 
     if config.debug_routes {
         router = router.merge(routes::debug::router());
     }
 
-    let docs: Router<AppState> = Router::from(
-        SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", openapi),
-    )
-    .layer(SetResponseHeaderLayer::overriding(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(middleware::DOCS_CSP),
-    ));
-
     let router = router
-        .merge(docs)
         .fallback(move |uri: Uri| not_found(uri, endpoints.clone()))
         .layer(DefaultBodyLimit::max(
             usize::try_from(config.body_limit).unwrap_or(usize::MAX),

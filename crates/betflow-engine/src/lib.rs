@@ -83,6 +83,15 @@ impl Engine {
         })
     }
 
+    /// Where a line change's risk levels start (the default is the seed's).
+    pub fn with_risk_thresholds(
+        mut self,
+        thresholds: betflow_domain::workflow::seeded::RiskThresholds,
+    ) -> Self {
+        self.workflows.risk = thresholds;
+        self
+    }
+
     pub fn identity(&self) -> &Identity {
         &self.identity
     }

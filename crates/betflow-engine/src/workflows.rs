@@ -128,6 +128,8 @@ pub struct Workflows {
     schemas: Cache<(Uuid, u32), Arc<jsonschema::Validator>>,
     /// Median minutes to decide each step, per definition key.
     step_medians: Cache<String, Arc<std::collections::HashMap<String, f64>>>,
+    /// Where a line change's risk levels start.
+    pub(crate) risk: seeded::RiskThresholds,
 }
 
 fn invalid_transition(msg: impl Into<String>) -> EngineError {
@@ -144,6 +146,7 @@ impl Workflows {
                 .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
+            risk: seeded::RiskThresholds::default(),
         }
     }
 
@@ -281,7 +284,7 @@ impl Workflows {
         let version = self
             .version(definition.id, definition.latest_version)
             .await?;
-        let row = domain_row(&definition.key, &new.data)?;
+        let row = domain_row(&definition.key, &new.data, &self.risk)?;
 
         let t = now();
         let mut w = Instance {
@@ -1664,12 +1667,16 @@ enum DomainRow {
 
 /// The seed's `betting_lines` / `betting_content` row for the seeded workflow types, checked
 /// before anything is written (odds must be decimal odds above 1.0, and so on).
-fn domain_row(key: &str, data: &Value) -> Result<Option<DomainRow>, EngineError> {
+fn domain_row(
+    key: &str,
+    data: &Value,
+    risk: &seeded::RiskThresholds,
+) -> Result<Option<DomainRow>, EngineError> {
     let text = |f: &str| data.get(f).and_then(Value::as_str).map(str::to_owned);
     let t = now();
     match key {
         "line_change_approval" => {
-            let a = seeded::assess_line_change(data, &seeded::RiskThresholds::default())?;
+            let a = seeded::assess_line_change(data, risk)?;
             Ok(Some(DomainRow::Line(BettingLine {
                 id: Uuid::now_v7(),
                 workflow_id: Uuid::nil(),

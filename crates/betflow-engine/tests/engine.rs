@@ -106,6 +106,7 @@ mod timers {
         a_job_of_a_killed_worker_is_run_by_another,
         automated_steps_route_act_and_wait,
         an_export_walks_every_page,
+        configured_risk_thresholds_apply,
     );
 
     fn admin() -> Principal {
@@ -562,5 +563,22 @@ mod timers {
                 .len(),
             n
         );
+    }
+
+    async fn configured_risk_thresholds_apply(db: TestDb) {
+        use betflow_domain::workflow::seeded::{RiskLevel, RiskThresholds};
+        let level = |s: &str| RiskThresholds::parse_level(s).unwrap();
+        let strict = RiskThresholds::new(level("1:10"), level("2:20"), level("3:30")).unwrap();
+        let engine = super::make_engine(db.store.clone(), None).with_risk_thresholds(strict);
+        engine.workflows().ensure_seeded().await.unwrap();
+        let id = start(
+            &engine,
+            "line_change_approval",
+            json!({"lineId": "l1", "oldOdds": "2.00", "newOdds": "2.05", "financialImpact": 25}),
+        )
+        .await;
+        let (line, _) = engine.workflows().domain_rows(id).await.unwrap();
+        // 2.5 % and 25 units: low by the seed's thresholds, high by these.
+        assert_eq!(line.unwrap().risk_level, RiskLevel::High);
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use betflow_domain::identity::LockoutPolicy;
 use betflow_domain::units::{parse_byte_size, parse_duration};
+use betflow_domain::workflow::seeded::{RiskThresholds, Threshold};
 use betflow_engine::identity::IdentityConfig;
 use betflow_engine::ratelimit::Rule;
 use betflow_store::{Backend, StoreConfig};
@@ -129,6 +130,59 @@ impl AuthArgs {
     }
 }
 
+/// What one process does. Every process may take any mix; the queue makes workers safe to
+/// run side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProcessRole {
+    /// The REST API and its docs.
+    Api,
+    /// Runs due jobs: step timeouts, delays and automated steps.
+    Worker,
+}
+
+/// The workflow engine: which roles this process runs, and the line-change risk levels.
+#[derive(Debug, Clone, Args)]
+pub struct WorkflowArgs {
+    /// Roles of this process, comma-separated: api, worker. A process without `api` still
+    /// serves /health, /ready and /metrics.
+    #[arg(
+        long,
+        env = "BETFLOW_ROLES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "api,worker"
+    )]
+    pub roles: Vec<ProcessRole>,
+
+    /// How often an idle worker looks for due jobs.
+    #[arg(long, env = "BETFLOW_WORKER_POLL", default_value = "1s", value_parser = parse_duration)]
+    pub worker_poll: Duration,
+
+    /// Where a line change becomes medium risk: PERCENT:AMOUNT (odds change or financial
+    /// impact, whichever is reached first).
+    #[arg(long, env = "BETFLOW_RISK_MEDIUM", default_value = "5:10000", value_parser = RiskThresholds::parse_level)]
+    pub risk_medium: Threshold,
+
+    /// Where a line change becomes high risk: PERCENT:AMOUNT.
+    #[arg(long, env = "BETFLOW_RISK_HIGH", default_value = "10:50000", value_parser = RiskThresholds::parse_level)]
+    pub risk_high: Threshold,
+
+    /// Where a line change becomes critical: PERCENT:AMOUNT.
+    #[arg(long, env = "BETFLOW_RISK_CRITICAL", default_value = "20:100000", value_parser = RiskThresholds::parse_level)]
+    pub risk_critical: Threshold,
+}
+
+impl WorkflowArgs {
+    pub fn risk_thresholds(&self) -> anyhow::Result<RiskThresholds> {
+        RiskThresholds::new(self.risk_medium, self.risk_high, self.risk_critical)
+            .map_err(|e| anyhow::anyhow!("BETFLOW_RISK_*: {e}"))
+    }
+
+    pub fn runs(&self, role: ProcessRole) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
@@ -234,6 +288,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub auth: AuthArgs,
+
+    #[command(flatten)]
+    pub workflows: WorkflowArgs,
 
     #[command(flatten)]
     pub log: LogArgs,

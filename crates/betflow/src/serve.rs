@@ -11,8 +11,8 @@ use betflow_store::redis::RedisHandle;
 use betflow_store::{Store, StoreConfig};
 
 use crate::config::{
-    AdminCommand, CreateApiKeyArgs, CreateUserArgs, MigrateArgs, Secret, SecretSource, ServeArgs,
-    resolve_jwt_secret,
+    AdminCommand, CreateApiKeyArgs, CreateUserArgs, MigrateArgs, ProcessRole, Secret, SecretSource,
+    ServeArgs, resolve_jwt_secret,
 };
 use crate::telemetry;
 
@@ -56,7 +56,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             login: args.auth.login_rate_limit,
         },
         trusted_proxies: args.trusted_proxies.clone(),
+        serve_api: args.workflows.runs(ProcessRole::Api),
     };
+    let risk = args.workflows.risk_thresholds()?;
 
     let store = open_store(&store_config).await?;
     let redis = match args.redis_url.as_deref().filter(|u| !u.is_empty()) {
@@ -69,11 +71,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Some(Arc::new(handle))
         }
     };
-    let engine = Arc::new(Engine::new(
-        store,
-        redis,
-        &args.auth.identity_config(&jwt_secret),
-    )?);
+    let engine = Arc::new(
+        Engine::new(store, redis, &args.auth.identity_config(&jwt_secret))?
+            .with_risk_thresholds(risk),
+    );
     let generated_admin_password = engine
         .identity()
         .ensure_admin(args.auth.admin_password.clone().filter(|p| !p.is_empty()))
@@ -91,6 +92,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     print_banner(addr, &store_config, &secret_source);
+    let roles: Vec<&str> = args
+        .workflows
+        .roles
+        .iter()
+        .map(|r| match r {
+            ProcessRole::Api => "api",
+            ProcessRole::Worker => "worker",
+        })
+        .collect();
+    println!("  Roles:      {}", roles.join(", "));
     if let Some(password) = generated_admin_password {
         println!("  Admin:      created user 'admin' with password {password}");
         println!("              (shown once: log in and change it, or set BETFLOW_ADMIN_PASSWORD)");
@@ -103,12 +114,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await;
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let worker = betflow_engine::worker::spawn(
-        engine.clone(),
-        format!("{}:{}", addr, std::process::id()),
-        std::time::Duration::from_secs(1),
-        stop_rx.clone(),
-    );
+    let worker = args.workflows.runs(ProcessRole::Worker).then(|| {
+        betflow_engine::worker::spawn(
+            engine.clone(),
+            format!("{}:{}", addr, std::process::id()),
+            args.workflows.worker_poll,
+            stop_rx.clone(),
+        )
+    });
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -139,9 +152,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(std::time::Duration::from_secs(10), worker)
-        .await
-        .is_err()
+    if let Some(worker) = worker
+        && tokio::time::timeout(std::time::Duration::from_secs(10), worker)
+            .await
+            .is_err()
     {
         tracing::warn!(
             "job worker did not stop in time; its jobs return to the queue when their lease expires"

@@ -270,7 +270,19 @@ async fn migrate_alone_applies_migrations() {
 async fn bad_configuration_fails_at_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["serve", "--data-dir", d, "--risk-medium", "50:1"],
+            "must rise from medium",
+        ),
+        (
+            &["serve", "--data-dir", d, "--risk-high", "ten"],
+            "PERCENT:AMOUNT",
+        ),
+        (
+            &["serve", "--data-dir", d, "--roles", "api,scheduler"],
+            "scheduler",
+        ),
         (
             &["serve", "--data-dir", d, "--body-limit", "10zb"],
             "unknown unit",
@@ -608,4 +620,105 @@ async fn first_start_creates_admin_and_the_cli_manages_users_and_keys() {
     assert_eq!(me["data"]["username"], "ops", "{me}");
     s.sigterm();
     assert!(s.wait(Duration::from_secs(10)).await.success());
+}
+
+#[tokio::test]
+async fn api_and_worker_roles_split_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("BETFLOW_ADMIN_PASSWORD", "Admin-Password-1")];
+    let mut api = Server::start(&sqlite_args(dir.path(), &["--roles", "api"]), &env).await;
+    assert!(
+        api.banner.iter().any(|l| l.contains("Roles:      api")),
+        "{:?}",
+        api.banner
+    );
+    let http = client();
+    let token = http
+        .post(api.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "Admin-Password-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["data"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let definition = serde_json::json!({"key": "stamped", "name": "Stamped", "steps": [
+        {"id": "stamp", "name": "Stamp", "type": "action", "action": "set_data",
+         "params": {"stamped": true}}]});
+    let res = http
+        .post(api.url("/api/v1/workflow-definitions"))
+        .bearer_auth(&token)
+        .json(&definition)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = http
+        .post(api.url("/api/v1/workflows"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"workflowType": "stamped", "data": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let get = || {
+        let (http, url, token) = (
+            http.clone(),
+            api.url(&format!("/api/v1/workflows/{id}")),
+            token.clone(),
+        );
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["data"]
+                .clone()
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let w = get().await;
+    assert_eq!(
+        (w["status"].as_str(), w["currentStep"].as_str()),
+        (Some("in_progress"), Some("stamp")),
+        "no worker runs in an api-only process: {w}"
+    );
+
+    let mut worker = Server::start(
+        &sqlite_args(dir.path(), &["--roles", "worker", "--worker-poll", "100ms"]),
+        &env,
+    )
+    .await;
+    let res = http
+        .get(worker.url("/api/v1/workflows"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "a worker process serves no API");
+    let res = http.get(worker.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut done = serde_json::Value::Null;
+    for _ in 0..100 {
+        done = get().await;
+        if done["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["data"]["stamped"], true, "{done}");
+
+    worker.sigterm();
+    api.sigterm();
+    assert!(worker.wait(Duration::from_secs(15)).await.success());
+    assert!(api.wait(Duration::from_secs(15)).await.success());
 }

@@ -42,6 +42,7 @@ pub fn test_config() -> HttpConfig {
         debug_routes: true,
         limits: limits("100000/15m", "100000/1m"),
         trusted_proxies: vec![],
+        serve_api: true,
     }
 }
 

@@ -150,6 +150,9 @@ pub enum RiskLevel {
     Critical,
 }
 
+/// One level's start: (absolute odds change in percent, financial impact in currency units).
+pub type Threshold = (Decimal, Decimal);
+
 /// Where each risk level starts, by absolute odds change (percent) or financial impact
 /// (currency units): whichever is worse decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +169,48 @@ impl Default for RiskThresholds {
             high: (Decimal::from(10), Decimal::from(50_000)),
             critical: (Decimal::from(20), Decimal::from(100_000)),
         }
+    }
+}
+
+impl RiskThresholds {
+    /// Thresholds must not fall as the level rises, on either axis.
+    pub fn new(
+        medium: (Decimal, Decimal),
+        high: (Decimal, Decimal),
+        critical: (Decimal, Decimal),
+    ) -> Result<Self, String> {
+        for (name, (pct, amount)) in [("medium", medium), ("high", high), ("critical", critical)] {
+            if pct.is_sign_negative() || amount.is_sign_negative() {
+                return Err(format!("the {name} risk threshold must not be negative"));
+            }
+        }
+        if medium.0 > high.0 || high.0 > critical.0 || medium.1 > high.1 || high.1 > critical.1 {
+            return Err(
+                "risk thresholds must rise from medium to high to critical on both the odds \
+                 change and the financial impact"
+                    .into(),
+            );
+        }
+        Ok(Self {
+            medium,
+            high,
+            critical,
+        })
+    }
+
+    /// Reads one level's threshold written `PERCENT:AMOUNT`, e.g. `10:50000`.
+    pub fn parse_level(s: &str) -> Result<(Decimal, Decimal), String> {
+        let (pct, amount) = s
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?}: expected PERCENT:AMOUNT, e.g. 10:50000"))?;
+        let num = |t: &str| {
+            Decimal::from_str(t.trim()).map_err(|_| format!("{t:?} is not a decimal number"))
+        };
+        let level = (num(pct)?, num(amount)?);
+        if level.0.is_sign_negative() || level.1.is_sign_negative() {
+            return Err(format!("{s:?}: thresholds must not be negative"));
+        }
+        Ok(level)
     }
 }
 
@@ -327,6 +372,28 @@ mod tests {
 
     #[test]
     fn line_change_risk_from_odds_and_impact() {
+        let strict = RiskThresholds::new(
+            RiskThresholds::parse_level("1:100").unwrap(),
+            RiskThresholds::parse_level("2:200").unwrap(),
+            RiskThresholds::parse_level("3:300.5").unwrap(),
+        )
+        .unwrap();
+        let a = assess_line_change(
+            &json!({"oldOdds": 2.0, "newOdds": "2.10", "financialImpact": 1000}),
+            &strict,
+        )
+        .unwrap();
+        assert_eq!(
+            a.risk_level,
+            RiskLevel::Critical,
+            "configured thresholds apply"
+        );
+        assert!(RiskThresholds::parse_level("10").is_err());
+        assert!(RiskThresholds::parse_level("x:1").is_err());
+        assert!(RiskThresholds::parse_level("-1:1").is_err());
+        let d = RiskThresholds::default();
+        assert!(RiskThresholds::new(d.high, d.medium, d.critical).is_err());
+        assert_eq!(RiskThresholds::new(d.medium, d.high, d.critical), Ok(d));
         let t = RiskThresholds::default();
         let a = assess_line_change(
             &json!({"oldOdds": 2.0, "newOdds": "2.10", "financialImpact": 1000}),
