@@ -26,8 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (API, and in later releases the workers and scheduler).
-    Serve(ServeArgs),
+    /// Run the server: the API and the job worker (see --roles).
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
     /// Administration against the configured database.
