@@ -192,6 +192,32 @@ impl Workflows {
         Ok(())
     }
 
+    /// Begins a transaction holding `id`'s row lock, with the version it is pinned to. A lock
+    /// holder must never wait for a second pooled connection, so a version missing from the
+    /// cache is loaded with the lock released, and the lock taken again.
+    async fn lock(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(Box<dyn Transaction>, Instance, Arc<Version>)>, EngineError> {
+        let mut loaded: Option<Arc<Version>> = None;
+        loop {
+            let mut tx = self.store.begin().await?;
+            let Some(w) = tx.lock_workflow(id).await? else {
+                return Ok(None);
+            };
+            let key = (w.definition_id, w.version);
+            let cached = match loaded.take() {
+                Some(v) if (v.definition_id, v.version) == key => Some(v),
+                _ => self.versions.get(&key).await,
+            };
+            if let Some(v) = cached {
+                return Ok(Some((tx, w, v)));
+            }
+            tx.rollback().await?;
+            loaded = Some(self.version(key.0, key.1).await?);
+        }
+    }
+
     async fn version(
         &self,
         definition_id: Uuid,
@@ -333,12 +359,10 @@ impl Workflows {
             None => {}
         }
         schedule_step(&mut tx, &version.graph, 0, &w).await?;
-        for e in &events {
-            tx.insert_timeline(e).await?;
-        }
+        tx.insert_timeline(&events).await?;
         audit(&mut tx, &w, AuditAction::Insert, None, actor).await?;
         tx.commit().await?;
-        self.view(w).await
+        self.view_with(w, Vec::new()).await
     }
 
     /// Starts a pending workflow at its first step.
@@ -445,19 +469,8 @@ impl Workflows {
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
-        // Everything read through the pool is read before the transaction: a caller holding the
-        // workflow's lock must never wait for a second pooled connection.
-        let snapshot = self
-            .store
-            .get_workflow(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
-        let version = self
-            .version(snapshot.definition_id, snapshot.version)
-            .await?;
-        let mut tx = self.store.begin().await?;
-        let mut w = tx
-            .lock_workflow(id)
+        let (mut tx, mut w, version) = self
+            .lock(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
         let visit_before = w.step_visit;
@@ -554,6 +567,7 @@ impl Workflows {
             Some(principal.user_id),
             json!({"comments": comments, "reason": reason}),
         )];
+        let step_decided = !matches!(outcome, StepOutcome::Pending { .. });
         match outcome {
             StepOutcome::Pending {
                 approvals,
@@ -588,13 +602,24 @@ impl Workflows {
         tx.update_workflow(&w).await?;
         schedule_step(&mut tx, graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
-        for e in &events {
-            tx.insert_timeline(e).await?;
-        }
+        tx.insert_timeline(&events).await?;
         audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
         tx.commit().await?;
-        self.step_medians.invalidate(&w.workflow_type).await;
-        self.view(w).await
+        // The first decision time of a step is what turns estimates on: refresh the medians
+        // then, not on every decision.
+        if step_decided
+            && self
+                .step_medians
+                .get(&w.workflow_type)
+                .await
+                .is_some_and(|m| !m.contains_key(&current))
+        {
+            self.step_medians.invalidate(&w.workflow_type).await;
+        }
+        // The row lock made `history` complete; with this decision it is the whole list.
+        let mut approvals = history;
+        approvals.push(record);
+        self.view_with(w, approvals).await
     }
 
     /// Runs `change` on the locked workflow and commits it with its timeline and audit rows.
@@ -604,17 +629,8 @@ impl Workflows {
         actor: &Actor,
         change: impl FnOnce(&mut Instance, &WorkflowGraph) -> Result<Vec<TimelineEvent>, EngineError>,
     ) -> Result<WorkflowView, EngineError> {
-        let snapshot = self
-            .store
-            .get_workflow(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
-        let version = self
-            .version(snapshot.definition_id, snapshot.version)
-            .await?;
-        let mut tx = self.store.begin().await?;
-        let mut w = tx
-            .lock_workflow(id)
+        let (mut tx, mut w, version) = self
+            .lock(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
         let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
@@ -623,9 +639,7 @@ impl Workflows {
         tx.update_workflow(&w).await?;
         schedule_step(&mut tx, &version.graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
-        for e in &events {
-            tx.insert_timeline(e).await?;
-        }
+        tx.insert_timeline(&events).await?;
         audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
         tx.commit().await?;
         self.view(w).await
@@ -694,13 +708,13 @@ impl Workflows {
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
         let t = now();
         tx.delete_workflow(id, t).await?;
-        tx.insert_timeline(&event(
+        tx.insert_timeline(&[event(
             &w,
             "workflow.deleted",
             w.current_step.clone(),
             Some(principal.user_id),
             json!({}),
-        ))
+        )])
         .await?;
         let entry = AuditEntry::new(
             "workflow_instances",
@@ -973,14 +987,7 @@ impl Workflows {
     ) -> Result<(), EngineError> {
         let (id, step_id, visit) = step_job_target(payload)?;
         let step_id = step_id.as_str();
-        let Some(snapshot) = self.store.get_workflow(id).await? else {
-            return Ok(());
-        };
-        let version = self
-            .version(snapshot.definition_id, snapshot.version)
-            .await?;
-        let mut tx = self.store.begin().await?;
-        let Some(mut w) = tx.lock_workflow(id).await? else {
+        let Some((mut tx, mut w, version)) = self.lock(id).await? else {
             return Ok(());
         };
         if w.status != WorkflowStatus::InProgress
@@ -1059,9 +1066,7 @@ impl Workflows {
         tx.update_workflow(&w).await?;
         schedule_step(&mut tx, graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
-        for e in &events {
-            tx.insert_timeline(e).await?;
-        }
+        tx.insert_timeline(&events).await?;
         audit(
             &mut tx,
             &w,
@@ -1083,14 +1088,7 @@ impl Workflows {
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
         let (id, step_id, visit) = step_job_target(payload)?;
-        let Some(snapshot) = self.store.get_workflow(id).await? else {
-            return Ok(());
-        };
-        let version = self
-            .version(snapshot.definition_id, snapshot.version)
-            .await?;
-        let mut tx = self.store.begin().await?;
-        let Some(mut w) = tx.lock_workflow(id).await? else {
+        let Some((mut tx, mut w, version)) = self.lock(id).await? else {
             return Ok(());
         };
         if w.status != WorkflowStatus::InProgress
@@ -1171,9 +1169,7 @@ impl Workflows {
         tx.update_workflow(&w).await?;
         schedule_step(&mut tx, graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
-        for e in &events {
-            tx.insert_timeline(e).await?;
-        }
+        tx.insert_timeline(&events).await?;
         audit(
             &mut tx,
             &w,
@@ -1398,31 +1394,37 @@ impl Workflows {
         &self,
         key: &str,
     ) -> Result<Arc<std::collections::HashMap<String, f64>>, EngineError> {
-        if let Some(m) = self.step_medians.get(key).await {
-            return Ok(m);
-        }
-        let from = now() - chrono::Duration::days(90);
-        let mut per_step: std::collections::HashMap<String, Vec<f64>> = Default::default();
-        for (_, step, entered, decided) in self.store.decision_times(from, Some(key)).await? {
-            if let Some(entered) = entered {
-                per_step
-                    .entry(step)
-                    .or_default()
-                    .push((decided - entered).num_milliseconds().max(0) as f64 / 60_000.0);
-            }
-        }
-        let medians: std::collections::HashMap<String, f64> = per_step
-            .into_iter()
-            .map(|(step, mut v)| {
-                v.sort_by(f64::total_cmp);
-                (step, v[v.len() / 2])
-            })
-            .collect();
-        let medians = Arc::new(medians);
+        // Concurrent misses for one key share a single load. Entries live a minute: an
+        // estimate a minute stale is as good, and recomputing on every decision would make
+        // each one read the definition's whole 90-day history.
         self.step_medians
-            .insert(key.to_owned(), medians.clone())
-            .await;
-        Ok(medians)
+            .try_get_with(key.to_owned(), async {
+                let from = now() - chrono::Duration::days(90);
+                let mut per_step: std::collections::HashMap<String, Vec<f64>> = Default::default();
+                for (_, step, entered, decided) in
+                    self.store.decision_times(from, Some(key)).await?
+                {
+                    if let Some(entered) = entered {
+                        per_step
+                            .entry(step)
+                            .or_default()
+                            .push((decided - entered).num_milliseconds().max(0) as f64 / 60_000.0);
+                    }
+                }
+                let medians: std::collections::HashMap<String, f64> = per_step
+                    .into_iter()
+                    .map(|(step, mut v)| {
+                        v.sort_by(f64::total_cmp);
+                        (step, v[v.len() / 2])
+                    })
+                    .collect();
+                Ok::<_, EngineError>(Arc::new(medians))
+            })
+            .await
+            .map_err(|e: Arc<EngineError>| match Arc::try_unwrap(e) {
+                Ok(e) => e,
+                Err(shared) => EngineError::Internal(shared.to_string()),
+            })
     }
 
     /// Now plus the median time of each step left on the approval path.

@@ -226,7 +226,8 @@ pub trait WorkflowWrite {
     /// Every decision on a workflow, read inside this transaction (so a caller holding the
     /// workflow's lock never needs a second pooled connection).
     async fn approvals_in_tx(&mut self, workflow_id: Uuid) -> Result<Vec<Approval>>;
-    async fn insert_timeline(&mut self, event: &TimelineEvent) -> Result<()>;
+    /// Appends events (one statement for all of them).
+    async fn insert_timeline(&mut self, events: &[TimelineEvent]) -> Result<()>;
     async fn insert_betting_line(&mut self, line: &BettingLine) -> Result<()>;
     async fn insert_betting_content(&mut self, content: &BettingContent) -> Result<()>;
     /// Sets the status of a workflow's content row (no-op when it has none).

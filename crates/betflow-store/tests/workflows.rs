@@ -101,7 +101,7 @@ async fn definitions_versions_and_workflows_round_trip(db: TestDb) {
     );
     let mut tx = db.store.begin().await.unwrap();
     tx.insert_workflow(&w).await.unwrap();
-    tx.insert_timeline(&TimelineEvent {
+    let created = TimelineEvent {
         id: Uuid::now_v7(),
         workflow_id: w.id,
         event_type: "workflow.created".into(),
@@ -109,9 +109,15 @@ async fn definitions_versions_and_workflows_round_trip(db: TestDb) {
         user_id: w.created_by,
         data: Some(json!({"priority": "high"})),
         created_at: now(),
-    })
-    .await
-    .unwrap();
+    };
+    let started = TimelineEvent {
+        id: Uuid::now_v7(),
+        event_type: "workflow.started".into(),
+        data: None,
+        ..created.clone()
+    };
+    tx.insert_timeline(&[created, started]).await.unwrap();
+    tx.insert_timeline(&[]).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(db.store.get_workflow(w.id).await.unwrap(), Some(w.clone()));
 
@@ -128,8 +134,9 @@ async fn definitions_versions_and_workflows_round_trip(db: TestDb) {
     tx.commit().await.unwrap();
     assert_eq!(db.store.get_workflow(w.id).await.unwrap(), Some(w.clone()));
     let timeline = db.store.list_timeline(w.id).await.unwrap();
-    assert_eq!(timeline.len(), 1);
-    assert_eq!(timeline[0].event_type, "workflow.created");
+    let kinds: Vec<&str> = timeline.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, ["workflow.created", "workflow.started"]);
+    assert_eq!(timeline[1].data, None);
 }
 
 async fn one_vote_per_user_per_step_visit(db: TestDb) {

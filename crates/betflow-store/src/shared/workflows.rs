@@ -798,20 +798,23 @@ impl WorkflowWrite for BackendTx {
         approvals_of(rows)
     }
 
-    async fn insert_timeline(&mut self, e: &TimelineEvent) -> Result<()> {
+    async fn insert_timeline(&mut self, events: &[TimelineEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO workflow_timeline (id, workflow_instance_id, event_type, step_id, \
-             user_id, data, created_at) VALUES (",
+             user_id, data, created_at) ",
         );
-        let mut v = qb.separated(", ");
-        v.push_bind(e.id)
-            .push_bind(e.workflow_id)
-            .push_bind(e.event_type.clone())
-            .push_bind(e.step_id.clone())
-            .push_bind(e.user_id)
-            .push_bind(e.data.clone().map(Json))
-            .push_bind(micros(e.created_at));
-        qb.push(")");
+        qb.push_values(events, |mut v, e| {
+            v.push_bind(e.id)
+                .push_bind(e.workflow_id)
+                .push_bind(e.event_type.clone())
+                .push_bind(e.step_id.clone())
+                .push_bind(e.user_id)
+                .push_bind(e.data.clone().map(Json))
+                .push_bind(micros(e.created_at));
+        });
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
