@@ -103,6 +103,7 @@ pub enum ConfigError {
         (name = "workflows", description = "Approval workflows"),
         (name = "workflow-definitions", description = "Workflow templates and their versions"),
         (name = "tasks", description = "The caller's inbox of open steps"),
+        (name = "realtime", description = "Live events: Server-Sent Events and socket.io"),
     ),
 )]
 struct ApiDoc;
@@ -193,6 +194,7 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::workflows::cancel))
         .routes(routes!(routes::workflows::status))
         .routes(routes!(routes::workflows::history))
+        .routes(routes!(routes::events::stream))
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.

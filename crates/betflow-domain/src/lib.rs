@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod jobs;
 pub mod page;

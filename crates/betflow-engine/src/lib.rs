@@ -5,7 +5,9 @@
 //! outbox relay.
 
 mod error;
+pub mod events;
 pub mod identity;
+mod outbox;
 pub mod ratelimit;
 pub mod worker;
 pub mod workflows;
@@ -35,6 +37,9 @@ pub struct Engine {
     identity: Identity,
     workflows: Workflows,
     limiter: RateLimiter,
+    hub: Arc<events::EventHub>,
+    /// Feeds `hub` from Redis, on every node, when Redis is configured.
+    event_subscriber: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The outcome of probing one dependency.
@@ -74,12 +79,18 @@ impl Engine {
             Some(r) => RateLimiter::redis(r.clone()),
             None => RateLimiter::local(),
         };
+        let hub = Arc::new(events::EventHub::default());
+        let event_subscriber = redis
+            .as_ref()
+            .map(|r| Self::spawn_event_subscriber(r, hub.clone()));
         Ok(Self {
             identity: Identity::new(store.clone(), identity, redis.clone())?,
-            workflows: Workflows::new(store.clone()),
+            workflows: Workflows::new(store.clone(), hub.clone()),
             store,
             redis,
             limiter,
+            hub,
+            event_subscriber,
         })
     }
 
@@ -168,6 +179,9 @@ impl Engine {
 
     /// Closes the database pool once in-flight work has returned its connections.
     pub async fn shutdown(&self) {
+        if let Some(s) = &self.event_subscriber {
+            s.abort();
+        }
         self.store.close().await;
     }
 }
@@ -183,5 +197,13 @@ async fn timed(
         ok: result.is_ok(),
         latency: started.elapsed(),
         error: result.err(),
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(task) = &self.event_subscriber {
+            task.abort();
+        }
     }
 }

@@ -29,6 +29,7 @@ use uuid::Uuid;
 
 use crate::EngineError;
 use crate::identity::Principal;
+use crate::outbox::{Before, workflow_events};
 
 /// A workflow to create (the seed's `POST /workflows` body).
 #[derive(Debug, Clone)]
@@ -130,6 +131,7 @@ pub struct Workflows {
     step_medians: Cache<String, Arc<std::collections::HashMap<String, f64>>>,
     /// Where a line change's risk levels start.
     pub(crate) risk: seeded::RiskThresholds,
+    hub: Arc<crate::events::EventHub>,
 }
 
 fn invalid_transition(msg: impl Into<String>) -> EngineError {
@@ -137,9 +139,10 @@ fn invalid_transition(msg: impl Into<String>) -> EngineError {
 }
 
 impl Workflows {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, hub: Arc<crate::events::EventHub>) -> Self {
         Self {
             store,
+            hub,
             versions: Cache::builder().max_capacity(10_000).build(),
             schemas: Cache::builder().max_capacity(10_000).build(),
             step_medians: Cache::builder()
@@ -188,6 +191,7 @@ impl Workflows {
             }
             tx.insert_version(&version).await?;
             tx.commit().await?;
+            self.hub.notify_written();
         }
         Ok(())
     }
@@ -359,9 +363,10 @@ impl Workflows {
             None => {}
         }
         schedule_step(&mut tx, &version.graph, 0, &w).await?;
-        tx.insert_timeline(&events).await?;
+        write_history(&mut tx, &Before::created(), &w, &version.graph, &events).await?;
         audit(&mut tx, &w, AuditAction::Insert, None, actor).await?;
         tx.commit().await?;
+        self.hub.notify_written();
         self.view_with(w, Vec::new()).await
     }
 
@@ -474,6 +479,7 @@ impl Workflows {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
         let visit_before = w.step_visit;
+        let prev = Before::of(&w);
         if w.status != WorkflowStatus::InProgress {
             return Err(invalid_transition(format!(
                 "the workflow is {}; nothing to decide",
@@ -602,9 +608,10 @@ impl Workflows {
         tx.update_workflow(&w).await?;
         schedule_step(&mut tx, graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
-        tx.insert_timeline(&events).await?;
+        write_history(&mut tx, &prev, &w, graph, &events).await?;
         audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
         tx.commit().await?;
+        self.hub.notify_written();
         // The first decision time of a step is what turns estimates on: refresh the medians
         // then, not on every decision.
         if step_decided
@@ -635,13 +642,15 @@ impl Workflows {
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
         let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
         let visit_before = w.step_visit;
+        let prev = Before::of(&w);
         let events = change(&mut w, &version.graph)?;
         tx.update_workflow(&w).await?;
         schedule_step(&mut tx, &version.graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
-        tx.insert_timeline(&events).await?;
+        write_history(&mut tx, &prev, &w, &version.graph, &events).await?;
         audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
         tx.commit().await?;
+        self.hub.notify_written();
         self.view(w).await
     }
 
@@ -726,6 +735,7 @@ impl Workflows {
         )?;
         tx.insert_audit(&entry).await?;
         tx.commit().await?;
+        self.hub.notify_written();
         Ok(())
     }
 
@@ -875,6 +885,7 @@ impl Workflows {
         )?;
         tx.insert_audit(&entry).await?;
         tx.commit().await?;
+        self.hub.notify_written();
         Ok((definition, version))
     }
 
@@ -924,6 +935,7 @@ impl Workflows {
         )?;
         tx.insert_audit(&entry).await?;
         tx.commit().await?;
+        self.hub.notify_written();
         Ok(version)
     }
 
@@ -1004,6 +1016,7 @@ impl Workflows {
             .clone();
         let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
         let visit_before = w.step_visit;
+        let prev = Before::of(&w);
         w.updated_at = now;
         let mut events = vec![event(
             &w,
@@ -1066,7 +1079,7 @@ impl Workflows {
         tx.update_workflow(&w).await?;
         schedule_step(&mut tx, graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
-        tx.insert_timeline(&events).await?;
+        write_history(&mut tx, &prev, &w, graph, &events).await?;
         audit(
             &mut tx,
             &w,
@@ -1076,6 +1089,7 @@ impl Workflows {
         )
         .await?;
         tx.commit().await?;
+        self.hub.notify_written();
         Ok(())
     }
 
@@ -1104,6 +1118,7 @@ impl Workflows {
             .clone();
         let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
         let visit_before = w.step_visit;
+        let prev = Before::of(&w);
         w.updated_at = now;
         let mut events = Vec::new();
         match step.kind {
@@ -1169,7 +1184,7 @@ impl Workflows {
         tx.update_workflow(&w).await?;
         schedule_step(&mut tx, graph, visit_before, &w).await?;
         settle_content(&mut tx, &w).await?;
-        tx.insert_timeline(&events).await?;
+        write_history(&mut tx, &prev, &w, graph, &events).await?;
         audit(
             &mut tx,
             &w,
@@ -1179,6 +1194,7 @@ impl Workflows {
         )
         .await?;
         tx.commit().await?;
+        self.hub.notify_written();
         Ok(())
     }
 
@@ -1767,6 +1783,20 @@ async fn schedule_step(
     {
         tx.enqueue_job(&job).await?;
     }
+    Ok(())
+}
+
+/// Appends a transition's timeline rows and the outbox events derived from them.
+async fn write_history(
+    tx: &mut Box<dyn Transaction>,
+    before: &Before,
+    w: &Instance,
+    graph: &WorkflowGraph,
+    timeline: &[TimelineEvent],
+) -> Result<(), EngineError> {
+    tx.insert_timeline(timeline).await?;
+    tx.insert_events(&workflow_events(before, w, graph, timeline))
+        .await?;
     Ok(())
 }
 

@@ -107,6 +107,7 @@ mod timers {
         automated_steps_route_act_and_wait,
         an_export_walks_every_page,
         configured_risk_thresholds_apply,
+        transitions_write_the_seed_events,
     );
 
     fn admin() -> Principal {
@@ -580,5 +581,84 @@ mod timers {
         let (line, _) = engine.workflows().domain_rows(id).await.unwrap();
         // 2.5 % and 25 units: low by the seed's thresholds, high by these.
         assert_eq!(line.unwrap().risk_level, RiskLevel::High);
+    }
+
+    async fn transitions_write_the_seed_events(db: TestDb) {
+        let engine = super::make_engine(db.store.clone(), None);
+        let mut live = engine.events().subscribe();
+        let escalating = flow(
+            &engine,
+            "escalating",
+            WorkflowGraph::linear(vec![step(
+                "review",
+                TimeoutAction::Escalate {
+                    add_roles: vec!["compliance_officer".into()],
+                },
+            )]),
+        )
+        .await;
+        let rejecting = flow(
+            &engine,
+            "rejecting",
+            WorkflowGraph::linear(vec![step("review", TimeoutAction::AutoReject)]),
+        )
+        .await;
+        engine
+            .run_due_jobs("w", now() + Duration::minutes(31))
+            .await
+            .unwrap();
+        let relayed = engine.relay_once().await.unwrap();
+        let events = engine.events_after(0, 100).await.unwrap();
+        assert_eq!(
+            relayed,
+            events.len(),
+            "one relay round publishes everything"
+        );
+        let of = |id: Uuid| -> Vec<(String, Vec<String>)> {
+            events
+                .iter()
+                .filter(|e| e.workflow_id == Some(id))
+                .map(|e| (e.event_type.clone(), e.roles.clone()))
+                .collect()
+        };
+        let s = |v: &str| v.to_owned();
+        assert_eq!(
+            of(escalating),
+            [
+                (s("workflow.created"), vec![]),
+                (s("task.created"), vec![s("risk_manager")]),
+                (s("workflow.overdue"), vec![]),
+                (s("task.created"), vec![s("compliance_officer")]),
+            ]
+        );
+        assert_eq!(
+            of(rejecting),
+            [
+                (s("workflow.created"), vec![]),
+                (s("task.created"), vec![s("risk_manager")]),
+                (s("workflow.overdue"), vec![]),
+                (s("workflow.rejected"), vec![]),
+            ]
+        );
+        let rejected = events
+            .iter()
+            .find(|e| e.workflow_id == Some(rejecting) && e.event_type == "workflow.rejected")
+            .unwrap();
+        assert_eq!(rejected.data["reason"], "timeout");
+        assert_eq!(rejected.data["status"], "rejected");
+        assert_eq!(rejected.data["previousStatus"], "in_progress");
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+        // Without Redis the relay fed this process's hub, in order.
+        for expected in &events {
+            let got = live.try_recv().unwrap();
+            assert_eq!(got.id, expected.id);
+        }
+        assert_eq!(
+            engine.relay_once().await.unwrap(),
+            0,
+            "nothing left to relay"
+        );
     }
 }

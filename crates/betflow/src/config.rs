@@ -136,7 +136,8 @@ impl AuthArgs {
 pub enum ProcessRole {
     /// The REST API and its docs.
     Api,
-    /// Runs due jobs: step timeouts, delays and automated steps.
+    /// Runs due jobs (step timeouts, delays and automated steps) and relays the outbox's
+    /// events to real-time clients, other nodes and webhooks.
     Worker,
 }
 
@@ -157,6 +158,11 @@ pub struct WorkflowArgs {
     /// How often an idle worker looks for due jobs.
     #[arg(long, env = "BETFLOW_WORKER_POLL", default_value = "1s", value_parser = parse_duration)]
     pub worker_poll: Duration,
+
+    /// How often the event relay (on worker processes) looks for events written by other
+    /// processes; events written by this one are relayed at once.
+    #[arg(long, env = "BETFLOW_EVENT_POLL", default_value = "100ms", value_parser = parse_duration)]
+    pub event_poll: Duration,
 
     /// Where a line change becomes medium risk: PERCENT:AMOUNT (odds change or financial
     /// impact, whichever is reached first).

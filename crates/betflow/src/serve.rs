@@ -122,6 +122,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stop_rx.clone(),
         )
     });
+    let relay = args.workflows.runs(ProcessRole::Worker).then(|| {
+        betflow_engine::events::spawn_relay(
+            engine.clone(),
+            args.workflows.event_poll,
+            stop_rx.clone(),
+        )
+    });
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -152,6 +159,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let _ = stop_tx.send(true);
+    if let Some(relay) = relay
+        && tokio::time::timeout(std::time::Duration::from_secs(5), relay)
+            .await
+            .is_err()
+    {
+        tracing::warn!("event relay did not stop in time; undelivered events stay in the outbox");
+    }
     if let Some(worker) = worker
         && tokio::time::timeout(std::time::Duration::from_secs(10), worker)
             .await

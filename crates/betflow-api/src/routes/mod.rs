@@ -5,6 +5,7 @@ pub mod auth;
 pub mod debug;
 pub mod definitions;
 pub mod dto;
+pub mod events;
 pub mod export;
 pub mod system;
 pub mod tasks;

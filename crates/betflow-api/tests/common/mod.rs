@@ -18,7 +18,24 @@ pub struct TestServer {
     pub engine: Arc<Engine>,
 }
 
+/// Runs the event relay until dropped.
+pub struct Relay(#[allow(dead_code)] tokio::sync::watch::Sender<bool>);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.send(true);
+    }
+}
+
 impl TestServer {
+    /// Starts the outbox relay (as `serve`'s worker role does), polling every 20 ms.
+    #[allow(dead_code)]
+    pub fn relay(&self) -> Relay {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        betflow_engine::events::spawn_relay(self.engine.clone(), Duration::from_millis(20), rx);
+        Relay(tx)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -1,0 +1,152 @@
+//! The outbox of domain events, compiled once per backend.
+
+use async_trait::async_trait;
+use betflow_domain::events::{Event, NewEvent};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use super::audit::micros;
+use super::{BACKEND, BackendStore, BackendTx, Db, FOR_UPDATE};
+use crate::{Backend, EventRead, EventWrite, Result};
+
+/// Arbitrary, fixed: the advisory lock that makes PostgreSQL sequencers take turns.
+const SEQUENCER_LOCK: i64 = 0x6265_7466_6c6f_7701;
+
+const COLUMNS: &str =
+    "id, seq, event_type, workflow_id, user_id, roles, payload, created_at FROM events";
+
+#[derive(FromRow)]
+struct EventRow {
+    id: Uuid,
+    seq: Option<i64>,
+    event_type: String,
+    workflow_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    roles: Json<Vec<String>>,
+    payload: Json<Value>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<EventRow> for Event {
+    fn from(r: EventRow) -> Self {
+        Event {
+            id: r.id,
+            seq: r.seq.unwrap_or(0),
+            event_type: r.event_type,
+            workflow_id: r.workflow_id,
+            roles: r.roles.0,
+            user_id: r.user_id,
+            timestamp: r.created_at,
+            data: r.payload.0,
+        }
+    }
+}
+
+fn after_query(seq: i64, limit: u32) -> QueryBuilder<Db> {
+    let mut qb = QueryBuilder::<Db>::new(format!("SELECT {COLUMNS} WHERE seq > "));
+    qb.push_bind(seq)
+        .push(" ORDER BY seq LIMIT ")
+        .push_bind(i64::from(limit));
+    qb
+}
+
+#[async_trait]
+impl EventRead for BackendStore {
+    async fn sequence_events(&self, limit: u32) -> Result<u64> {
+        if BACKEND != Backend::Postgres {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SEQUENCER_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        // nextval runs in the subquery's order, so seq follows creation order within a batch.
+        let mut qb = QueryBuilder::<Db>::new(
+            "UPDATE events SET seq = s.n FROM (SELECT id, nextval('events_seq') AS n FROM \
+             (SELECT id FROM events WHERE seq IS NULL ORDER BY created_at, id LIMIT ",
+        );
+        qb.push_bind(i64::from(limit))
+            .push(") q) s WHERE events.id = s.id");
+        let done = qb.build().execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<Event>> {
+        let rows: Vec<EventRow> = after_query(seq, limit)
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Event::from).collect())
+    }
+
+    async fn last_event_seq(&self) -> Result<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl EventWrite for BackendTx {
+    async fn insert_events(&mut self, events: &[NewEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // SQLite's single writer commits in lock order, so numbering at insert is safe there;
+        // PostgreSQL leaves seq NULL for the sequencer.
+        let base: Option<i64> = if BACKEND == Backend::Postgres {
+            None
+        } else {
+            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+                .fetch_one(&mut *self.tx)
+                .await?;
+            Some(max.unwrap_or(0))
+        };
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO events (id, seq, event_type, workflow_id, user_id, roles, payload, \
+             created_at) ",
+        );
+        let mut n = 0i64;
+        qb.push_values(events, |mut v, e| {
+            n += 1;
+            v.push_bind(e.id)
+                .push_bind(base.map(|b| b + n))
+                .push_bind(e.event_type.clone())
+                .push_bind(e.workflow_id)
+                .push_bind(e.user_id)
+                .push_bind(Json(e.roles.clone()))
+                .push_bind(Json(e.payload.clone()))
+                .push_bind(micros(e.created_at));
+        });
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn lock_relay_cursor(&mut self) -> Result<i64> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT seq FROM relay_cursors WHERE name = 'relay'");
+        qb.push(FOR_UPDATE);
+        let seq: i64 = qb.build_query_scalar().fetch_one(&mut *self.tx).await?;
+        Ok(seq)
+    }
+
+    async fn set_relay_cursor(&mut self, seq: i64) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE relay_cursors SET seq = ");
+        qb.push_bind(seq).push(" WHERE name = 'relay'");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn events_after_in_tx(&mut self, seq: i64, limit: u32) -> Result<Vec<Event>> {
+        let rows: Vec<EventRow> = after_query(seq, limit)
+            .build_query_as()
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows.into_iter().map(Event::from).collect())
+    }
+}
