@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod middleware;
+pub mod realtime;
 pub mod routes;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub started: Instant,
     pub limits: auth::Limits,
+    pub realtime: realtime::Realtime,
 }
 
 /// HTTP-level settings.
@@ -59,6 +61,8 @@ pub struct HttpConfig {
     /// Mount the API and its docs. Off on a worker-only process, which serves only the
     /// system routes (health, readiness, metrics).
     pub serve_api: bool,
+    /// How long a socket.io connection may stay unauthenticated.
+    pub socket_auth_grace: Duration,
 }
 
 impl Default for HttpConfig {
@@ -71,6 +75,7 @@ impl Default for HttpConfig {
             limits: auth::Limits::default(),
             trusted_proxies: vec![],
             serve_api: true,
+            socket_auth_grace: Duration::from_secs(10),
         }
     }
 }
@@ -195,6 +200,7 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::workflows::status))
         .routes(routes!(routes::workflows::history))
         .routes(routes!(routes::events::stream))
+        .routes(routes!(routes::events::stats))
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.
@@ -237,10 +243,12 @@ pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigErr
         endpoints.retain(|e| !e.contains(" /api"));
     }
     let endpoints = Arc::new(endpoints);
+    let (socket_layer, realtime) = realtime::layer(engine.clone(), config.socket_auth_grace);
     let state = AppState {
         engine,
         started: Instant::now(),
         limits: config.limits,
+        realtime,
     };
     let mut router: Router<AppState> = Router::new().merge(system_routes().split_for_parts().0);
     if config.serve_api {
@@ -288,6 +296,11 @@ pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigErr
             auth::resolve_client_addr,
         ))
         .layer(CompressionLayer::new());
+    if config.serve_api {
+        // Outside the request timeout and the envelope: long-polling requests wait for
+        // events and are answered by socket.io's own framing.
+        router = router.layer(socket_layer);
+    }
     if let Some(cors) = cors(&config.cors_origins)? {
         router = router.layer(cors);
     }

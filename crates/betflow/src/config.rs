@@ -280,6 +280,10 @@ pub struct ServeArgs {
     #[arg(long, env = "BETFLOW_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
+    /// How long a socket.io connection may stay unauthenticated before it is dropped.
+    #[arg(long, env = "BETFLOW_SOCKET_AUTH_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub socket_auth_grace: Duration,
+
     /// Largest accepted request body (e.g. 10mb, 512kb).
     #[arg(long, env = "BETFLOW_BODY_LIMIT", default_value = "10mb", value_parser = parse_byte_size)]
     pub body_limit: u64,

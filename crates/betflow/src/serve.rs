@@ -57,6 +57,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         trusted_proxies: args.trusted_proxies.clone(),
         serve_api: args.workflows.runs(ProcessRole::Api),
+        socket_auth_grace: args.socket_auth_grace,
     };
     let risk = args.workflows.risk_thresholds()?;
 

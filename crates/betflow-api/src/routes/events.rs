@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -23,6 +24,7 @@ use crate::AppState;
 use crate::auth::Authorized;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiQuery;
+use crate::realtime::RealtimeStats;
 
 crate::permissions! { Realtime => ["realtime:read"]; }
 
@@ -65,6 +67,13 @@ struct Stream_ {
     last: i64,
     replaying: bool,
     ready: VecDeque<Arc<Event>>,
+    stats: Arc<RealtimeStats>,
+}
+
+impl Drop for Stream_ {
+    fn drop(&mut self) {
+        self.stats.sse_streams.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn sse(e: &Event) -> SseEvent {
@@ -81,6 +90,7 @@ fn events(st: Stream_) -> impl Stream<Item = Result<SseEvent, Infallible>> {
         loop {
             if let Some(e) = st.ready.pop_front() {
                 st.last = st.last.max(e.seq);
+                st.stats.sse_deliveries.fetch_add(1, Ordering::Relaxed);
                 return Some((Ok(sse(&e)), st));
             }
             if st.replaying {
@@ -177,6 +187,52 @@ pub async fn stream(
         last,
         replaying: resume.is_some(),
         ready: VecDeque::new(),
+        stats: state.realtime.stats.clone(),
     };
+    st.stats.sse_streams.fetch_add(1, Ordering::Relaxed);
     Ok(Sse::new(events(st)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+crate::permissions! { Monitor => ["workflows:monitor"]; }
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RealtimeStatsResponse {
+    /// socket.io connections on this node (the seed's getStats).
+    pub total_connections: usize,
+    pub authenticated_connections: usize,
+    /// Rooms with at least one socket on this node.
+    pub rooms: Vec<String>,
+    /// Open SSE streams on this node.
+    pub sse_streams: u64,
+    /// Events this node's hub has received from the relay.
+    pub events_published: u64,
+    /// Deliveries to sockets (an event to three sockets counts three) and SSE streams.
+    pub events_delivered: u64,
+    pub socket_deliveries: u64,
+    pub sse_deliveries: u64,
+}
+
+#[utoipa::path(get, path = "/api/v1/realtime/stats", tag = "realtime",
+    summary = "Real-time connection statistics",
+    description = "Requires `workflows:monitor`. Figures are for the node that answers.",
+    responses((status = 200, body = RealtimeStatsResponse), (status = 403, body = ErrorEnvelope)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    _auth: Authorized<Monitor>,
+) -> Result<crate::envelope::ApiResponse<RealtimeStatsResponse>, ApiError> {
+    let rt = &state.realtime;
+    let (total, authenticated) = rt.connections();
+    let socket = rt.stats.socket_deliveries.load(Ordering::Relaxed);
+    let sse = rt.stats.sse_deliveries.load(Ordering::Relaxed);
+    Ok(crate::envelope::ApiResponse::ok(RealtimeStatsResponse {
+        total_connections: total,
+        authenticated_connections: authenticated,
+        rooms: rt.rooms().await,
+        sse_streams: rt.stats.sse_streams.load(Ordering::Relaxed),
+        events_published: state.engine.events().published(),
+        events_delivered: socket + sse,
+        socket_deliveries: socket,
+        sse_deliveries: sse,
+    }))
 }

@@ -36,6 +36,14 @@ impl TestServer {
         Relay(tx)
     }
 
+    /// Waits until every event committed so far has been relayed to this node's listeners.
+    #[allow(dead_code)]
+    pub async fn relayed(&self) {
+        while self.engine.relay_once().await.unwrap() > 0 {}
+        // The hub hands events to the socket and SSE tasks asynchronously.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -60,6 +68,7 @@ pub fn test_config() -> HttpConfig {
         limits: limits("100000/15m", "100000/1m"),
         trusted_proxies: vec![],
         serve_api: true,
+        socket_auth_grace: Duration::from_secs(10),
     }
 }
 
