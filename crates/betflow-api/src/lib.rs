@@ -109,6 +109,7 @@ pub enum ConfigError {
         (name = "workflow-definitions", description = "Workflow templates and their versions"),
         (name = "tasks", description = "The caller's inbox of open steps"),
         (name = "realtime", description = "Live events: Server-Sent Events and socket.io"),
+        (name = "webhooks", description = "Signed outbound webhooks and their deliveries"),
     ),
 )]
 struct ApiDoc;
@@ -201,6 +202,17 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::workflows::history))
         .routes(routes!(routes::events::stream))
         .routes(routes!(routes::events::stats))
+        .routes(routes!(routes::webhooks::create, routes::webhooks::list))
+        .routes(routes!(
+            routes::webhooks::get,
+            routes::webhooks::update,
+            routes::webhooks::delete
+        ))
+        .routes(routes!(routes::webhooks::rotate_secret))
+        .routes(routes!(routes::webhooks::test))
+        .routes(routes!(routes::webhooks::deliveries))
+        .routes(routes!(routes::webhooks::retry))
+        .routes(routes!(routes::webhooks::recover))
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.

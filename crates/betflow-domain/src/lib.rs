@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod page;
 pub mod time;
 pub mod units;
+pub mod webhooks;
 pub mod workflow;
 
 pub use error::{DomainError, Violation};

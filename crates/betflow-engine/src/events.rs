@@ -33,6 +33,8 @@ pub struct EventHub {
     /// Woken after a transaction that wrote events commits, so the relay need not wait for
     /// its next poll.
     written: Notify,
+    /// Woken when jobs due now were queued (webhook deliveries), so the worker runs them.
+    pub(crate) jobs: Notify,
 }
 
 impl Default for EventHub {
@@ -41,6 +43,7 @@ impl Default for EventHub {
             tx: broadcast::channel(HUB_CAPACITY).0,
             published: AtomicU64::new(0),
             written: Notify::new(),
+            jobs: Notify::new(),
         }
     }
 }
@@ -68,6 +71,10 @@ impl EventHub {
     pub(crate) fn notify_written(&self) {
         self.written.notify_one();
     }
+
+    pub(crate) fn notify_jobs(&self) {
+        self.jobs.notify_one();
+    }
 }
 
 impl Engine {
@@ -80,6 +87,9 @@ impl Engine {
     /// many events were published.
     pub async fn relay_once(&self) -> Result<usize, EngineError> {
         self.store.sequence_events(RELAY_BATCH).await?;
+        // Read through the pool before the transaction: its holder must not wait for a
+        // second connection.
+        let hooks = self.active_webhooks().await?;
         let mut tx = self.store.begin().await?;
         let cursor = tx.lock_relay_cursor().await?;
         let events = tx.events_after_in_tx(cursor, RELAY_BATCH).await?;
@@ -87,6 +97,7 @@ impl Engine {
             tx.rollback().await?;
             return Ok(0);
         };
+        let deliveries = self.queue_deliveries(&mut tx, &hooks, &events).await?;
         match &self.redis {
             Some(redis) => publish_redis(redis, &events).await?,
             None => {
@@ -97,6 +108,9 @@ impl Engine {
         }
         tx.set_relay_cursor(last).await?;
         tx.commit().await?;
+        if deliveries > 0 {
+            self.hub.notify_jobs();
+        }
         Ok(events.len())
     }
 

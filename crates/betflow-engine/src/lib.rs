@@ -9,6 +9,7 @@ pub mod events;
 pub mod identity;
 mod outbox;
 pub mod ratelimit;
+pub mod webhooks;
 pub mod worker;
 pub mod workflows;
 
@@ -40,6 +41,10 @@ pub struct Engine {
     hub: Arc<events::EventHub>,
     /// Feeds `hub` from Redis, on every node, when Redis is configured.
     event_subscriber: Option<tokio::task::JoinHandle<()>>,
+    webhook_settings: webhooks::WebhookSettings,
+    /// Outbound webhook requests, through the SSRF-guarding resolver.
+    http: reqwest::Client,
+    webhook_cache: moka::future::Cache<(), Arc<Vec<betflow_domain::webhooks::Webhook>>>,
 }
 
 /// The outcome of probing one dependency.
@@ -91,7 +96,22 @@ impl Engine {
             limiter,
             hub,
             event_subscriber,
+            webhook_settings: webhooks::WebhookSettings::default(),
+            http: webhooks::http_client(false)?,
+            webhook_cache: moka::future::Cache::builder()
+                .time_to_live(std::time::Duration::from_secs(2))
+                .build(),
         })
+    }
+
+    /// How webhook deliveries retry, and whether they may reach private addresses.
+    pub fn with_webhook_settings(
+        mut self,
+        settings: webhooks::WebhookSettings,
+    ) -> Result<Self, EngineError> {
+        self.http = webhooks::http_client(settings.allow_private)?;
+        self.webhook_settings = settings;
+        Ok(self)
     }
 
     /// Where a line change's risk levels start (the default is the seed's).

@@ -21,6 +21,8 @@ pub mod kinds {
     /// An action step to run, or a delay step that has ended: payload `{workflowId, stepId,
     /// visit}`.
     pub const RUN_STEP: &str = "workflow.run_step";
+    /// One attempt of a webhook delivery: payload `{deliveryId}`.
+    pub const DELIVER_WEBHOOK: &str = "webhook.deliver";
 }
 
 fn jitter() -> f64 {
@@ -52,6 +54,7 @@ impl Engine {
                         .await
                 }
                 kinds::RUN_STEP => self.workflows().handle_run_step(&job.payload, now).await,
+                kinds::DELIVER_WEBHOOK => self.handle_delivery_job(&job.payload, now).await,
                 other => Err(EngineError::Internal(format!("unknown job kind {other}"))),
             };
             match result {
@@ -102,6 +105,7 @@ pub fn spawn(
             if ran < BATCH as usize {
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}
+                    _ = engine.events().jobs.notified() => {}
                     _ = stop.changed() => {}
                 }
             }

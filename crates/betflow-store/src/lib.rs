@@ -24,6 +24,7 @@ use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuer
 use betflow_domain::events::{Event, NewEvent};
 use betflow_domain::identity::{ApiKey, Session, User};
 use betflow_domain::jobs::{Job, NewJob};
+use betflow_domain::webhooks::{Attempt, Delivery, DeliveryStatus, Webhook};
 use betflow_domain::workflow::record::{
     Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
     Version,
@@ -58,7 +59,7 @@ pub struct PoolStats {
 /// A database: reads through the pool, writes through [`Store::begin`].
 #[async_trait]
 pub trait Store:
-    AuditRead + IdentityRead + WorkflowRead + JobQueue + EventRead + Send + Sync + 'static
+    AuditRead + IdentityRead + WorkflowRead + JobQueue + EventRead + WebhookRead + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 
@@ -83,7 +84,7 @@ pub trait Store:
 /// An open write transaction. Dropping it without [`Transaction::commit`] rolls it back.
 #[async_trait]
 pub trait Transaction:
-    AuditWrite + IdentityWrite + WorkflowWrite + JobWrite + EventWrite + Send
+    AuditWrite + IdentityWrite + WorkflowWrite + JobWrite + EventWrite + WebhookWrite + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
@@ -300,4 +301,45 @@ pub trait EventWrite {
     async fn set_relay_cursor(&mut self, seq: i64) -> Result<()>;
     /// As [`EventRead::events_after`], inside this transaction.
     async fn events_after_in_tx(&mut self, seq: i64, limit: u32) -> Result<Vec<Event>>;
+}
+
+/// Reading webhook endpoints and their deliveries.
+#[async_trait]
+pub trait WebhookRead {
+    async fn get_webhook(&self, id: Uuid) -> Result<Option<Webhook>>;
+    /// Oldest first.
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>>;
+    async fn get_delivery(&self, id: Uuid) -> Result<Option<Delivery>>;
+    /// Newest first.
+    async fn list_deliveries(
+        &self,
+        webhook_id: Uuid,
+        status: Option<DeliveryStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>>;
+    /// Every attempt of these deliveries (at most a page of them).
+    async fn list_attempts(&self, delivery_ids: &[Uuid]) -> Result<Vec<Attempt>>;
+    /// Failed deliveries of one endpoint created in `[since, until)`, oldest first.
+    async fn failed_deliveries(
+        &self,
+        webhook_id: Uuid,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+}
+
+/// Changing webhook endpoints and recording deliveries, inside a transaction.
+#[async_trait]
+pub trait WebhookWrite {
+    async fn insert_webhook(&mut self, webhook: &Webhook) -> Result<()>;
+    /// `false` if it no longer exists.
+    async fn update_webhook(&mut self, webhook: &Webhook) -> Result<bool>;
+    /// Deletes an endpoint with its deliveries; `false` if it did not exist.
+    async fn delete_webhook(&mut self, id: Uuid) -> Result<bool>;
+    /// Inserts deliveries, skipping any (endpoint, event) already present; returns the ids
+    /// actually inserted.
+    async fn insert_deliveries(&mut self, deliveries: &[Delivery]) -> Result<Vec<Uuid>>;
+    async fn update_delivery(&mut self, delivery: &Delivery) -> Result<()>;
+    async fn insert_attempt(&mut self, attempt: &Attempt) -> Result<()>;
 }

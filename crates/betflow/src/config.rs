@@ -189,6 +189,40 @@ impl WorkflowArgs {
     }
 }
 
+/// Outbound webhook delivery.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Delays between delivery attempts, comma-separated (with jitter; a receiver's
+    /// Retry-After on 429/503 is honoured when longer).
+    #[arg(long, env = "BETFLOW_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h",
+          value_parser = betflow_domain::webhooks::parse_schedule)]
+    pub webhook_retry_schedule: std::vec::Vec<Duration>,
+
+    /// Allow webhook URLs that resolve to private, loopback or link-local addresses.
+    #[arg(long, env = "BETFLOW_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub webhooks_allow_private: bool,
+
+    /// An endpoint whose every delivery has failed for this long is disabled.
+    #[arg(long, env = "BETFLOW_WEBHOOK_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration)]
+    pub webhook_disable_after: Duration,
+
+    /// After a secret rotation, how long the old secret still signs deliveries.
+    #[arg(long, env = "BETFLOW_WEBHOOK_SECRET_GRACE", default_value = "24h", value_parser = parse_duration)]
+    pub webhook_secret_grace: Duration,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> betflow_engine::webhooks::WebhookSettings {
+        betflow_engine::webhooks::WebhookSettings {
+            schedule: self.webhook_retry_schedule.clone(),
+            allow_private: self.webhooks_allow_private,
+            disable_after: self.webhook_disable_after,
+            secret_grace: self.webhook_secret_grace,
+        }
+    }
+}
+
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
@@ -301,6 +335,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub workflows: WorkflowArgs,
+
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 
     #[command(flatten)]
     pub log: LogArgs,
@@ -432,6 +469,36 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn webhook_settings_parse() {
+        let serve = |extra: &[&str]| {
+            let mut args = vec!["betflow", "serve"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).map(|c| c.command) {
+                Ok(Command::Serve(a)) => Ok(a.webhooks.settings()),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let default = serve(&[]).unwrap();
+        assert_eq!(default.schedule.len(), 6);
+        assert_eq!(default.schedule[1], Duration::from_secs(300));
+        assert!(!default.allow_private);
+        let custom = serve(&[
+            "--webhook-retry-schedule",
+            "1s,2s",
+            "--webhooks-allow-private",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(
+            custom.schedule,
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        assert!(custom.allow_private);
+        assert!(serve(&["--webhook-retry-schedule", "1s,later"]).is_err());
     }
 
     #[test]

@@ -10,4 +10,5 @@ pub mod export;
 pub mod system;
 pub mod tasks;
 pub mod users;
+pub mod webhooks;
 pub mod workflows;

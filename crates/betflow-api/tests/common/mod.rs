@@ -44,6 +44,19 @@ impl TestServer {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    /// Starts the job worker (as `serve`'s worker role does), polling every 20 ms.
+    #[allow(dead_code)]
+    pub fn worker(&self) -> Relay {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        betflow_engine::worker::spawn(
+            self.engine.clone(),
+            "test-worker".into(),
+            Duration::from_millis(20),
+            rx,
+        );
+        Relay(tx)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -80,14 +93,40 @@ pub async fn spawn_with(db: TestDb, config: HttpConfig, redis: Option<&str>) -> 
     spawn_full(db, config, redis, identity_config()).await
 }
 
+/// Webhook settings for tests: private targets allowed (receivers run on loopback) and
+/// retries within a fraction of a second.
+#[allow(dead_code)]
+pub fn fast_webhooks() -> betflow_engine::webhooks::WebhookSettings {
+    betflow_engine::webhooks::WebhookSettings {
+        schedule: vec![Duration::from_millis(50), Duration::from_millis(100)],
+        allow_private: true,
+        ..Default::default()
+    }
+}
+
 pub async fn spawn_full(
     db: TestDb,
     config: HttpConfig,
     redis: Option<&str>,
     identity: IdentityConfig,
 ) -> TestServer {
+    spawn_engine(db, config, redis, identity, fast_webhooks()).await
+}
+
+pub async fn spawn_engine(
+    db: TestDb,
+    config: HttpConfig,
+    redis: Option<&str>,
+    identity: IdentityConfig,
+    webhooks: betflow_engine::webhooks::WebhookSettings,
+) -> TestServer {
     let redis = redis.map(|u| Arc::new(RedisHandle::new(u).unwrap()));
-    let engine = Arc::new(Engine::new(db.store.clone(), redis, &identity).unwrap());
+    let engine = Arc::new(
+        Engine::new(db.store.clone(), redis, &identity)
+            .unwrap()
+            .with_webhook_settings(webhooks)
+            .unwrap(),
+    );
     engine.workflows().ensure_seeded().await.unwrap();
     let app = betflow_api::app(engine.clone(), &config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -23,6 +23,9 @@ mod jobs;
 #[path = "../shared/store.rs"]
 mod store;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/webhooks.rs"]
+mod webhooks;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/workflows.rs"]
 mod workflows;
 
