@@ -6,6 +6,7 @@
 
 pub mod load;
 pub mod process;
+pub mod realtime;
 
 /// The median of a non-empty sample (mean of the middle two for even lengths).
 pub fn median(values: &mut [f64]) -> f64 {

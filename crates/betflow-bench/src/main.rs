@@ -55,6 +55,24 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Real-time: socket.io connections subscribed to one workflow (memory per connection),
+    /// fan-out latency and throughput of its events, and signed webhook deliveries per second
+    /// to a local receiver. Needs a file-descriptor limit above the socket count.
+    Realtime {
+        #[arg(long, default_value = "target/release/betflow")]
+        betflow: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        sockets: usize,
+        /// Events sent one at a time for the latency figures.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Events sent back to back for the throughput figure.
+        #[arg(long, default_value_t = 50)]
+        burst: usize,
+        /// Events delivered to the webhook receiver.
+        #[arg(long, default_value_t = 2000)]
+        webhook_events: usize,
+    },
     /// Authenticated throughput (JWT and API key on `GET /api/v1/auth/me`) beside the
     /// unauthenticated `GET /health`, same run; and the cost of one login (Argon2id).
     Auth {
@@ -110,6 +128,13 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Scenario::Realtime {
+            betflow,
+            sockets,
+            rounds,
+            burst,
+            webhook_events,
+        } => realtime(&betflow, sockets, rounds, burst, webhook_events).await,
         Scenario::Auth {
             betflow,
             connections,
@@ -492,4 +517,47 @@ async fn workflows(
     );
     bf.stop().await?;
     Ok(())
+}
+
+async fn realtime(
+    betflow: &std::path::Path,
+    sockets: usize,
+    rounds: usize,
+    burst: usize,
+    webhook_events: usize,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path().to_str().unwrap_or_default().to_owned();
+    let password = "bench-admin-password";
+    let env = [
+        ("BETFLOW_LOG_LEVEL", "warn"),
+        ("BETFLOW_ADMIN_PASSWORD", password),
+        ("BETFLOW_RATE_LIMIT", "1000000000/15m"),
+        ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m"),
+        ("BETFLOW_WEBHOOKS_ALLOW_PRIVATE", "true"),
+        ("BETFLOW_SOCKET_AUTH_GRACE", "60s"),
+    ];
+    let bf = process::start(
+        betflow,
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", &d],
+        &env,
+    )
+    .await?;
+    let http = load::client(16)?;
+    let r: serde_json::Value = http
+        .post(format!("{}/api/v1/auth/login", bf.base))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = r["data"]["accessToken"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("login failed: {r}"))?
+        .to_owned();
+    let result =
+        betflow_bench::realtime::run(&bf, &http, &token, sockets, rounds, burst, webhook_events)
+            .await;
+    bf.stop().await?;
+    result
 }

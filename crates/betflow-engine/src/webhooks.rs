@@ -185,6 +185,11 @@ impl Engine {
     /// Checks that a URL may be delivered to: well formed, and (unless private targets are
     /// allowed) an IP literal or a name that resolves to public addresses only.
     async fn guard_url(&self, url: &str) -> Result<(), EngineError> {
+        self.guard(url, true).await
+    }
+
+    /// As [`Self::guard_url`]; without `resolve`, names are left to the guarded resolver.
+    async fn guard(&self, url: &str, resolve: bool) -> Result<(), EngineError> {
         check_url(url).map_err(|e| DomainError::invalid("url", e))?;
         if self.webhook_settings.allow_private {
             return Ok(());
@@ -213,11 +218,16 @@ impl Engine {
                 Err(private(format!("{ip} is not a public address")))
             };
         }
+        if !resolve {
+            return Ok(());
+        }
         let port = parsed.port_or_known_default().unwrap_or(443);
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| DomainError::invalid("url", format!("cannot resolve {host}: {e}")))?
-            .collect();
+        // A name that does not resolve (yet) is accepted: its deliveries fail and retry, and
+        // the resolver checks every address again when one is made.
+        let Ok(addrs) = tokio::net::lookup_host((host.as_str(), port)).await else {
+            return Ok(());
+        };
+        let addrs: Vec<SocketAddr> = addrs.collect();
         if addrs.iter().any(|a| !is_public(a.ip())) {
             return Err(private(format!("{host} resolves to a private address")));
         }
@@ -669,7 +679,8 @@ impl Engine {
             error: Some(error),
             retry_after: None,
         };
-        if let Err(e) = self.guard_url(&w.url).await {
+        // IP literals bypass the resolver, so they are checked here; names are checked by it.
+        if let Err(e) = self.guard(&w.url, false).await {
             return fail(e.to_string(), elapsed());
         }
         let body = d.payload.to_string();
