@@ -233,7 +233,12 @@ fn register_handlers(engine: Arc<Engine>, socket: &SocketRef) {
 
 /// The socket.io layer, and the task that forwards this node's events to its sockets.
 pub fn layer(engine: Arc<Engine>, auth_grace: Duration) -> (SocketIoLayer, Realtime) {
-    let (layer, io) = SocketIo::builder().build_layer();
+    // Clients send small messages (auth, subscribe), so small per-connection buffers keep
+    // 10,000 idle sockets cheap.
+    let (layer, io) = SocketIo::builder()
+        .ws_read_buffer_size(1024)
+        .max_buffer_size(64)
+        .build_layer();
     {
         let (engine, engine_mw) = (engine.clone(), engine.clone());
         let connected = move |socket: SocketRef, TryData(auth): TryData<Value>| {

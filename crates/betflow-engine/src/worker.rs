@@ -33,48 +33,62 @@ fn jitter() -> f64 {
 
 impl Engine {
     /// Claims and runs the jobs due at `now` as `worker`; returns how many were claimed.
-    /// A failing job is retried with backoff until its attempts run out, then buried.
+    /// The batch runs concurrently (webhook deliveries wait on the network; workflow jobs
+    /// lock their workflow's row). A failing job is retried with backoff until its attempts
+    /// run out, then buried.
     pub async fn run_due_jobs(
         &self,
         worker: &str,
         now: DateTime<Utc>,
     ) -> Result<usize, EngineError> {
         let jobs = self.store.claim_jobs(worker, now, LEASE, BATCH).await?;
-        for job in &jobs {
-            if job.attempts > job.max_attempts {
-                self.store
-                    .fail_job(job.id, worker, "attempts exhausted", None, now)
-                    .await?;
-                continue;
-            }
-            let result = match job.kind.as_str() {
-                kinds::STEP_TIMEOUT => {
-                    self.workflows()
-                        .handle_step_timeout(&job.payload, now)
-                        .await
-                }
-                kinds::RUN_STEP => self.workflows().handle_run_step(&job.payload, now).await,
-                kinds::DELIVER_WEBHOOK => self.handle_delivery_job(&job.payload, now).await,
-                other => Err(EngineError::Internal(format!("unknown job kind {other}"))),
-            };
-            match result {
-                Ok(()) => {
-                    self.store.complete_job(job.id, worker, now).await?;
-                }
-                Err(e) => {
-                    let retry = (job.attempts < job.max_attempts).then(|| {
-                        now + chrono::Duration::from_std(retry_delay(job.attempts, jitter()))
-                            .unwrap_or(chrono::Duration::seconds(60))
-                    });
-                    tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts,
-                        retry_at = ?retry, error = %e, "job failed");
-                    self.store
-                        .fail_job(job.id, worker, &e.to_string(), retry, now)
-                        .await?;
-                }
-            }
+        let results =
+            futures::future::join_all(jobs.iter().map(|job| self.run_job(worker, job, now))).await;
+        for r in results {
+            r?;
         }
         Ok(jobs.len())
+    }
+
+    async fn run_job(
+        &self,
+        worker: &str,
+        job: &betflow_domain::jobs::Job,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        if job.attempts > job.max_attempts {
+            self.store
+                .fail_job(job.id, worker, "attempts exhausted", None, now)
+                .await?;
+            return Ok(());
+        }
+        let result = match job.kind.as_str() {
+            kinds::STEP_TIMEOUT => {
+                self.workflows()
+                    .handle_step_timeout(&job.payload, now)
+                    .await
+            }
+            kinds::RUN_STEP => self.workflows().handle_run_step(&job.payload, now).await,
+            kinds::DELIVER_WEBHOOK => self.handle_delivery_job(&job.payload, now).await,
+            other => Err(EngineError::Internal(format!("unknown job kind {other}"))),
+        };
+        match result {
+            Ok(()) => {
+                self.store.complete_job(job.id, worker, now).await?;
+            }
+            Err(e) => {
+                let retry = (job.attempts < job.max_attempts).then(|| {
+                    now + chrono::Duration::from_std(retry_delay(job.attempts, jitter()))
+                        .unwrap_or(chrono::Duration::seconds(60))
+                });
+                tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts,
+                    retry_at = ?retry, error = %e, "job failed");
+                self.store
+                    .fail_job(job.id, worker, &e.to_string(), retry, now)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }
 

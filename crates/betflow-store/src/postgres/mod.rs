@@ -53,11 +53,14 @@ const IP_SELECT: &str = "host(ip_address) AS ip_address";
 /// The PostgreSQL implementation of [`crate::Store`].
 pub struct PgStore {
     pool: sqlx::PgPool,
+    /// PostgreSQL writers run concurrently; there is no gate.
+    writer: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// An open PostgreSQL transaction.
 pub struct PgTx {
     tx: sqlx::Transaction<'static, Db>,
+    _writer: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl PgStore {
@@ -84,7 +87,7 @@ impl PgStore {
                 Ok(conn) => {
                     let _ = conn.close().await;
                     let pool = pool_options.connect_with(options).await?;
-                    return Ok(Self { pool });
+                    return Ok(Self { pool, writer: None });
                 }
                 Err(e) => {
                     let err = StoreError::from(e);

@@ -47,6 +47,7 @@ impl JobQueue for BackendStore {
         limit: u32,
     ) -> Result<Vec<Job>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let _writer = self.write_permit().await;
         let mut tx = self.pool.begin_with(super::BEGIN_WRITE).await?;
         let mut qb = QueryBuilder::<Db>::new("UPDATE jobs SET status = 'running', locked_by = ");
         qb.push_bind(worker.to_owned())
@@ -94,6 +95,7 @@ impl JobQueue for BackendStore {
             .push_bind(id)
             .push(" AND locked_by = ")
             .push_bind(worker.to_owned());
+        let _writer = self.write_permit().await;
         Ok(qb.build().execute(&self.pool).await?.rows_affected() == 1)
     }
 
@@ -124,6 +126,7 @@ impl JobQueue for BackendStore {
             .push_bind(id)
             .push(" AND locked_by = ")
             .push_bind(worker.to_owned());
+        let _writer = self.write_permit().await;
         Ok(qb.build().execute(&self.pool).await?.rows_affected() == 1)
     }
 

@@ -31,8 +31,12 @@ impl Store for BackendStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        let writer = self.write_permit().await;
         let tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        Ok(Box::new(BackendTx { tx }))
+        Ok(Box::new(BackendTx {
+            tx,
+            _writer: writer,
+        }))
     }
 
     async fn close(&self) {
@@ -50,5 +54,15 @@ impl Transaction for BackendTx {
     async fn rollback(self: Box<Self>) -> Result<()> {
         self.tx.rollback().await?;
         Ok(())
+    }
+}
+
+impl BackendStore {
+    /// Waits for this process's turn to write (SQLite), holding it until the transaction ends.
+    pub(super) async fn write_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match &self.writer {
+            Some(gate) => gate.clone().acquire_owned().await.ok(),
+            None => None,
+        }
     }
 }

@@ -59,11 +59,14 @@ const IP_SELECT: &str = "ip_address";
 /// The SQLite implementation of [`crate::Store`].
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
+    /// SQLite has one writer: writers of this process queue here, in order, instead of spinning on the busy timeout.
+    writer: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// An open SQLite write transaction.
 pub struct SqliteTx {
     tx: sqlx::Transaction<'static, Db>,
+    _writer: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl SqliteStore {
@@ -93,6 +96,9 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writer: Some(std::sync::Arc::new(tokio::sync::Semaphore::new(1))),
+        })
     }
 }
