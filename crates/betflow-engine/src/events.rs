@@ -22,6 +22,8 @@ use crate::{Engine, EngineError};
 pub const EVENTS_CHANNEL: &str = "betflow:events";
 /// Events read from the outbox per relay round.
 pub const RELAY_BATCH: u32 = 500;
+/// How long a woken relay waits for more commits before its round.
+const RELAY_COALESCE: Duration = Duration::from_millis(5);
 /// Events a slow hub subscriber may fall behind before it misses some (it is told, and an SSE
 /// client resumes from the outbox).
 const HUB_CAPACITY: usize = 4096;
@@ -174,6 +176,7 @@ pub fn spawn_relay(
             if *stop.borrow() {
                 break;
             }
+            let round_started = tokio::time::Instant::now();
             let sent = match engine.relay_once().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -183,7 +186,12 @@ pub fn spawn_relay(
             };
             if sent < RELAY_BATCH as usize {
                 tokio::select! {
-                    _ = hub.written.notified() => {}
+                    _ = hub.written.notified() => {
+                        // Rounds at most every RELAY_COALESCE: under load the commits of that
+                        // moment share one round (a round per commit would double the write
+                        // transactions); a lone event is relayed at once.
+                        tokio::time::sleep_until(round_started + RELAY_COALESCE).await;
+                    }
                     _ = tokio::time::sleep(poll) => {}
                     _ = stop.changed() => {}
                 }

@@ -722,3 +722,125 @@ async fn api_and_worker_roles_split_across_processes() {
     assert!(worker.wait(Duration::from_secs(15)).await.success());
     assert!(api.wait(Duration::from_secs(15)).await.success());
 }
+
+/// The official socket.io client (Node's `socket.io-client` 4, long-polling first, then the
+/// WebSocket upgrade) authenticates, subscribes and receives an approval, as the seed's
+/// BettingWorkflowWebSocketClient does. Runs when `BETFLOW_TEST_SOCKETIO_CLIENT` names a
+/// directory with `node_modules/socket.io-client` (`.ci/run` installs it from npm).
+#[tokio::test]
+async fn the_official_socket_io_client_receives_events() {
+    let Some(sio) = std::env::var("BETFLOW_TEST_SOCKETIO_CLIENT")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        eprintln!("BETFLOW_TEST_SOCKETIO_CLIENT unset: socket.io client check not run");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("BETFLOW_ADMIN_PASSWORD", "Admin-Password-1")];
+    let mut s = Server::start(&sqlite_args(dir.path(), &[]), &env).await;
+    let http = client();
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut req = http.post(s.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let login = |user: &'static str, password: &'static str| {
+        post(
+            "/api/v1/auth/login",
+            None,
+            serde_json::json!({"username": user, "password": password}),
+        )
+    };
+    let admin = login("admin", "Admin-Password-1").await["data"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (name, role) in [("author", "content_team"), ("boss", "content_manager")] {
+        post(
+            "/api/v1/users",
+            Some(&admin),
+            serde_json::json!({"username": name, "email": format!("{name}@example.com"),
+                "password": "a-long-password", "role": role}),
+        )
+        .await;
+    }
+    let token = |v: serde_json::Value| v["data"]["accessToken"].as_str().unwrap().to_owned();
+    let author = token(login("author", "a-long-password").await);
+    let boss = token(login("boss", "a-long-password").await);
+    let wf = post(
+        "/api/v1/workflows",
+        Some(&author),
+        serde_json::json!({"workflowType": "content_publishing",
+            "data": {"contentType": "promotion", "title": "Boost"}}),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let script = dir.path().join("client.js");
+    std::fs::write(
+        &script,
+        r#"
+const { io } = require(process.env.SIO + '/node_modules/socket.io-client');
+const socket = io(process.env.URL, { auth: { token: process.env.TOKEN } });
+socket.on('authenticated', () => socket.emit('subscribe', process.env.WF));
+socket.on('subscribed', () => console.log('SUBSCRIBED ' + socket.io.engine.transport.name));
+socket.on('workflow.approved', (approval, meta) => {
+  console.log(JSON.stringify({ approval, meta }));
+  socket.close();
+  process.exit(0);
+});
+socket.on('connect_error', (e) => { console.error('connect_error ' + e.message); process.exit(2); });
+setTimeout(() => { console.error('timed out'); process.exit(3); }, 20000);
+"#,
+    )
+    .unwrap();
+    let mut node = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("SIO", &sio)
+        .env("URL", &s.base)
+        .env("TOKEN", &boss)
+        .env("WF", &wf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node");
+    let mut out = BufReader::new(node.stdout.take().unwrap()).lines();
+    let subscribed = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+        .await
+        .expect("node subscribed in time")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(subscribed.starts_with("SUBSCRIBED"), "{subscribed}");
+    post(
+        &format!("/api/v1/workflows/{wf}/approve"),
+        Some(&boss),
+        serde_json::json!({"comments": "lgtm"}),
+    )
+    .await;
+    let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+        .await
+        .expect("the approval reached node")
+        .unwrap()
+        .unwrap_or_default();
+    let got: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
+    assert_eq!(got["approval"]["workflowId"], wf.as_str());
+    assert_eq!(got["approval"]["decision"], "approved");
+    assert_eq!(got["approval"]["comments"], "lgtm");
+    assert_eq!(got["meta"]["type"], "workflow.approved");
+    assert!(node.wait().await.unwrap().success());
+    s.sigterm();
+    assert!(s.wait(Duration::from_secs(15)).await.success());
+}
