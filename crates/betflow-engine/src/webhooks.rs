@@ -711,14 +711,22 @@ impl Engine {
             Err(e) => {
                 let what = if e.is_timeout() {
                     format!("timed out after {} ms", w.timeout_ms)
-                } else if e.is_connect() {
-                    format!(
-                        "cannot connect: {}",
-                        std::error::Error::source(&e)
-                            .map_or_else(|| e.to_string(), |s| s.to_string())
-                    )
                 } else {
-                    e.to_string()
+                    // The innermost causes say what went wrong (a DNS refusal, a reset).
+                    let mut what = if e.is_connect() {
+                        "cannot connect".to_owned()
+                    } else {
+                        e.to_string()
+                    };
+                    let mut cause = std::error::Error::source(&e);
+                    while let Some(c) = cause {
+                        let text = c.to_string();
+                        if !what.contains(&text) {
+                            what = format!("{what}: {text}");
+                        }
+                        cause = c.source();
+                    }
+                    what
                 };
                 return fail(what, elapsed());
             }
@@ -740,5 +748,49 @@ impl Engine {
             error: None,
             retry_after,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut out = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            out = format!("{out}: {c}");
+            cause = c.source();
+        }
+        out
+    }
+
+    /// The guard sits in the resolver, so it holds at delivery time whatever the name
+    /// resolved to when the endpoint was registered.
+    #[tokio::test]
+    async fn the_resolver_refuses_names_that_resolve_to_private_addresses() {
+        let guarded = http_client(false).unwrap();
+        let err = guarded
+            .get("http://localhost:9/hook")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            chain(&err).contains("resolves to no public address"),
+            "{}",
+            chain(&err)
+        );
+        // Allowed, the same name is dialled (and the closed port refuses).
+        let open = http_client(true).unwrap();
+        let err = open
+            .get("http://localhost:9/hook")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            !chain(&err).contains("no public address"),
+            "{}",
+            chain(&err)
+        );
     }
 }
