@@ -16,7 +16,7 @@ use crate::{Backend, EventRead, EventWrite, Result};
 const SEQUENCER_LOCK: i64 = 0x6265_7466_6c6f_7701;
 
 const COLUMNS: &str =
-    "id, seq, event_type, workflow_id, user_id, roles, payload, created_at FROM events";
+    "id, seq, event_type, workflow_id, user_id, roles, payload, created_at FROM outbox_events";
 
 #[derive(FromRow)]
 struct EventRow {
@@ -66,11 +66,11 @@ impl EventRead for BackendStore {
             .await?;
         // nextval runs in the subquery's order, so seq follows creation order within a batch.
         let mut qb = QueryBuilder::<Db>::new(
-            "UPDATE events SET seq = s.n FROM (SELECT id, nextval('events_seq') AS n FROM \
-             (SELECT id FROM events WHERE seq IS NULL ORDER BY created_at, id LIMIT ",
+            "UPDATE outbox_events SET seq = s.n FROM (SELECT id, nextval('outbox_events_seq') AS n \
+             FROM (SELECT id FROM outbox_events WHERE seq IS NULL ORDER BY created_at, id LIMIT ",
         );
         qb.push_bind(i64::from(limit))
-            .push(") q) s WHERE events.id = s.id");
+            .push(") q) s WHERE outbox_events.id = s.id");
         let done = qb.build().execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(done)
@@ -85,7 +85,7 @@ impl EventRead for BackendStore {
     }
 
     async fn last_event_seq(&self) -> Result<i64> {
-        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM outbox_events")
             .fetch_one(&self.pool)
             .await?;
         Ok(seq.unwrap_or(0))
@@ -103,13 +103,13 @@ impl EventWrite for BackendTx {
         let base: Option<i64> = if BACKEND == Backend::Postgres {
             None
         } else {
-            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM outbox_events")
                 .fetch_one(&mut *self.tx)
                 .await?;
             Some(max.unwrap_or(0))
         };
         let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO events (id, seq, event_type, workflow_id, user_id, roles, payload, \
+            "INSERT INTO outbox_events (id, seq, event_type, workflow_id, user_id, roles, payload, \
              created_at) ",
         );
         let mut n = 0i64;

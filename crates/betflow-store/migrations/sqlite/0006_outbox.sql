@@ -1,7 +1,7 @@
 -- The outbox: the SQLite twin of migrations/postgres/0006. SQLite has one writer and
 -- transactions commit in the order they took the write lock, so `seq` is assigned at insert.
 
-CREATE TABLE events (
+CREATE TABLE outbox_events (
     id           BLOB PRIMARY KEY NOT NULL,
     seq          INTEGER UNIQUE,
     event_type   TEXT NOT NULL,
@@ -11,7 +11,7 @@ CREATE TABLE events (
     payload      TEXT NOT NULL CHECK (json_valid(payload)),
     created_at   TEXT NOT NULL
 ) STRICT;
-CREATE INDEX idx_events_workflow ON events (workflow_id, seq);
+CREATE INDEX idx_outbox_events_workflow ON outbox_events (workflow_id, seq);
 
 CREATE TABLE relay_cursors (
     name  TEXT PRIMARY KEY NOT NULL,

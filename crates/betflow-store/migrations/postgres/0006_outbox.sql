@@ -1,11 +1,12 @@
--- The outbox: domain events written in the transaction that caused them. `seq` is assigned
+-- The outbox: domain events written in the transaction that caused them (`events` is left
+-- for the sportsbook's fixtures, as seed 002 names them). `seq` is assigned
 -- after commit by the relay, one sequencer at a time (an advisory lock), so a reader that
 -- sees event N has already been able to see every event before it: a sequence value taken at
 -- insert time could commit after a larger one and be skipped by a reader in between.
 
-CREATE SEQUENCE events_seq;
+CREATE SEQUENCE outbox_events_seq;
 
-CREATE TABLE events (
+CREATE TABLE outbox_events (
     id           UUID PRIMARY KEY,
     seq          BIGINT,
     event_type   VARCHAR(100) NOT NULL,
@@ -14,10 +15,10 @@ CREATE TABLE events (
     roles        JSONB NOT NULL DEFAULT '[]',
     payload      JSONB NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL,
-    CONSTRAINT events_seq_key UNIQUE (seq)
+    CONSTRAINT outbox_events_seq_key UNIQUE (seq)
 );
-CREATE INDEX idx_events_unsequenced ON events (created_at, id) WHERE seq IS NULL;
-CREATE INDEX idx_events_workflow ON events (workflow_id, seq);
+CREATE INDEX idx_outbox_events_unsequenced ON outbox_events (created_at, id) WHERE seq IS NULL;
+CREATE INDEX idx_outbox_events_workflow ON outbox_events (workflow_id, seq);
 
 -- How far each consumer of the outbox (the relay) has got.
 CREATE TABLE relay_cursors (
