@@ -9,6 +9,7 @@ pub mod events;
 pub mod identity;
 pub mod jobs;
 pub mod page;
+pub mod sportsbook;
 pub mod time;
 pub mod units;
 pub mod webhooks;
