@@ -24,6 +24,10 @@ use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuer
 use betflow_domain::events::{Event, NewEvent};
 use betflow_domain::identity::{ApiKey, Session, User};
 use betflow_domain::jobs::{Job, NewJob};
+use betflow_domain::sportsbook::catalog::{
+    Event as Fixture, EventFilter, EventSummary, League, Market, PriceChange, Selection, Sport,
+    Team,
+};
 use betflow_domain::webhooks::{Attempt, Delivery, DeliveryStatus, Webhook};
 use betflow_domain::workflow::record::{
     Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
@@ -59,7 +63,16 @@ pub struct PoolStats {
 /// A database: reads through the pool, writes through [`Store::begin`].
 #[async_trait]
 pub trait Store:
-    AuditRead + IdentityRead + WorkflowRead + JobQueue + EventRead + WebhookRead + Send + Sync + 'static
+    AuditRead
+    + IdentityRead
+    + WorkflowRead
+    + JobQueue
+    + EventRead
+    + WebhookRead
+    + CatalogRead
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 
@@ -84,7 +97,14 @@ pub trait Store:
 /// An open write transaction. Dropping it without [`Transaction::commit`] rolls it back.
 #[async_trait]
 pub trait Transaction:
-    AuditWrite + IdentityWrite + WorkflowWrite + JobWrite + EventWrite + WebhookWrite + Send
+    AuditWrite
+    + IdentityWrite
+    + WorkflowWrite
+    + JobWrite
+    + EventWrite
+    + WebhookWrite
+    + CatalogWrite
+    + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
@@ -342,4 +362,49 @@ pub trait WebhookWrite {
     async fn insert_deliveries(&mut self, deliveries: &[Delivery]) -> Result<Vec<Uuid>>;
     async fn update_delivery(&mut self, delivery: &Delivery) -> Result<()>;
     async fn insert_attempt(&mut self, attempt: &Attempt) -> Result<()>;
+}
+
+/// Reading the sportsbook catalog.
+#[async_trait]
+pub trait CatalogRead {
+    async fn get_sport(&self, id: Uuid) -> Result<Option<Sport>>;
+    /// In display order.
+    async fn list_sports(&self, active_only: bool) -> Result<Vec<Sport>>;
+    async fn get_league(&self, id: Uuid) -> Result<Option<League>>;
+    async fn list_leagues(&self, sport_id: Option<Uuid>, page: PageRequest)
+    -> Result<Page<League>>;
+    async fn get_team(&self, id: Uuid) -> Result<Option<Team>>;
+    /// `search` is full-text over names, abbreviation and city, each word a prefix.
+    async fn list_teams(
+        &self,
+        sport_id: Option<Uuid>,
+        league_id: Option<Uuid>,
+        search: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<Team>>;
+    async fn get_event(&self, id: Uuid) -> Result<Option<Fixture>>;
+    /// Soonest first, with team names and active market counts (get_events_with_markets).
+    async fn list_events(&self, filter: &EventFilter) -> Result<Page<EventSummary>>;
+    async fn get_market(&self, id: Uuid) -> Result<Option<Market>>;
+    async fn list_markets(&self, event_id: Uuid) -> Result<Vec<Market>>;
+    async fn get_selection(&self, id: Uuid) -> Result<Option<Selection>>;
+    /// The selections of these markets.
+    async fn list_selections(&self, market_ids: &[Uuid]) -> Result<Vec<Selection>>;
+    /// Every odds change of a selection, oldest first.
+    async fn price_history(&self, selection_id: Uuid) -> Result<Vec<PriceChange>>;
+}
+
+/// Writing the catalog inside a transaction. `save_*` inserts, or with `update` rewrites the
+/// row by id (returning `false` when there is none).
+#[async_trait]
+pub trait CatalogWrite {
+    async fn save_sport(&mut self, sport: &Sport, update: bool) -> Result<bool>;
+    async fn save_league(&mut self, league: &League, update: bool) -> Result<bool>;
+    async fn save_team(&mut self, team: &Team, update: bool) -> Result<bool>;
+    async fn save_event(&mut self, event: &Fixture, update: bool) -> Result<bool>;
+    async fn save_market(&mut self, market: &Market, update: bool) -> Result<bool>;
+    async fn save_selection(&mut self, selection: &Selection, update: bool) -> Result<bool>;
+    async fn lock_market(&mut self, id: Uuid) -> Result<Option<Market>>;
+    async fn lock_selection(&mut self, id: Uuid) -> Result<Option<Selection>>;
+    async fn insert_price_change(&mut self, change: &PriceChange) -> Result<()>;
 }

@@ -13,6 +13,9 @@ use crate::{Backend, Result, StoreConfig, StoreError, redact_url};
 #[path = "../shared/audit.rs"]
 mod audit;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/catalog.rs"]
+mod catalog;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/events.rs"]
 mod events;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]

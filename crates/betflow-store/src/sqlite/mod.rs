@@ -11,6 +11,9 @@ use crate::{Backend, Result, StoreConfig, StoreError};
 #[path = "../shared/audit.rs"]
 mod audit;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/catalog.rs"]
+mod catalog;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/events.rs"]
 mod events;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
