@@ -110,6 +110,7 @@ pub enum ConfigError {
         (name = "tasks", description = "The caller's inbox of open steps"),
         (name = "realtime", description = "Live events: Server-Sent Events and socket.io"),
         (name = "webhooks", description = "Signed outbound webhooks and their deliveries"),
+        (name = "sportsbook", description = "The catalog: sports, leagues, teams, events, markets, selections"),
     ),
 )]
 struct ApiDoc;
@@ -213,6 +214,52 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::webhooks::deliveries))
         .routes(routes!(routes::webhooks::retry))
         .routes(routes!(routes::webhooks::recover))
+        .routes(routes!(
+            routes::catalog::list_sports,
+            routes::catalog::create_sport
+        ))
+        .routes(routes!(
+            routes::catalog::get_sport,
+            routes::catalog::update_sport
+        ))
+        .routes(routes!(routes::catalog::sport_events))
+        .routes(routes!(
+            routes::catalog::list_leagues,
+            routes::catalog::create_league
+        ))
+        .routes(routes!(
+            routes::catalog::get_league,
+            routes::catalog::update_league
+        ))
+        .routes(routes!(
+            routes::catalog::list_teams,
+            routes::catalog::create_team
+        ))
+        .routes(routes!(
+            routes::catalog::get_team,
+            routes::catalog::update_team
+        ))
+        .routes(routes!(
+            routes::catalog::list_events,
+            routes::catalog::create_event
+        ))
+        .routes(routes!(
+            routes::catalog::get_event,
+            routes::catalog::update_event
+        ))
+        .routes(routes!(routes::catalog::create_market))
+        .routes(routes!(
+            routes::catalog::get_market,
+            routes::catalog::update_market
+        ))
+        .routes(routes!(routes::catalog::suspend_market))
+        .routes(routes!(routes::catalog::reopen_market))
+        .routes(routes!(routes::catalog::create_selection))
+        .routes(routes!(
+            routes::catalog::get_selection,
+            routes::catalog::update_selection
+        ))
+        .routes(routes!(routes::catalog::prices))
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.

@@ -4,6 +4,7 @@
 //! domain rules, talks to the store, and (in later features) runs workflows, timers and the
 //! outbox relay.
 
+pub mod catalog;
 mod error;
 pub mod events;
 pub mod identity;

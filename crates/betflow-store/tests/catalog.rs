@@ -9,8 +9,8 @@ use betflow_domain::sportsbook::catalog::{
     Selection, Sport, Team,
 };
 use betflow_domain::time::now;
-use betflow_store::testing::TestDb;
 use betflow_store::StoreError;
+use betflow_store::testing::TestDb;
 use chrono::Duration;
 use rust_decimal::Decimal;
 use serde_json::json;

@@ -2,6 +2,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod debug;
 pub mod definitions;
 pub mod dto;
