@@ -478,7 +478,6 @@ impl Workflows {
             .lock(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
-        let visit_before = w.step_visit;
         let prev = Before::of(&w);
         if w.status != WorkflowStatus::InProgress {
             return Err(invalid_transition(format!(
@@ -560,7 +559,6 @@ impl Workflows {
             }
             other => other.into(),
         })?;
-        let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
         let verb = if decision == Decision::Approve {
             "step.approved"
         } else {
@@ -605,13 +603,8 @@ impl Workflows {
                 )?);
             }
         }
-        tx.update_workflow(&w).await?;
-        schedule_step(&mut tx, graph, visit_before, &w).await?;
-        settle_content(&mut tx, &w).await?;
-        write_history(&mut tx, &prev, &w, graph, &events).await?;
-        audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
-        tx.commit().await?;
-        self.hub.notify_written();
+        self.commit_transition(tx, &prev, &w, graph, &events, actor)
+            .await?;
         // The first decision time of a step is what turns estimates on: refresh the medians
         // then, not on every decision.
         if step_decided
@@ -636,21 +629,14 @@ impl Workflows {
         actor: &Actor,
         change: impl FnOnce(&mut Instance, &WorkflowGraph) -> Result<Vec<TimelineEvent>, EngineError>,
     ) -> Result<WorkflowView, EngineError> {
-        let (mut tx, mut w, version) = self
+        let (tx, mut w, version) = self
             .lock(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
-        let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
-        let visit_before = w.step_visit;
         let prev = Before::of(&w);
         let events = change(&mut w, &version.graph)?;
-        tx.update_workflow(&w).await?;
-        schedule_step(&mut tx, &version.graph, visit_before, &w).await?;
-        settle_content(&mut tx, &w).await?;
-        write_history(&mut tx, &prev, &w, &version.graph, &events).await?;
-        audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
-        tx.commit().await?;
-        self.hub.notify_written();
+        self.commit_transition(tx, &prev, &w, &version.graph, &events, actor)
+            .await?;
         self.view(w).await
     }
 
@@ -999,7 +985,7 @@ impl Workflows {
     ) -> Result<(), EngineError> {
         let (id, step_id, visit) = step_job_target(payload)?;
         let step_id = step_id.as_str();
-        let Some((mut tx, mut w, version)) = self.lock(id).await? else {
+        let Some((tx, mut w, version)) = self.lock(id).await? else {
             return Ok(());
         };
         if w.status != WorkflowStatus::InProgress
@@ -1014,8 +1000,6 @@ impl Workflows {
             .step(step_id)
             .ok_or_else(|| EngineError::Internal(format!("step {step_id} is not in the graph")))?
             .clone();
-        let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
-        let visit_before = w.step_visit;
         let prev = Before::of(&w);
         w.updated_at = now;
         let mut events = vec![event(
@@ -1076,21 +1060,8 @@ impl Workflows {
                 )?);
             }
         }
-        tx.update_workflow(&w).await?;
-        schedule_step(&mut tx, graph, visit_before, &w).await?;
-        settle_content(&mut tx, &w).await?;
-        write_history(&mut tx, &prev, &w, graph, &events).await?;
-        audit(
-            &mut tx,
-            &w,
-            AuditAction::Update,
-            Some(before),
-            &Actor::default(),
-        )
-        .await?;
-        tx.commit().await?;
-        self.hub.notify_written();
-        Ok(())
+        self.commit_transition(tx, &prev, &w, graph, &events, &Actor::default())
+            .await
     }
 
     /// Runs an automated step (a job): an action's work, or the end of a delay, then moves on
@@ -1102,7 +1073,7 @@ impl Workflows {
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
         let (id, step_id, visit) = step_job_target(payload)?;
-        let Some((mut tx, mut w, version)) = self.lock(id).await? else {
+        let Some((tx, mut w, version)) = self.lock(id).await? else {
             return Ok(());
         };
         if w.status != WorkflowStatus::InProgress
@@ -1116,8 +1087,6 @@ impl Workflows {
             .step(&step_id)
             .ok_or_else(|| EngineError::Internal(format!("step {step_id} is not in the graph")))?
             .clone();
-        let before = json!({"status": w.status.as_str(), "currentStep": w.current_step});
-        let visit_before = w.step_visit;
         let prev = Before::of(&w);
         w.updated_at = now;
         let mut events = Vec::new();
@@ -1181,18 +1150,27 @@ impl Workflows {
             None,
             now,
         )?);
-        tx.update_workflow(&w).await?;
-        schedule_step(&mut tx, graph, visit_before, &w).await?;
-        settle_content(&mut tx, &w).await?;
-        write_history(&mut tx, &prev, &w, graph, &events).await?;
-        audit(
-            &mut tx,
-            &w,
-            AuditAction::Update,
-            Some(before),
-            &Actor::default(),
-        )
-        .await?;
+        self.commit_transition(tx, &prev, &w, graph, &events, &Actor::default())
+            .await
+    }
+
+    /// Writes a transition of the locked workflow `w` (its row, the job its new step needs,
+    /// the content row, timeline, outbox and audit rows) and commits.
+    async fn commit_transition(
+        &self,
+        mut tx: Box<dyn Transaction>,
+        prev: &Before,
+        w: &Instance,
+        graph: &WorkflowGraph,
+        events: &[TimelineEvent],
+        actor: &Actor,
+    ) -> Result<(), EngineError> {
+        tx.update_workflow(w).await?;
+        schedule_step(&mut tx, graph, prev.visit, w).await?;
+        settle_content(&mut tx, w).await?;
+        write_history(&mut tx, prev, w, graph, events).await?;
+        let before = json!({"status": prev.status.as_str(), "currentStep": prev.step});
+        audit(&mut tx, w, AuditAction::Update, Some(before), actor).await?;
         tx.commit().await?;
         self.hub.notify_written();
         Ok(())
