@@ -110,6 +110,7 @@ pub enum ConfigError {
         (name = "tasks", description = "The caller's inbox of open steps"),
         (name = "realtime", description = "Live events: Server-Sent Events and socket.io"),
         (name = "webhooks", description = "Signed outbound webhooks and their deliveries"),
+        (name = "customers", description = "Customer registration, profile and preferences"),
         (name = "sportsbook", description = "The catalog: sports, leagues, teams, events, markets, selections"),
     ),
 )]
@@ -157,6 +158,7 @@ fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(routes::auth::login))
         .routes(routes!(routes::auth::refresh))
+        .routes(routes!(routes::customers::register))
 }
 
 /// Everything else under `/api/v1`: authenticated and limited per caller.
@@ -260,6 +262,8 @@ fn protected_routes() -> OpenApiRouter<AppState> {
             routes::catalog::update_selection
         ))
         .routes(routes!(routes::catalog::prices))
+        .routes(routes!(routes::customers::me))
+        .routes(routes!(routes::customers::update_preferences))
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.

@@ -28,6 +28,7 @@ use betflow_domain::sportsbook::catalog::{
     Event as Fixture, EventFilter, EventSummary, League, Market, PriceChange, Selection, Sport,
     Team,
 };
+use betflow_domain::sportsbook::customers::{Preferences, Profile};
 use betflow_domain::webhooks::{Attempt, Delivery, DeliveryStatus, Webhook};
 use betflow_domain::workflow::record::{
     Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
@@ -70,6 +71,7 @@ pub trait Store:
     + EventRead
     + WebhookRead
     + CatalogRead
+    + CustomerRead
     + Send
     + Sync
     + 'static
@@ -104,6 +106,7 @@ pub trait Transaction:
     + EventWrite
     + WebhookWrite
     + CatalogWrite
+    + CustomerWrite
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -407,4 +410,19 @@ pub trait CatalogWrite {
     async fn lock_market(&mut self, id: Uuid) -> Result<Option<Market>>;
     async fn lock_selection(&mut self, id: Uuid) -> Result<Option<Selection>>;
     async fn insert_price_change(&mut self, change: &PriceChange) -> Result<()>;
+}
+
+/// Reading customers' profiles and preferences.
+#[async_trait]
+pub trait CustomerRead {
+    async fn get_profile(&self, user_id: Uuid) -> Result<Option<Profile>>;
+    async fn get_preferences(&self, user_id: Uuid) -> Result<Option<Preferences>>;
+}
+
+/// Writing them, inside a transaction.
+#[async_trait]
+pub trait CustomerWrite {
+    async fn insert_profile(&mut self, profile: &Profile) -> Result<()>;
+    /// Inserts, or with `update` rewrites; `false` when there is nothing to update.
+    async fn save_preferences(&mut self, prefs: &Preferences, update: bool) -> Result<bool>;
 }

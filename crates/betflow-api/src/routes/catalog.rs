@@ -1,8 +1,8 @@
 //! The sportsbook catalog under `/api/v1`: sports, leagues, teams, events, markets and
 //! selections. Reads need `sportsbook:read` (customers have it); writes `sportsbook:manage`.
 //! Creates take the entity's fields; `PATCH` takes any of them (`null` clears an optional
-//! one). Odds are exact decimal strings; `?oddsFormat=american|decimal|fractional` adds
-//! `displayOdds` in that format.
+//! one). Odds are exact decimal strings; `?oddsFormat=american|decimal|fractional` (or else
+//! the caller's preference) adds `displayOdds` in that format.
 
 use axum::extract::State;
 use betflow_domain::DomainError;
@@ -39,8 +39,17 @@ pub struct FormatParams {
     pub odds_format: Option<String>,
 }
 
-fn format_of(s: Option<&str>) -> Result<OddsFormat, ApiError> {
-    Ok(s.map(str::parse).transpose()?.unwrap_or_default())
+/// `?oddsFormat=` if given, else the caller's preference, else decimal.
+async fn format_of(
+    state: &AppState,
+    principal: &betflow_engine::identity::Principal,
+    asked: Option<&str>,
+) -> Result<OddsFormat, ApiError> {
+    if let Some(f) = asked {
+        return Ok(f.parse()?);
+    }
+    let (_, prefs) = state.engine.identity().customer(principal.user_id).await?;
+    Ok(prefs.map(|p| p.odds_format).unwrap_or_default())
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
@@ -390,11 +399,11 @@ pub async fn create_event(
     responses((status = 200, description = "The event"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_event(
     State(state): State<AppState>,
-    _auth: Authorized<Read>,
+    Authorized(p, _): Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<Value>, ApiError> {
-    let f = format_of(q.odds_format.as_deref())?;
+    let f = format_of(&state, &p, q.odds_format.as_deref()).await?;
     let e: Event = state.engine.catalog_get(id).await?;
     let markets = state.engine.event_markets(id).await?;
     let mut v = to_json(&e);
@@ -437,11 +446,11 @@ pub async fn create_market(
     responses((status = 200, description = "The market"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_market(
     State(state): State<AppState>,
-    _auth: Authorized<Read>,
+    Authorized(p, _): Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<Value>, ApiError> {
-    let f = format_of(q.odds_format.as_deref())?;
+    let f = format_of(&state, &p, q.odds_format.as_deref()).await?;
     let m: Market = state.engine.catalog_get(id).await?;
     let selections = state.engine.market_selections(id).await?;
     Ok(ApiResponse::ok(market_json(&m, &selections, f)))
@@ -511,11 +520,11 @@ pub async fn create_selection(
     responses((status = 200, description = "The selection"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_selection(
     State(state): State<AppState>,
-    _auth: Authorized<Read>,
+    Authorized(p, _): Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<Value>, ApiError> {
-    let f = format_of(q.odds_format.as_deref())?;
+    let f = format_of(&state, &p, q.odds_format.as_deref()).await?;
     let s: Selection = state.engine.catalog_get(id).await?;
     Ok(ApiResponse::ok(selection_json(&s, f)))
 }

@@ -3,6 +3,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod customers;
 pub mod debug;
 pub mod definitions;
 pub mod dto;

@@ -3,4 +3,5 @@
 //! Pure rules only; the store keeps the rows and the engine moves them.
 
 pub mod catalog;
+pub mod customers;
 pub mod odds;

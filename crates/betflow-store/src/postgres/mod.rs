@@ -16,6 +16,9 @@ mod audit;
 #[path = "../shared/catalog.rs"]
 mod catalog;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/customers.rs"]
+mod customers;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/events.rs"]
 mod events;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
