@@ -4,4 +4,5 @@
 
 pub mod catalog;
 pub mod customers;
+pub mod limits;
 pub mod odds;
