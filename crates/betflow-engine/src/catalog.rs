@@ -387,6 +387,23 @@ impl Engine {
         Ok(self.store.list_events(filter).await?)
     }
 
+    /// A sport's events from a day ago on, soonest first, with market counts: the seed's
+    /// get_events_with_markets.
+    pub async fn sport_events(
+        &self,
+        sport: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<EventSummary>, EngineError> {
+        self.catalog_get::<Sport>(sport).await?;
+        let filter = EventFilter {
+            sport_id: Some(sport),
+            from: Some(now() - chrono::Duration::days(1)),
+            page,
+            ..Default::default()
+        };
+        Ok(self.store.list_events(&filter).await?)
+    }
+
     /// An event's markets, each with its selections.
     pub async fn event_markets(
         &self,

@@ -11,7 +11,7 @@ use betflow_domain::sportsbook::catalog::{
 };
 use betflow_domain::sportsbook::odds::{OddsFormat, render};
 use betflow_engine::catalog::CatalogEntity;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -184,14 +184,8 @@ pub async fn sport_events(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageOnly>,
 ) -> Result<ApiResponse<ListData<Value>>, ApiError> {
-    let _: Sport = state.engine.catalog_get(id).await?;
-    let filter = EventFilter {
-        sport_id: Some(id),
-        from: Some(Utc::now() - Duration::days(1)),
-        page: betflow_domain::PageRequest::new(q.page, q.limit)?,
-        ..Default::default()
-    };
-    let page = state.engine.fixtures(&filter).await?;
+    let page = betflow_domain::PageRequest::new(q.page, q.limit)?;
+    let page = state.engine.sport_events(id, page).await?;
     Ok(ApiResponse::ok(ListData::from_page(page, |s| {
         summary_json(&s)
     })))
