@@ -183,7 +183,6 @@ impl From<DomainError> for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Invalid(d) => d.into(),
             EngineError::Unauthenticated(failure) => {
                 let (code, message) = match failure {
                     AuthFailure::Missing => (codes::UNAUTHORIZED, "Authorization header required"),
@@ -206,33 +205,21 @@ impl From<EngineError> for ApiError {
                 e.www_authenticate = true;
                 e
             }
-            EngineError::PermissionDenied(missing) => Self::new(
-                StatusCode::FORBIDDEN,
-                codes::INSUFFICIENT_PERMISSIONS,
-                format!("Missing required permissions: {}", missing.join(", ")),
-            )
-            .with_details(serde_json::json!({ "missing": missing })),
-            EngineError::NotFound(what) => Self::not_found(format!("Not found: {what}")),
-            EngineError::InvalidTransition(why) => {
-                Self::new(StatusCode::CONFLICT, codes::INVALID_TRANSITION, why)
-            }
-            EngineError::SegregationOfDuties(why) => {
-                Self::new(StatusCode::FORBIDDEN, codes::SEGREGATION_OF_DUTIES, why)
-            }
-            EngineError::NotAssignee(why) => {
-                Self::new(StatusCode::FORBIDDEN, codes::NOT_ASSIGNEE, why)
-            }
-            EngineError::Unprocessable(why) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                codes::UNPROCESSABLE_ENTITY,
-                why,
-            ),
-            EngineError::Conflict(what) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, what),
             EngineError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "dependency unavailable");
                 Self::from_status(StatusCode::SERVICE_UNAVAILABLE)
             }
             EngineError::Internal(cause) => Self::internal(cause),
+            other => match other.client_error() {
+                Some(c) => {
+                    let status =
+                        StatusCode::from_u16(c.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+                    let mut e = Self::new(status, c.code, c.message);
+                    e.details = c.details;
+                    e
+                }
+                None => Self::internal(other),
+            },
         }
     }
 }

@@ -264,6 +264,26 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::catalog::prices))
         .routes(routes!(routes::customers::me))
         .routes(routes!(routes::customers::update_preferences))
+        .routes(routes!(routes::wallet::get_wallet))
+        .routes(routes!(routes::wallet::deposit))
+        .routes(routes!(routes::wallet::withdraw))
+        .routes(routes!(routes::wallet::transactions))
+        .routes(routes!(routes::wallet::transaction))
+        .routes(routes!(routes::wallet::resolve))
+        .routes(routes!(
+            routes::wallet::add_payment_method,
+            routes::wallet::payment_methods
+        ))
+        .routes(routes!(routes::wallet::reconciliation))
+        .routes(routes!(routes::wallet::limits, routes::wallet::set_limit))
+        .routes(routes!(routes::wallet::take_break))
+        .routes(routes!(routes::bets::place, routes::bets::list))
+        .routes(routes!(routes::bets::get))
+        .routes(routes!(routes::bets::settle))
+        .routes(routes!(routes::bets::resettle))
+        .routes(routes!(routes::bets::void))
+        .routes(routes!(routes::bets::market_exposure))
+        .routes(routes!(routes::bets::selection_exposure))
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.

@@ -42,6 +42,15 @@ pub enum EngineError {
     /// Well-formed but cannot be processed (422).
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// A business rule refused the request with a stable code clients switch on
+    /// (`INSUFFICIENT_FUNDS`, `ODDS_CHANGED`, ...), and details such as the current odds.
+    #[error("{code}: {message}")]
+    Rejected {
+        status: u16,
+        code: &'static str,
+        message: String,
+        details: Option<serde_json::Value>,
+    },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// A fault on our side; the message is for logs, not for clients.
@@ -54,7 +63,67 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::Unavailable(m) => Self::Unavailable(m),
             StoreError::Conflict { constraint } => Self::Conflict(constraint),
+            // The ledger refused to overdraw a customer account.
+            StoreError::InsufficientFunds { .. } => Self::Rejected {
+                status: 422,
+                code: "INSUFFICIENT_FUNDS",
+                message: "the balance does not cover this".into(),
+                details: None,
+            },
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+/// A refusal as clients see it: status, stable code, message and details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+impl EngineError {
+    /// The 4xx answer to this error, or `None` for faults on our side (and for failed
+    /// authentication, whose answer the API layer words). One mapping, used by the API and to
+    /// record refusals under an idempotency key.
+    pub fn client_error(&self) -> Option<ClientError> {
+        let (status, code, message, details) = match self {
+            Self::Invalid(DomainError::Validation(v)) => (
+                400,
+                "VALIDATION_ERROR",
+                v.iter()
+                    .map(|v| format!("{}: {}", v.field, v.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                Some(serde_json::json!(v)),
+            ),
+            Self::PermissionDenied(missing) => (
+                403,
+                "INSUFFICIENT_PERMISSIONS",
+                format!("Missing required permissions: {}", missing.join(", ")),
+                Some(serde_json::json!({ "missing": missing })),
+            ),
+            Self::NotFound(what) => (404, "NOT_FOUND", format!("Not found: {what}"), None),
+            Self::InvalidTransition(why) => (409, "INVALID_TRANSITION", why.clone(), None),
+            Self::SegregationOfDuties(why) => (403, "SEGREGATION_OF_DUTIES", why.clone(), None),
+            Self::NotAssignee(why) => (403, "NOT_ASSIGNEE", why.clone(), None),
+            Self::Unprocessable(why) => (422, "UNPROCESSABLE_ENTITY", why.clone(), None),
+            Self::Conflict(what) => (409, "CONFLICT", what.clone(), None),
+            Self::Rejected {
+                status,
+                code,
+                message,
+                details,
+            } => (*status, *code, message.clone(), details.clone()),
+            Self::Unauthenticated(_) | Self::Unavailable(_) | Self::Internal(_) => return None,
+        };
+        Some(ClientError {
+            status,
+            code,
+            message,
+            details,
+        })
     }
 }

@@ -4,12 +4,14 @@
 //! domain rules, talks to the store, and (in later features) runs workflows, timers and the
 //! outbox relay.
 
+pub mod bets;
 pub mod catalog;
 mod error;
 pub mod events;
 pub mod identity;
 mod outbox;
 pub mod ratelimit;
+pub mod wallet;
 pub mod webhooks;
 pub mod worker;
 pub mod workflows;
@@ -26,8 +28,8 @@ use identity::{Identity, IdentityConfig};
 use ratelimit::{Decision, RateLimiter, Rule};
 use workflows::Workflows;
 
-pub use betflow_store::{Backend, PoolStats};
-pub use error::{AuthFailure, EngineError};
+pub use betflow_store::{AccountCheck, Backend, PoolStats, TransactionFilter};
+pub use error::{AuthFailure, ClientError, EngineError};
 
 /// How long a readiness probe waits on one dependency.
 pub const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,6 +48,7 @@ pub struct Engine {
     /// Outbound webhook requests, through the SSRF-guarding resolver.
     http: reqwest::Client,
     webhook_cache: moka::future::Cache<(), Arc<Vec<betflow_domain::webhooks::Webhook>>>,
+    bet_settings: betflow_domain::sportsbook::bets::BetSettings,
 }
 
 /// The outcome of probing one dependency.
@@ -102,7 +105,17 @@ impl Engine {
             webhook_cache: moka::future::Cache::builder()
                 .time_to_live(std::time::Duration::from_secs(2))
                 .build(),
+            bet_settings: Default::default(),
         })
+    }
+
+    /// Stake and payout bounds and the in-play delay.
+    pub fn with_bet_settings(
+        mut self,
+        settings: betflow_domain::sportsbook::bets::BetSettings,
+    ) -> Self {
+        self.bet_settings = settings;
+        self
     }
 
     /// How webhook deliveries retry, and whether they may reach private addresses.

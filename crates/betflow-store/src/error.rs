@@ -19,6 +19,12 @@ pub enum StoreError {
     /// A stored row could not be turned back into a domain value.
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },
+    /// A customer account cannot cover a debit.
+    #[error("insufficient funds in {owner}'s {kind} account")]
+    InsufficientFunds {
+        owner: uuid::Uuid,
+        kind: &'static str,
+    },
     #[error("migration failed: {0}")]
     Migration(String),
     /// Anything else the database reported.

@@ -24,11 +24,17 @@ use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuer
 use betflow_domain::events::{Event, NewEvent};
 use betflow_domain::identity::{ApiKey, Session, User};
 use betflow_domain::jobs::{Job, NewJob};
+use betflow_domain::sportsbook::bets::{Bet, BetFilter, SelectionExposure};
 use betflow_domain::sportsbook::catalog::{
     Event as Fixture, EventFilter, EventSummary, League, Market, PriceChange, Selection, Sport,
     Team,
 };
 use betflow_domain::sportsbook::customers::{Preferences, Profile};
+use betflow_domain::sportsbook::limits::ResponsibleGambling;
+use betflow_domain::sportsbook::wallet::{
+    AccountKind, Balances, PaymentMethod, Transaction as MoneyTransaction, TransactionStatus,
+    TransactionType, Transfer,
+};
 use betflow_domain::webhooks::{Attempt, Delivery, DeliveryStatus, Webhook};
 use betflow_domain::workflow::record::{
     Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
@@ -72,6 +78,8 @@ pub trait Store:
     + WebhookRead
     + CatalogRead
     + CustomerRead
+    + WalletRead
+    + BetRead
     + Send
     + Sync
     + 'static
@@ -107,6 +115,8 @@ pub trait Transaction:
     + WebhookWrite
     + CatalogWrite
     + CustomerWrite
+    + WalletWrite
+    + BetWrite
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -425,4 +435,124 @@ pub trait CustomerWrite {
     async fn insert_profile(&mut self, profile: &Profile) -> Result<()>;
     /// Inserts, or with `update` rewrites; `false` when there is nothing to update.
     async fn save_preferences(&mut self, prefs: &Preferences, update: bool) -> Result<bool>;
+}
+
+/// One account in a reconciliation: its balance summed from the transfers, and (customer
+/// accounts) the projection's balance, which must be equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCheck {
+    pub owner: Uuid,
+    pub kind: AccountKind,
+    pub currency: String,
+    pub from_transfers: i64,
+    pub projected: Option<i64>,
+}
+
+/// Filters for a wallet's transactions.
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilter {
+    pub user_id: Option<Uuid>,
+    pub tx_type: Option<TransactionType>,
+    pub status: Option<TransactionStatus>,
+    pub page: PageRequest,
+}
+
+/// What claiming an `Idempotency-Key` found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyClaim {
+    /// The key is ours: run the request.
+    Claimed,
+    /// Another request with this key has not finished.
+    InFlight,
+    /// The key was used with a different request.
+    Mismatch,
+    /// The key's first response: replay it.
+    Done {
+        status: u16,
+        body: serde_json::Value,
+    },
+}
+
+/// Reading wallets, their transactions and the ledger.
+#[async_trait]
+pub trait WalletRead {
+    /// A customer's balances, one row per currency they hold.
+    async fn get_balances(&self, user_id: Uuid) -> Result<Vec<Balances>>;
+    async fn get_transaction(&self, id: Uuid) -> Result<Option<MoneyTransaction>>;
+    /// Newest first.
+    async fn list_transactions(&self, filter: &TransactionFilter)
+    -> Result<Page<MoneyTransaction>>;
+    async fn list_payment_methods(&self, user_id: Uuid) -> Result<Vec<PaymentMethod>>;
+    async fn get_payment_method(&self, id: Uuid) -> Result<Option<PaymentMethod>>;
+    /// Every account's balance summed from the transfers, beside the projection's.
+    async fn reconcile(&self) -> Result<Vec<AccountCheck>>;
+    async fn get_responsible_gambling(&self, user_id: Uuid) -> Result<Option<ResponsibleGambling>>;
+}
+
+/// Moving money, inside a transaction.
+#[async_trait]
+pub trait WalletWrite {
+    /// Locks a customer's cash account in `currency` (creating their accounts at zero if
+    /// needed), so one customer's money moves one request at a time, and returns the balances.
+    async fn lock_wallet(&mut self, user_id: Uuid, currency: &str) -> Result<Balances>;
+    /// Records transfers and moves the projection. A debit a customer account cannot cover
+    /// fails with [`StoreError::InsufficientFunds`] and nothing is written.
+    async fn apply_transfers(&mut self, transfers: &[Transfer]) -> Result<()>;
+    async fn insert_transaction(&mut self, tx: &MoneyTransaction) -> Result<()>;
+    async fn update_transaction(&mut self, tx: &MoneyTransaction) -> Result<()>;
+    async fn lock_transaction(&mut self, id: Uuid) -> Result<Option<MoneyTransaction>>;
+    /// Deposits (pending, processing or completed) created since `since`: what counts against
+    /// deposit limits.
+    async fn deposits_since(&mut self, user_id: Uuid, since: DateTime<Utc>) -> Result<i64>;
+    async fn insert_payment_method(&mut self, method: &PaymentMethod) -> Result<()>;
+    async fn responsible_gambling(&mut self, user_id: Uuid) -> Result<Option<ResponsibleGambling>>;
+    async fn save_responsible_gambling(&mut self, rg: &ResponsibleGambling) -> Result<()>;
+    /// Claims `key` for a request whose body hashes to `hash`; a claim older than
+    /// `stale_before` whose request never finished is taken over.
+    async fn claim_idempotency(
+        &mut self,
+        user_id: Uuid,
+        key: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim>;
+    async fn complete_idempotency(
+        &mut self,
+        user_id: Uuid,
+        key: &str,
+        status: u16,
+        body: &serde_json::Value,
+    ) -> Result<()>;
+    async fn release_idempotency(&mut self, user_id: Uuid, key: &str) -> Result<()>;
+}
+
+/// Reading bets and exposure.
+#[async_trait]
+pub trait BetRead {
+    async fn get_bet(&self, id: Uuid) -> Result<Option<Bet>>;
+    /// Newest first, with legs and selection names (get_user_betting_history).
+    async fn list_bets(&self, filter: &BetFilter) -> Result<Page<Bet>>;
+    /// Per selection of the market, over open bets.
+    async fn market_exposure(&self, market_id: Uuid) -> Result<Vec<SelectionExposure>>;
+}
+
+/// Placing and settling bets, inside a transaction.
+#[async_trait]
+pub trait BetWrite {
+    /// The selections, with their markets and events, read under a share lock on the
+    /// selections and markets (PostgreSQL) so a suspension or odds change waits for the bets
+    /// already checking against the old state.
+    async fn leg_states(
+        &mut self,
+        selection_ids: &[Uuid],
+    ) -> Result<(Vec<Selection>, Vec<Market>, Vec<Fixture>)>;
+    /// Stakes, and stakes less returns, of the customer's bets placed since `since`: what
+    /// counts against stake and loss limits.
+    async fn bet_usage(&mut self, user_id: Uuid, since: DateTime<Utc>) -> Result<(i64, i64)>;
+    async fn insert_bet(&mut self, bet: &Bet) -> Result<()>;
+    /// Every bet with a leg on the market, with all its legs, locked for settlement.
+    async fn lock_bets_on_market(&mut self, market_id: Uuid) -> Result<Vec<Bet>>;
+    /// Writes a bet's status, return, settlement time, void reason and legs' results.
+    async fn update_bet(&mut self, bet: &Bet) -> Result<()>;
 }

@@ -223,6 +223,40 @@ impl WebhookArgs {
     }
 }
 
+/// House rules for bets, in minor units of the bet's currency.
+#[derive(Debug, Clone, Args)]
+pub struct BetArgs {
+    /// The smallest stake accepted.
+    #[arg(long, env = "BETFLOW_MIN_STAKE", default_value_t = 100)]
+    pub min_stake: i64,
+    /// The largest stake accepted.
+    #[arg(long, env = "BETFLOW_MAX_STAKE", default_value_t = 1_000_000)]
+    pub max_stake: i64,
+    /// The most one bet may return, stake included.
+    #[arg(long, env = "BETFLOW_MAX_PAYOUT", default_value_t = 100_000_000)]
+    pub max_payout: i64,
+    /// How long an in-play bet waits before it is checked again and accepted.
+    #[arg(long, env = "BETFLOW_IN_PLAY_DELAY", default_value = "5s", value_parser = parse_duration)]
+    pub in_play_delay: Duration,
+}
+
+impl BetArgs {
+    pub fn settings(&self) -> anyhow::Result<betflow_domain::sportsbook::bets::BetSettings> {
+        if self.min_stake < 1 || self.min_stake > self.max_stake || self.max_stake > self.max_payout
+        {
+            anyhow::bail!(
+                "expected 1 <= BETFLOW_MIN_STAKE <= BETFLOW_MAX_STAKE <= BETFLOW_MAX_PAYOUT"
+            );
+        }
+        Ok(betflow_domain::sportsbook::bets::BetSettings {
+            min_stake: self.min_stake,
+            max_stake: self.max_stake,
+            max_payout: self.max_payout,
+            in_play_delay: self.in_play_delay,
+        })
+    }
+}
+
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
@@ -338,6 +372,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+
+    #[command(flatten)]
+    pub bets: BetArgs,
 
     #[command(flatten)]
     pub log: LogArgs,

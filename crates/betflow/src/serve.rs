@@ -75,7 +75,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let engine = Arc::new(
         Engine::new(store, redis, &args.auth.identity_config(&jwt_secret))?
             .with_risk_thresholds(risk)
-            .with_webhook_settings(args.webhooks.settings())?,
+            .with_webhook_settings(args.webhooks.settings())?
+            .with_bet_settings(args.bets.settings()?),
     );
     let generated_admin_password = engine
         .identity()

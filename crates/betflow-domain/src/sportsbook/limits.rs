@@ -357,3 +357,65 @@ mod tests {
         }
     }
 }
+
+/// A customer's limits and break, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponsibleGambling {
+    pub user_id: uuid::Uuid,
+    pub limits: Vec<Limit>,
+    pub exclusion: Option<Exclusion>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ResponsibleGambling {
+    pub fn new(user_id: uuid::Uuid, now: DateTime<Utc>) -> Self {
+        Self {
+            user_id,
+            limits: Vec::new(),
+            exclusion: None,
+            updated_at: now,
+        }
+    }
+
+    /// The break in force at `now`, if any.
+    pub fn active_exclusion(&self, now: DateTime<Utc>) -> Option<&Exclusion> {
+        self.exclusion.as_ref().filter(|e| e.is_active(now))
+    }
+
+    /// Sets (or with `None` removes) one limit under the cooling-off rule.
+    pub fn request_limit(
+        &mut self,
+        kind: LimitKind,
+        period: Period,
+        amount: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let i = match self
+            .limits
+            .iter()
+            .position(|l| l.kind == kind && l.period == period)
+        {
+            Some(i) => i,
+            None => {
+                self.limits.push(Limit::none(kind, period));
+                self.limits.len() - 1
+            }
+        };
+        self.limits[i] = self.limits[i].clone().request(amount, now)?;
+        self.limits
+            .retain(|l| l.amount.is_some() || l.pending.is_some());
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Starts a break, or lengthens the one in force (never shortens it).
+    pub fn take_break(&mut self, next: Exclusion, now: DateTime<Utc>) -> Result<(), DomainError> {
+        self.exclusion = Some(match self.active_exclusion(now) {
+            Some(current) => current.extend(next)?,
+            None => next,
+        });
+        self.updated_at = now;
+        Ok(())
+    }
+}

@@ -13,6 +13,9 @@ use crate::{Backend, Result, StoreConfig, StoreError, redact_url};
 #[path = "../shared/audit.rs"]
 mod audit;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/bets.rs"]
+mod bets;
+
 #[path = "../shared/catalog.rs"]
 mod catalog;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
@@ -31,9 +34,12 @@ mod jobs;
 #[path = "../shared/store.rs"]
 mod store;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/wallet.rs"]
+mod wallet;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/webhooks.rs"]
 mod webhooks;
-#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+
 #[path = "../shared/workflows.rs"]
 mod workflows;
 
@@ -48,6 +54,8 @@ const BEGIN_WRITE: &str = "BEGIN";
 const IP_CAST: &str = "::inet";
 /// Row locks for read-modify-write inside a transaction.
 const FOR_UPDATE: &str = " FOR UPDATE";
+/// A share lock on rows read to decide (selections, markets), blocking their updates.
+const FOR_SHARE: &str = " FOR SHARE";
 /// Case-insensitive search in a workflow's data.
 const DATA_SEARCH: &str = "data::text ILIKE ";
 /// Whether a role is among a workflow's current assignees (a JSON array of strings).

@@ -26,14 +26,14 @@ const LEAGUE: &str = "id, sport_id, name, display_name, slug, country_code, seas
 const TEAM: &str = "id, sport_id, league_id, name, display_name, abbreviation, slug, \
     logo_url, city, conference, division, founded_year, is_active, metadata, created_at, \
     updated_at";
-const EVENT: &str = "id, sport_id, league_id, home_team_id, away_team_id, start_time, status, \
+pub(super) const EVENT: &str = "id, sport_id, league_id, home_team_id, away_team_id, start_time, status, \
     period, clock, home_score, away_score, venue, metadata, created_at, updated_at";
-const MARKET: &str = "id, event_id, type, name, description, handicap, total_points, \
+pub(super) const MARKET: &str = "id, event_id, type, name, description, handicap, total_points, \
     is_active, status, in_play, rules, settlement_rules, created_at, updated_at, settled_at";
-const SELECTION: &str = "id, market_id, name, short_name, odds, probability, is_active, \
+pub(super) const SELECTION: &str = "id, market_id, name, short_name, odds, probability, is_active, \
     metadata, created_at, updated_at";
 
-fn dec(table: &'static str, v: &str) -> Result<Decimal> {
+pub(super) fn dec(table: &'static str, v: &str) -> Result<Decimal> {
     Decimal::from_str(v).map_err(|e| corrupt(table, e))
 }
 
@@ -41,7 +41,7 @@ fn opt_dec(table: &'static str, v: Option<String>) -> Result<Option<Decimal>> {
     v.as_deref().map(|v| dec(table, v)).transpose()
 }
 
-fn parse<T: FromStr>(table: &'static str, v: &str) -> Result<T>
+pub(super) fn parse<T: FromStr>(table: &'static str, v: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
@@ -200,7 +200,7 @@ impl From<TeamRow> for Team {
 }
 
 #[derive(FromRow)]
-struct EventRow {
+pub(super) struct EventRow {
     id: Uuid,
     sport_id: Uuid,
     league_id: Option<Uuid>,
@@ -251,7 +251,7 @@ struct SummaryRow {
 }
 
 #[derive(FromRow)]
-struct MarketRow {
+pub(super) struct MarketRow {
     id: Uuid,
     event_id: Uuid,
     #[sqlx(rename = "type")]
@@ -295,7 +295,7 @@ impl TryFrom<MarketRow> for Market {
 }
 
 #[derive(FromRow)]
-struct SelectionRow {
+pub(super) struct SelectionRow {
     id: Uuid,
     market_id: Uuid,
     name: String,

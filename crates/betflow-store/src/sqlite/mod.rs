@@ -11,6 +11,9 @@ use crate::{Backend, Result, StoreConfig, StoreError};
 #[path = "../shared/audit.rs"]
 mod audit;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/bets.rs"]
+mod bets;
+
 #[path = "../shared/catalog.rs"]
 mod catalog;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
@@ -29,9 +32,12 @@ mod jobs;
 #[path = "../shared/store.rs"]
 mod store;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/wallet.rs"]
+mod wallet;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/webhooks.rs"]
 mod webhooks;
-#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+
 #[path = "../shared/workflows.rs"]
 mod workflows;
 
@@ -48,6 +54,8 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 const IP_CAST: &str = "";
 /// SQLite transactions hold the write lock from BEGIN IMMEDIATE; no row locks exist.
 const FOR_UPDATE: &str = "";
+/// A share lock on rows read to decide (selections, markets), blocking their updates.
+const FOR_SHARE: &str = "";
 /// Case-insensitive search in a workflow's data (SQLite's LIKE ignores ASCII case).
 const DATA_SEARCH: &str = "data LIKE ";
 /// Whether a role is among a workflow's current assignees (a JSON array of strings).

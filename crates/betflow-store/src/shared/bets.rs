@@ -1,0 +1,370 @@
+//! Bets and their legs (the seed's bets and bet_selections) and exposure. Compiled once per
+//! backend.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use betflow_domain::Page;
+use betflow_domain::sportsbook::bets::{
+    Bet, BetFilter, BetLeg, BetStatus, BetType, LegResult, SelectionExposure,
+};
+use betflow_domain::sportsbook::catalog::{Event as Fixture, Market, Selection};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use super::audit::{corrupt, micros, push_page, to_total};
+use super::catalog::{EVENT, EventRow, MARKET, MarketRow, SELECTION, SelectionRow, dec};
+use super::{BackendStore, BackendTx, Db, FOR_SHARE, FOR_UPDATE};
+use crate::{BetRead, BetWrite, Result, StoreError};
+
+const BET: &str = "id, user_id, type, status, stake, total_odds, potential_win, actual_win, \
+    currency_code, placed_at, settled_at, void_reason, metadata";
+const LEG: &str = "bs.id, bs.bet_id, bs.selection_id, bs.market_id, bs.event_id, bs.odds, \
+    bs.result, bs.settled_at, s.name AS selection_name";
+/// Binds per `IN (...)` list, well under both backends' limits.
+const CHUNK: usize = 1000;
+
+#[derive(FromRow)]
+struct BetRow {
+    id: Uuid,
+    user_id: Uuid,
+    #[sqlx(rename = "type")]
+    bet_type: String,
+    status: String,
+    stake: i64,
+    total_odds: String,
+    potential_win: i64,
+    actual_win: i64,
+    currency_code: String,
+    placed_at: DateTime<Utc>,
+    settled_at: Option<DateTime<Utc>>,
+    void_reason: Option<String>,
+    metadata: Json<Value>,
+}
+
+#[derive(FromRow)]
+struct LegRow {
+    id: Uuid,
+    bet_id: Uuid,
+    selection_id: Uuid,
+    market_id: Uuid,
+    event_id: Uuid,
+    odds: String,
+    result: Option<String>,
+    settled_at: Option<DateTime<Utc>>,
+    selection_name: Option<String>,
+}
+
+impl TryFrom<LegRow> for BetLeg {
+    type Error = StoreError;
+    fn try_from(r: LegRow) -> Result<Self> {
+        const T: &str = "bet_selections";
+        Ok(Self {
+            id: r.id,
+            bet_id: r.bet_id,
+            selection_id: r.selection_id,
+            market_id: r.market_id,
+            event_id: r.event_id,
+            odds: dec(T, &r.odds)?,
+            result: r
+                .result
+                .map(|s| LegResult::parse(&s).ok_or_else(|| corrupt(T, s)))
+                .transpose()?,
+            settled_at: r.settled_at,
+            selection_name: r.selection_name,
+        })
+    }
+}
+
+fn bet_from(r: BetRow, legs: Vec<BetLeg>) -> Result<Bet> {
+    const T: &str = "bets";
+    Ok(Bet {
+        id: r.id,
+        user_id: r.user_id,
+        bet_type: BetType::parse(&r.bet_type).ok_or_else(|| corrupt(T, &r.bet_type))?,
+        status: BetStatus::parse(&r.status).ok_or_else(|| corrupt(T, &r.status))?,
+        stake: r.stake,
+        total_odds: dec(T, &r.total_odds)?,
+        potential_win: r.potential_win,
+        actual_win: r.actual_win,
+        currency_code: r.currency_code,
+        placed_at: r.placed_at,
+        settled_at: r.settled_at,
+        void_reason: r.void_reason,
+        metadata: r.metadata.0,
+        legs,
+    })
+}
+
+/// The legs of a chunk of bets, with their selections' names.
+fn legs_query(bets: &[BetRow]) -> QueryBuilder<Db> {
+    let mut qb = QueryBuilder::<Db>::new(format!(
+        "SELECT {LEG} FROM bet_selections bs JOIN selections s ON s.id = bs.selection_id \
+         WHERE bs.bet_id IN ("
+    ));
+    let mut ids = qb.separated(", ");
+    for r in bets {
+        ids.push_bind(r.id);
+    }
+    qb.push(") ORDER BY bs.bet_id, bs.position");
+    qb
+}
+
+/// Puts bets and their legs together, keeping the bets' order.
+fn assemble(rows: Vec<BetRow>, leg_rows: Vec<LegRow>) -> Result<Vec<Bet>> {
+    let mut legs: HashMap<Uuid, Vec<BetLeg>> = HashMap::with_capacity(rows.len());
+    for l in leg_rows {
+        legs.entry(l.bet_id).or_default().push(BetLeg::try_from(l)?);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let l = legs.remove(&r.id).unwrap_or_default();
+            bet_from(r, l)
+        })
+        .collect()
+}
+
+impl BackendStore {
+    async fn with_legs(&self, rows: Vec<BetRow>) -> Result<Vec<Bet>> {
+        let mut legs = Vec::new();
+        for chunk in rows.chunks(CHUNK) {
+            legs.extend(
+                legs_query(chunk)
+                    .build_query_as::<LegRow>()
+                    .fetch_all(&self.pool)
+                    .await?,
+            );
+        }
+        assemble(rows, legs)
+    }
+}
+
+fn push_bet_filter(qb: &mut QueryBuilder<Db>, f: &BetFilter) {
+    qb.push(" WHERE 1 = 1");
+    if let Some(user) = f.user_id {
+        qb.push(" AND user_id = ").push_bind(user);
+    }
+    if let Some(s) = f.status {
+        qb.push(" AND status = ").push_bind(s.as_str());
+    }
+    if let Some(from) = f.from {
+        qb.push(" AND placed_at >= ").push_bind(micros(from));
+    }
+    if let Some(to) = f.to {
+        qb.push(" AND placed_at < ").push_bind(micros(to));
+    }
+}
+
+#[async_trait]
+impl BetRead for BackendStore {
+    async fn get_bet(&self, id: Uuid) -> Result<Option<Bet>> {
+        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {BET} FROM bets WHERE id = "));
+        qb.push_bind(id);
+        let row: Option<BetRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
+        match row {
+            Some(r) => Ok(self.with_legs(vec![r]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_bets(&self, f: &BetFilter) -> Result<Page<Bet>> {
+        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM bets");
+        push_bet_filter(&mut count, f);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {BET} FROM bets"));
+        push_bet_filter(&mut qb, f);
+        qb.push(" ORDER BY placed_at DESC, id DESC");
+        push_page(&mut qb, f.page);
+        let rows: Vec<BetRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(Page::new(
+            self.with_legs(rows).await?,
+            to_total(total),
+            f.page,
+        ))
+    }
+
+    async fn market_exposure(&self, market_id: Uuid) -> Result<Vec<SelectionExposure>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT s.id, s.market_id, COUNT(b.id), \
+                    CAST(COALESCE(SUM(b.stake), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(b.potential_win), 0) AS BIGINT) \
+             FROM selections s \
+             LEFT JOIN bet_selections bs ON bs.selection_id = s.id \
+             LEFT JOIN bets b ON b.id = bs.bet_id AND b.status IN ('pending', 'accepted') \
+             WHERE s.market_id = ",
+        );
+        qb.push_bind(market_id)
+            .push(" GROUP BY s.id, s.market_id, s.name ORDER BY s.name, s.id");
+        let rows: Vec<(Uuid, Uuid, i64, i64, i64)> =
+            qb.build_query_as().fetch_all(&self.pool).await?;
+        // No two legs of one bet share an event, so the market's stakes are the sum of its
+        // selections'.
+        let market_stakes: i64 = rows.iter().map(|r| r.3).sum();
+        Ok(rows
+            .into_iter()
+            .map(
+                |(selection_id, market_id, open_bets, stakes, potential_payout)| {
+                    SelectionExposure {
+                        selection_id,
+                        market_id,
+                        open_bets,
+                        stakes,
+                        potential_payout,
+                        net_liability: potential_payout - market_stakes,
+                    }
+                },
+            )
+            .collect())
+    }
+}
+
+/// `SELECT {columns} FROM {table} WHERE id IN (ids){lock}`.
+fn by_ids(columns: &str, table: &str, ids: &[Uuid], lock: &str) -> QueryBuilder<Db> {
+    let mut qb = QueryBuilder::<Db>::new(format!("SELECT {columns} FROM {table} WHERE id IN ("));
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    qb.push(")").push(lock);
+    qb
+}
+
+#[async_trait]
+impl BetWrite for BackendTx {
+    async fn leg_states(
+        &mut self,
+        selection_ids: &[Uuid],
+    ) -> Result<(Vec<Selection>, Vec<Market>, Vec<Fixture>)> {
+        let rows: Vec<SelectionRow> = by_ids(SELECTION, "selections", selection_ids, FOR_SHARE)
+            .build_query_as()
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let selections: Vec<Selection> = rows
+            .into_iter()
+            .map(Selection::try_from)
+            .collect::<Result<_>>()?;
+        let mut market_ids: Vec<Uuid> = selections.iter().map(|s| s.market_id).collect();
+        market_ids.sort_unstable();
+        market_ids.dedup();
+        if market_ids.is_empty() {
+            return Ok((selections, Vec::new(), Vec::new()));
+        }
+        let rows: Vec<MarketRow> = by_ids(MARKET, "markets", &market_ids, FOR_SHARE)
+            .build_query_as()
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let markets: Vec<Market> = rows
+            .into_iter()
+            .map(Market::try_from)
+            .collect::<Result<_>>()?;
+        let mut event_ids: Vec<Uuid> = markets.iter().map(|m| m.event_id).collect();
+        event_ids.sort_unstable();
+        event_ids.dedup();
+        let rows: Vec<EventRow> = by_ids(EVENT, "events", &event_ids, "")
+            .build_query_as()
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let events = rows
+            .into_iter()
+            .map(Fixture::try_from)
+            .collect::<Result<_>>()?;
+        Ok((selections, markets, events))
+    }
+
+    async fn bet_usage(&mut self, user_id: Uuid, since: DateTime<Utc>) -> Result<(i64, i64)> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT CAST(COALESCE(SUM(stake), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(stake - actual_win), 0) AS BIGINT) \
+             FROM bets WHERE user_id = ",
+        );
+        qb.push_bind(user_id)
+            .push(" AND placed_at >= ")
+            .push_bind(micros(since));
+        Ok(qb.build_query_as().fetch_one(&mut *self.tx).await?)
+    }
+
+    async fn insert_bet(&mut self, b: &Bet) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(format!("INSERT INTO bets ({BET}) VALUES ("));
+        let mut v = qb.separated(", ");
+        v.push_bind(b.id)
+            .push_bind(b.user_id)
+            .push_bind(b.bet_type.as_str())
+            .push_bind(b.status.as_str())
+            .push_bind(b.stake)
+            .push_bind(b.total_odds.normalize().to_string())
+            .push_bind(b.potential_win)
+            .push_bind(b.actual_win)
+            .push_bind(b.currency_code.clone())
+            .push_bind(micros(b.placed_at))
+            .push_bind(b.settled_at.map(micros))
+            .push_bind(b.void_reason.clone())
+            .push_bind(Json(b.metadata.clone()));
+        qb.push(")");
+        qb.build().execute(&mut *self.tx).await?;
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO bet_selections (id, bet_id, selection_id, market_id, event_id, \
+             position, odds, result, settled_at) ",
+        );
+        qb.push_values(b.legs.iter().enumerate(), |mut v, (i, l)| {
+            v.push_bind(l.id)
+                .push_bind(l.bet_id)
+                .push_bind(l.selection_id)
+                .push_bind(l.market_id)
+                .push_bind(l.event_id)
+                .push_bind(i16::try_from(i).unwrap_or(i16::MAX))
+                .push_bind(l.odds.normalize().to_string())
+                .push_bind(l.result.map(LegResult::as_str))
+                .push_bind(l.settled_at.map(micros));
+        });
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn lock_bets_on_market(&mut self, market_id: Uuid) -> Result<Vec<Bet>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {BET} FROM bets WHERE id IN \
+             (SELECT bet_id FROM bet_selections WHERE market_id = "
+        ));
+        qb.push_bind(market_id)
+            .push(") ORDER BY id")
+            .push(FOR_UPDATE);
+        let rows: Vec<BetRow> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+        let mut legs = Vec::new();
+        for chunk in rows.chunks(CHUNK) {
+            legs.extend(
+                legs_query(chunk)
+                    .build_query_as::<LegRow>()
+                    .fetch_all(&mut *self.tx)
+                    .await?,
+            );
+        }
+        assemble(rows, legs)
+    }
+
+    async fn update_bet(&mut self, b: &Bet) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE bets SET status = ");
+        qb.push_bind(b.status.as_str())
+            .push(", actual_win = ")
+            .push_bind(b.actual_win)
+            .push(", settled_at = ")
+            .push_bind(b.settled_at.map(micros))
+            .push(", void_reason = ")
+            .push_bind(b.void_reason.clone())
+            .push(" WHERE id = ")
+            .push_bind(b.id);
+        qb.build().execute(&mut *self.tx).await?;
+        for l in &b.legs {
+            let mut qb = QueryBuilder::<Db>::new("UPDATE bet_selections SET result = ");
+            qb.push_bind(l.result.map(LegResult::as_str))
+                .push(", settled_at = ")
+                .push_bind(l.settled_at.map(micros))
+                .push(" WHERE id = ")
+                .push_bind(l.id);
+            qb.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+}
