@@ -255,6 +255,32 @@ impl Engine {
         Ok((profile.currency_code, profile.verification_status))
     }
 
+    /// Records the outcome of a customer's identity checks (KYC); only `verified` customers
+    /// withdraw.
+    pub async fn set_verification(
+        &self,
+        user_id: Uuid,
+        status: VerificationStatus,
+        actor: &Actor,
+    ) -> Result<(), EngineError> {
+        let (_, old) = self.customer_currency(user_id).await?;
+        let mut tx = self.store.begin().await?;
+        if !tx.set_verification(user_id, status, now()).await? {
+            return Err(EngineError::NotFound(format!("customer {user_id}")));
+        }
+        let entry = AuditEntry::new(
+            "user_profiles",
+            user_id,
+            AuditAction::Update,
+            Some(json!({"verificationStatus": old})),
+            Some(json!({"verificationStatus": status})),
+            actor.clone(),
+        )?;
+        tx.insert_audit(&entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn wallet(&self, user_id: Uuid) -> Result<WalletView, EngineError> {
         let (currency, verification_status) = self.customer_currency(user_id).await?;
         let balances = self

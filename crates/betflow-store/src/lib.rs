@@ -433,6 +433,13 @@ pub trait CustomerRead {
 #[async_trait]
 pub trait CustomerWrite {
     async fn insert_profile(&mut self, profile: &Profile) -> Result<()>;
+    /// `false` when the user has no profile.
+    async fn set_verification(
+        &mut self,
+        user_id: Uuid,
+        status: betflow_domain::sportsbook::customers::VerificationStatus,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Inserts, or with `update` rewrites; `false` when there is nothing to update.
     async fn save_preferences(&mut self, prefs: &Preferences, update: bool) -> Result<bool>;
 }

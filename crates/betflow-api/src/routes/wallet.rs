@@ -34,6 +34,7 @@ pub const TAG: &str = "wallet";
 crate::permissions! {
     WalletRead => ["wallet:read"];
     WalletManage => ["wallet:manage"];
+    UsersManage => ["users:manage"];
 }
 
 /// The `Idempotency-Key` of a money-moving request, bound to the caller, the route and the
@@ -523,4 +524,33 @@ pub async fn take_break(
         .take_break(p.user_id, exclusion, at, &actor)
         .await?;
     Ok(ApiResponse::ok(rg))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerificationBody {
+    /// unverified, pending, verified or rejected
+    #[schema(value_type = String)]
+    pub status: betflow_domain::sportsbook::customers::VerificationStatus,
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}/verification", tag = TAG,
+    summary = "Record a customer's verification",
+    description = "Requires `users:manage`: the outcome of identity checks (KYC). Only \
+                   `verified` customers withdraw.",
+    params(("id" = Uuid, Path)), request_body = VerificationBody,
+    responses((status = 200, description = "The wallet with its verification status"),
+        (status = 404, body = ErrorEnvelope)))]
+pub async fn set_verification(
+    State(state): State<AppState>,
+    Authorized(_caller, _): Authorized<UsersManage>,
+    ClientInfo(actor): ClientInfo,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<VerificationBody>,
+) -> Result<ApiResponse<WalletView>, ApiError> {
+    state
+        .engine
+        .set_verification(id, body.status, &actor)
+        .await?;
+    Ok(ApiResponse::ok(state.engine.wallet(id).await?))
 }

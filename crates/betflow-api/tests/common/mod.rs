@@ -120,13 +120,24 @@ pub async fn spawn_engine(
     identity: IdentityConfig,
     webhooks: betflow_engine::webhooks::WebhookSettings,
 ) -> TestServer {
+    spawn_custom(db, config, redis, identity, |e| {
+        e.with_webhook_settings(webhooks).unwrap()
+    })
+    .await
+}
+
+/// A server whose engine `customize` configures further (bet settings, ...).
+pub async fn spawn_custom(
+    db: TestDb,
+    config: HttpConfig,
+    redis: Option<&str>,
+    identity: IdentityConfig,
+    customize: impl FnOnce(Engine) -> Engine,
+) -> TestServer {
     let redis = redis.map(|u| Arc::new(RedisHandle::new(u).unwrap()));
-    let engine = Arc::new(
-        Engine::new(db.store.clone(), redis, &identity)
-            .unwrap()
-            .with_webhook_settings(webhooks)
-            .unwrap(),
-    );
+    let engine = Arc::new(customize(
+        Engine::new(db.store.clone(), redis, &identity).unwrap(),
+    ));
     engine.workflows().ensure_seeded().await.unwrap();
     let app = betflow_api::app(engine.clone(), &config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

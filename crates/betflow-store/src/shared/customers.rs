@@ -119,6 +119,21 @@ impl CustomerWrite for BackendTx {
         Ok(())
     }
 
+    async fn set_verification(
+        &mut self,
+        user_id: Uuid,
+        status: VerificationStatus,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE user_profiles SET verification_status = ");
+        qb.push_bind(status.as_str())
+            .push(", updated_at = ")
+            .push_bind(micros(at))
+            .push(" WHERE user_id = ")
+            .push_bind(user_id);
+        Ok(qb.build().execute(&mut *self.tx).await?.rows_affected() == 1)
+    }
+
     async fn save_preferences(&mut self, p: &Preferences, update: bool) -> Result<bool> {
         let format = match p.odds_format {
             betflow_domain::sportsbook::odds::OddsFormat::American => "american",

@@ -1,0 +1,1020 @@
+//! Wallets, the ledger, idempotency, bets, settlement and exposure over HTTP, on both
+//! backends.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use betflow_domain::sportsbook::bets::BetSettings;
+use betflow_store::testing::TestDb;
+use common::{TestServer, identity_config, spawn_custom, test_config};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+betflow_store::conformance!(
+    wallet_deposits_withdrawals_limits_and_idempotency,
+    bets_every_rejection_code,
+    bets_settle_resettle_void_and_exposure,
+    fifty_concurrent_bets_never_overdraw,
+);
+
+const SETTINGS: BetSettings = BetSettings {
+    min_stake: 100,
+    max_stake: 40_000,
+    max_payout: 150_000,
+    in_play_delay: Duration::from_millis(300),
+};
+
+async fn server(db: TestDb) -> TestServer {
+    spawn_custom(db, test_config(), None, identity_config(), |e| {
+        e.with_bet_settings(SETTINGS)
+    })
+    .await
+}
+
+async fn call(
+    s: &TestServer,
+    m: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = s.with_token(m, path, token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn keyed(
+    s: &TestServer,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: Value,
+) -> (u16, Value, bool) {
+    let res = s
+        .with_token(Method::POST, path, token)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let replayed = res.headers().get("idempotent-replayed").is_some();
+    (res.status().as_u16(), res.json().await.unwrap(), replayed)
+}
+
+async fn made(s: &TestServer, token: &str, path: &str, body: Value) -> String {
+    let (status, res) = call(s, Method::POST, path, token, Some(body)).await;
+    assert_eq!(status, 201, "{path}: {res}");
+    res["data"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Registers a customer (GBP) and returns (user id, token).
+async fn customer(s: &TestServer, name: &str) -> (String, String) {
+    let res = s
+        .client
+        .post(s.url("/api/v1/auth/register"))
+        .json(
+            &json!({"username": name, "email": format!("{name}@example.com"),
+            "password": "a-long-password", "dateOfBirth": "1990-01-01", "countryCode": "GB",
+            "currencyCode": "GBP", "timezone": "Europe/London"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    let id = v["data"]["user"]["id"].as_str().unwrap().to_owned();
+    let token = s.login(name, "a-long-password").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (id, token)
+}
+
+/// A completed deposit of `amount`.
+async fn fund(s: &TestServer, admin: &str, token: &str, amount: i64) {
+    let id = made(
+        s,
+        token,
+        "/api/v1/wallet/deposits",
+        json!({"amount": amount}),
+    )
+    .await;
+    let (status, res) = call(
+        s,
+        Method::POST,
+        &format!("/api/v1/wallet/transactions/{id}/resolve"),
+        admin,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{res}");
+}
+
+async fn wallet(s: &TestServer, token: &str) -> (i64, i64) {
+    let (status, w) = call(s, Method::GET, "/api/v1/wallet", token, None).await;
+    assert_eq!(status, 200, "{w}");
+    (
+        w["data"]["balance"].as_i64().unwrap(),
+        w["data"]["pendingBalance"].as_i64().unwrap(),
+    )
+}
+
+async fn assert_balanced(s: &TestServer, admin: &str) {
+    let (status, r) = call(s, Method::GET, "/api/v1/wallet/reconciliation", admin, None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["balanced"], true, "{r}");
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or_default()
+}
+
+/// A catalog: events `e[0]` (A v B) and `e[1]` (B v A) in the future, each with a moneyline
+/// market `m[i]` of two selections `sel[i]` at 2.0 and 3.0.
+struct Book {
+    sport: String,
+    teams: Vec<String>,
+    m: Vec<String>,
+    sel: Vec<[String; 2]>,
+}
+
+async fn book(s: &TestServer, admin: &str) -> Book {
+    let sport = made(
+        s,
+        admin,
+        "/api/v1/sports",
+        json!({"name": "football", "displayName": "Football", "slug": "football"}),
+    )
+    .await;
+    let mut teams = vec![];
+    for name in ["Arsenal", "Chelsea"] {
+        teams.push(
+            made(
+                s,
+                admin,
+                "/api/v1/teams",
+                json!({"sportId": sport, "name": name, "displayName": name,
+                       "slug": name.to_lowercase()}),
+            )
+            .await,
+        );
+    }
+    let mut b = Book {
+        sport,
+        teams,
+        m: vec![],
+        sel: vec![],
+    };
+    for i in 0..2 {
+        let (m, sel) = fixture(s, admin, &b, i, json!({})).await;
+        b.m.push(m);
+        b.sel.push(sel);
+    }
+    b
+}
+
+/// An event with a market of two selections (2.0 and 3.0); `extra` goes into the event.
+async fn fixture(
+    s: &TestServer,
+    admin: &str,
+    b: &Book,
+    i: usize,
+    extra: Value,
+) -> (String, [String; 2]) {
+    let start = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let mut ev = json!({"sportId": b.sport, "homeTeamId": b.teams[i % 2],
+                        "awayTeamId": b.teams[(i + 1) % 2], "startTime": start});
+    for (k, v) in extra.as_object().unwrap() {
+        ev[k] = v.clone();
+    }
+    let in_play = extra.get("status").is_some_and(|s| s == "live");
+    let event = made(s, admin, "/api/v1/events", ev).await;
+    let market = made(
+        s,
+        admin,
+        "/api/v1/markets",
+        json!({"eventId": event, "type": "moneyline", "name": "Match result", "inPlay": in_play}),
+    )
+    .await;
+    let home = made(
+        s,
+        admin,
+        "/api/v1/selections",
+        json!({"marketId": market, "name": "Home", "odds": "2.0"}),
+    )
+    .await;
+    let away = made(
+        s,
+        admin,
+        "/api/v1/selections",
+        json!({"marketId": market, "name": "Away", "odds": "3.0"}),
+    )
+    .await;
+    (market, [home, away])
+}
+
+fn single(sel: &str, odds: &str, stake: i64) -> Value {
+    json!({"type": "single", "stake": stake, "legs": [{"selectionId": sel, "odds": odds}]})
+}
+
+async fn wallet_deposits_withdrawals_limits_and_idempotency(db: TestDb) {
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let (sam_id, sam) = customer(&s, "sam").await;
+    let (_, other) = customer(&s, "other").await;
+    assert_eq!(wallet(&s, &sam).await, (0, 0));
+    let (status, w) = call(&s, Method::GET, "/api/v1/wallet", &admin, None).await;
+    assert_eq!(
+        (status, code(&w)),
+        (404, "NOT_FOUND"),
+        "staff have no wallet"
+    );
+
+    // Idempotent deposit: the retry replays, another body is 422.
+    let body = json!({"amount": 10_000, "description": "first"});
+    let (status, first, replayed) =
+        keyed(&s, "/api/v1/wallet/deposits", &sam, "dep-1", body.clone()).await;
+    assert_eq!((status, replayed), (201, false), "{first}");
+    assert_eq!(first["data"]["status"], "pending");
+    assert!(
+        first["data"]["reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("DEP-")
+    );
+    let (status, again, replayed) = keyed(&s, "/api/v1/wallet/deposits", &sam, "dep-1", body).await;
+    assert_eq!((status, replayed), (201, true));
+    assert_eq!(again["data"], first["data"], "the first response, replayed");
+    let (status, other_body, _) = keyed(
+        &s,
+        "/api/v1/wallet/deposits",
+        &sam,
+        "dep-1",
+        json!({"amount": 20_000}),
+    )
+    .await;
+    assert_eq!((status, code(&other_body)), (422, "IDEMPOTENCY_KEY_REUSED"));
+    let (status, _, replayed) = keyed(
+        &s,
+        "/api/v1/wallet/deposits",
+        &other,
+        "dep-1",
+        json!({"amount": 500}),
+    )
+    .await;
+    assert_eq!((status, replayed), (201, false), "keys are per customer");
+    let dep = first["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        wallet(&s, &sam).await,
+        (0, 0),
+        "credited on completion only"
+    );
+
+    // Bad input.
+    for (body, status) in [
+        (json!({"amount": 0}), 400),
+        (json!({"amount": -5}), 400),
+        (json!({"amount": "ten"}), 400),
+        (json!({"amount": 100, "bogus": 1}), 400),
+        (json!({"amount": 100_000_001}), 400),
+    ] {
+        let (got, res) = call(
+            &s,
+            Method::POST,
+            "/api/v1/wallet/deposits",
+            &sam,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(got, status, "{body}: {res}");
+        assert_eq!(code(&res), "VALIDATION_ERROR");
+    }
+    let (status, res, _) = keyed(
+        &s,
+        "/api/v1/wallet/deposits",
+        &sam,
+        &"k".repeat(300),
+        json!({"amount": 100}),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (400, "VALIDATION_ERROR"));
+
+    // The operator completes it, less fees; a repeated callback changes nothing.
+    let resolve = format!("/api/v1/wallet/transactions/{dep}/resolve");
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        &resolve,
+        &sam,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (403, "INSUFFICIENT_PERMISSIONS"));
+    for _ in 0..2 {
+        let (status, res) = call(
+            &s,
+            Method::POST,
+            &resolve,
+            &admin,
+            Some(json!({"status": "completed", "fees": 100, "externalReference": "psp-1"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{res}");
+        assert_eq!(res["data"]["netAmount"], 9_900);
+    }
+    assert_eq!(wallet(&s, &sam).await, (9_900, 0));
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        &resolve,
+        &admin,
+        Some(json!({"status": "failed"})),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (409, "INVALID_TRANSITION"));
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &resolve,
+        &admin,
+        Some(json!({"status": "nope"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Withdrawals: verified customers only; the amount is reserved, then paid or released.
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/withdrawals",
+        &sam,
+        Some(json!({"amount": 1_000})),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (403, "VERIFICATION_REQUIRED"));
+    let (status, res) = call(
+        &s,
+        Method::PUT,
+        &format!("/api/v1/users/{sam_id}/verification"),
+        &admin,
+        Some(json!({"status": "verified"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{res}");
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/withdrawals",
+        &sam,
+        Some(json!({"amount": 20_000})),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (422, "INSUFFICIENT_FUNDS"));
+    let w1 = made(
+        &s,
+        &sam,
+        "/api/v1/wallet/withdrawals",
+        json!({"amount": 5_000}),
+    )
+    .await;
+    assert_eq!(wallet(&s, &sam).await, (4_900, 5_000));
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/wallet/transactions/{w1}/resolve"),
+        &admin,
+        Some(json!({"status": "cancelled"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(wallet(&s, &sam).await, (9_900, 0));
+    let w2 = made(
+        &s,
+        &sam,
+        "/api/v1/wallet/withdrawals",
+        json!({"amount": 1_000}),
+    )
+    .await;
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/wallet/transactions/{w2}/resolve"),
+        &admin,
+        Some(json!({"status": "completed", "fees": 50})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(wallet(&s, &sam).await, (8_900, 0));
+
+    // Payment methods: never card numbers; only one's own.
+    let (status, res) = call(&s, Method::POST, "/api/v1/wallet/payment-methods", &sam,
+        Some(json!({"type": "credit_card", "name": "Visa", "details": {"cardNumber": "4242424242424242"}}))).await;
+    assert_eq!((status, code(&res)), (400, "VALIDATION_ERROR"));
+    let pm = made(&s, &sam, "/api/v1/wallet/payment-methods",
+        json!({"type": "credit_card", "name": "Visa", "details": {"token": "tok_1", "last4": "4242"}, "isDefault": true})).await;
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/deposits",
+        &other,
+        Some(json!({"amount": 100, "paymentMethodId": pm})),
+    )
+    .await;
+    assert_eq!(status, 400, "someone else's payment method");
+    made(
+        &s,
+        &sam,
+        "/api/v1/wallet/deposits",
+        json!({"amount": 100, "paymentMethodId": pm}),
+    )
+    .await;
+
+    // Transactions: one's own; operators everyone's.
+    let (status, list) = call(
+        &s,
+        Method::GET,
+        "/api/v1/wallet/transactions?type=withdrawal",
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["data"]["total"], 2);
+    let (_, list) = call(&s, Method::GET, "/api/v1/wallet/transactions", &other, None).await;
+    assert_eq!(list["data"]["total"], 1);
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/wallet/transactions/{dep}"),
+        &other,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        "/api/v1/wallet/transactions?status=weird",
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Limits and breaks stop deposits.
+    let (status, rg) = call(
+        &s,
+        Method::PUT,
+        "/api/v1/me/limits",
+        &other,
+        Some(json!({"kind": "deposit", "period": "day", "amount": 1_000})),
+    )
+    .await;
+    assert_eq!(status, 200, "{rg}");
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/deposits",
+        &other,
+        Some(json!({"amount": 600})),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&res)),
+        (422, "LIMIT_EXCEEDED"),
+        "500 pending + 600 > 1000"
+    );
+    assert_eq!(res["error"]["details"]["used"], 500);
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/me/breaks",
+        &other,
+        Some(json!({"type": "time_out", "days": 1})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/deposits",
+        &other,
+        Some(json!({"amount": 100})),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (403, "SELF_EXCLUDED"));
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/me/breaks",
+        &other,
+        Some(json!({"type": "self_exclusion", "months": 3})),
+    )
+    .await;
+    assert_eq!(status, 400, "self-exclusion is at least six months");
+
+    assert_balanced(&s, &admin).await;
+}
+
+async fn bets_every_rejection_code(db: TestDb) {
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let b = book(&s, &admin).await;
+    let (_, sam) = customer(&s, "sam").await;
+    fund(&s, &admin, &sam, 10_000).await;
+    let place = |body: Value| {
+        let s = &s;
+        let sam = sam.clone();
+        async move { call(s, Method::POST, "/api/v1/bets", &sam, Some(body)).await }
+    };
+    let expect = |(status, res): (u16, Value), want_status: u16, want: &str| {
+        assert_eq!((status, code(&res)), (want_status, want), "{res}");
+        res
+    };
+
+    expect(
+        place(single(&b.sel[0][0], "2.0", 50)).await,
+        422,
+        "STAKE_TOO_LOW",
+    );
+    expect(
+        place(single(&b.sel[0][0], "2.0", 40_001)).await,
+        422,
+        "STAKE_TOO_HIGH",
+    );
+    expect(
+        place(single(&b.sel[0][1], "3.0", 40_000)).await,
+        422,
+        "INSUFFICIENT_FUNDS",
+    );
+    let res = expect(
+        place(single(&b.sel[0][0], "2.5", 1_000)).await,
+        409,
+        "ODDS_CHANGED",
+    );
+    assert_eq!(res["error"]["details"]["legs"][0]["currentOdds"], "2");
+    let parlay = |a: (&str, &str), c: (&str, &str), stake: i64| {
+        json!({"type": "parlay", "stake": stake, "legs": [
+            {"selectionId": a.0, "odds": a.1}, {"selectionId": c.0, "odds": c.1}]})
+    };
+    expect(
+        place(parlay((&b.sel[0][0], "2.0"), (&b.sel[0][1], "3.0"), 1_000)).await,
+        422,
+        "DUPLICATE_EVENT_IN_PARLAY",
+    );
+    let res = expect(
+        place(parlay((&b.sel[0][0], "2.0"), (&b.sel[1][1], "2.5"), 1_000)).await,
+        409,
+        "ODDS_CHANGED",
+    );
+    assert_eq!(
+        res["error"]["details"]["legs"][0]["currentOdds"], "3",
+        "{res}"
+    );
+    expect(
+        place(parlay((&b.sel[0][1], "3.0"), (&b.sel[1][1], "3.0"), 20_000)).await,
+        422,
+        "MAX_PAYOUT_EXCEEDED",
+    );
+
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{}/suspend", b.m[1]),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    expect(
+        place(single(&b.sel[1][0], "2.0", 1_000)).await,
+        422,
+        "MARKET_SUSPENDED",
+    );
+    call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{}/reopen", b.m[1]),
+        &admin,
+        None,
+    )
+    .await;
+    let (status, _) = call(
+        &s,
+        Method::PATCH,
+        &format!("/api/v1/selections/{}", b.sel[1][1]),
+        &admin,
+        Some(json!({"isActive": false})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    expect(
+        place(single(&b.sel[1][1], "3.0", 1_000)).await,
+        422,
+        "SELECTION_INACTIVE",
+    );
+    let (closed, closed_sel) = fixture(&s, &admin, &b, 2, json!({})).await;
+    let (status, _) = call(
+        &s,
+        Method::PATCH,
+        &format!("/api/v1/markets/{closed}"),
+        &admin,
+        Some(json!({"status": "closed"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    expect(
+        place(single(&closed_sel[0], "2.0", 1_000)).await,
+        422,
+        "MARKET_CLOSED",
+    );
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let (_, started) = fixture(&s, &admin, &b, 3, json!({"startTime": past})).await;
+    expect(
+        place(single(&started[0], "2.0", 1_000)).await,
+        422,
+        "EVENT_STARTED",
+    );
+
+    // Bad shapes are 400s.
+    for body in [
+        json!({"type": "system", "stake": 100, "legs": []}),
+        json!({"type": "single", "stake": 100, "legs": []}),
+        json!({"type": "parlay", "stake": 100, "legs": [{"selectionId": b.sel[0][0], "odds": "2.0"}]}),
+        json!({"type": "single", "stake": 100, "legs": [{"selectionId": uuid::Uuid::nil(), "odds": "2.0"}]}),
+        json!({"type": "single", "stake": 100, "legs": [{"selectionId": b.sel[0][0], "odds": "0.5"}]}),
+        json!({"type": "single", "stake": 100, "legs": [{"selectionId": b.sel[0][0], "odds": "2.0"}], "oddsChangePolicy": "maybe"}),
+    ] {
+        expect(place(body).await, 400, "VALIDATION_ERROR");
+    }
+
+    // Higher odds are taken under `higher`; in play waits out the delay.
+    let (status, res) = place(
+        json!({"type": "single", "stake": 1_000, "oddsChangePolicy": "higher",
+        "legs": [{"selectionId": b.sel[0][0], "odds": "1.9"}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{res}");
+    assert_eq!(res["data"]["totalOdds"], "2", "taken at the current odds");
+    let now = chrono::Utc::now().to_rfc3339();
+    let (_, live) = fixture(
+        &s,
+        &admin,
+        &b,
+        4,
+        json!({"status": "live", "startTime": now}),
+    )
+    .await;
+    let started_at = Instant::now();
+    let (status, res) = place(single(&live[0], "2.0", 1_000)).await;
+    assert_eq!(status, 201, "{res}");
+    assert!(
+        started_at.elapsed() >= SETTINGS.in_play_delay,
+        "in-play delay"
+    );
+
+    // Limits and self-exclusion.
+    let (_, kim) = customer(&s, "kim").await;
+    fund(&s, &admin, &kim, 5_000).await;
+    call(
+        &s,
+        Method::PUT,
+        "/api/v1/me/limits",
+        &kim,
+        Some(json!({"kind": "stake", "period": "day", "amount": 1_500})),
+    )
+    .await;
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/bets",
+        &kim,
+        Some(single(&b.sel[0][0], "2.0", 1_000)),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/bets",
+        &kim,
+        Some(single(&b.sel[0][0], "2.0", 600)),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (422, "LIMIT_EXCEEDED"));
+    call(
+        &s,
+        Method::POST,
+        "/api/v1/me/breaks",
+        &kim,
+        Some(json!({"type": "self_exclusion", "months": 6})),
+    )
+    .await;
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/bets",
+        &kim,
+        Some(single(&b.sel[0][0], "2.0", 100)),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (403, "SELF_EXCLUDED"));
+    assert_eq!(wallet(&s, &sam).await, (8_000, 2_000));
+    assert_balanced(&s, &admin).await;
+}
+
+async fn bets_settle_resettle_void_and_exposure(db: TestDb) {
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let b = book(&s, &admin).await;
+    let (_, sam) = customer(&s, "sam").await;
+    let (_, kim) = customer(&s, "kim").await;
+    fund(&s, &admin, &sam, 10_000).await;
+
+    // An idempotent single and a parlay.
+    let (status, first, _) = keyed(
+        &s,
+        "/api/v1/bets",
+        &sam,
+        "bet-1",
+        single(&b.sel[0][0], "2.0", 1_000),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again, replayed) = keyed(
+        &s,
+        "/api/v1/bets",
+        &sam,
+        "bet-1",
+        single(&b.sel[0][0], "2.0", 1_000),
+    )
+    .await;
+    assert_eq!((status, replayed), (201, true));
+    assert_eq!(again["data"]["id"], first["data"]["id"]);
+    let single_id = first["data"]["id"].as_str().unwrap().to_owned();
+    let parlay = json!({"type": "parlay", "stake": 1_000, "legs": [
+        {"selectionId": b.sel[0][0], "odds": "2.0"}, {"selectionId": b.sel[1][0], "odds": "2.0"}]});
+    let (status, p) = call(&s, Method::POST, "/api/v1/bets", &sam, Some(parlay)).await;
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(
+        (
+            p["data"]["totalOdds"].as_str(),
+            p["data"]["potentialWin"].as_i64()
+        ),
+        (Some("4"), Some(4_000))
+    );
+    let parlay_id = p["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(wallet(&s, &sam).await, (8_000, 2_000), "stakes held once");
+
+    // Exposure over open bets.
+    let (status, x) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/markets/{}/exposure", b.m[0]),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{x}");
+    let home = x["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["selectionId"] == b.sel[0][0].as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            home["openBets"].as_i64(),
+            home["stakes"].as_i64(),
+            home["potentialPayout"].as_i64()
+        ),
+        (Some(2), Some(2_000), Some(6_000))
+    );
+    assert_eq!(home["netLiability"], 4_000);
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/selections/{}/exposure", b.sel[0][1]),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/markets/{}/exposure", b.m[0]),
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Settlement: the single pays, the parlay waits for its last leg; repeats are harmless.
+    let settle = format!("/api/v1/markets/{}/settle", b.m[0]);
+    let results = json!({"results": {b.sel[0][0].clone(): "win", b.sel[0][1].clone(): "loss"}});
+    let (status, r) = call(&s, Method::POST, &settle, &sam, Some(results.clone())).await;
+    assert_eq!(status, 403, "{r}");
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &settle,
+        &admin,
+        Some(json!({"results": {b.sel[0][0].clone(): "win"}})),
+    )
+    .await;
+    assert_eq!(status, 400, "every selection needs a result: {r}");
+    let (status, r) = call(&s, Method::POST, &settle, &admin, Some(results.clone())).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (
+            r["data"]["betsSettled"].as_u64(),
+            r["data"]["netPayout"].as_i64()
+        ),
+        (Some(1), Some(2_000))
+    );
+    assert_eq!(wallet(&s, &sam).await, (10_000, 1_000));
+    let (status, r) = call(&s, Method::POST, &settle, &admin, Some(results)).await;
+    assert_eq!(
+        (status, r["data"]["legsUpdated"].as_u64()),
+        (200, Some(0)),
+        "exactly once"
+    );
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &settle,
+        &admin,
+        Some(json!({"results": {b.sel[0][0].clone(): "loss", b.sel[0][1].clone(): "win"}})),
+    )
+    .await;
+    assert_eq!((status, code(&r)), (409, "ALREADY_SETTLED"));
+    let (status, bet) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/bets/{parlay_id}"),
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, bet["data"]["status"].as_str()),
+        (200, Some("accepted"))
+    );
+
+    // The parlay's other leg is void: it settles at 2.0.
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{}/void", b.m[1]),
+        &admin,
+        Some(json!({"reason": "abandoned"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["marketStatus"], "voided");
+    assert_eq!(wallet(&s, &sam).await, (12_000, 0));
+    let (_, bet) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/bets/{parlay_id}"),
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            bet["data"]["status"].as_str(),
+            bet["data"]["actualWin"].as_i64()
+        ),
+        (Some("settled_win"), Some(2_000))
+    );
+
+    // A wrong result corrected: both bets reversed and lost, through the ledger.
+    let resettle = format!("/api/v1/markets/{}/resettle", b.m[0]);
+    let corrected = json!({"results": {b.sel[0][0].clone(): "loss", b.sel[0][1].clone(): "win"},
+                           "reason": "wrong result entered"});
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &resettle,
+        &admin,
+        Some(json!({"results": corrected["results"]})),
+    )
+    .await;
+    assert_eq!(status, 400, "a reason is required");
+    let (status, r) = call(&s, Method::POST, &resettle, &admin, Some(corrected)).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (
+            r["data"]["betsResettled"].as_u64(),
+            r["data"]["netPayout"].as_i64()
+        ),
+        (Some(2), Some(-4_000))
+    );
+    assert_eq!(wallet(&s, &sam).await, (8_000, 0));
+    let (_, bet) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/bets/{single_id}"),
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(bet["data"]["status"], "settled_loss");
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{}/resettle", b.m[1]),
+        &admin,
+        Some(json!({"results": {}, "reason": "x"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{r}");
+
+    // History: one's own bets with legs' names; others see nothing of them.
+    let (status, h) = call(
+        &s,
+        Method::GET,
+        "/api/v1/bets?status=settled_loss",
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(h["data"]["total"], 2);
+    assert_eq!(h["data"]["items"][0]["legs"][0]["selectionName"], "Home");
+    let (_, h) = call(&s, Method::GET, "/api/v1/bets", &kim, None).await;
+    assert_eq!(h["data"]["total"], 0);
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/bets/{single_id}"),
+        &kim,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, h) = call(&s, Method::GET, "/api/v1/bets", &admin, None).await;
+    assert_eq!(h["data"]["total"], 2, "operators see everyone's");
+    let (_, t) = call(
+        &s,
+        Method::GET,
+        "/api/v1/wallet/transactions?type=bet_debit",
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(t["data"]["total"], 2);
+
+    // Settling with the corrected results again changes nothing.
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &settle,
+        &admin,
+        Some(json!({"results": {b.sel[0][0].clone(): "loss", b.sel[0][1].clone(): "win"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_balanced(&s, &admin).await;
+}
+
+async fn fifty_concurrent_bets_never_overdraw(db: TestDb) {
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let b = book(&s, &admin).await;
+    let (_, sam) = customer(&s, "sam").await;
+    fund(&s, &admin, &sam, 10_000).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let req = s
+            .with_token(Method::POST, "/api/v1/bets", &sam)
+            .json(&single(&b.sel[i % 2][0], "2.0", 1_000));
+        tasks.push(tokio::spawn(async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let v: Value = res.json().await.unwrap();
+            (status, v["error"]["code"].as_str().map(str::to_owned))
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (201, _) => accepted += 1,
+            (422, Some(c)) => assert_eq!(c, "INSUFFICIENT_FUNDS"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(accepted, 10, "exactly the funds' worth");
+    assert_eq!(wallet(&s, &sam).await, (0, 10_000));
+    assert_balanced(&s, &admin).await;
+}
