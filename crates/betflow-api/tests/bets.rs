@@ -16,6 +16,7 @@ betflow_store::conformance!(
     bets_every_rejection_code,
     bets_settle_resettle_void_and_exposure,
     fifty_concurrent_bets_never_overdraw,
+    random_money_histories_keep_every_invariant,
 );
 
 const SETTINGS: BetSettings = BetSettings {
@@ -1017,4 +1018,307 @@ async fn fifty_concurrent_bets_never_overdraw(db: TestDb) {
     assert_eq!(accepted, 10, "exactly the funds' worth");
     assert_eq!(wallet(&s, &sam).await, (0, 10_000));
     assert_balanced(&s, &admin).await;
+}
+
+/// One step of a random money history.
+#[derive(Debug, Clone)]
+enum Op {
+    Deposit(usize, i64),
+    /// Withdraw, then complete (`true`) or cancel it.
+    Withdraw(usize, i64, bool),
+    Single(usize, usize, usize, i64),
+    Parlay(usize, usize, usize, i64),
+    Settle(usize, [u8; 2]),
+    Void(usize),
+    Resettle(usize, [u8; 2]),
+}
+
+const RESULTS: [&str; 4] = ["win", "loss", "push", "void"];
+const ODDS: [i64; 2] = [20, 30]; // tenths: every fixture's selections are 2.0 and 3.0
+const CUSTOMERS: usize = 3;
+const MARKETS: usize = 4;
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    let c = 0..CUSTOMERS;
+    let m = 0..MARKETS;
+    let r = [0u8..4, 0u8..4];
+    prop_oneof![
+        1 => (c.clone(), 100i64..20_000).prop_map(|(c, a)| Op::Deposit(c, a)),
+        1 => (c.clone(), 100i64..8_000, any::<bool>()).prop_map(|(c, a, k)| Op::Withdraw(c, a, k)),
+        3 => (c.clone(), m.clone(), 0usize..2, 100i64..5_000).prop_map(|(c, m, s, a)| Op::Single(c, m, s, a)),
+        2 => (c, m.clone(), 0usize..4, 100i64..3_000).prop_map(|(c, m, s, a)| Op::Parlay(c, m, s, a)),
+        1 => (m.clone(), r.clone()).prop_map(|(m, r)| Op::Settle(m, r)),
+        1 => m.clone().prop_map(Op::Void),
+        1 => (m, r).prop_map(|(m, r)| Op::Resettle(m, r)),
+    ]
+}
+
+/// (customer, bet id, stake, legs (market, selection), payout once settled)
+type ModelBet = (usize, String, i64, Vec<(usize, usize)>, Option<i64>);
+
+/// What the test expects, computed by its own reading of the rules.
+#[derive(Debug, Default)]
+struct Model {
+    cash: [i64; CUSTOMERS],
+    pending: [i64; CUSTOMERS],
+    /// Per market: its results once settled (indexed by selection), and whether voided.
+    results: [Option<[u8; 2]>; MARKETS],
+    /// (customer, bet id, stake, legs (market, selection), payout once settled)
+    bets: Vec<ModelBet>,
+}
+
+impl Model {
+    /// A settled bet's return from its legs' results, or None while a leg is open.
+    fn payout(&self, stake: i64, legs: &[(usize, usize)]) -> Option<i64> {
+        let mut tenths = Vec::new();
+        let (mut lost, mut won, mut pushed) = (false, false, false);
+        for &(m, s) in legs {
+            match RESULTS[usize::from(self.results[m]?[s])] {
+                "win" => {
+                    won = true;
+                    tenths.push(ODDS[s]);
+                }
+                "loss" => lost = true,
+                "push" => pushed = true,
+                _ => {}
+            }
+        }
+        Some(if lost {
+            0
+        } else if won {
+            // stake × Π(odds), rounded down; odds are whole tenths.
+            let num: i128 = tenths.iter().map(|t| i128::from(*t)).product();
+            let den: i128 = 10i128.pow(u32::try_from(tenths.len()).unwrap());
+            i64::try_from(i128::from(stake) * num / den).unwrap()
+        } else {
+            let _ = pushed;
+            stake
+        })
+    }
+
+    /// Applies new results to a market, settling or re-settling its bets in the server's
+    /// order (customer, then bet id). `None` when a reversal cannot be covered (the server
+    /// refuses the whole correction).
+    fn apply(&mut self, market: usize, results: [u8; 2], ids: &[String; CUSTOMERS]) -> Option<()> {
+        let before = self.results[market];
+        self.results[market] = Some(results);
+        let mut cash = self.cash;
+        let mut pending = self.pending;
+        let mut order: Vec<usize> = (0..self.bets.len())
+            .filter(|&i| self.bets[i].3.iter().any(|l| l.0 == market))
+            .collect();
+        order.sort_by(|&a, &b| {
+            (&ids[self.bets[a].0], &self.bets[a].1).cmp(&(&ids[self.bets[b].0], &self.bets[b].1))
+        });
+        let mut payouts = Vec::new();
+        for i in order {
+            let (c, _, stake, legs, old) = self.bets[i].clone();
+            let changed =
+                before.is_none_or(|b| legs.iter().any(|l| l.0 == market && b[l.1] != results[l.1]));
+            if !changed {
+                continue;
+            }
+            if let Some(old) = old {
+                if cash[c] < old {
+                    self.results[market] = before;
+                    return None;
+                }
+                cash[c] -= old;
+                pending[c] += stake;
+            }
+            let new = self.payout(stake, &legs);
+            if let Some(p) = new {
+                pending[c] -= stake;
+                cash[c] += p;
+            }
+            payouts.push((i, new));
+        }
+        self.cash = cash;
+        self.pending = pending;
+        for (i, p) in payouts {
+            self.bets[i].4 = p;
+        }
+        Some(())
+    }
+}
+
+/// Property: random sequences of deposits, withdrawals, singles, parlays, settlements, voids
+/// and resettlements leave each customer's balances where an independent model of the rules
+/// puts them, never negative, each bet paid by the rules at most once, and the ledger
+/// balanced. (Sequences are drawn with proptest's runner, without shrinking: each case runs
+/// against a real database.)
+async fn random_money_histories_keep_every_invariant(db: TestDb) {
+    use proptest::strategy::{Strategy, ValueTree};
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let b = book(&s, &admin).await;
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 6,
+        ..Default::default()
+    });
+    for case in 0..6 {
+        // Fresh customers and markets per case.
+        let mut ids: [String; CUSTOMERS] = Default::default();
+        let mut tokens: Vec<String> = Vec::new();
+        for (c, id) in ids.iter_mut().enumerate() {
+            let (i, t) = customer(&s, &format!("p{case}c{c}")).await;
+            call(
+                &s,
+                Method::PUT,
+                &format!("/api/v1/users/{i}/verification"),
+                &admin,
+                Some(json!({"status": "verified"})),
+            )
+            .await;
+            *id = i;
+            tokens.push(t);
+        }
+        let mut markets = Vec::new();
+        for i in 0..MARKETS {
+            markets.push(fixture(&s, &admin, &b, i, json!({})).await);
+        }
+        let ops = proptest::collection::vec(op(), 10..40)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let mut model = Model::default();
+        for (n, op) in ops.iter().enumerate() {
+            let ctx = format!("case {case} op {n} {op:?} of {ops:?}");
+            match op.clone() {
+                Op::Deposit(c, amount) => {
+                    fund(&s, &admin, &tokens[c], amount).await;
+                    model.cash[c] += amount;
+                }
+                Op::Withdraw(c, amount, complete) => {
+                    let (status, res) = call(
+                        &s,
+                        Method::POST,
+                        "/api/v1/wallet/withdrawals",
+                        &tokens[c],
+                        Some(json!({"amount": amount})),
+                    )
+                    .await;
+                    if model.cash[c] < amount {
+                        assert_eq!((status, code(&res)), (422, "INSUFFICIENT_FUNDS"), "{ctx}");
+                        continue;
+                    }
+                    assert_eq!(status, 201, "{ctx}: {res}");
+                    let id = res["data"]["id"].as_str().unwrap();
+                    let to = if complete { "completed" } else { "cancelled" };
+                    let (status, _) = call(
+                        &s,
+                        Method::POST,
+                        &format!("/api/v1/wallet/transactions/{id}/resolve"),
+                        &admin,
+                        Some(json!({"status": to})),
+                    )
+                    .await;
+                    assert_eq!(status, 200, "{ctx}");
+                    if complete {
+                        model.cash[c] -= amount;
+                    }
+                }
+                Op::Single(c, m, sel, stake) | Op::Parlay(c, m, sel, stake) => {
+                    let legs: Vec<(usize, usize)> = if matches!(op, Op::Single(..)) {
+                        vec![(m, sel)]
+                    } else {
+                        vec![(m, sel % 2), ((m + 1) % MARKETS, sel / 2)]
+                    };
+                    let body = json!({"type": if legs.len() == 1 { "single" } else { "parlay" },
+                        "stake": stake, "legs": legs.iter().map(|(m, s)| json!({
+                            "selectionId": markets[*m].1[*s], "odds": format!("{}.0", ODDS[*s] / 10)}))
+                            .collect::<Vec<_>>()});
+                    let (status, res) =
+                        call(&s, Method::POST, "/api/v1/bets", &tokens[c], Some(body)).await;
+                    if legs.iter().any(|l| model.results[l.0].is_some()) {
+                        assert_eq!((status, code(&res)), (422, "MARKET_CLOSED"), "{ctx}");
+                    } else if model.cash[c] < stake {
+                        assert_eq!((status, code(&res)), (422, "INSUFFICIENT_FUNDS"), "{ctx}");
+                    } else {
+                        assert_eq!(status, 201, "{ctx}: {res}");
+                        model.cash[c] -= stake;
+                        model.pending[c] += stake;
+                        model.bets.push((
+                            c,
+                            res["data"]["id"].as_str().unwrap().to_owned(),
+                            stake,
+                            legs,
+                            None,
+                        ));
+                    }
+                }
+                Op::Settle(m, r) | Op::Resettle(m, r) => {
+                    let resettle = matches!(op, Op::Resettle(..));
+                    let path = format!(
+                        "/api/v1/markets/{}/{}",
+                        markets[m].0,
+                        if resettle { "resettle" } else { "settle" }
+                    );
+                    let body = json!({"results": {markets[m].1[0].clone(): RESULTS[usize::from(r[0])],
+                        markets[m].1[1].clone(): RESULTS[usize::from(r[1])]}, "reason": "property test"});
+                    let (status, res) = call(&s, Method::POST, &path, &admin, Some(body)).await;
+                    match (resettle, model.results[m]) {
+                        (false, Some(prev)) if prev != r => {
+                            assert_eq!((status, code(&res)), (409, "ALREADY_SETTLED"), "{ctx}");
+                        }
+                        (false, Some(_)) => assert_eq!(status, 200, "{ctx}: {res}"),
+                        (true, None) => {
+                            assert_eq!((status, code(&res)), (409, "INVALID_TRANSITION"), "{ctx}")
+                        }
+                        _ => match model.apply(m, r, &ids) {
+                            Some(()) => assert_eq!(status, 200, "{ctx}: {res}"),
+                            None => assert_eq!(
+                                (status, code(&res)),
+                                (409, "INSUFFICIENT_FUNDS"),
+                                "{ctx}: {res}"
+                            ),
+                        },
+                    }
+                }
+                Op::Void(m) => {
+                    let (status, res) = call(
+                        &s,
+                        Method::POST,
+                        &format!("/api/v1/markets/{}/void", markets[m].0),
+                        &admin,
+                        Some(json!({})),
+                    )
+                    .await;
+                    match model.apply(m, [3, 3], &ids) {
+                        Some(()) => assert_eq!(status, 200, "{ctx}: {res}"),
+                        None => assert_eq!(
+                            (status, code(&res)),
+                            (409, "INSUFFICIENT_FUNDS"),
+                            "{ctx}: {res}"
+                        ),
+                    }
+                }
+            }
+            for (c, token) in tokens.iter().enumerate() {
+                let got = wallet(&s, token).await;
+                assert_eq!(
+                    got,
+                    (model.cash[c], model.pending[c]),
+                    "customer {c} after {ctx}"
+                );
+                assert!(got.0 >= 0 && got.1 >= 0);
+            }
+        }
+        for (c, id, _, _, payout) in &model.bets {
+            let (_, bet) = call(
+                &s,
+                Method::GET,
+                &format!("/api/v1/bets/{id}"),
+                &tokens[*c],
+                None,
+            )
+            .await;
+            match payout {
+                Some(p) => assert_eq!(bet["data"]["actualWin"].as_i64(), Some(*p), "{bet}"),
+                None => assert_eq!(bet["data"]["status"], "accepted", "{bet}"),
+            }
+        }
+        assert_balanced(&s, &admin).await;
+    }
 }

@@ -401,7 +401,19 @@ impl Engine {
                 results
             }
         };
-        let settled_before = matches!(market.status, MarketStatus::Settled | MarketStatus::Voided);
+        let prior = tx.market_results(market_id).await?;
+        let settled_before = prior.is_some()
+            || matches!(market.status, MarketStatus::Settled | MarketStatus::Voided);
+        if let (SettleMode::Settle, Some(prior)) = (&mode, &prior)
+            && *prior != results
+        {
+            return Err(rejected(
+                409,
+                "ALREADY_SETTLED",
+                "the market was settled with other results; resettle to correct them",
+                Some(json!({"results": prior})),
+            ));
+        }
         if matches!(mode, SettleMode::Resettle { .. }) && !settled_before {
             return Err(EngineError::InvalidTransition(
                 "only a settled market is resettled; settle it first".into(),
@@ -513,6 +525,7 @@ impl Engine {
             _ => MarketStatus::Settled,
         };
         report.market_status = status;
+        tx.save_market_results(market_id, &results, at).await?;
         if market.status != status || market.settled_at.is_none() {
             let mut next: Market = market.clone();
             next.status = status;

@@ -81,6 +81,16 @@ pub struct ResolutionDetails {
     pub processor_response: Option<Value>,
 }
 
+/// A payment method as a customer saves it.
+#[derive(Debug, Clone)]
+pub struct NewPaymentMethod {
+    pub method_type: PaymentMethodType,
+    pub name: String,
+    pub details: Value,
+    pub is_default: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// A customer's wallet: balances in their currency.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -587,13 +597,16 @@ impl Engine {
     pub async fn add_payment_method(
         &self,
         principal: &Principal,
-        method_type: PaymentMethodType,
-        name: String,
-        details: Value,
-        is_default: bool,
-        expires_at: Option<DateTime<Utc>>,
+        new: NewPaymentMethod,
         actor: &Actor,
     ) -> Result<PaymentMethod, EngineError> {
+        let NewPaymentMethod {
+            method_type,
+            name,
+            details,
+            is_default,
+            expires_at,
+        } = new;
         if principal.role != Role::Customer {
             return Err(EngineError::NotFound(
                 "wallet (only customers have one)".into(),

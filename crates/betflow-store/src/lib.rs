@@ -24,7 +24,7 @@ use betflow_domain::audit::{AuditEntry, AuditQuery, SystemEvent, SystemEventQuer
 use betflow_domain::events::{Event, NewEvent};
 use betflow_domain::identity::{ApiKey, Session, User};
 use betflow_domain::jobs::{Job, NewJob};
-use betflow_domain::sportsbook::bets::{Bet, BetFilter, SelectionExposure};
+use betflow_domain::sportsbook::bets::{Bet, BetFilter, LegResult, SelectionExposure};
 use betflow_domain::sportsbook::catalog::{
     Event as Fixture, EventFilter, EventSummary, League, Market, PriceChange, Selection, Sport,
     Team,
@@ -562,4 +562,15 @@ pub trait BetWrite {
     async fn lock_bets_on_market(&mut self, market_id: Uuid) -> Result<Vec<Bet>>;
     /// Writes a bet's status, return, settlement time, void reason and legs' results.
     async fn update_bet(&mut self, bet: &Bet) -> Result<()>;
+    /// The results a market was last settled with, by selection id.
+    async fn market_results(
+        &mut self,
+        market_id: Uuid,
+    ) -> Result<Option<std::collections::HashMap<Uuid, LegResult>>>;
+    async fn save_market_results(
+        &mut self,
+        market_id: Uuid,
+        results: &std::collections::HashMap<Uuid, LegResult>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
 }

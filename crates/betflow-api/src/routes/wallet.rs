@@ -13,7 +13,8 @@ use betflow_domain::{DomainError, PageRequest};
 use betflow_engine::TransactionFilter;
 use betflow_engine::identity::Principal;
 use betflow_engine::wallet::{
-    IdempotencyKey, Idempotent, MoneyRequest, Resolution, ResolutionDetails, WalletView,
+    IdempotencyKey, Idempotent, MoneyRequest, NewPaymentMethod, Resolution, ResolutionDetails,
+    WalletView,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -339,11 +340,13 @@ pub async fn add_payment_method(
         .engine
         .add_payment_method(
             &p,
-            method_type,
-            body.name,
-            body.details,
-            body.is_default,
-            body.expires_at,
+            NewPaymentMethod {
+                method_type,
+                name: body.name,
+                details: body.details,
+                is_default: body.is_default,
+                expires_at: body.expires_at,
+            },
             &actor,
         )
         .await?;

@@ -141,3 +141,11 @@ CREATE TABLE responsible_gambling (
     exclusion   JSONB,
     updated_at  TIMESTAMPTZ NOT NULL
 );
+
+-- A settled market's results (selection id to win/loss/push/void), so a repeated settlement
+-- is recognised even when no bet has a leg on the market.
+CREATE TABLE market_results (
+    market_id   UUID PRIMARY KEY REFERENCES markets (id) ON DELETE CASCADE,
+    results     JSONB NOT NULL,
+    settled_at  TIMESTAMPTZ NOT NULL
+);

@@ -142,3 +142,11 @@ CREATE TABLE responsible_gambling (
     exclusion   TEXT,
     updated_at  TEXT NOT NULL
 ) STRICT;
+
+-- A settled market's results (selection id to win/loss/push/void), so a repeated settlement
+-- is recognised even when no bet has a leg on the market.
+CREATE TABLE market_results (
+    market_id   BLOB PRIMARY KEY NOT NULL REFERENCES markets (id) ON DELETE CASCADE,
+    results     TEXT NOT NULL,
+    settled_at  TEXT NOT NULL
+) STRICT;

@@ -367,4 +367,39 @@ impl BetWrite for BackendTx {
         }
         Ok(())
     }
+
+    async fn market_results(
+        &mut self,
+        market_id: Uuid,
+    ) -> Result<Option<HashMap<Uuid, LegResult>>> {
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT results FROM market_results WHERE market_id = ");
+        qb.push_bind(market_id);
+        let row: Option<(Json<Value>,)> = qb.build_query_as().fetch_optional(&mut *self.tx).await?;
+        row.map(|(j,)| serde_json::from_value(j.0).map_err(|e| corrupt("market_results", e)))
+            .transpose()
+    }
+
+    async fn save_market_results(
+        &mut self,
+        market_id: Uuid,
+        results: &HashMap<Uuid, LegResult>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let doc = serde_json::to_value(results).map_err(|e| corrupt("market_results", e))?;
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO market_results (market_id, results, settled_at) VALUES (",
+        );
+        qb.push_bind(market_id)
+            .push(", ")
+            .push_bind(Json(doc))
+            .push(", ")
+            .push_bind(micros(at))
+            .push(
+                ") ON CONFLICT (market_id) DO UPDATE SET results = excluded.results, \
+                 settled_at = excluded.settled_at",
+            );
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
 }

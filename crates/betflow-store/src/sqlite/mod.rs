@@ -13,7 +13,7 @@ mod audit;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/bets.rs"]
 mod bets;
-
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/catalog.rs"]
 mod catalog;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
@@ -37,7 +37,7 @@ mod wallet;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/webhooks.rs"]
 mod webhooks;
-
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/workflows.rs"]
 mod workflows;
 
