@@ -17,6 +17,7 @@ betflow_store::conformance!(
     bets_settle_resettle_void_and_exposure,
     fifty_concurrent_bets_never_overdraw,
     random_money_histories_keep_every_invariant,
+    cooling_off_and_breaks_follow_an_injected_clock,
 );
 
 const SETTINGS: BetSettings = BetSettings {
@@ -1321,4 +1322,67 @@ async fn random_money_histories_keep_every_invariant(db: TestDb) {
         }
         assert_balanced(&s, &admin).await;
     }
+}
+
+/// Raising a limit waits 24 hours and lowering is immediate; a self-exclusion cannot be
+/// shortened; all against a clock the test moves.
+async fn cooling_off_and_breaks_follow_an_injected_clock(db: TestDb) {
+    use betflow_domain::audit::Actor;
+    use betflow_domain::sportsbook::limits::{Exclusion, LimitKind, Period};
+    let s = server(db).await;
+    let (id, _) = customer(&s, "sam").await;
+    let user: uuid::Uuid = id.parse().unwrap();
+    let actor = Actor::default();
+    let t0 = chrono::Utc::now();
+    let e = &s.engine;
+    e.set_limit(user, LimitKind::Stake, Period::Day, Some(1_000), t0, &actor)
+        .await
+        .unwrap();
+    e.set_limit(user, LimitKind::Stake, Period::Day, Some(5_000), t0, &actor)
+        .await
+        .unwrap();
+    let in_force =
+        |rg: betflow_domain::sportsbook::limits::ResponsibleGambling, at| rg.limits[0].in_force(at);
+    let h = chrono::Duration::hours;
+    let rg = e.responsible_gambling(user, t0 + h(23)).await.unwrap();
+    assert_eq!(
+        in_force(rg, t0 + h(23)),
+        Some(1_000),
+        "raised: still cooling off"
+    );
+    let rg = e.responsible_gambling(user, t0 + h(25)).await.unwrap();
+    assert_eq!(in_force(rg, t0 + h(25)), Some(5_000), "after 24 hours");
+    e.set_limit(
+        user,
+        LimitKind::Stake,
+        Period::Day,
+        Some(200),
+        t0 + h(26),
+        &actor,
+    )
+    .await
+    .unwrap();
+    let rg = e.responsible_gambling(user, t0 + h(26)).await.unwrap();
+    assert_eq!(in_force(rg, t0 + h(26)), Some(200), "lowered at once");
+
+    let six = Exclusion::self_exclusion(6, t0).unwrap();
+    e.take_break(user, six, t0, &actor).await.unwrap();
+    let shorter = Exclusion::time_out(1, t0 + h(48)).unwrap();
+    assert!(
+        e.take_break(user, shorter, t0 + h(48), &actor)
+            .await
+            .is_err()
+    );
+    let rg = e
+        .responsible_gambling(user, t0 + chrono::Duration::days(150))
+        .await
+        .unwrap();
+    assert!(
+        rg.active_exclusion(t0 + chrono::Duration::days(150))
+            .is_some()
+    );
+    assert!(
+        rg.active_exclusion(t0 + chrono::Duration::days(200))
+            .is_none()
+    );
 }
