@@ -47,6 +47,14 @@ impl<T: Serialize> ApiResponse<T> {
         }
     }
 
+    /// 202: taken, but not done yet (it waits for an approval).
+    pub fn accepted(data: T) -> Self {
+        Self {
+            status: StatusCode::ACCEPTED,
+            ..Self::ok(data)
+        }
+    }
+
     pub fn message(mut self, message: impl Into<String>) -> Self {
         self.envelope.message = Some(message.into());
         self

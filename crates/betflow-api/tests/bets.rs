@@ -18,6 +18,7 @@ betflow_store::conformance!(
     fifty_concurrent_bets_never_overdraw,
     random_money_histories_keep_every_invariant,
     cooling_off_and_breaks_follow_an_injected_clock,
+    line_change_above_threshold_goes_through_approval,
 );
 
 const SETTINGS: BetSettings = BetSettings {
@@ -1385,4 +1386,90 @@ async fn cooling_off_and_breaks_follow_an_injected_clock(db: TestDb) {
         rg.active_exclusion(t0 + chrono::Duration::days(200))
             .is_none()
     );
+}
+
+/// A small odds change applies at once; one above the threshold opens a
+/// `line_change_approval` workflow and applies when it completes.
+async fn line_change_above_threshold_goes_through_approval(db: TestDb) {
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let b = book(&s, &admin).await;
+    let (_, trader) = s.user_token(&admin, "trader1", "trader").await;
+    let sel = format!("/api/v1/selections/{}", b.sel[0][0]);
+    let (status, res) = call(
+        &s,
+        Method::PATCH,
+        &sel,
+        &trader,
+        Some(json!({"odds": "2.1"})),
+    )
+    .await;
+    assert_eq!(status, 200, "5% applies at once: {res}");
+    assert_eq!(res["data"]["odds"], "2.1");
+
+    let (status, res) = call(
+        &s,
+        Method::PATCH,
+        &sel,
+        &trader,
+        Some(json!({"odds": "3.0", "reason": "team news"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{res}");
+    assert_eq!(res["data"]["odds"], "2.1", "not yet");
+    let wf = res["data"]["pendingApproval"]["workflowId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, w) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{wf}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{w}");
+    let data = &w["data"]["data"];
+    assert_eq!(data["lineId"], b.sel[0][0].as_str());
+    assert_eq!(data["eventName"], "Arsenal v Chelsea");
+    assert_eq!(data["marketType"], "moneyline");
+    assert_eq!(
+        (data["oldOdds"].as_str(), data["newOdds"].as_str()),
+        (Some("2.1"), Some("3"))
+    );
+    assert!(data.get("financialImpact").is_some(), "{data}");
+
+    let _worker = s.worker();
+    for (name, role) in [
+        ("tmgr", "trading_manager"),
+        ("strader", "senior_trader"),
+        ("rmgr", "risk_manager"),
+    ] {
+        let (_, token) = s.user_token(&admin, name, role).await;
+        let (status, res) = call(
+            &s,
+            Method::POST,
+            &format!("/api/v1/workflows/{wf}/approve"),
+            &token,
+            Some(json!({"comments": "ok"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{role}: {res}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, res) = call(&s, Method::GET, &sel, &trader, None).await;
+        if res["data"]["odds"] == "3" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the approved odds were not applied: {res}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, prices) = call(&s, Method::GET, &format!("{sel}/prices"), &trader, None).await;
+    let last = prices["data"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["reason"].as_str().unwrap().contains(&wf), "{last}");
 }

@@ -4,6 +4,7 @@
 //! The load generator runs on the same machine as the server, so figures compare servers
 //! measured in the same run rather than stand alone.
 
+pub mod bets;
 pub mod load;
 pub mod process;
 pub mod realtime;

@@ -55,6 +55,27 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Bet placement: funded customers place singles, first spread over many markets, then
+    /// all on one hot market. Reports accepted bets per second with request latency, per
+    /// round and the medians.
+    Bets {
+        #[arg(long, default_value = "target/release/betflow")]
+        betflow: PathBuf,
+        /// PostgreSQL URL to run against instead of the embedded SQLite.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds per measured round.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 50)]
+        markets: usize,
+        #[arg(long, default_value_t = 200)]
+        customers: usize,
+    },
     /// Real-time: socket.io connections subscribed to one workflow (memory per connection),
     /// fan-out latency and throughput of its events, and signed webhook deliveries per second
     /// to a local receiver. Needs a file-descriptor limit above the socket count.
@@ -111,6 +132,26 @@ async fn main() -> anyhow::Result<()> {
                 connections,
                 Duration::from_secs(seconds),
                 rounds,
+            )
+            .await
+        }
+        Scenario::Bets {
+            betflow,
+            database_url,
+            connections,
+            seconds,
+            rounds,
+            markets,
+            customers,
+        } => {
+            bets(
+                &betflow,
+                database_url,
+                connections,
+                Duration::from_secs(seconds),
+                rounds,
+                markets,
+                customers,
             )
             .await
         }
@@ -515,6 +556,79 @@ async fn workflows(
         q(0.5),
         q(0.99),
     );
+    bf.stop().await?;
+    Ok(())
+}
+
+async fn bets(
+    betflow: &std::path::Path,
+    database_url: Option<String>,
+    connections: usize,
+    duration: Duration,
+    rounds: usize,
+    markets: usize,
+    customers: usize,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path().to_str().unwrap_or_default().to_owned();
+    let password = "bench-admin-password";
+    let mut env = vec![
+        ("BETFLOW_LOG_LEVEL", "warn".to_owned()),
+        ("BETFLOW_ADMIN_PASSWORD", password.to_owned()),
+        ("BETFLOW_RATE_LIMIT", "1000000000/15m".to_owned()),
+        ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m".to_owned()),
+    ];
+    if let Some(url) = &database_url {
+        env.push(("BETFLOW_DATABASE_URL", url.clone()));
+    }
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bf = process::start(
+        betflow,
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", &d],
+        &env_refs,
+    )
+    .await?;
+    let http = load::client(connections * 2)?;
+    let setup_started = Instant::now();
+    // Enough for every bet of every round at 1.00 a bet.
+    let book = std::sync::Arc::new(
+        betflow_bench::bets::setup(&bf, &http, password, markets, customers, 10_000_000).await?,
+    );
+    let backend = if database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "{backend}: {markets} markets, {customers} customers set up in {:.1}s",
+        setup_started.elapsed().as_secs_f64()
+    );
+    for hot in [false, true] {
+        let (mut rates, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            let r =
+                betflow_bench::bets::place(&bf, &http, book.clone(), connections, duration, hot)
+                    .await?;
+            println!(
+                "  {} round {round}: {:.0} bets/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                if hot { "hot market" } else { "spread" },
+                r.per_sec(),
+                r.latency_ms(0.5),
+                r.latency_ms(0.99),
+                r.errors
+            );
+            rates.push(r.per_sec());
+            p50s.push(r.latency_ms(0.5));
+            p99s.push(r.latency_ms(0.99));
+        }
+        println!(
+            "{backend} {}, {connections} clients: median {:.0} bets/s, p50 {:.2} ms, p99 {:.2} ms",
+            if hot { "hot market" } else { "spread" },
+            median(&mut rates),
+            median(&mut p50s),
+            median(&mut p99s)
+        );
+    }
     bf.stop().await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod catalog;
 mod error;
 pub mod events;
 pub mod identity;
+pub mod line_changes;
 mod outbox;
 pub mod ratelimit;
 pub mod wallet;
@@ -49,6 +50,7 @@ pub struct Engine {
     http: reqwest::Client,
     webhook_cache: moka::future::Cache<(), Arc<Vec<betflow_domain::webhooks::Webhook>>>,
     bet_settings: betflow_domain::sportsbook::bets::BetSettings,
+    line_change: line_changes::LineChangeSettings,
 }
 
 /// The outcome of probing one dependency.
@@ -106,7 +108,14 @@ impl Engine {
                 .time_to_live(std::time::Duration::from_secs(2))
                 .build(),
             bet_settings: Default::default(),
+            line_change: Default::default(),
         })
+    }
+
+    /// Where an odds change stops applying directly and goes to approval.
+    pub fn with_line_change(mut self, settings: line_changes::LineChangeSettings) -> Self {
+        self.line_change = settings;
+        self
     }
 
     /// Stake and payout bounds and the in-play delay.

@@ -23,6 +23,9 @@ pub mod kinds {
     pub const RUN_STEP: &str = "workflow.run_step";
     /// One attempt of a webhook delivery: payload `{deliveryId}`.
     pub const DELIVER_WEBHOOK: &str = "webhook.deliver";
+    /// A completed line-change approval's odds to set: payload `{workflowId, selectionId,
+    /// oldOdds, newOdds, createdBy}`.
+    pub const APPLY_ODDS_CHANGE: &str = "sportsbook.apply_odds_change";
 }
 
 fn jitter() -> f64 {
@@ -70,6 +73,7 @@ impl Engine {
             }
             kinds::RUN_STEP => self.workflows().handle_run_step(&job.payload, now).await,
             kinds::DELIVER_WEBHOOK => self.handle_delivery_job(&job.payload, now).await,
+            kinds::APPLY_ODDS_CHANGE => self.apply_odds_change(&job.payload, now).await,
             other => Err(EngineError::Internal(format!("unknown job kind {other}"))),
         };
         match result {

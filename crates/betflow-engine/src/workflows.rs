@@ -1722,6 +1722,21 @@ async fn settle_content(tx: &mut Box<dyn Transaction>, w: &Instance) -> Result<(
     if w.workflow_type == "content_publishing" {
         tx.set_content_status(w.id, status, w.updated_at).await?;
     }
+    // An approved odds change from the catalog: its `apply_odds_change` action.
+    if w.workflow_type == "line_change_approval"
+        && w.status == WorkflowStatus::Completed
+        && let Some(selection) = w.data.get("selectionId")
+    {
+        tx.enqueue_job(&NewJob {
+            kind: crate::worker::kinds::APPLY_ODDS_CHANGE.to_owned(),
+            payload: json!({"workflowId": w.id, "selectionId": selection,
+                "oldOdds": w.data.get("oldOdds"), "newOdds": w.data.get("newOdds"),
+                "createdBy": w.created_by}),
+            run_at: w.updated_at,
+            max_attempts: 10,
+        })
+        .await?;
+    }
     Ok(())
 }
 

@@ -235,12 +235,24 @@ pub struct BetArgs {
     /// The most one bet may return, stake included.
     #[arg(long, env = "BETFLOW_MAX_PAYOUT", default_value_t = 100_000_000)]
     pub max_payout: i64,
+    /// Where an odds change needs approval: PERCENT:AMOUNT (the change in percent of the old
+    /// odds, or the selection's net liability in major units, whichever is passed first).
+    #[arg(long, env = "BETFLOW_LINE_CHANGE_THRESHOLD", default_value = "10:10000",
+          value_parser = RiskThresholds::parse_level)]
+    pub line_change_threshold: Threshold,
     /// How long an in-play bet waits before it is checked again and accepted.
     #[arg(long, env = "BETFLOW_IN_PLAY_DELAY", default_value = "5s", value_parser = parse_duration)]
     pub in_play_delay: Duration,
 }
 
 impl BetArgs {
+    pub fn line_change(&self) -> betflow_engine::line_changes::LineChangeSettings {
+        betflow_engine::line_changes::LineChangeSettings {
+            percent: self.line_change_threshold.0,
+            liability: self.line_change_threshold.1,
+        }
+    }
+
     pub fn settings(&self) -> anyhow::Result<betflow_domain::sportsbook::bets::BetSettings> {
         if self.min_stake < 1 || self.min_stake > self.max_stake || self.max_stake > self.max_payout
         {

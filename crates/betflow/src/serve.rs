@@ -76,7 +76,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Engine::new(store, redis, &args.auth.identity_config(&jwt_secret))?
             .with_risk_thresholds(risk)
             .with_webhook_settings(args.webhooks.settings())?
-            .with_bet_settings(args.bets.settings()?),
+            .with_bet_settings(args.bets.settings()?)
+            .with_line_change(args.bets.line_change()),
     );
     let generated_admin_password = engine
         .identity()

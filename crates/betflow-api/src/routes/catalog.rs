@@ -18,6 +18,8 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::dto::ListData;
+use betflow_engine::line_changes::SelectionUpdate;
+
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
 use crate::envelope::ApiResponse;
@@ -526,9 +528,16 @@ pub async fn get_selection(
 #[utoipa::path(patch, path = "/api/v1/selections/{id}", tag = TAG,
     summary = "Change a selection (odds, name, active)",
     description = "Requires `sportsbook:manage`. An odds change is kept in the price history \
-                   with who made it and the optional `reason`.",
+                   with who made it and the optional `reason`. A change above the line-change \
+                   threshold (`BETFLOW_LINE_CHANGE_THRESHOLD`: percent of the old odds, or the \
+                   selection's net liability) does not apply: the answer is 202 with \
+                   `pendingApproval.workflowId`, a `line_change_approval` workflow carrying \
+                   lineId, eventName, marketType, oldOdds, newOdds and financialImpact, and \
+                   the odds change when it completes.",
     params(("id" = Uuid, Path)), request_body = Object,
-    responses((status = 200, description = "The selection"), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The selection"),
+        (status = 202, description = "The selection, its odds change awaiting approval"),
+        (status = 400, body = ErrorEnvelope)))]
 pub async fn update_selection(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
@@ -545,11 +554,23 @@ pub async fn update_selection(
             );
         }
     };
-    let s: Selection = state
+    match state
         .engine
-        .update_catalog(&p, id, &body, reason, &actor)
-        .await?;
-    Ok(ApiResponse::ok(to_json(&s)))
+        .update_selection(&p, id, &body, reason, &actor)
+        .await?
+    {
+        SelectionUpdate::Applied(s) => Ok(ApiResponse::ok(to_json(&s))),
+        SelectionUpdate::PendingApproval {
+            selection,
+            workflow,
+        } => {
+            let mut v = to_json(&selection);
+            v["pendingApproval"] = json!({"workflowId": workflow.instance.id,
+                "workflowType": "line_change_approval", "status": workflow.instance.status});
+            Ok(ApiResponse::accepted(v)
+                .message("The odds change is above the line-change threshold and awaits approval"))
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/selections/{id}/prices", tag = TAG,
