@@ -577,6 +577,10 @@ async fn bets(
         ("BETFLOW_ADMIN_PASSWORD", password.to_owned()),
         ("BETFLOW_RATE_LIMIT", "1000000000/15m".to_owned()),
         ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m".to_owned()),
+        (
+            "BETFLOW_JWT_SECRET",
+            "bench-secret-0123456789abcdef0123456789".to_owned(),
+        ),
     ];
     if let Some(url) = &database_url {
         env.push(("BETFLOW_DATABASE_URL", url.clone()));
