@@ -159,6 +159,7 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::auth::login))
         .routes(routes!(routes::auth::refresh))
         .routes(routes!(routes::customers::register))
+        .routes(routes!(routes::wallet::provider_callback))
 }
 
 /// Everything else under `/api/v1`: authenticated and limited per caller.

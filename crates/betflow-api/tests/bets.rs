@@ -19,6 +19,7 @@ betflow_store::conformance!(
     random_money_histories_keep_every_invariant,
     cooling_off_and_breaks_follow_an_injected_clock,
     line_change_above_threshold_goes_through_approval,
+    provider_callbacks_are_verified,
 );
 
 const SETTINGS: BetSettings = BetSettings {
@@ -1472,4 +1473,83 @@ async fn line_change_above_threshold_goes_through_approval(db: TestDb) {
     let (_, prices) = call(&s, Method::GET, &format!("{sel}/prices"), &trader, None).await;
     let last = prices["data"].as_array().unwrap().last().unwrap().clone();
     assert!(last["reason"].as_str().unwrap().contains(&wf), "{last}");
+}
+
+/// A signed provider callback completes a deposit; forged, stale or unsigned ones are
+/// refused, and a server without a secret has no such endpoint.
+async fn provider_callbacks_are_verified(db: TestDb) {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let s = spawn_custom(db, test_config(), None, identity_config(), |e| {
+        e.with_payment_callback_secret(Some(SECRET.into()))
+    })
+    .await;
+    let (_, sam) = customer(&s, "sam").await;
+    let (status, dep) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/deposits",
+        &sam,
+        Some(json!({"amount": 2_500})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let reference = dep["data"]["reference"].as_str().unwrap().to_owned();
+    let send = |body: String, ts: i64, sig: Option<String>| {
+        let mut req = s
+            .client
+            .post(s.url("/api/v1/wallet/provider-callback"))
+            .header("content-type", "application/json")
+            .header("webhook-id", "msg_1")
+            .header("webhook-timestamp", ts.to_string());
+        let sig = sig
+            .unwrap_or_else(|| betflow_domain::webhooks::sign(SECRET, "msg_1", ts, &body).unwrap());
+        req = req.header("webhook-signature", sig);
+        async move {
+            let res = req.body(body).send().await.unwrap();
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({"reference": reference, "status": "completed", "externalReference": "psp-9", "fees": 25}).to_string();
+    let (status, res) = send(body.clone(), now, Some("v1,Zm9yZ2Vk".into())).await;
+    assert_eq!((status, code(&res)), (401, "INVALID_SIGNATURE"));
+    let (status, res) = send(body.clone(), now - 3_600, None).await;
+    assert_eq!(
+        (status, code(&res)),
+        (401, "INVALID_SIGNATURE"),
+        "stale timestamp"
+    );
+    assert_eq!(wallet(&s, &sam).await, (0, 0));
+    for _ in 0..2 {
+        let (status, res) = send(body.clone(), now, None).await;
+        assert_eq!(status, 200, "{res}");
+        assert_eq!(res["data"]["status"], "completed");
+    }
+    assert_eq!(
+        wallet(&s, &sam).await,
+        (2_475, 0),
+        "credited once, less fees"
+    );
+    let (status, res) = send(
+        json!({"reference": reference, "status": "weird"}).to_string(),
+        now,
+        None,
+    )
+    .await;
+    assert_eq!((status, code(&res)), (400, "VALIDATION_ERROR"));
+    let (status, _) = send("not json".into(), now, None).await;
+    assert_eq!(status, 400);
+
+    let plain = server(TestDb::sqlite().await).await;
+    let res = plain
+        .client
+        .post(plain.url("/api/v1/wallet/provider-callback"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 }

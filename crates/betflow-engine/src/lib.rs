@@ -51,6 +51,8 @@ pub struct Engine {
     webhook_cache: moka::future::Cache<(), Arc<Vec<betflow_domain::webhooks::Webhook>>>,
     bet_settings: betflow_domain::sportsbook::bets::BetSettings,
     line_change: line_changes::LineChangeSettings,
+    /// Shared with the payment provider to sign its callbacks; `None`: no callbacks.
+    payments_secret: Option<String>,
 }
 
 /// The outcome of probing one dependency.
@@ -109,7 +111,14 @@ impl Engine {
                 .build(),
             bet_settings: Default::default(),
             line_change: Default::default(),
+            payments_secret: None,
         })
+    }
+
+    /// The secret a payment provider signs its callbacks with (Standard Webhooks).
+    pub fn with_payment_callback_secret(mut self, secret: Option<String>) -> Self {
+        self.payments_secret = secret.filter(|s| !s.is_empty());
+        self
     }
 
     /// Where an odds change stops applying directly and goes to approval.

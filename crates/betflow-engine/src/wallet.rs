@@ -741,3 +741,99 @@ pub(crate) async fn finish<T: Serialize>(
     }
     Ok(())
 }
+
+/// A payment provider's signed callback about a deposit or withdrawal.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderCallback {
+    /// Ours, or the `reference` we gave the provider.
+    pub transaction_id: Option<Uuid>,
+    pub reference: Option<String>,
+    /// processing, completed, failed or cancelled.
+    pub status: String,
+    pub external_reference: Option<String>,
+    pub fees: Option<i64>,
+    pub processor_response: Option<Value>,
+}
+
+/// How far a callback's timestamp may be from our clock.
+const CALLBACK_TOLERANCE_SECS: i64 = 300;
+
+impl Engine {
+    /// Verifies a provider's callback (Standard Webhooks signature with the shared
+    /// `BETFLOW_PAYMENTS_WEBHOOK_SECRET`, timestamp within five minutes) and resolves the
+    /// transaction it names, as an operator's resolve would.
+    pub async fn provider_callback(
+        &self,
+        msg_id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &str,
+        at: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<Transaction, EngineError> {
+        let Some(secret) = self.payments_secret.as_deref() else {
+            return Err(EngineError::NotFound(
+                "payment provider callbacks (BETFLOW_PAYMENTS_WEBHOOK_SECRET is not set)".into(),
+            ));
+        };
+        let ts = timestamp.parse::<i64>().unwrap_or(i64::MIN / 2);
+        if !betflow_domain::webhooks::verify(
+            secret,
+            msg_id,
+            ts,
+            body,
+            signature,
+            at,
+            CALLBACK_TOLERANCE_SECS,
+        ) {
+            return Err(rejected(
+                401,
+                "INVALID_SIGNATURE",
+                "the callback's signature or timestamp is not valid",
+                None,
+            ));
+        }
+        let cb: ProviderCallback =
+            serde_json::from_str(body).map_err(|e| DomainError::invalid("body", e.to_string()))?;
+        let resolution = match cb.status.as_str() {
+            "processing" => Resolution::Processing,
+            "completed" => Resolution::Complete,
+            "failed" => Resolution::Fail,
+            "cancelled" => Resolution::Cancel,
+            other => {
+                return Err(DomainError::invalid(
+                    "status",
+                    format!("{other:?}: expected processing, completed, failed or cancelled"),
+                )
+                .into());
+            }
+        };
+        let id = match (cb.transaction_id, cb.reference.as_deref()) {
+            (Some(id), _) => id,
+            (None, Some(reference)) => {
+                self.store
+                    .find_transaction_by_reference(reference)
+                    .await?
+                    .ok_or_else(|| EngineError::NotFound(format!("transaction {reference}")))?
+                    .id
+            }
+            (None, None) => {
+                return Err(
+                    DomainError::invalid("transactionId", "transactionId or reference").into(),
+                );
+            }
+        };
+        self.resolve_transaction(
+            id,
+            resolution,
+            ResolutionDetails {
+                external_reference: cb.external_reference,
+                fees: cb.fees,
+                processor_response: cb.processor_response,
+            },
+            actor,
+        )
+        .await
+    }
+}

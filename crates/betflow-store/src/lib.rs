@@ -486,6 +486,11 @@ pub trait WalletRead {
     /// A customer's balances, one row per currency they hold.
     async fn get_balances(&self, user_id: Uuid) -> Result<Vec<Balances>>;
     async fn get_transaction(&self, id: Uuid) -> Result<Option<MoneyTransaction>>;
+    /// By the reference we gave the payment provider.
+    async fn find_transaction_by_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<MoneyTransaction>>;
     /// Newest first.
     async fn list_transactions(&self, filter: &TransactionFilter)
     -> Result<Page<MoneyTransaction>>;

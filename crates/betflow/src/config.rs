@@ -240,6 +240,10 @@ pub struct BetArgs {
     #[arg(long, env = "BETFLOW_LINE_CHANGE_THRESHOLD", default_value = "10:10000",
           value_parser = RiskThresholds::parse_level)]
     pub line_change_threshold: Threshold,
+    /// Shared with the payment provider, which signs its callbacks with it (Standard
+    /// Webhooks, `whsec_…`). Unset: `POST /api/v1/wallet/provider-callback` is off.
+    #[arg(long, env = "BETFLOW_PAYMENTS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub payments_webhook_secret: Option<String>,
     /// How long an in-play bet waits before it is checked again and accepted.
     #[arg(long, env = "BETFLOW_IN_PLAY_DELAY", default_value = "5s", value_parser = parse_duration)]
     pub in_play_delay: Duration,

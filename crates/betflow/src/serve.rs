@@ -77,7 +77,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_risk_thresholds(risk)
             .with_webhook_settings(args.webhooks.settings())?
             .with_bet_settings(args.bets.settings()?)
-            .with_line_change(args.bets.line_change()),
+            .with_line_change(args.bets.line_change())
+            .with_payment_callback_secret(args.bets.payments_webhook_secret.clone()),
     );
     let generated_admin_password = engine
         .identity()

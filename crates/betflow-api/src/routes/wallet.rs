@@ -557,3 +557,48 @@ pub async fn set_verification(
         .await?;
     Ok(ApiResponse::ok(state.engine.wallet(id).await?))
 }
+
+#[utoipa::path(post, path = "/api/v1/wallet/provider-callback", tag = TAG,
+    summary = "A payment provider's callback",
+    description = "Open, but signed: Standard Webhooks headers (`webhook-id`, \
+                   `webhook-timestamp` within five minutes, `webhook-signature` `v1,` HMAC-SHA256 \
+                   with the shared `BETFLOW_PAYMENTS_WEBHOOK_SECRET`). The body names the \
+                   transaction (`transactionId` or `reference`) and its new `status` \
+                   (processing, completed, failed, cancelled), with optional \
+                   `externalReference`, `fees`, `processorResponse`; it resolves the transaction \
+                   as an operator's resolve does, so a retried callback is harmless. 401 \
+                   `INVALID_SIGNATURE` otherwise; 404 when no secret is configured.",
+    request_body = Object,
+    responses((status = 200, description = "The transaction"), (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope)))]
+pub async fn provider_callback(
+    State(state): State<AppState>,
+    ClientInfo(mut actor): ClientInfo,
+    headers: HeaderMap,
+    body: String,
+) -> Result<ApiResponse<Transaction>, ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    actor.user_agent = Some(format!(
+        "payment-provider {}",
+        actor.user_agent.unwrap_or_default()
+    ));
+    let t = state
+        .engine
+        .provider_callback(
+            &header("webhook-id"),
+            &header("webhook-timestamp"),
+            &header("webhook-signature"),
+            &body,
+            Utc::now(),
+            &actor,
+        )
+        .await?;
+    Ok(ApiResponse::ok(t))
+}

@@ -197,6 +197,15 @@ impl WalletRead for BackendStore {
         row.map(Transaction::try_from).transpose()
     }
 
+    async fn find_transaction_by_reference(&self, reference: &str) -> Result<Option<Transaction>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {TRANSACTION} FROM transactions WHERE reference = "
+        ));
+        qb.push_bind(reference.to_owned());
+        let row: Option<TransactionRow> = qb.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(Transaction::try_from).transpose()
+    }
+
     async fn list_transactions(&self, f: &TransactionFilter) -> Result<Page<Transaction>> {
         let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM transactions");
         push_transaction_filter(&mut count, f);
