@@ -169,12 +169,7 @@ impl Engine {
         }
         slip.validate()?;
         let user = principal.user_id;
-        let profile = self
-            .store
-            .get_profile(user)
-            .await?
-            .ok_or_else(|| EngineError::NotFound("wallet (only customers have one)".into()))?;
-        let currency = profile.currency_code;
+        let currency = self.currency_of(user).await?;
         self.idempotent(key, || async {
             let mut at = at;
             let mut waited = false;

@@ -53,6 +53,8 @@ pub struct Engine {
     line_change: line_changes::LineChangeSettings,
     /// Shared with the payment provider to sign its callbacks; `None`: no callbacks.
     payments_secret: Option<String>,
+    /// Customers' currencies (fixed at registration), by user id.
+    currencies: moka::future::Cache<uuid::Uuid, Arc<str>>,
 }
 
 /// The outcome of probing one dependency.
@@ -112,6 +114,10 @@ impl Engine {
             bet_settings: Default::default(),
             line_change: Default::default(),
             payments_secret: None,
+            currencies: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build(),
         })
     }
 

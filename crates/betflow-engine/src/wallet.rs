@@ -253,6 +253,18 @@ impl Engine {
     }
 
     /// The customer's currency, from their profile; staff have no wallet.
+    /// A customer's currency, which never changes after registration, so it is cached.
+    pub(crate) async fn currency_of(&self, user_id: Uuid) -> Result<String, EngineError> {
+        if let Some(c) = self.currencies.get(&user_id).await {
+            return Ok(c.to_string());
+        }
+        let (currency, _) = self.customer_currency(user_id).await?;
+        self.currencies
+            .insert(user_id, std::sync::Arc::from(currency.as_str()))
+            .await;
+        Ok(currency)
+    }
+
     async fn customer_currency(
         &self,
         user_id: Uuid,

@@ -349,47 +349,18 @@ impl WalletWrite for BackendTx {
         qb.build().execute(&mut *self.tx).await?;
         for t in transfers {
             let at = micros(t.created_at);
+            if !t.from.kind.is_house()
+                && !t.to.kind.is_house()
+                && t.from.owner == t.to.owner
+                && self.move_within(t, at).await?
+            {
+                continue;
+            }
             if !t.from.kind.is_house() {
-                let mut qb =
-                    QueryBuilder::<Db>::new("UPDATE ledger_accounts SET balance = balance - ");
-                qb.push_bind(t.amount)
-                    .push(", updated_at = ")
-                    .push_bind(at)
-                    .push(" WHERE owner_id = ")
-                    .push_bind(t.from.owner)
-                    .push(" AND kind = ")
-                    .push_bind(t.from.kind.as_str())
-                    .push(" AND currency = ")
-                    .push_bind(t.from.currency.clone())
-                    .push(" AND balance >= ")
-                    .push_bind(t.amount);
-                if qb.build().execute(&mut *self.tx).await?.rows_affected() == 0 {
-                    return Err(StoreError::InsufficientFunds {
-                        owner: t.from.owner,
-                        kind: t.from.kind.as_str(),
-                    });
-                }
+                self.debit(t, at).await?;
             }
             if !t.to.kind.is_house() {
-                let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO ledger_accounts (owner_id, kind, currency, balance, updated_at) \
-                     VALUES (",
-                );
-                qb.push_bind(t.to.owner)
-                    .push(", ")
-                    .push_bind(t.to.kind.as_str())
-                    .push(", ")
-                    .push_bind(t.to.currency.clone())
-                    .push(", ")
-                    .push_bind(t.amount)
-                    .push(", ")
-                    .push_bind(at)
-                    .push(
-                        ") ON CONFLICT (owner_id, kind, currency) DO UPDATE SET \
-                         balance = ledger_accounts.balance + excluded.balance, \
-                         updated_at = excluded.updated_at",
-                    );
-                qb.build().execute(&mut *self.tx).await?;
+                self.credit(t, at).await?;
             }
         }
         Ok(())
@@ -630,5 +601,97 @@ impl BackendTx {
             .push_bind(currency.to_owned())
             .push(FOR_UPDATE);
         Ok(qb.build_query_as().fetch_all(&mut *self.tx).await?)
+    }
+}
+
+impl BackendTx {
+    /// Moves money between two accounts of one customer in one statement (a stake held,
+    /// a withdrawal reserved). `false` when the receiving account has no row yet (the caller
+    /// then debits and credits separately); nothing is written then.
+    async fn move_within(&mut self, t: &Transfer, at: DateTime<Utc>) -> Result<bool> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "UPDATE ledger_accounts SET balance = balance + CASE kind WHEN ",
+        );
+        qb.push_bind(t.from.kind.as_str())
+            .push(" THEN -")
+            .push_bind(t.amount)
+            .push(" ELSE ")
+            .push_bind(t.amount)
+            .push(" END, updated_at = ")
+            .push_bind(at)
+            .push(" WHERE owner_id = ")
+            .push_bind(t.from.owner)
+            .push(" AND currency = ")
+            .push_bind(t.from.currency.clone())
+            .push(" AND (kind = ")
+            .push_bind(t.to.kind.as_str())
+            .push(" OR (kind = ")
+            .push_bind(t.from.kind.as_str())
+            .push(" AND balance >= ")
+            .push_bind(t.amount)
+            .push(")) AND EXISTS (SELECT 1 FROM ledger_accounts r WHERE r.owner_id = ")
+            .push_bind(t.to.owner)
+            .push(" AND r.currency = ")
+            .push_bind(t.to.currency.clone())
+            .push(" AND r.kind = ")
+            .push_bind(t.to.kind.as_str())
+            .push(") RETURNING kind");
+        let kinds: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self.tx).await?;
+        if kinds.is_empty() {
+            return Ok(false);
+        }
+        if !kinds.iter().any(|k| k == t.from.kind.as_str()) {
+            // Only the credit applied: the debit could not be covered. The caller's
+            // transaction is rolled back on this error.
+            return Err(StoreError::InsufficientFunds {
+                owner: t.from.owner,
+                kind: t.from.kind.as_str(),
+            });
+        }
+        Ok(true)
+    }
+
+    async fn debit(&mut self, t: &Transfer, at: DateTime<Utc>) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE ledger_accounts SET balance = balance - ");
+        qb.push_bind(t.amount)
+            .push(", updated_at = ")
+            .push_bind(at)
+            .push(" WHERE owner_id = ")
+            .push_bind(t.from.owner)
+            .push(" AND kind = ")
+            .push_bind(t.from.kind.as_str())
+            .push(" AND currency = ")
+            .push_bind(t.from.currency.clone())
+            .push(" AND balance >= ")
+            .push_bind(t.amount);
+        if qb.build().execute(&mut *self.tx).await?.rows_affected() == 0 {
+            return Err(StoreError::InsufficientFunds {
+                owner: t.from.owner,
+                kind: t.from.kind.as_str(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn credit(&mut self, t: &Transfer, at: DateTime<Utc>) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO ledger_accounts (owner_id, kind, currency, balance, updated_at) VALUES (",
+        );
+        qb.push_bind(t.to.owner)
+            .push(", ")
+            .push_bind(t.to.kind.as_str())
+            .push(", ")
+            .push_bind(t.to.currency.clone())
+            .push(", ")
+            .push_bind(t.amount)
+            .push(", ")
+            .push_bind(at)
+            .push(
+                ") ON CONFLICT (owner_id, kind, currency) DO UPDATE SET \
+                 balance = ledger_accounts.balance + excluded.balance, \
+                 updated_at = excluded.updated_at",
+            );
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
     }
 }
