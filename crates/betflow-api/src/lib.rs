@@ -279,6 +279,7 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::wallet::limits, routes::wallet::set_limit))
         .routes(routes!(routes::wallet::take_break))
         .routes(routes!(routes::wallet::set_verification))
+        .routes(routes!(routes::wallet::request_verification))
         .routes(routes!(routes::bets::place, routes::bets::list))
         .routes(routes!(routes::bets::get))
         .routes(routes!(routes::bets::settle))

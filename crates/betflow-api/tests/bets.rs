@@ -363,6 +363,22 @@ async fn wallet_deposits_withdrawals_limits_and_idempotency(db: TestDb) {
     )
     .await;
     assert_eq!((status, code(&res)), (403, "VERIFICATION_REQUIRED"));
+    let (status, res) = call(&s, Method::POST, "/api/v1/me/verification", &sam, None).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["data"]["verificationStatus"], "pending");
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/withdrawals",
+        &sam,
+        Some(json!({"amount": 1_000})),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&res)),
+        (403, "VERIFICATION_REQUIRED"),
+        "pending is not verified"
+    );
     let (status, res) = call(
         &s,
         Method::PUT,
@@ -523,6 +539,23 @@ async fn wallet_deposits_withdrawals_limits_and_idempotency(db: TestDb) {
     )
     .await;
     assert_eq!(status, 400, "self-exclusion is at least six months");
+
+    // Keys are forgotten after 24 hours; then the key is free again.
+    let pruned = s
+        .engine
+        .prune_idempotency_keys(chrono::Utc::now() + chrono::Duration::hours(25))
+        .await
+        .unwrap();
+    assert!(pruned >= 2, "{pruned}");
+    let (status, _, replayed) = keyed(
+        &s,
+        "/api/v1/wallet/deposits",
+        &sam,
+        "dep-1",
+        json!({"amount": 20_000}),
+    )
+    .await;
+    assert_eq!((status, replayed), (201, false));
 
     assert_balanced(&s, &admin).await;
 }
@@ -989,6 +1022,110 @@ async fn bets_settle_resettle_void_and_exposure(db: TestDb) {
     )
     .await;
     assert_eq!(status, 200, "{r}");
+    // Bad input and unknown markets.
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &settle,
+        &admin,
+        Some(json!({"results": {b.sel[0][0].clone(): "maybe", b.sel[0][1].clone(): "win"}})),
+    )
+    .await;
+    assert_eq!((status, code(&r)), (400, "VALIDATION_ERROR"));
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &settle,
+        &admin,
+        Some(json!({"results": {"not-a-uuid": "win"}})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let nil = uuid::Uuid::nil();
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{nil}/settle"),
+        &admin,
+        Some(json!({"results": {}})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/markets/{nil}/exposure"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // A correction that would take back a return already withdrawn is refused whole.
+    let (pat_id, pat) = customer(&s, "pat").await;
+    fund(&s, &admin, &pat, 1_000).await;
+    call(
+        &s,
+        Method::PUT,
+        &format!("/api/v1/users/{pat_id}/verification"),
+        &admin,
+        Some(json!({"status": "verified"})),
+    )
+    .await;
+    let (m, sel) = fixture(&s, &admin, &b, 5, json!({})).await;
+    let (status, bet) = call(
+        &s,
+        Method::POST,
+        "/api/v1/bets",
+        &pat,
+        Some(single(&sel[0], "2.0", 1_000)),
+    )
+    .await;
+    assert_eq!(status, 201, "{bet}");
+    let results = |w: &str, l: &str| json!({"results": {sel[0].clone(): w, sel[1].clone(): l}, "reason": "fix"});
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{m}/settle"),
+        &admin,
+        Some(results("win", "loss")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let w = made(
+        &s,
+        &pat,
+        "/api/v1/wallet/withdrawals",
+        json!({"amount": 2_000}),
+    )
+    .await;
+    call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/wallet/transactions/{w}/resolve"),
+        &admin,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    assert_eq!(wallet(&s, &pat).await, (0, 0));
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{m}/resettle"),
+        &admin,
+        Some(results("loss", "win")),
+    )
+    .await;
+    assert_eq!((status, code(&r)), (409, "INSUFFICIENT_FUNDS"), "{r}");
+    let (_, after) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/bets/{}", bet["data"]["id"].as_str().unwrap()),
+        &pat,
+        None,
+    )
+    .await;
+    assert_eq!(after["data"]["status"], "settled_win", "nothing changed");
     assert_balanced(&s, &admin).await;
 }
 

@@ -33,6 +33,8 @@ use crate::{Engine, EngineError};
 
 /// The most one deposit or withdrawal may move (minor units): 1,000,000.00.
 pub const MAX_AMOUNT: i64 = 100_000_000;
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_RETENTION: Duration = Duration::hours(24);
 /// How long a claimed idempotency key whose request never finished blocks retries.
 const IDEMPOTENCY_LEASE: Duration = Duration::seconds(60);
 
@@ -252,6 +254,16 @@ impl Engine {
         }
     }
 
+    /// Forgets idempotency keys older than [`IDEMPOTENCY_RETENTION`]; run by the worker.
+    pub async fn prune_idempotency_keys(&self, at: DateTime<Utc>) -> Result<u64, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let n = tx
+            .prune_idempotency_keys(at - IDEMPOTENCY_RETENTION)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// The customer's currency, from their profile; staff have no wallet.
     /// A customer's currency, which never changes after registration, so it is cached.
     pub(crate) async fn currency_of(&self, user_id: Uuid) -> Result<String, EngineError> {
@@ -301,6 +313,24 @@ impl Engine {
         tx.insert_audit(&entry).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A customer asks to be verified: `unverified` or `rejected` becomes `pending` for the
+    /// operators' identity checks; asking again while pending or verified changes nothing.
+    pub async fn request_verification(
+        &self,
+        user_id: Uuid,
+        actor: &Actor,
+    ) -> Result<VerificationStatus, EngineError> {
+        let (_, status) = self.customer_currency(user_id).await?;
+        match status {
+            VerificationStatus::Unverified | VerificationStatus::Rejected => {
+                self.set_verification(user_id, VerificationStatus::Pending, actor)
+                    .await?;
+                Ok(VerificationStatus::Pending)
+            }
+            other => Ok(other),
+        }
     }
 
     pub async fn wallet(&self, user_id: Uuid) -> Result<WalletView, EngineError> {

@@ -11,6 +11,8 @@ use crate::{Engine, EngineError};
 
 /// How long a claimed job is ours before another worker may take it over.
 pub const LEASE: Duration = Duration::from_secs(60);
+/// How often the worker runs housekeeping (forgetting old idempotency keys).
+pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 /// Jobs claimed per poll.
 pub const BATCH: u32 = 16;
 
@@ -106,9 +108,21 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tracing::info!(worker = %worker_id, "job worker started");
+        let mut next_maintenance = std::time::Instant::now();
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if std::time::Instant::now() >= next_maintenance {
+                next_maintenance += MAINTENANCE_EVERY;
+                match engine
+                    .prune_idempotency_keys(betflow_domain::time::now())
+                    .await
+                {
+                    Ok(n) if n > 0 => tracing::info!(pruned = n, "idempotency keys forgotten"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+                }
             }
             let ran = match engine
                 .run_due_jobs(&worker_id, betflow_domain::time::now())

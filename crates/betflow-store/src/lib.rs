@@ -537,6 +537,8 @@ pub trait WalletWrite {
         body: &serde_json::Value,
     ) -> Result<()>;
     async fn release_idempotency(&mut self, user_id: Uuid, key: &str) -> Result<()>;
+    /// Forgets keys created before `before` (Stripe keeps them 24 hours); returns how many.
+    async fn prune_idempotency_keys(&mut self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 /// Reading bets and exposure.

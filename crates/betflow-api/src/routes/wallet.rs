@@ -602,3 +602,18 @@ pub async fn provider_callback(
         .await?;
     Ok(ApiResponse::ok(t))
 }
+
+#[utoipa::path(post, path = "/api/v1/me/verification", tag = TAG,
+    summary = "Ask to be verified",
+    description = "Customers. `unverified` or `rejected` becomes `pending` until an operator \
+                   records the outcome of the identity checks; otherwise nothing changes.",
+    responses((status = 200, description = "The wallet with its verification status"),
+        (status = 404, body = ErrorEnvelope)))]
+pub async fn request_verification(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ClientInfo(actor): ClientInfo,
+) -> Result<ApiResponse<WalletView>, ApiError> {
+    state.engine.request_verification(p.user_id, &actor).await?;
+    Ok(ApiResponse::ok(state.engine.wallet(p.user_id).await?))
+}

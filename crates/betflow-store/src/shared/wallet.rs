@@ -576,6 +576,12 @@ impl WalletWrite for BackendTx {
         Ok(())
     }
 
+    async fn prune_idempotency_keys(&mut self, before: DateTime<Utc>) -> Result<u64> {
+        let mut qb = QueryBuilder::<Db>::new("DELETE FROM idempotency_keys WHERE created_at < ");
+        qb.push_bind(micros(before));
+        Ok(qb.build().execute(&mut *self.tx).await?.rows_affected())
+    }
+
     async fn release_idempotency(&mut self, user_id: Uuid, key: &str) -> Result<()> {
         let mut qb = QueryBuilder::<Db>::new("DELETE FROM idempotency_keys WHERE user_id = ");
         qb.push_bind(user_id)
