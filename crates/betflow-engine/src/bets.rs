@@ -298,18 +298,15 @@ impl Engine {
                 })
                 .collect(),
         };
-        tx.insert_bet(&bet).await?;
         let debit = bet_transaction(&bet, TransactionType::BetDebit, bet.stake, at);
-        tx.insert_transaction(&debit).await?;
-        tx.apply_transfers(&[Transfer::new(
+        let hold = Transfer::new(
             Account::customer(user, AccountKind::Cash, currency),
             Account::customer(user, AccountKind::Pending, currency),
             bet.stake,
             TransferKind::StakeHold,
         )
         .for_bet(id)
-        .for_transaction(debit.id)])
-            .await?;
+        .for_transaction(debit.id);
         let entry = AuditEntry::new(
             "bets",
             id,
@@ -319,7 +316,7 @@ impl Engine {
                         "pendingBalance": before.pending_balance + bet.stake})),
             actor.clone(),
         )?;
-        tx.insert_audit(&entry).await?;
+        tx.record_placement(&bet, &debit, &hold, &entry).await?;
         Ok(Some(bet))
     }
 

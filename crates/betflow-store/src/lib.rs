@@ -565,6 +565,17 @@ pub trait BetWrite {
     /// counts against stake and loss limits.
     async fn bet_usage(&mut self, user_id: Uuid, since: DateTime<Utc>) -> Result<(i64, i64)>;
     async fn insert_bet(&mut self, bet: &Bet) -> Result<()>;
+    /// Writes a placed bet: the bet and its legs, its `bet_debit` transaction, the stake held
+    /// (a transfer between one customer's own accounts, with the projection) and its audit
+    /// row, in one statement where the backend allows (PostgreSQL). Fails with
+    /// [`StoreError::InsufficientFunds`] if the debit cannot be covered.
+    async fn record_placement(
+        &mut self,
+        bet: &Bet,
+        debit: &MoneyTransaction,
+        hold: &Transfer,
+        audit: &AuditEntry,
+    ) -> Result<()>;
     /// Every bet with a leg on the market, with all its legs, locked for settlement.
     async fn lock_bets_on_market(&mut self, market_id: Uuid) -> Result<Vec<Bet>>;
     /// Writes a bet's status, return, settlement time, void reason and legs' results.

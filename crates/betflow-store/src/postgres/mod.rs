@@ -56,6 +56,8 @@ const IP_CAST: &str = "::inet";
 const FOR_UPDATE: &str = " FOR UPDATE";
 /// A share lock on rows read to decide (selections, markets), blocking their updates.
 const FOR_SHARE: &str = " FOR SHARE";
+/// Whether one statement may carry several inserts as data-modifying CTEs.
+const WRITE_CTE: bool = true;
 /// Case-insensitive search in a workflow's data.
 const DATA_SEARCH: &str = "data::text ILIKE ";
 /// Whether a role is among a workflow's current assignees (a JSON array of strings).

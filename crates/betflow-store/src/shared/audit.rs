@@ -156,6 +156,28 @@ pub(super) fn push_page(qb: &mut QueryBuilder<Db>, page: betflow_domain::PageReq
 
 /// Both backends store microseconds, so SQLite's text timestamps compare exactly as
 /// PostgreSQL's do and a value reads back equal to what was written.
+/// `INSERT INTO audit_log ... VALUES (...)` for `e`, appended to `qb` (alone, or as one part
+/// of a larger statement).
+pub(super) fn push_audit_insert(qb: &mut QueryBuilder<Db>, e: &AuditEntry) {
+    qb.push(
+        "INSERT INTO audit_log (id, table_name, record_id, action, old_values, new_values, \
+         user_id, ip_address, user_agent, timestamp) VALUES (",
+    );
+    let mut v = qb.separated(", ");
+    v.push_bind(e.id)
+        .push_bind(e.table_name.clone())
+        .push_bind(e.record_id)
+        .push_bind(e.action.as_str())
+        .push_bind(e.old_values.clone().map(Json))
+        .push_bind(e.new_values.clone().map(Json))
+        .push_bind(e.user_id)
+        .push_bind(e.ip_address.map(|ip| ip.to_string()))
+        .push_unseparated(IP_CAST)
+        .push_bind(e.user_agent.clone())
+        .push_bind(micros(e.timestamp));
+    qb.push(")");
+}
+
 pub(super) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
@@ -217,23 +239,8 @@ impl AuditRead for BackendStore {
 #[async_trait]
 impl AuditWrite for BackendTx {
     async fn insert_audit(&mut self, e: &AuditEntry) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO audit_log (id, table_name, record_id, action, old_values, new_values, \
-             user_id, ip_address, user_agent, timestamp) VALUES (",
-        );
-        let mut v = qb.separated(", ");
-        v.push_bind(e.id)
-            .push_bind(e.table_name.clone())
-            .push_bind(e.record_id)
-            .push_bind(e.action.as_str())
-            .push_bind(e.old_values.clone().map(Json))
-            .push_bind(e.new_values.clone().map(Json))
-            .push_bind(e.user_id)
-            .push_bind(e.ip_address.map(|ip| ip.to_string()))
-            .push_unseparated(IP_CAST)
-            .push_bind(e.user_agent.clone())
-            .push_bind(micros(e.timestamp));
-        qb.push(")");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_audit_insert(&mut qb, e);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }

@@ -5,20 +5,25 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use betflow_domain::Page;
+use betflow_domain::audit::AuditEntry;
 use betflow_domain::sportsbook::bets::{
     Bet, BetFilter, BetLeg, BetStatus, BetType, LegResult, SelectionExposure,
 };
 use betflow_domain::sportsbook::catalog::{Event as Fixture, Market, Selection};
+use betflow_domain::sportsbook::wallet::{Transaction as MoneyTransaction, Transfer};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use super::audit::{corrupt, micros, push_page, to_total};
+use super::audit::{corrupt, micros, push_audit_insert, push_page, to_total};
 use super::catalog::{EVENT, EventRow, MARKET, MarketRow, SELECTION, SelectionRow, dec};
-use super::{BackendStore, BackendTx, Db, FOR_SHARE, FOR_UPDATE};
-use crate::{BetRead, BetWrite, Result, StoreError};
+use super::wallet::{
+    moved_within, push_move_within, push_transaction_insert, push_transfers_insert,
+};
+use super::{BackendStore, BackendTx, Db, FOR_SHARE, FOR_UPDATE, WRITE_CTE};
+use crate::{AuditWrite, BetRead, BetWrite, Result, StoreError, WalletWrite};
 
 const BET: &str = "id, user_id, type, status, stake, total_odds, potential_win, actual_win, \
     currency_code, placed_at, settled_at, void_reason, metadata";
@@ -287,39 +292,49 @@ impl BetWrite for BackendTx {
     }
 
     async fn insert_bet(&mut self, b: &Bet) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new(format!("INSERT INTO bets ({BET}) VALUES ("));
-        let mut v = qb.separated(", ");
-        v.push_bind(b.id)
-            .push_bind(b.user_id)
-            .push_bind(b.bet_type.as_str())
-            .push_bind(b.status.as_str())
-            .push_bind(b.stake)
-            .push_bind(b.total_odds.normalize().to_string())
-            .push_bind(b.potential_win)
-            .push_bind(b.actual_win)
-            .push_bind(b.currency_code.clone())
-            .push_bind(micros(b.placed_at))
-            .push_bind(b.settled_at.map(micros))
-            .push_bind(b.void_reason.clone())
-            .push_bind(Json(b.metadata.clone()));
-        qb.push(")");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_bet_insert(&mut qb, b);
         qb.build().execute(&mut *self.tx).await?;
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO bet_selections (id, bet_id, selection_id, market_id, event_id, \
-             position, odds, result, settled_at) ",
-        );
-        qb.push_values(b.legs.iter().enumerate(), |mut v, (i, l)| {
-            v.push_bind(l.id)
-                .push_bind(l.bet_id)
-                .push_bind(l.selection_id)
-                .push_bind(l.market_id)
-                .push_bind(l.event_id)
-                .push_bind(i16::try_from(i).unwrap_or(i16::MAX))
-                .push_bind(l.odds.normalize().to_string())
-                .push_bind(l.result.map(LegResult::as_str))
-                .push_bind(l.settled_at.map(micros));
-        });
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_legs_insert(&mut qb, b);
         qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn record_placement(
+        &mut self,
+        bet: &Bet,
+        debit: &MoneyTransaction,
+        hold: &Transfer,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        if !WRITE_CTE {
+            self.insert_bet(bet).await?;
+            self.insert_transaction(debit).await?;
+            self.apply_transfers(std::slice::from_ref(hold)).await?;
+            return self.insert_audit(audit).await;
+        }
+        // One round trip: every insert as a data-modifying CTE, and the stake held by the
+        // statement itself. Foreign keys between the parts are checked at its end.
+        let at = micros(hold.created_at);
+        let mut qb = QueryBuilder::<Db>::new("WITH b AS (");
+        push_bet_insert(&mut qb, bet);
+        qb.push("), l AS (");
+        push_legs_insert(&mut qb, bet);
+        qb.push("), t AS (");
+        push_transaction_insert(&mut qb, debit);
+        qb.push("), x AS (");
+        push_transfers_insert(&mut qb, std::slice::from_ref(hold));
+        qb.push("), a AS (");
+        push_audit_insert(&mut qb, audit);
+        qb.push(") ");
+        push_move_within(&mut qb, hold, at);
+        let kinds: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self.tx).await?;
+        if !moved_within(hold, &kinds)? {
+            // The pending account had no row yet: move the projection the long way.
+            self.debit(hold, at).await?;
+            self.credit(hold, at).await?;
+        }
         Ok(())
     }
 
@@ -402,4 +417,43 @@ impl BetWrite for BackendTx {
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
+}
+
+/// `INSERT INTO bets ... VALUES (...)`, appended to `qb`.
+fn push_bet_insert(qb: &mut QueryBuilder<Db>, b: &Bet) {
+    qb.push(format!("INSERT INTO bets ({BET}) VALUES ("));
+    let mut v = qb.separated(", ");
+    v.push_bind(b.id)
+        .push_bind(b.user_id)
+        .push_bind(b.bet_type.as_str())
+        .push_bind(b.status.as_str())
+        .push_bind(b.stake)
+        .push_bind(b.total_odds.normalize().to_string())
+        .push_bind(b.potential_win)
+        .push_bind(b.actual_win)
+        .push_bind(b.currency_code.clone())
+        .push_bind(micros(b.placed_at))
+        .push_bind(b.settled_at.map(micros))
+        .push_bind(b.void_reason.clone())
+        .push_bind(Json(b.metadata.clone()));
+    qb.push(")");
+}
+
+/// `INSERT INTO bet_selections ... VALUES ...` for the bet's legs, appended to `qb`.
+fn push_legs_insert(qb: &mut QueryBuilder<Db>, b: &Bet) {
+    qb.push(
+        "INSERT INTO bet_selections (id, bet_id, selection_id, market_id, event_id, \
+         position, odds, result, settled_at) ",
+    );
+    qb.push_values(b.legs.iter().enumerate(), |mut v, (i, l)| {
+        v.push_bind(l.id)
+            .push_bind(l.bet_id)
+            .push_bind(l.selection_id)
+            .push_bind(l.market_id)
+            .push_bind(l.event_id)
+            .push_bind(i16::try_from(i).unwrap_or(i16::MAX))
+            .push_bind(l.odds.normalize().to_string())
+            .push_bind(l.result.map(LegResult::as_str))
+            .push_bind(l.settled_at.map(micros));
+    });
 }

@@ -329,23 +329,8 @@ impl WalletWrite for BackendTx {
         if transfers.is_empty() {
             return Ok(());
         }
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO ledger_transfers (id, from_owner, from_kind, to_owner, to_kind, \
-             currency, amount, kind, transaction_id, bet_id, created_at) ",
-        );
-        qb.push_values(transfers, |mut b, t| {
-            b.push_bind(t.id)
-                .push_bind(t.from.owner)
-                .push_bind(t.from.kind.as_str())
-                .push_bind(t.to.owner)
-                .push_bind(t.to.kind.as_str())
-                .push_bind(t.from.currency.clone())
-                .push_bind(t.amount)
-                .push_bind(t.kind.as_str())
-                .push_bind(t.transaction_id)
-                .push_bind(t.bet_id)
-                .push_bind(micros(t.created_at));
-        });
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_transfers_insert(&mut qb, transfers);
         qb.build().execute(&mut *self.tx).await?;
         for t in transfers {
             let at = micros(t.created_at);
@@ -367,29 +352,8 @@ impl WalletWrite for BackendTx {
     }
 
     async fn insert_transaction(&mut self, t: &Transaction) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO transactions (id, user_id, type, amount, currency_code, status, \
-             reference, external_reference, description, payment_method_id, related_bet_id, \
-             processor_response, fees, processed_at, created_at, updated_at) VALUES (",
-        );
-        let mut v = qb.separated(", ");
-        v.push_bind(t.id)
-            .push_bind(t.user_id)
-            .push_bind(t.tx_type.as_str())
-            .push_bind(t.amount)
-            .push_bind(t.currency_code.clone())
-            .push_bind(t.status.as_str())
-            .push_bind(t.reference.clone())
-            .push_bind(t.external_reference.clone())
-            .push_bind(t.description.clone())
-            .push_bind(t.payment_method_id)
-            .push_bind(t.related_bet_id)
-            .push_bind(t.processor_response.clone().map(Json))
-            .push_bind(t.fees)
-            .push_bind(t.processed_at.map(micros))
-            .push_bind(micros(t.created_at))
-            .push_bind(micros(t.updated_at));
-        qb.push(")");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_transaction_insert(&mut qb, t);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -615,49 +579,13 @@ impl BackendTx {
     /// a withdrawal reserved). `false` when the receiving account has no row yet (the caller
     /// then debits and credits separately); nothing is written then.
     async fn move_within(&mut self, t: &Transfer, at: DateTime<Utc>) -> Result<bool> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "UPDATE ledger_accounts SET balance = balance + CASE kind WHEN ",
-        );
-        qb.push_bind(t.from.kind.as_str())
-            .push(" THEN -")
-            .push_bind(t.amount)
-            .push(" ELSE ")
-            .push_bind(t.amount)
-            .push(" END, updated_at = ")
-            .push_bind(at)
-            .push(" WHERE owner_id = ")
-            .push_bind(t.from.owner)
-            .push(" AND currency = ")
-            .push_bind(t.from.currency.clone())
-            .push(" AND (kind = ")
-            .push_bind(t.to.kind.as_str())
-            .push(" OR (kind = ")
-            .push_bind(t.from.kind.as_str())
-            .push(" AND balance >= ")
-            .push_bind(t.amount)
-            .push(")) AND EXISTS (SELECT 1 FROM ledger_accounts r WHERE r.owner_id = ")
-            .push_bind(t.to.owner)
-            .push(" AND r.currency = ")
-            .push_bind(t.to.currency.clone())
-            .push(" AND r.kind = ")
-            .push_bind(t.to.kind.as_str())
-            .push(") RETURNING kind");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_move_within(&mut qb, t, at);
         let kinds: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self.tx).await?;
-        if kinds.is_empty() {
-            return Ok(false);
-        }
-        if !kinds.iter().any(|k| k == t.from.kind.as_str()) {
-            // Only the credit applied: the debit could not be covered. The caller's
-            // transaction is rolled back on this error.
-            return Err(StoreError::InsufficientFunds {
-                owner: t.from.owner,
-                kind: t.from.kind.as_str(),
-            });
-        }
-        Ok(true)
+        moved_within(t, &kinds)
     }
 
-    async fn debit(&mut self, t: &Transfer, at: DateTime<Utc>) -> Result<()> {
+    pub(super) async fn debit(&mut self, t: &Transfer, at: DateTime<Utc>) -> Result<()> {
         let mut qb = QueryBuilder::<Db>::new("UPDATE ledger_accounts SET balance = balance - ");
         qb.push_bind(t.amount)
             .push(", updated_at = ")
@@ -679,7 +607,7 @@ impl BackendTx {
         Ok(())
     }
 
-    async fn credit(&mut self, t: &Transfer, at: DateTime<Utc>) -> Result<()> {
+    pub(super) async fn credit(&mut self, t: &Transfer, at: DateTime<Utc>) -> Result<()> {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO ledger_accounts (owner_id, kind, currency, balance, updated_at) VALUES (",
         );
@@ -700,4 +628,98 @@ impl BackendTx {
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
+}
+
+/// `INSERT INTO ledger_transfers ... VALUES ...` for `transfers`, appended to `qb`.
+pub(super) fn push_transfers_insert(qb: &mut QueryBuilder<Db>, transfers: &[Transfer]) {
+    qb.push(
+        "INSERT INTO ledger_transfers (id, from_owner, from_kind, to_owner, to_kind, \
+         currency, amount, kind, transaction_id, bet_id, created_at) ",
+    );
+    qb.push_values(transfers, |mut b, t| {
+        b.push_bind(t.id)
+            .push_bind(t.from.owner)
+            .push_bind(t.from.kind.as_str())
+            .push_bind(t.to.owner)
+            .push_bind(t.to.kind.as_str())
+            .push_bind(t.from.currency.clone())
+            .push_bind(t.amount)
+            .push_bind(t.kind.as_str())
+            .push_bind(t.transaction_id)
+            .push_bind(t.bet_id)
+            .push_bind(micros(t.created_at));
+    });
+}
+
+/// `INSERT INTO transactions ... VALUES (...)` for `t`, appended to `qb`.
+pub(super) fn push_transaction_insert(qb: &mut QueryBuilder<Db>, t: &Transaction) {
+    qb.push(
+        "INSERT INTO transactions (id, user_id, type, amount, currency_code, status, \
+         reference, external_reference, description, payment_method_id, related_bet_id, \
+         processor_response, fees, processed_at, created_at, updated_at) VALUES (",
+    );
+    let mut v = qb.separated(", ");
+    v.push_bind(t.id)
+        .push_bind(t.user_id)
+        .push_bind(t.tx_type.as_str())
+        .push_bind(t.amount)
+        .push_bind(t.currency_code.clone())
+        .push_bind(t.status.as_str())
+        .push_bind(t.reference.clone())
+        .push_bind(t.external_reference.clone())
+        .push_bind(t.description.clone())
+        .push_bind(t.payment_method_id)
+        .push_bind(t.related_bet_id)
+        .push_bind(t.processor_response.clone().map(Json))
+        .push_bind(t.fees)
+        .push_bind(t.processed_at.map(micros))
+        .push_bind(micros(t.created_at))
+        .push_bind(micros(t.updated_at));
+    qb.push(")");
+}
+
+/// The one-statement move between two accounts of one customer (see `move_within`),
+/// appended to `qb`; it returns the kinds of the rows it changed.
+pub(super) fn push_move_within(qb: &mut QueryBuilder<Db>, t: &Transfer, at: DateTime<Utc>) {
+    qb.push("UPDATE ledger_accounts SET balance = balance + CASE kind WHEN ")
+        .push_bind(t.from.kind.as_str())
+        .push(" THEN -")
+        .push_bind(t.amount)
+        .push(" ELSE ")
+        .push_bind(t.amount)
+        .push(" END, updated_at = ")
+        .push_bind(at)
+        .push(" WHERE owner_id = ")
+        .push_bind(t.from.owner)
+        .push(" AND currency = ")
+        .push_bind(t.from.currency.clone())
+        .push(" AND (kind = ")
+        .push_bind(t.to.kind.as_str())
+        .push(" OR (kind = ")
+        .push_bind(t.from.kind.as_str())
+        .push(" AND balance >= ")
+        .push_bind(t.amount)
+        .push(")) AND EXISTS (SELECT 1 FROM ledger_accounts r WHERE r.owner_id = ")
+        .push_bind(t.to.owner)
+        .push(" AND r.currency = ")
+        .push_bind(t.to.currency.clone())
+        .push(" AND r.kind = ")
+        .push_bind(t.to.kind.as_str())
+        .push(") RETURNING kind");
+}
+
+/// Reads what `push_move_within` changed: `false` when the receiving account has no row
+/// (nothing was written), an error when the debit could not be covered (only the credit
+/// applied; the caller's transaction is rolled back on this error).
+pub(super) fn moved_within(t: &Transfer, kinds: &[String]) -> Result<bool> {
+    if kinds.is_empty() {
+        return Ok(false);
+    }
+    if !kinds.iter().any(|k| k == t.from.kind.as_str()) {
+        return Err(StoreError::InsufficientFunds {
+            owner: t.from.owner,
+            kind: t.from.kind.as_str(),
+        });
+    }
+    Ok(true)
 }

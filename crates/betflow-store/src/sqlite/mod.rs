@@ -56,6 +56,8 @@ const IP_CAST: &str = "";
 const FOR_UPDATE: &str = "";
 /// A share lock on rows read to decide (selections, markets), blocking their updates.
 const FOR_SHARE: &str = "";
+/// Whether one statement may carry several inserts as data-modifying CTEs.
+const WRITE_CTE: bool = false;
 /// Case-insensitive search in a workflow's data (SQLite's LIKE ignores ASCII case).
 const DATA_SEARCH: &str = "data LIKE ";
 /// Whether a role is among a workflow's current assignees (a JSON array of strings).
