@@ -300,10 +300,6 @@ impl Engine {
         let next = patched(&current, patch)?;
         self.check_refs(&next).await?;
         let mut tx = self.store.begin().await?;
-        if (&next as &(dyn std::any::Any + Send + Sync)).is::<Market>() {
-            // Placements on the market wait for this change, and it for them.
-            tx.lock_market(id).await?;
-        }
         let any_next = &next as &dyn std::any::Any;
         if let Some(s) = any_next.downcast_ref::<Selection>() {
             // The row lock orders concurrent odds changes, so each history row's old odds

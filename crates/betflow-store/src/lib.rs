@@ -417,9 +417,7 @@ pub trait CatalogWrite {
     async fn save_event(&mut self, event: &Fixture, update: bool) -> Result<bool>;
     async fn save_market(&mut self, market: &Market, update: bool) -> Result<bool>;
     async fn save_selection(&mut self, selection: &Selection, update: bool) -> Result<bool>;
-    /// Locks a market against placements (which hold it shared) and other writers.
     async fn lock_market(&mut self, id: Uuid) -> Result<Option<Market>>;
-    /// Locks a selection, and its market as [`CatalogWrite::lock_market`] does.
     async fn lock_selection(&mut self, id: Uuid) -> Result<Option<Selection>>;
     async fn insert_price_change(&mut self, change: &PriceChange) -> Result<()>;
 }
@@ -556,9 +554,9 @@ pub trait BetRead {
 /// Placing and settling bets, inside a transaction.
 #[async_trait]
 pub trait BetWrite {
-    /// The selections, with their markets and events, read after taking their markets'
-    /// locks shared (PostgreSQL), so a suspension, odds change or settlement waits for the
-    /// bets already checking against the old state, and a bet waits for it.
+    /// The selections, with their markets and events, read under a share lock on the
+    /// selections and markets (PostgreSQL) so a suspension or odds change waits for the bets
+    /// already checking against the old state.
     async fn leg_states(
         &mut self,
         selection_ids: &[Uuid],

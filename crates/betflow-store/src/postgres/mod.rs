@@ -54,17 +54,8 @@ const BEGIN_WRITE: &str = "BEGIN";
 const IP_CAST: &str = "::inet";
 /// Row locks for read-modify-write inside a transaction.
 const FOR_UPDATE: &str = " FOR UPDATE";
-/// Markets are guarded by transaction-scoped advisory locks keyed by their id: placements
-/// take them shared, writers of a market or its selections (suspension, odds, settlement)
-/// exclusive. Unlike row share locks, they write nothing to the rows or the WAL, so one hot
-/// market does not turn its page into a queue.
-const MARKET_LOCK: Option<(&str, &str)> =
-    Some(("pg_advisory_xact_lock_shared", "pg_advisory_xact_lock"));
-/// The advisory-lock key of a market id column or parameter: its first 64 bits.
-const MARKET_KEY: (&str, &str) = (
-    "('x' || left(replace(",
-    "::text, '-', ''), 16))::bit(64)::bigint",
-);
+/// A share lock on rows read to decide (selections, markets), blocking their updates.
+const FOR_SHARE: &str = " FOR SHARE";
 /// Whether one statement may carry several inserts as data-modifying CTEs.
 const WRITE_CTE: bool = true;
 /// Case-insensitive search in a workflow's data.

@@ -22,7 +22,7 @@ use super::catalog::{EVENT, EventRow, MARKET, MarketRow, SELECTION, SelectionRow
 use super::wallet::{
     moved_within, push_move_within, push_transaction_insert, push_transfers_insert,
 };
-use super::{BackendStore, BackendTx, Db, FOR_UPDATE, MARKET_KEY, MARKET_LOCK, WRITE_CTE};
+use super::{BackendStore, BackendTx, Db, FOR_SHARE, FOR_UPDATE, WRITE_CTE};
 use crate::{AuditWrite, BetRead, BetWrite, Result, StoreError, WalletWrite};
 
 const BET: &str = "id, user_id, type, status, stake, total_odds, potential_win, actual_win, \
@@ -243,20 +243,7 @@ impl BetWrite for BackendTx {
         &mut self,
         selection_ids: &[Uuid],
     ) -> Result<(Vec<Selection>, Vec<Market>, Vec<Fixture>)> {
-        if let Some((shared, _)) = MARKET_LOCK {
-            // A selection's market never changes, so the lock can be taken before the reads.
-            let mut qb = QueryBuilder::<Db>::new(format!(
-                "SELECT {shared}({}market_id{}) FROM selections WHERE id IN (",
-                MARKET_KEY.0, MARKET_KEY.1
-            ));
-            let mut list = qb.separated(", ");
-            for id in selection_ids {
-                list.push_bind(*id);
-            }
-            qb.push(")");
-            qb.build().execute(&mut *self.tx).await?;
-        }
-        let rows: Vec<SelectionRow> = by_ids(SELECTION, "selections", selection_ids, "")
+        let rows: Vec<SelectionRow> = by_ids(SELECTION, "selections", selection_ids, FOR_SHARE)
             .build_query_as()
             .fetch_all(&mut *self.tx)
             .await?;
@@ -270,7 +257,7 @@ impl BetWrite for BackendTx {
         if market_ids.is_empty() {
             return Ok((selections, Vec::new(), Vec::new()));
         }
-        let rows: Vec<MarketRow> = by_ids(MARKET, "markets", &market_ids, "")
+        let rows: Vec<MarketRow> = by_ids(MARKET, "markets", &market_ids, FOR_SHARE)
             .build_query_as()
             .fetch_all(&mut *self.tx)
             .await?;

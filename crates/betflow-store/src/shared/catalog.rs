@@ -16,7 +16,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_page, to_total};
-use super::{BACKEND, BackendStore, BackendTx, Db, FOR_UPDATE, MARKET_KEY, MARKET_LOCK};
+use super::{BACKEND, BackendStore, BackendTx, Db, FOR_UPDATE};
 use crate::{Backend, CatalogRead, CatalogWrite, Result};
 
 const SPORT: &str = "id, name, display_name, slug, icon_url, is_active, sort_order, \
@@ -777,11 +777,6 @@ impl CatalogWrite for BackendTx {
     }
 
     async fn lock_market(&mut self, id: Uuid) -> Result<Option<Market>> {
-        if let Some((_, exclusive)) = MARKET_LOCK {
-            let mut qb = QueryBuilder::<Db>::new(format!("SELECT {exclusive}({}", MARKET_KEY.0));
-            qb.push_bind(id).push(MARKET_KEY.1).push(")");
-            qb.build().execute(&mut *self.tx).await?;
-        }
         let mut qb = by_id(MARKET, "markets", id);
         qb.push(FOR_UPDATE);
         let row: Option<MarketRow> = qb.build_query_as().fetch_optional(&mut *self.tx).await?;
@@ -789,14 +784,6 @@ impl CatalogWrite for BackendTx {
     }
 
     async fn lock_selection(&mut self, id: Uuid) -> Result<Option<Selection>> {
-        if let Some((_, exclusive)) = MARKET_LOCK {
-            let mut qb = QueryBuilder::<Db>::new(format!(
-                "SELECT {exclusive}({}market_id{}) FROM selections WHERE id = ",
-                MARKET_KEY.0, MARKET_KEY.1
-            ));
-            qb.push_bind(id);
-            qb.build().execute(&mut *self.tx).await?;
-        }
         let mut qb = by_id(SELECTION, "selections", id);
         qb.push(FOR_UPDATE);
         let row: Option<SelectionRow> = qb.build_query_as().fetch_optional(&mut *self.tx).await?;

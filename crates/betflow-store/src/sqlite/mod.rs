@@ -54,9 +54,8 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 const IP_CAST: &str = "";
 /// SQLite transactions hold the write lock from BEGIN IMMEDIATE; no row locks exist.
 const FOR_UPDATE: &str = "";
-/// SQLite's single writer already orders placements and market writers.
-const MARKET_LOCK: Option<(&str, &str)> = None;
-const MARKET_KEY: (&str, &str) = ("", "");
+/// A share lock on rows read to decide (selections, markets), blocking their updates.
+const FOR_SHARE: &str = "";
 /// Whether one statement may carry several inserts as data-modifying CTEs.
 const WRITE_CTE: bool = false;
 /// Case-insensitive search in a workflow's data (SQLite's LIKE ignores ASCII case).
