@@ -1165,12 +1165,22 @@ impl Workflows {
         events: &[TimelineEvent],
         actor: &Actor,
     ) -> Result<(), EngineError> {
-        tx.update_workflow(w).await?;
-        schedule_step(&mut tx, graph, prev.visit, w).await?;
         settle_content(&mut tx, w).await?;
-        write_history(&mut tx, prev, w, graph, events).await?;
+        let job = if w.step_visit != prev.visit {
+            step_job(graph, w)
+        } else {
+            None
+        };
         let before = json!({"status": prev.status.as_str(), "currentStep": prev.step});
-        audit(&mut tx, w, AuditAction::Update, Some(before), actor).await?;
+        let entry = audit_entry(w, AuditAction::Update, Some(before), actor)?;
+        tx.record_transition(
+            w,
+            job.as_ref(),
+            events,
+            &workflow_events(prev, w, graph, events),
+            &entry,
+        )
+        .await?;
         tx.commit().await?;
         self.hub.notify_written();
         Ok(())
@@ -1833,15 +1843,24 @@ async fn audit(
     old: Option<Value>,
     actor: &Actor,
 ) -> Result<(), EngineError> {
+    tx.insert_audit(&audit_entry(w, action, old, actor)?)
+        .await?;
+    Ok(())
+}
+
+fn audit_entry(
+    w: &Instance,
+    action: AuditAction,
+    old: Option<Value>,
+    actor: &Actor,
+) -> Result<AuditEntry, EngineError> {
     let new = json!({"status": w.status.as_str(), "currentStep": w.current_step, "priority": w.priority.as_str(), "workflowType": w.workflow_type});
-    let entry = AuditEntry::new(
+    Ok(AuditEntry::new(
         "workflow_instances",
         w.id,
         action,
         old,
         Some(new),
         actor.clone(),
-    )?;
-    tx.insert_audit(&entry).await?;
-    Ok(())
+    )?)
 }

@@ -256,6 +256,17 @@ pub trait WorkflowWrite {
     /// are serialised.
     async fn lock_workflow(&mut self, id: Uuid) -> Result<Option<Instance>>;
     async fn update_workflow(&mut self, workflow: &Instance) -> Result<()>;
+    /// Writes one transition: the instance's new state, the next step's job, the timeline
+    /// rows, the outbox events and the audit row, in one statement where the backend allows
+    /// (PostgreSQL).
+    async fn record_transition(
+        &mut self,
+        w: &Instance,
+        job: Option<&NewJob>,
+        timeline: &[TimelineEvent],
+        events: &[NewEvent],
+        audit: &AuditEntry,
+    ) -> Result<()>;
     /// Hides a workflow from reads; its rows and history stay. `false` if already gone.
     async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// Fails with [`StoreError::Conflict`] if this user already decided this visit.

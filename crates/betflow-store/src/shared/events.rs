@@ -108,22 +108,8 @@ impl EventWrite for BackendTx {
                 .await?;
             Some(max.unwrap_or(0))
         };
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO outbox_events (id, seq, event_type, workflow_id, user_id, roles, payload, \
-             created_at) ",
-        );
-        let mut n = 0i64;
-        qb.push_values(events, |mut v, e| {
-            n += 1;
-            v.push_bind(e.id)
-                .push_bind(base.map(|b| b + n))
-                .push_bind(e.event_type.clone())
-                .push_bind(e.workflow_id)
-                .push_bind(e.user_id)
-                .push_bind(Json(e.roles.clone()))
-                .push_bind(Json(e.payload.clone()))
-                .push_bind(micros(e.created_at));
-        });
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_events_insert(&mut qb, events, base);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -149,4 +135,29 @@ impl EventWrite for BackendTx {
             .await?;
         Ok(rows.into_iter().map(Event::from).collect())
     }
+}
+
+/// `INSERT INTO outbox_events ... VALUES ...`, appended to `qb`; numbered after `base` when
+/// given (SQLite), else left for the sequencer (PostgreSQL).
+pub(super) fn push_events_insert(
+    qb: &mut QueryBuilder<Db>,
+    events: &[NewEvent],
+    base: Option<i64>,
+) {
+    qb.push(
+        "INSERT INTO outbox_events (id, seq, event_type, workflow_id, user_id, roles, payload, \
+         created_at) ",
+    );
+    let mut n = 0i64;
+    qb.push_values(events, |mut v, e| {
+        n += 1;
+        v.push_bind(e.id)
+            .push_bind(base.map(|b| b + n))
+            .push_bind(e.event_type.clone())
+            .push_bind(e.workflow_id)
+            .push_bind(e.user_id)
+            .push_bind(Json(e.roles.clone()))
+            .push_bind(Json(e.payload.clone()))
+            .push_bind(micros(e.created_at));
+    });
 }

@@ -142,20 +142,26 @@ impl JobQueue for BackendStore {
 impl JobWrite for BackendTx {
     async fn enqueue_job(&mut self, job: &NewJob) -> Result<Uuid> {
         let id = Uuid::now_v7();
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO jobs (id, kind, payload, status, run_at, attempts, max_attempts, created_at) VALUES (",
-        );
-        let mut v = qb.separated(", ");
-        v.push_bind(id)
-            .push_bind(job.kind.clone())
-            .push_bind(Json(job.payload.clone()))
-            .push_bind("queued")
-            .push_bind(micros(job.run_at))
-            .push_bind(0i32)
-            .push_bind(i32::try_from(job.max_attempts.max(1)).unwrap_or(i32::MAX))
-            .push_bind(micros(betflow_domain::time::now()));
-        qb.push(")");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_job_insert(&mut qb, id, job);
         qb.build().execute(&mut *self.tx).await?;
         Ok(id)
     }
+}
+
+/// `INSERT INTO jobs ... VALUES (...)` for a queued job, appended to `qb`.
+pub(super) fn push_job_insert(qb: &mut QueryBuilder<Db>, id: Uuid, job: &NewJob) {
+    qb.push(
+        "INSERT INTO jobs (id, kind, payload, status, run_at, attempts, max_attempts, created_at) VALUES (",
+    );
+    let mut v = qb.separated(", ");
+    v.push_bind(id)
+        .push_bind(job.kind.clone())
+        .push_bind(Json(job.payload.clone()))
+        .push_bind("queued")
+        .push_bind(micros(job.run_at))
+        .push_bind(0i32)
+        .push_bind(i32::try_from(job.max_attempts.max(1)).unwrap_or(i32::MAX))
+        .push_bind(micros(betflow_domain::time::now()));
+    qb.push(")");
 }

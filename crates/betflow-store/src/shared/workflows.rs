@@ -16,9 +16,16 @@ use sqlx::{FromRow, QueryBuilder};
 use std::str::FromStr;
 use uuid::Uuid;
 
-use super::audit::{corrupt, micros, push_page, to_total};
-use super::{BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE, HAS_TAG};
-use crate::{Result, WorkflowRead, WorkflowWrite};
+use super::audit::{corrupt, micros, push_audit_insert, push_page, to_total};
+use super::events::push_events_insert;
+use super::jobs::push_job_insert;
+use super::{
+    BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE, HAS_TAG, WRITE_CTE,
+};
+use crate::{AuditWrite, EventWrite, JobWrite, Result, WorkflowRead, WorkflowWrite};
+use betflow_domain::audit::AuditEntry;
+use betflow_domain::events::NewEvent;
+use betflow_domain::jobs::NewJob;
 
 const DEF_COLUMNS: &str = "id, key, name, description, category, tags, data_schema, \
     latest_version, is_active, created_by, created_at, updated_at";
@@ -666,36 +673,50 @@ impl WorkflowWrite for BackendTx {
     }
 
     async fn update_workflow(&mut self, w: &Instance) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new("UPDATE workflow_instances SET status = ");
-        qb.push_bind(w.status.as_str())
-            .push(", priority = ")
-            .push_bind(w.priority.as_str())
-            .push(", current_step = ")
-            .push_bind(w.current_step.clone())
-            .push(", step_visit = ")
-            .push_bind(i32_of(w.step_visit))
-            .push(", step_started_at = ")
-            .push_bind(w.step_started_at.map(micros))
-            .push(", escalated_roles = ")
-            .push_bind(Json(w.escalated_roles.clone()))
-            .push(", current_assignees = ")
-            .push_bind(Json(w.assignees.clone()))
-            .push(", completed_steps = ")
-            .push_bind(i32_of(w.completed_steps))
-            .push(", data = ")
-            .push_bind(Json(w.data.clone()))
-            .push(", tags = ")
-            .push_bind(Json(w.tags.clone()))
-            .push(", updated_at = ")
-            .push_bind(micros(w.updated_at))
-            .push(", started_at = ")
-            .push_bind(w.started_at.map(micros))
-            .push(", completed_at = ")
-            .push_bind(w.completed_at.map(micros))
-            .push(", due_at = ")
-            .push_bind(w.due_at.map(micros))
-            .push(" WHERE id = ")
-            .push_bind(w.id);
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_workflow_update(&mut qb, w);
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    async fn record_transition(
+        &mut self,
+        w: &Instance,
+        job: Option<&NewJob>,
+        timeline: &[TimelineEvent],
+        events: &[NewEvent],
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        if !WRITE_CTE {
+            self.update_workflow(w).await?;
+            if let Some(job) = job {
+                self.enqueue_job(job).await?;
+            }
+            self.insert_timeline(timeline).await?;
+            self.insert_events(events).await?;
+            return self.insert_audit(audit).await;
+        }
+        // One round trip: each write a data-modifying CTE of the audit row's insert.
+        let mut qb = QueryBuilder::<Db>::new("WITH u AS (");
+        push_workflow_update(&mut qb, w);
+        qb.push(")");
+        if let Some(job) = job {
+            qb.push(", j AS (");
+            push_job_insert(&mut qb, Uuid::now_v7(), job);
+            qb.push(")");
+        }
+        if !timeline.is_empty() {
+            qb.push(", tl AS (");
+            push_timeline_insert(&mut qb, timeline);
+            qb.push(")");
+        }
+        if !events.is_empty() {
+            qb.push(", ev AS (");
+            push_events_insert(&mut qb, events, None);
+            qb.push(")");
+        }
+        qb.push(" ");
+        push_audit_insert(&mut qb, audit);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -802,20 +823,60 @@ impl WorkflowWrite for BackendTx {
         if events.is_empty() {
             return Ok(());
         }
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO workflow_timeline (id, workflow_instance_id, event_type, step_id, \
-             user_id, data, created_at) ",
-        );
-        qb.push_values(events, |mut v, e| {
-            v.push_bind(e.id)
-                .push_bind(e.workflow_id)
-                .push_bind(e.event_type.clone())
-                .push_bind(e.step_id.clone())
-                .push_bind(e.user_id)
-                .push_bind(e.data.clone().map(Json))
-                .push_bind(micros(e.created_at));
-        });
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_timeline_insert(&mut qb, events);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
+}
+
+/// `UPDATE workflow_instances SET ... WHERE id = ...` for `w`, appended to `qb`.
+fn push_workflow_update(qb: &mut QueryBuilder<Db>, w: &Instance) {
+    qb.push("UPDATE workflow_instances SET status = ")
+        .push_bind(w.status.as_str())
+        .push(", priority = ")
+        .push_bind(w.priority.as_str())
+        .push(", current_step = ")
+        .push_bind(w.current_step.clone())
+        .push(", step_visit = ")
+        .push_bind(i32_of(w.step_visit))
+        .push(", step_started_at = ")
+        .push_bind(w.step_started_at.map(micros))
+        .push(", escalated_roles = ")
+        .push_bind(Json(w.escalated_roles.clone()))
+        .push(", current_assignees = ")
+        .push_bind(Json(w.assignees.clone()))
+        .push(", completed_steps = ")
+        .push_bind(i32_of(w.completed_steps))
+        .push(", data = ")
+        .push_bind(Json(w.data.clone()))
+        .push(", tags = ")
+        .push_bind(Json(w.tags.clone()))
+        .push(", updated_at = ")
+        .push_bind(micros(w.updated_at))
+        .push(", started_at = ")
+        .push_bind(w.started_at.map(micros))
+        .push(", completed_at = ")
+        .push_bind(w.completed_at.map(micros))
+        .push(", due_at = ")
+        .push_bind(w.due_at.map(micros))
+        .push(" WHERE id = ")
+        .push_bind(w.id);
+}
+
+/// `INSERT INTO workflow_timeline ... VALUES ...`, appended to `qb`.
+fn push_timeline_insert(qb: &mut QueryBuilder<Db>, events: &[TimelineEvent]) {
+    qb.push(
+        "INSERT INTO workflow_timeline (id, workflow_instance_id, event_type, step_id, \
+         user_id, data, created_at) ",
+    );
+    qb.push_values(events, |mut v, e| {
+        v.push_bind(e.id)
+            .push_bind(e.workflow_id)
+            .push_bind(e.event_type.clone())
+            .push_bind(e.step_id.clone())
+            .push_bind(e.user_id)
+            .push_bind(e.data.clone().map(Json))
+            .push_bind(micros(e.created_at));
+    });
 }
