@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use betflow_domain::sportsbook::bets::BetSettings;
 use betflow_store::testing::TestDb;
-use common::{TestServer, identity_config, spawn_custom, test_config};
+use common::{TestServer, call, identity_config, spawn_custom, test_config};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -34,24 +34,6 @@ async fn server(db: TestDb) -> TestServer {
         e.with_bet_settings(SETTINGS)
     })
     .await
-}
-
-async fn call(
-    s: &TestServer,
-    m: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = s.with_token(m, path, token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
 }
 
 async fn keyed(

@@ -3,29 +3,11 @@
 mod common;
 
 use betflow_store::testing::TestDb;
-use common::{TestServer, spawn};
+use common::{TestServer, call, spawn};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 betflow_store::conformance!(catalog_crud_filters_and_odds,);
-
-async fn call(
-    s: &TestServer,
-    m: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = s.with_token(m, path, token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
-}
 
 async fn made(s: &TestServer, token: &str, path: &str, body: Value) -> Value {
     let (status, res) = call(s, Method::POST, path, token, Some(body)).await;

@@ -403,35 +403,47 @@ async fn auth(
     Ok(())
 }
 
+const BENCH_ADMIN_PASSWORD: &str = "bench-admin-password";
+
+/// Starts betflow for a load scenario: no rate limits, a known admin password, a fixed JWT
+/// secret, on PostgreSQL when `database_url` is given, else on SQLite in a temporary
+/// directory (kept alive by the returned guard).
+async fn start_loaded_server(
+    betflow: &std::path::Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<(process::Running, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let d = dir.path().to_str().unwrap_or_default().to_owned();
+    let mut env = vec![
+        ("BETFLOW_LOG_LEVEL", "warn"),
+        ("BETFLOW_ADMIN_PASSWORD", BENCH_ADMIN_PASSWORD),
+        ("BETFLOW_RATE_LIMIT", "1000000000/15m"),
+        ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m"),
+        (
+            "BETFLOW_JWT_SECRET",
+            "bench-secret-0123456789abcdef0123456789",
+        ),
+    ];
+    if let Some(url) = database_url {
+        env.push(("BETFLOW_DATABASE_URL", url));
+    }
+    let bf = process::start(
+        betflow,
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", &d],
+        &env,
+    )
+    .await?;
+    Ok((bf, dir))
+}
+
 async fn workflows(
     betflow: &std::path::Path,
     database_url: Option<String>,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let d = dir.path().to_str().unwrap_or_default().to_owned();
-    let password = "bench-admin-password";
-    let mut env = vec![
-        ("BETFLOW_LOG_LEVEL", "warn".to_owned()),
-        ("BETFLOW_ADMIN_PASSWORD", password.to_owned()),
-        ("BETFLOW_RATE_LIMIT", "1000000000/15m".to_owned()),
-        ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m".to_owned()),
-        (
-            "BETFLOW_JWT_SECRET",
-            "bench-secret-0123456789abcdef0123456789".to_owned(),
-        ),
-    ];
-    if let Some(url) = &database_url {
-        env.push(("BETFLOW_DATABASE_URL", url.clone()));
-    }
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let bf = process::start(
-        betflow,
-        &["serve", "--bind", "127.0.0.1:0", "--data-dir", &d],
-        &env_refs,
-    )
-    .await?;
+    let (bf, _dir) = start_loaded_server(betflow, database_url.as_deref()).await?;
+    let password = BENCH_ADMIN_PASSWORD;
     let http = load::client(connections * 4)?;
     let base = bf.base.clone();
     let login = |user: String, pw: String| {
@@ -569,29 +581,8 @@ async fn bets(
     markets: usize,
     customers: usize,
 ) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let d = dir.path().to_str().unwrap_or_default().to_owned();
-    let password = "bench-admin-password";
-    let mut env = vec![
-        ("BETFLOW_LOG_LEVEL", "warn".to_owned()),
-        ("BETFLOW_ADMIN_PASSWORD", password.to_owned()),
-        ("BETFLOW_RATE_LIMIT", "1000000000/15m".to_owned()),
-        ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m".to_owned()),
-        (
-            "BETFLOW_JWT_SECRET",
-            "bench-secret-0123456789abcdef0123456789".to_owned(),
-        ),
-    ];
-    if let Some(url) = &database_url {
-        env.push(("BETFLOW_DATABASE_URL", url.clone()));
-    }
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let bf = process::start(
-        betflow,
-        &["serve", "--bind", "127.0.0.1:0", "--data-dir", &d],
-        &env_refs,
-    )
-    .await?;
+    let (bf, _dir) = start_loaded_server(betflow, database_url.as_deref()).await?;
+    let password = BENCH_ADMIN_PASSWORD;
     let http = load::client(connections * 2)?;
     let setup_started = Instant::now();
     // Enough for every bet of every round at 1.00 a bet.

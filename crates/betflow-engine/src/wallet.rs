@@ -405,25 +405,8 @@ impl Engine {
             }
             let t = now();
             let id = Uuid::now_v7();
-            let deposit = Transaction {
-                id,
-                user_id: user,
-                tx_type: TransactionType::Deposit,
-                amount: req.amount,
-                currency_code: currency.clone(),
-                status: TransactionStatus::Pending,
-                reference: Transaction::reference_for(TransactionType::Deposit, id),
-                external_reference: None,
-                description: req.description.clone(),
-                payment_method_id: req.payment_method_id,
-                related_bet_id: None,
-                processor_response: None,
-                fees: 0,
-                net_amount: req.amount,
-                processed_at: None,
-                created_at: t,
-                updated_at: t,
-            };
+            let deposit =
+                pending_transaction(TransactionType::Deposit, id, user, &currency, &req, t);
             tx.insert_transaction(&deposit).await?;
             audit_money(&mut tx, "transactions", id, None, json!(deposit), actor).await?;
             finish(&mut tx, key, 201, &deposit).await?;
@@ -468,25 +451,8 @@ impl Engine {
             }
             let t = now();
             let id = Uuid::now_v7();
-            let withdrawal = Transaction {
-                id,
-                user_id: user,
-                tx_type: TransactionType::Withdrawal,
-                amount: req.amount,
-                currency_code: currency.clone(),
-                status: TransactionStatus::Pending,
-                reference: Transaction::reference_for(TransactionType::Withdrawal, id),
-                external_reference: None,
-                description: req.description.clone(),
-                payment_method_id: req.payment_method_id,
-                related_bet_id: None,
-                processor_response: None,
-                fees: 0,
-                net_amount: req.amount,
-                processed_at: None,
-                created_at: t,
-                updated_at: t,
-            };
+            let withdrawal =
+                pending_transaction(TransactionType::Withdrawal, id, user, &currency, &req, t);
             tx.insert_transaction(&withdrawal).await?;
             tx.apply_transfers(&[Transfer::new(
                 Account::customer(user, AccountKind::Cash, &currency),
@@ -766,6 +732,36 @@ impl Engine {
         tx.insert_audit(&entry).await?;
         tx.commit().await?;
         Ok(next)
+    }
+}
+
+/// A deposit or withdrawal as requested: pending, no fees yet.
+fn pending_transaction(
+    tx_type: TransactionType,
+    id: Uuid,
+    user: Uuid,
+    currency: &str,
+    req: &MoneyRequest,
+    at: DateTime<Utc>,
+) -> Transaction {
+    Transaction {
+        id,
+        user_id: user,
+        tx_type,
+        amount: req.amount,
+        currency_code: currency.to_owned(),
+        status: TransactionStatus::Pending,
+        reference: Transaction::reference_for(tx_type, id),
+        external_reference: None,
+        description: req.description.clone(),
+        payment_method_id: req.payment_method_id,
+        related_bet_id: None,
+        processor_response: None,
+        fees: 0,
+        net_amount: req.amount,
+        processed_at: None,
+        created_at: at,
+        updated_at: at,
     }
 }
 

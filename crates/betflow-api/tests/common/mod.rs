@@ -159,6 +159,27 @@ pub async fn spawn_custom(
     }
 }
 
+/// Sends `body` (if any) to `path` as the holder of `token`; the status and the JSON answer
+/// (`null` when there is none).
+#[allow(dead_code)]
+pub async fn call(
+    s: &TestServer,
+    m: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = s.with_token(m, path, token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// Asserts the error envelope and returns its `error` object.
 pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     assert_eq!(res.status().as_u16(), status, "status");
