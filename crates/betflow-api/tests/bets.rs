@@ -470,7 +470,50 @@ async fn wallet_deposits_withdrawals_limits_and_idempotency(db: TestDb) {
     .await;
     assert_eq!(status, 400);
 
-    // Limits and breaks stop deposits.
+    // Limits and breaks: bad input is refused with the field named.
+    for body in [
+        json!({"kind": "deposit", "period": "day", "amount": -5}),
+        json!({"kind": "bonus", "period": "day", "amount": 100}),
+        json!({"kind": "deposit", "period": "year", "amount": 100}),
+        json!({"kind": "deposit", "period": "day", "amount": 100, "extra": 1}),
+    ] {
+        let (status, res) = call(
+            &s,
+            Method::PUT,
+            "/api/v1/me/limits",
+            &other,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&res)),
+            (400, "VALIDATION_ERROR"),
+            "{body}: {res}"
+        );
+    }
+    for body in [
+        json!({"type": "time_out", "days": 0}),
+        json!({"type": "time_out", "days": 43}),
+        json!({"type": "time_out", "months": 6}),
+        json!({"type": "holiday", "days": 3}),
+    ] {
+        let (status, res) = call(
+            &s,
+            Method::POST,
+            "/api/v1/me/breaks",
+            &other,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&res)),
+            (400, "VALIDATION_ERROR"),
+            "{body}: {res}"
+        );
+    }
+    let (status, r) = call(&s, Method::GET, "/api/v1/wallet/reconciliation", &sam, None).await;
+    assert_eq!((status, code(&r)), (403, "INSUFFICIENT_PERMISSIONS"));
+
     let (status, rg) = call(
         &s,
         Method::PUT,

@@ -76,6 +76,22 @@ pub enum Resolution {
     Cancel,
 }
 
+impl Resolution {
+    /// From the transaction status asked for: processing, completed, failed or cancelled.
+    pub fn parse(status: &str) -> Result<Self, DomainError> {
+        match status {
+            "processing" => Ok(Self::Processing),
+            "completed" => Ok(Self::Complete),
+            "failed" => Ok(Self::Fail),
+            "cancelled" => Ok(Self::Cancel),
+            other => Err(DomainError::invalid(
+                "status",
+                format!("{other:?}: expected processing, completed, failed or cancelled"),
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ResolutionDetails {
     pub external_reference: Option<String>,
@@ -91,6 +107,16 @@ pub struct NewPaymentMethod {
     pub details: Value,
     pub is_default: bool,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The ledger checked: per-currency sums over every account (0 when sound), the customer
+/// accounts whose projection disagrees with their transfers, and every account.
+#[derive(Debug, Clone)]
+pub struct Reconciliation {
+    pub totals: std::collections::BTreeMap<String, i64>,
+    pub mismatches: Vec<AccountCheck>,
+    pub accounts: Vec<AccountCheck>,
+    pub balanced: bool,
 }
 
 /// A customer's wallet: balances in their currency.
@@ -654,9 +680,26 @@ impl Engine {
         Ok(self.store.list_payment_methods(user_id).await?)
     }
 
-    /// Every account summed from its transfers beside its projection.
-    pub async fn reconcile(&self) -> Result<Vec<AccountCheck>, EngineError> {
-        Ok(self.store.reconcile().await?)
+    /// Every account summed from its transfers beside its projection, with the verdict: each
+    /// currency sums to zero and each customer projection equals its transfers.
+    pub async fn reconcile(&self) -> Result<Reconciliation, EngineError> {
+        let accounts = self.store.reconcile().await?;
+        let mut totals = std::collections::BTreeMap::new();
+        for a in &accounts {
+            *totals.entry(a.currency.clone()).or_insert(0) += a.from_transfers;
+        }
+        let mismatches: Vec<AccountCheck> = accounts
+            .iter()
+            .filter(|a| a.projected.is_some_and(|p| p != a.from_transfers))
+            .cloned()
+            .collect();
+        let balanced = mismatches.is_empty() && totals.values().all(|t| *t == 0);
+        Ok(Reconciliation {
+            totals,
+            mismatches,
+            accounts,
+            balanced,
+        })
     }
 
     pub async fn responsible_gambling(
@@ -834,19 +877,7 @@ impl Engine {
         }
         let cb: ProviderCallback =
             serde_json::from_str(body).map_err(|e| DomainError::invalid("body", e.to_string()))?;
-        let resolution = match cb.status.as_str() {
-            "processing" => Resolution::Processing,
-            "completed" => Resolution::Complete,
-            "failed" => Resolution::Fail,
-            "cancelled" => Resolution::Cancel,
-            other => {
-                return Err(DomainError::invalid(
-                    "status",
-                    format!("{other:?}: expected processing, completed, failed or cancelled"),
-                )
-                .into());
-            }
-        };
+        let resolution = Resolution::parse(&cb.status)?;
         let id = match (cb.transaction_id, cb.reference.as_deref()) {
             (Some(id), _) => id,
             (None, Some(reference)) => {

@@ -274,19 +274,7 @@ pub async fn resolve(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<ApiResponse<Transaction>, ApiError> {
-    let resolution = match body.status.as_str() {
-        "processing" => Resolution::Processing,
-        "completed" => Resolution::Complete,
-        "failed" => Resolution::Fail,
-        "cancelled" => Resolution::Cancel,
-        other => {
-            return Err(DomainError::invalid(
-                "status",
-                format!("{other:?}: expected processing, completed, failed or cancelled"),
-            )
-            .into());
-        }
-    };
+    let resolution = Resolution::parse(&body.status)?;
     let t = state
         .engine
         .resolve_transaction(
@@ -397,38 +385,19 @@ pub async fn reconciliation(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<WalletRead>,
 ) -> Result<ApiResponse<Reconciliation>, ApiError> {
-    let checks = state.engine.reconcile().await?;
-    let mut totals = std::collections::BTreeMap::new();
-    let accounts: Vec<AccountCheckDto> = checks
-        .into_iter()
-        .map(|c| {
-            *totals.entry(c.currency.clone()).or_insert(0) += c.from_transfers;
-            AccountCheckDto {
-                owner: c.owner,
-                kind: c.kind.as_str().to_owned(),
-                currency: c.currency,
-                from_transfers: c.from_transfers,
-                projected: c.projected,
-            }
-        })
-        .collect();
-    let mismatches: Vec<AccountCheckDto> = accounts
-        .iter()
-        .filter(|a| a.projected.is_some_and(|p| p != a.from_transfers))
-        .map(|a| AccountCheckDto {
-            owner: a.owner,
-            kind: a.kind.clone(),
-            currency: a.currency.clone(),
-            from_transfers: a.from_transfers,
-            projected: a.projected,
-        })
-        .collect();
-    let balanced = mismatches.is_empty() && totals.values().all(|t| *t == 0);
+    let r = state.engine.reconcile().await?;
+    let dto = |c: betflow_engine::AccountCheck| AccountCheckDto {
+        owner: c.owner,
+        kind: c.kind.as_str().to_owned(),
+        currency: c.currency,
+        from_transfers: c.from_transfers,
+        projected: c.projected,
+    };
     Ok(ApiResponse::ok(Reconciliation {
-        totals,
-        mismatches,
-        accounts,
-        balanced,
+        totals: r.totals,
+        mismatches: r.mismatches.into_iter().map(dto).collect(),
+        accounts: r.accounts.into_iter().map(dto).collect(),
+        balanced: r.balanced,
     }))
 }
 
