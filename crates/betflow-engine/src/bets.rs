@@ -211,7 +211,7 @@ impl Engine {
     ) -> Result<Option<Bet>, EngineError> {
         let ids: Vec<Uuid> = slip.legs.iter().map(|l| l.selection_id).collect();
         let (selections, markets, events) = tx.leg_states(&ids).await?;
-        let rg = tx.responsible_gambling(user).await?;
+        let (before, rg) = tx.lock_wallet_with_limits(user, currency).await?;
         check_exclusion(rg.as_ref(), at)?;
         let mut states = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
@@ -240,7 +240,6 @@ impl Engine {
         if priced.in_play && !waited && !self.bet_settings.in_play_delay.is_zero() {
             return Ok(None);
         }
-        let before = tx.lock_wallet(user, currency).await?;
         if let Some(rg) = rg.as_ref().filter(|r| !r.limits.is_empty()) {
             let mut used = Vec::with_capacity(3);
             for p in [Period::Day, Period::Week, Period::Month] {

@@ -518,6 +518,13 @@ pub trait WalletWrite {
     /// Locks a customer's cash account in `currency` (creating their accounts at zero if
     /// needed), so one customer's money moves one request at a time, and returns the balances.
     async fn lock_wallet(&mut self, user_id: Uuid, currency: &str) -> Result<Balances>;
+    /// [`lock_wallet`](Self::lock_wallet) and the customer's responsible-gambling settings
+    /// in one round trip: what a bet reads before it decides.
+    async fn lock_wallet_with_limits(
+        &mut self,
+        user_id: Uuid,
+        currency: &str,
+    ) -> Result<(Balances, Option<ResponsibleGambling>)>;
     /// Records transfers and moves the projection. A debit a customer account cannot cover
     /// fails with [`StoreError::InsufficientFunds`] and nothing is written.
     async fn apply_transfers(&mut self, transfers: &[Transfer]) -> Result<()>;

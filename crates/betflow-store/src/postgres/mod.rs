@@ -54,8 +54,11 @@ const BEGIN_WRITE: &str = "BEGIN";
 const IP_CAST: &str = "::inet";
 /// Row locks for read-modify-write inside a transaction.
 const FOR_UPDATE: &str = " FOR UPDATE";
-/// A share lock on rows read to decide (selections, markets), blocking their updates.
-const FOR_SHARE: &str = " FOR SHARE";
+/// The row lock on a customer's accounts (`la`) joined to their settings.
+const LOCK_ACCOUNTS: &str = " FOR UPDATE OF la";
+/// A share lock on the legs' selections (`s`) and markets (`m`) read to price a bet,
+/// blocking their updates until the bet commits.
+const SHARE_LEGS: &str = " FOR SHARE OF s, m";
 /// Whether one statement may carry several inserts as data-modifying CTEs.
 const WRITE_CTE: bool = true;
 /// Case-insensitive search in a workflow's data.
@@ -79,6 +82,9 @@ pub struct PgTx {
     _writer: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
+/// How long a pooled connection may sit idle before it is pinged when handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 impl PgStore {
     /// Connects, retrying with exponential backoff while the server is unreachable (it may
     /// still be starting) until `config.connect_timeout` has passed. Errors that waiting
@@ -90,7 +96,20 @@ impl PgStore {
         })?;
         let pool_options = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out: one more round trip per transaction,
+            // which on a busy server costs as much as a statement. A connection in steady use
+            // is known to be alive; only one that sat idle (a restarted server, a dropped
+            // socket) is checked.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            });
 
         let started = Instant::now();
         let mut backoff = Duration::from_millis(250);

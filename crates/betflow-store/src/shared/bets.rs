@@ -18,12 +18,12 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_audit_insert, push_page, to_total};
-use super::catalog::{EVENT, EventRow, MARKET, MarketRow, SELECTION, SelectionRow, dec};
+use super::catalog::{EVENT, EventRow, MARKET, MarketRow, SELECTION, SelectionRow, dec, qualified};
 use super::wallet::{
     moved_within, push_move_within, push_transaction_insert, push_transfers_insert,
 };
-use super::{BackendStore, BackendTx, Db, FOR_SHARE, FOR_UPDATE, WRITE_CTE};
-use crate::{AuditWrite, BetRead, BetWrite, Result, StoreError, WalletWrite};
+use super::{BackendStore, BackendTx, Db, FOR_UPDATE, SHARE_LEGS, WRITE_CTE};
+use crate::{BetRead, BetWrite, Result, StoreError};
 
 const BET: &str = "id, user_id, type, status, stake, total_odds, potential_win, actual_win, \
     currency_code, placed_at, settled_at, void_reason, metadata";
@@ -226,56 +226,44 @@ impl BetRead for BackendStore {
     }
 }
 
-/// `SELECT {columns} FROM {table} WHERE id IN (ids){lock}`.
-fn by_ids(columns: &str, table: &str, ids: &[Uuid], lock: &str) -> QueryBuilder<Db> {
-    let mut qb = QueryBuilder::<Db>::new(format!("SELECT {columns} FROM {table} WHERE id IN ("));
-    let mut list = qb.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-    qb.push(")").push(lock);
-    qb
-}
-
 #[async_trait]
 impl BetWrite for BackendTx {
     async fn leg_states(
         &mut self,
         selection_ids: &[Uuid],
     ) -> Result<(Vec<Selection>, Vec<Market>, Vec<Fixture>)> {
-        let rows: Vec<SelectionRow> = by_ids(SELECTION, "selections", selection_ids, FOR_SHARE)
-            .build_query_as()
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let selections: Vec<Selection> = rows
-            .into_iter()
-            .map(Selection::try_from)
-            .collect::<Result<_>>()?;
-        let mut market_ids: Vec<Uuid> = selections.iter().map(|s| s.market_id).collect();
-        market_ids.sort_unstable();
-        market_ids.dedup();
-        if market_ids.is_empty() {
-            return Ok((selections, Vec::new(), Vec::new()));
+        // One round trip: each selection joined to its market and event, decoded side by side.
+        static LEGS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {} FROM selections s JOIN markets m ON m.id = s.market_id \
+                 JOIN events e ON e.id = m.event_id WHERE s.id IN (",
+                qualified(SELECTION, "s"),
+                qualified(MARKET, "m"),
+                qualified(EVENT, "e"),
+            )
+        });
+        const MARKET_AT: usize = 10;
+        const EVENT_AT: usize = MARKET_AT + 15;
+        let mut qb = QueryBuilder::<Db>::new(LEGS.as_str());
+        let mut list = qb.separated(", ");
+        for id in selection_ids {
+            list.push_bind(*id);
         }
-        let rows: Vec<MarketRow> = by_ids(MARKET, "markets", &market_ids, FOR_SHARE)
-            .build_query_as()
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let markets: Vec<Market> = rows
-            .into_iter()
-            .map(Market::try_from)
-            .collect::<Result<_>>()?;
-        let mut event_ids: Vec<Uuid> = markets.iter().map(|m| m.event_id).collect();
-        event_ids.sort_unstable();
-        event_ids.dedup();
-        let rows: Vec<EventRow> = by_ids(EVENT, "events", &event_ids, "")
-            .build_query_as()
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let events = rows
-            .into_iter()
-            .map(Fixture::try_from)
-            .collect::<Result<_>>()?;
+        qb.push(")").push(SHARE_LEGS);
+        let rows = qb.build().fetch_all(&mut *self.tx).await?;
+        let (mut selections, mut markets, mut events) =
+            (Vec::new(), Vec::<Market>::new(), Vec::<Fixture>::new());
+        for row in &rows {
+            selections.push(Selection::try_from(SelectionRow::at(row, 0)?)?);
+            let market = Market::try_from(MarketRow::at(row, MARKET_AT)?)?;
+            if !markets.iter().any(|m| m.id == market.id) {
+                markets.push(market);
+            }
+            let event = Fixture::try_from(EventRow::at(row, EVENT_AT)?)?;
+            if !events.iter().any(|e| e.id == event.id) {
+                events.push(event);
+            }
+        }
         Ok((selections, markets, events))
     }
 
@@ -308,26 +296,22 @@ impl BetWrite for BackendTx {
         hold: &Transfer,
         audit: &AuditEntry,
     ) -> Result<()> {
-        if !WRITE_CTE {
-            self.insert_bet(bet).await?;
-            self.insert_transaction(debit).await?;
-            self.apply_transfers(std::slice::from_ref(hold)).await?;
-            return self.insert_audit(audit).await;
-        }
-        // One round trip: every insert as a data-modifying CTE, and the stake held by the
-        // statement itself. Foreign keys between the parts are checked at its end.
+        // One round trip: on PostgreSQL every insert is a data-modifying CTE of the statement
+        // that holds the stake (foreign keys between the parts are checked at its end); on
+        // SQLite the same statements go to its thread as one batch.
+        let part = |cte: &'static str| if WRITE_CTE { cte } else { "; " };
         let at = micros(hold.created_at);
-        let mut qb = QueryBuilder::<Db>::new("WITH b AS (");
+        let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH b AS (" } else { "" });
         push_bet_insert(&mut qb, bet);
-        qb.push("), l AS (");
+        qb.push(part("), l AS ("));
         push_legs_insert(&mut qb, bet);
-        qb.push("), t AS (");
+        qb.push(part("), t AS ("));
         push_transaction_insert(&mut qb, debit);
-        qb.push("), x AS (");
+        qb.push(part("), x AS ("));
         push_transfers_insert(&mut qb, std::slice::from_ref(hold));
-        qb.push("), a AS (");
+        qb.push(part("), a AS ("));
         push_audit_insert(&mut qb, audit);
-        qb.push(") ");
+        qb.push(part(") "));
         push_move_within(&mut qb, hold, at);
         let kinds: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self.tx).await?;
         if !moved_within(hold, &kinds)? {

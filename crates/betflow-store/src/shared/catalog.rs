@@ -199,6 +199,82 @@ impl From<TeamRow> for Team {
     }
 }
 
+/// Columns of `list` (one of the lists above) qualified by a table alias, for joins.
+pub(super) fn qualified(list: &str, alias: &str) -> String {
+    list.split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Decodes a row struct from consecutive columns starting at `offset`, so one joined query
+/// can carry several tables side by side. Fields are listed in their column list's order.
+macro_rules! decode_at {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl $ty {
+            #[allow(unused_assignments, reason = "the last column advances past the end")]
+            pub(super) fn at(row: &<Db as sqlx::Database>::Row, offset: usize) -> Result<Self> {
+                use sqlx::Row;
+                let mut i = offset;
+                Ok(Self {
+                    $($field: {
+                        let v = row.try_get(i)?;
+                        i += 1;
+                        v
+                    }),*
+                })
+            }
+        }
+    };
+}
+
+decode_at!(EventRow {
+    id,
+    sport_id,
+    league_id,
+    home_team_id,
+    away_team_id,
+    start_time,
+    status,
+    period,
+    clock,
+    home_score,
+    away_score,
+    venue,
+    metadata,
+    created_at,
+    updated_at,
+});
+decode_at!(MarketRow {
+    id,
+    event_id,
+    market_type,
+    name,
+    description,
+    handicap,
+    total_points,
+    is_active,
+    status,
+    in_play,
+    rules,
+    settlement_rules,
+    created_at,
+    updated_at,
+    settled_at,
+});
+decode_at!(SelectionRow {
+    id,
+    market_id,
+    name,
+    short_name,
+    odds,
+    probability,
+    is_active,
+    metadata,
+    created_at,
+    updated_at,
+});
+
 #[derive(FromRow)]
 pub(super) struct EventRow {
     id: Uuid,

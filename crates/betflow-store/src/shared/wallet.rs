@@ -16,7 +16,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_page, to_total};
-use super::{BackendStore, BackendTx, Db, FOR_UPDATE};
+use super::{BackendStore, BackendTx, Db, FOR_UPDATE, LOCK_ACCOUNTS};
 use crate::{
     AccountCheck, IdempotencyClaim, Result, StoreError, TransactionFilter, WalletRead, WalletWrite,
 };
@@ -161,6 +161,32 @@ impl TryFrom<RgRow> for ResponsibleGambling {
     }
 }
 
+/// A customer's balances from their account rows (kind, balance, updated at).
+fn balances(
+    user_id: Uuid,
+    currency: &str,
+    rows: impl IntoIterator<Item = (String, i64, DateTime<Utc>)>,
+) -> Result<Balances> {
+    let mut b = Balances {
+        user_id,
+        currency_code: currency.to_owned(),
+        balance: 0,
+        bonus_balance: 0,
+        pending_balance: 0,
+        last_updated: None,
+    };
+    for (kind, balance, at) in rows {
+        match AccountKind::parse(&kind) {
+            Some(AccountKind::Cash) => b.balance = balance,
+            Some(AccountKind::Bonus) => b.bonus_balance = balance,
+            Some(AccountKind::Pending) => b.pending_balance = balance,
+            _ => return Err(corrupt("ledger_accounts", kind)),
+        }
+        b.last_updated = b.last_updated.max(Some(at));
+    }
+    Ok(b)
+}
+
 fn push_transaction_filter(qb: &mut QueryBuilder<Db>, f: &TransactionFilter) {
     qb.push(" WHERE 1 = 1");
     if let Some(user) = f.user_id {
@@ -287,42 +313,60 @@ impl WalletWrite for BackendTx {
         // them first. Opened at zero on first use.
         let mut rows = self.wallet_rows(user_id, currency).await?;
         if rows.len() < 3 {
-            let t = micros(Utc::now());
-            let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO ledger_accounts (owner_id, kind, currency, balance, updated_at) ",
-            );
-            qb.push_values(
-                [AccountKind::Cash, AccountKind::Bonus, AccountKind::Pending],
-                |mut b, kind| {
-                    b.push_bind(user_id)
-                        .push_bind(kind.as_str())
-                        .push_bind(currency.to_owned())
-                        .push_bind(0i64)
-                        .push_bind(t);
-                },
-            );
-            qb.push(" ON CONFLICT (owner_id, kind, currency) DO NOTHING");
-            qb.build().execute(&mut *self.tx).await?;
+            self.open_accounts(user_id, currency).await?;
             rows = self.wallet_rows(user_id, currency).await?;
         }
-        let mut b = Balances {
-            user_id,
-            currency_code: currency.to_owned(),
-            balance: 0,
-            bonus_balance: 0,
-            pending_balance: 0,
-            last_updated: None,
-        };
-        for (kind, balance, at) in rows {
-            match AccountKind::parse(&kind) {
-                Some(AccountKind::Cash) => b.balance = balance,
-                Some(AccountKind::Bonus) => b.bonus_balance = balance,
-                Some(AccountKind::Pending) => b.pending_balance = balance,
-                _ => return Err(corrupt("ledger_accounts", kind)),
-            }
-            b.last_updated = b.last_updated.max(Some(at));
+        balances(user_id, currency, rows)
+    }
+
+    async fn lock_wallet_with_limits(
+        &mut self,
+        user_id: Uuid,
+        currency: &str,
+    ) -> Result<(Balances, Option<ResponsibleGambling>)> {
+        // The account rows locked as in `lock_wallet`, each joined to the settings, so a bet
+        // reads both in one round trip.
+        type Row = (
+            String,
+            i64,
+            DateTime<Utc>,
+            Option<Uuid>,
+            Option<Json<Value>>,
+            Option<Json<Value>>,
+            Option<DateTime<Utc>>,
+        );
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT la.kind, la.balance, la.updated_at, rg.user_id, rg.limits, rg.exclusion, \
+                    rg.updated_at \
+             FROM ledger_accounts la \
+             LEFT JOIN responsible_gambling rg ON rg.user_id = la.owner_id \
+             WHERE la.owner_id = ",
+        );
+        qb.push_bind(user_id)
+            .push(" AND la.currency = ")
+            .push_bind(currency.to_owned())
+            .push(LOCK_ACCOUNTS);
+        let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+        if rows.len() < 3 {
+            // Accounts not opened yet: the long way, once per customer and currency.
+            let b = self.lock_wallet(user_id, currency).await?;
+            return Ok((b, self.responsible_gambling(user_id).await?));
         }
-        Ok(b)
+        let rg = match rows.first() {
+            Some((_, _, _, Some(owner), Some(limits), exclusion, Some(updated_at))) => {
+                Some(ResponsibleGambling::try_from(RgRow {
+                    user_id: *owner,
+                    limits: limits.clone(),
+                    exclusion: exclusion.clone(),
+                    updated_at: *updated_at,
+                })?)
+            }
+            _ => None,
+        };
+        let accounts = rows
+            .into_iter()
+            .map(|(kind, balance, at, ..)| (kind, balance, at));
+        Ok((balances(user_id, currency, accounts)?, rg))
     }
 
     async fn apply_transfers(&mut self, transfers: &[Transfer]) -> Result<()> {
@@ -575,6 +619,27 @@ impl BackendTx {
 }
 
 impl BackendTx {
+    /// Opens a customer's cash, bonus and pending accounts in `currency` at zero.
+    async fn open_accounts(&mut self, user_id: Uuid, currency: &str) -> Result<()> {
+        let t = micros(Utc::now());
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO ledger_accounts (owner_id, kind, currency, balance, updated_at) ",
+        );
+        qb.push_values(
+            [AccountKind::Cash, AccountKind::Bonus, AccountKind::Pending],
+            |mut b, kind| {
+                b.push_bind(user_id)
+                    .push_bind(kind.as_str())
+                    .push_bind(currency.to_owned())
+                    .push_bind(0i64)
+                    .push_bind(t);
+            },
+        );
+        qb.push(" ON CONFLICT (owner_id, kind, currency) DO NOTHING");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
     /// Moves money between two accounts of one customer in one statement (a stake held,
     /// a withdrawal reserved). `false` when the receiving account has no row yet (the caller
     /// then debits and credits separately); nothing is written then.

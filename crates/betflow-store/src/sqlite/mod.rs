@@ -54,8 +54,11 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 const IP_CAST: &str = "";
 /// SQLite transactions hold the write lock from BEGIN IMMEDIATE; no row locks exist.
 const FOR_UPDATE: &str = "";
-/// A share lock on rows read to decide (selections, markets), blocking their updates.
-const FOR_SHARE: &str = "";
+/// The row lock on a customer's accounts (`la`) joined to their settings.
+const LOCK_ACCOUNTS: &str = "";
+/// A share lock on the legs' selections (`s`) and markets (`m`) read to price a bet,
+/// blocking their updates until the bet commits.
+const SHARE_LEGS: &str = "";
 /// Whether one statement may carry several inserts as data-modifying CTEs.
 const WRITE_CTE: bool = false;
 /// Case-insensitive search in a workflow's data (SQLite's LIKE ignores ASCII case).
@@ -108,6 +111,9 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections.max(1))
+            // A connection to a local file cannot drop: sqlx's ping before every acquire would
+            // only add a hop to its worker thread.
+            .test_before_acquire(false)
             .acquire_timeout(config.sqlite_busy_timeout + Duration::from_secs(5))
             .connect_with(options)
             .await
