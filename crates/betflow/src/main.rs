@@ -10,16 +10,22 @@ use clap::Parser;
 
 use config::{Cli, Command};
 
-/// Makes glibc hand large blocks (each Argon2id hash takes 19 MiB) back to the system when
-/// they are freed. By default glibc raises its mmap threshold after the first such block and
-/// keeps the later ones in its heaps: a login burst left the process hundreds of MiB larger
-/// for good.
+/// mimalloc: a request allocates and frees many small blocks across threads; glibc's malloc
+/// took a tenth of the server's CPU under load (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_delay` (mimalloc.h): how long freed memory stays committed.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Returns freed memory to the system at once. Each Argon2id hash takes 19 MiB; by default
+/// mimalloc purges freed spans only on later allocation activity, so a login burst (or the
+/// admin's hash at start-up) left an idle server tens of MiB larger. Measured: no cost in
+/// throughput (docs/benchmarks.md).
 fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; it is called once, before any thread
-    // starts.
+    // SAFETY: sets one allocator option to a valid value; called first thing in `main`.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
     }
 }
 
