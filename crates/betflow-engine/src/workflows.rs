@@ -553,12 +553,6 @@ impl Workflows {
             comments: comments.clone(),
             decided_at: t,
         };
-        tx.insert_approval(&record).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => {
-                EngineError::Conflict("you already decided this step".into())
-            }
-            other => other.into(),
-        })?;
         let verb = if decision == Decision::Approve {
             "step.approved"
         } else {
@@ -603,7 +597,7 @@ impl Workflows {
                 )?);
             }
         }
-        self.commit_transition(tx, &prev, &w, graph, &events, actor)
+        self.commit_transition(tx, Some(&record), &prev, &w, graph, &events, actor)
             .await?;
         // The first decision time of a step is what turns estimates on: refresh the medians
         // then, not on every decision.
@@ -635,7 +629,7 @@ impl Workflows {
             .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
         let prev = Before::of(&w);
         let events = change(&mut w, &version.graph)?;
-        self.commit_transition(tx, &prev, &w, &version.graph, &events, actor)
+        self.commit_transition(tx, None, &prev, &w, &version.graph, &events, actor)
             .await?;
         self.view(w).await
     }
@@ -1060,7 +1054,7 @@ impl Workflows {
                 )?);
             }
         }
-        self.commit_transition(tx, &prev, &w, graph, &events, &Actor::default())
+        self.commit_transition(tx, None, &prev, &w, graph, &events, &Actor::default())
             .await
     }
 
@@ -1150,15 +1144,18 @@ impl Workflows {
             None,
             now,
         )?);
-        self.commit_transition(tx, &prev, &w, graph, &events, &Actor::default())
+        self.commit_transition(tx, None, &prev, &w, graph, &events, &Actor::default())
             .await
     }
 
-    /// Writes a transition of the locked workflow `w` (its row, the job its new step needs,
-    /// the content row, timeline, outbox and audit rows) and commits.
+    /// Writes a transition of the locked workflow `w` (the decision that caused it, its row,
+    /// the job its new step needs, the content row, timeline, outbox and audit rows) and
+    /// commits.
+    #[allow(clippy::too_many_arguments)]
     async fn commit_transition(
         &self,
         mut tx: Box<dyn Transaction>,
+        decision: Option<&Approval>,
         prev: &Before,
         w: &Instance,
         graph: &WorkflowGraph,
@@ -1174,13 +1171,20 @@ impl Workflows {
         let before = json!({"status": prev.status.as_str(), "currentStep": prev.step});
         let entry = audit_entry(w, AuditAction::Update, Some(before), actor)?;
         tx.record_transition(
+            decision,
             w,
             job.as_ref(),
             events,
             &workflow_events(prev, w, graph, events),
             &entry,
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } if decision.is_some() => {
+                EngineError::Conflict("you already decided this step".into())
+            }
+            other => other.into(),
+        })?;
         tx.commit().await?;
         self.hub.notify_written();
         Ok(())

@@ -256,11 +256,13 @@ pub trait WorkflowWrite {
     /// are serialised.
     async fn lock_workflow(&mut self, id: Uuid) -> Result<Option<Instance>>;
     async fn update_workflow(&mut self, workflow: &Instance) -> Result<()>;
-    /// Writes one transition: the instance's new state, the next step's job, the timeline
-    /// rows, the outbox events and the audit row, in one statement where the backend allows
-    /// (PostgreSQL).
+    /// Writes one transition: the decision that caused it (if any), the instance's new
+    /// state, the next step's job, the timeline rows, the outbox events and the audit row, in
+    /// one round trip (one statement on PostgreSQL, one batch on SQLite). A decision this user
+    /// already made on this visit fails with [`StoreError::Conflict`] and nothing is written.
     async fn record_transition(
         &mut self,
+        decision: Option<&Approval>,
         w: &Instance,
         job: Option<&NewJob>,
         timeline: &[TimelineEvent],

@@ -98,18 +98,8 @@ impl EventWrite for BackendTx {
         if events.is_empty() {
             return Ok(());
         }
-        // SQLite's single writer commits in lock order, so numbering at insert is safe there;
-        // PostgreSQL leaves seq NULL for the sequencer.
-        let base: Option<i64> = if BACKEND == Backend::Postgres {
-            None
-        } else {
-            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM outbox_events")
-                .fetch_one(&mut *self.tx)
-                .await?;
-            Some(max.unwrap_or(0))
-        };
         let mut qb = QueryBuilder::<Db>::new("");
-        push_events_insert(&mut qb, events, base);
+        push_events_insert(&mut qb, events);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -139,25 +129,42 @@ impl EventWrite for BackendTx {
 
 /// `INSERT INTO outbox_events ... VALUES ...`, appended to `qb`; numbered after `base` when
 /// given (SQLite), else left for the sequencer (PostgreSQL).
-pub(super) fn push_events_insert(
-    qb: &mut QueryBuilder<Db>,
-    events: &[NewEvent],
-    base: Option<i64>,
-) {
-    qb.push(
-        "INSERT INTO outbox_events (id, seq, event_type, workflow_id, user_id, roles, payload, \
-         created_at) ",
-    );
-    let mut n = 0i64;
-    qb.push_values(events, |mut v, e| {
-        n += 1;
+pub(super) fn push_events_insert(qb: &mut QueryBuilder<Db>, events: &[NewEvent]) {
+    const INSERT: &str = "INSERT INTO outbox_events (id, seq, event_type, workflow_id, user_id, \
+        roles, payload, created_at) ";
+    if BACKEND == Backend::Postgres {
+        // seq stays NULL for the sequencer.
+        qb.push(INSERT);
+        qb.push_values(events, |mut v, e| {
+            v.push_bind(e.id).push("NULL");
+            push_event_fields(&mut v, e);
+        });
+        return;
+    }
+    // SQLite's single writer commits in lock order, so numbering at insert is safe there:
+    // one statement per event, each taking the next number after the last one written.
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            qb.push("; ");
+        }
+        qb.push(INSERT).push("VALUES (");
+        let mut v = qb.separated(", ");
         v.push_bind(e.id)
-            .push_bind(base.map(|b| b + n))
-            .push_bind(e.event_type.clone())
-            .push_bind(e.workflow_id)
-            .push_bind(e.user_id)
-            .push_bind(Json(e.roles.clone()))
-            .push_bind(Json(e.payload.clone()))
-            .push_bind(micros(e.created_at));
-    });
+            .push("(SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_events)");
+        push_event_fields(&mut v, e);
+        qb.push(")");
+    }
+}
+
+/// An event's columns after `id` and `seq`.
+fn push_event_fields<Sep: std::fmt::Display>(
+    v: &mut sqlx::query_builder::Separated<'_, Db, Sep>,
+    e: &NewEvent,
+) {
+    v.push_bind(e.event_type.clone())
+        .push_bind(e.workflow_id)
+        .push_bind(e.user_id)
+        .push_bind(Json(e.roles.clone()))
+        .push_bind(Json(e.payload.clone()))
+        .push_bind(micros(e.created_at));
 }

@@ -22,7 +22,7 @@ use super::jobs::push_job_insert;
 use super::{
     BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE, HAS_TAG, WRITE_CTE,
 };
-use crate::{AuditWrite, EventWrite, JobWrite, Result, WorkflowRead, WorkflowWrite};
+use crate::{Result, WorkflowRead, WorkflowWrite};
 use betflow_domain::audit::AuditEntry;
 use betflow_domain::events::NewEvent;
 use betflow_domain::jobs::NewJob;
@@ -681,41 +681,35 @@ impl WorkflowWrite for BackendTx {
 
     async fn record_transition(
         &mut self,
+        decision: Option<&Approval>,
         w: &Instance,
         job: Option<&NewJob>,
         timeline: &[TimelineEvent],
         events: &[NewEvent],
         audit: &AuditEntry,
     ) -> Result<()> {
-        if !WRITE_CTE {
-            self.update_workflow(w).await?;
-            if let Some(job) = job {
-                self.enqueue_job(job).await?;
-            }
-            self.insert_timeline(timeline).await?;
-            self.insert_events(events).await?;
-            return self.insert_audit(audit).await;
-        }
-        // One round trip: each write a data-modifying CTE of the audit row's insert.
-        let mut qb = QueryBuilder::<Db>::new("WITH u AS (");
+        // One round trip: on PostgreSQL each write is a data-modifying CTE of the audit row's
+        // insert; on SQLite the same statements go to its thread as one batch.
+        let part = |cte: &'static str| if WRITE_CTE { cte } else { "; " };
+        let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH u AS (" } else { "" });
         push_workflow_update(&mut qb, w);
-        qb.push(")");
+        if let Some(a) = decision {
+            qb.push(part("), d AS ("));
+            push_approval_insert(&mut qb, a);
+        }
         if let Some(job) = job {
-            qb.push(", j AS (");
+            qb.push(part("), j AS ("));
             push_job_insert(&mut qb, Uuid::now_v7(), job);
-            qb.push(")");
         }
         if !timeline.is_empty() {
-            qb.push(", tl AS (");
+            qb.push(part("), tl AS ("));
             push_timeline_insert(&mut qb, timeline);
-            qb.push(")");
         }
         if !events.is_empty() {
-            qb.push(", ev AS (");
-            push_events_insert(&mut qb, events, None);
-            qb.push(")");
+            qb.push(part("), ev AS ("));
+            push_events_insert(&mut qb, events);
         }
-        qb.push(" ");
+        qb.push(part(") "));
         push_audit_insert(&mut qb, audit);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
@@ -730,20 +724,8 @@ impl WorkflowWrite for BackendTx {
     }
 
     async fn insert_approval(&mut self, a: &Approval) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO workflow_approvals (id, workflow_instance_id, step_id, step_visit, \
-             approver_id, decision, comments, decided_at) VALUES (",
-        );
-        let mut v = qb.separated(", ");
-        v.push_bind(a.id)
-            .push_bind(a.workflow_id)
-            .push_bind(a.step_id.clone())
-            .push_bind(i32_of(a.step_visit))
-            .push_bind(a.approver_id)
-            .push_bind(decision_str(a.decision))
-            .push_bind(a.comments.clone())
-            .push_bind(micros(a.decided_at));
-        qb.push(")");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_approval_insert(&mut qb, a);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -828,6 +810,24 @@ impl WorkflowWrite for BackendTx {
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
+}
+
+/// `INSERT INTO workflow_approvals ... VALUES (...)` for a decision, appended to `qb`.
+fn push_approval_insert(qb: &mut QueryBuilder<Db>, a: &Approval) {
+    qb.push(
+        "INSERT INTO workflow_approvals (id, workflow_instance_id, step_id, step_visit, \
+         approver_id, decision, comments, decided_at) VALUES (",
+    );
+    let mut v = qb.separated(", ");
+    v.push_bind(a.id)
+        .push_bind(a.workflow_id)
+        .push_bind(a.step_id.clone())
+        .push_bind(i32_of(a.step_visit))
+        .push_bind(a.approver_id)
+        .push_bind(decision_str(a.decision))
+        .push_bind(a.comments.clone())
+        .push_bind(micros(a.decided_at));
+    qb.push(")");
 }
 
 /// `UPDATE workflow_instances SET ... WHERE id = ...` for `w`, appended to `qb`.
