@@ -20,7 +20,7 @@ use betflow_domain::sportsbook::wallet::{
 };
 use betflow_domain::time::now;
 use betflow_domain::{Page, Violation};
-use betflow_store::Transaction as DbTransaction;
+use betflow_store::{BetContext, Transaction as DbTransaction};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -210,8 +210,13 @@ impl Engine {
         actor: &Actor,
     ) -> Result<Option<Bet>, EngineError> {
         let ids: Vec<Uuid> = slip.legs.iter().map(|l| l.selection_id).collect();
-        let (selections, markets, events) = tx.leg_states(&ids).await?;
-        let (before, rg) = tx.lock_wallet_with_limits(user, currency).await?;
+        let BetContext {
+            selections,
+            markets,
+            events,
+            balances: before,
+            limits: rg,
+        } = tx.bet_context(&ids, user, currency).await?;
         check_exclusion(rg.as_ref(), at)?;
         let mut states = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();

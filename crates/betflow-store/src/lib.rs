@@ -571,9 +571,29 @@ pub trait BetRead {
     async fn market_exposure(&self, market_id: Uuid) -> Result<Vec<SelectionExposure>>;
 }
 
+/// What a bet is decided on, read in one round trip inside its transaction.
+#[derive(Debug, Clone)]
+pub struct BetContext {
+    pub selections: Vec<Selection>,
+    pub markets: Vec<Market>,
+    pub events: Vec<Fixture>,
+    /// The customer's balances, their accounts locked.
+    pub balances: Balances,
+    pub limits: Option<ResponsibleGambling>,
+}
+
 /// Placing and settling bets, inside a transaction.
 #[async_trait]
 pub trait BetWrite {
+    /// [`leg_states`](Self::leg_states) and
+    /// [`WalletWrite::lock_wallet_with_limits`] in one round trip: the legs share-locked
+    /// before the customer's accounts are locked, as when read separately.
+    async fn bet_context(
+        &mut self,
+        selection_ids: &[Uuid],
+        user_id: Uuid,
+        currency: &str,
+    ) -> Result<BetContext>;
     /// The selections, with their markets and events, read under a share lock on the
     /// selections and markets (PostgreSQL) so a suspension or odds change waits for the bets
     /// already checking against the old state.

@@ -14,16 +14,17 @@ use betflow_domain::sportsbook::wallet::{Transaction as MoneyTransaction, Transf
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::{FromRow, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_audit_insert, push_page, to_total};
 use super::catalog::{EVENT, EventRow, MARKET, MarketRow, SELECTION, SelectionRow, dec, qualified};
 use super::wallet::{
-    moved_within, push_move_within, push_transaction_insert, push_transfers_insert,
+    balances, limits_at, moved_within, push_move_within, push_transaction_insert,
+    push_transfers_insert,
 };
-use super::{BackendStore, BackendTx, Db, FOR_UPDATE, SHARE_LEGS, WRITE_CTE};
-use crate::{BetRead, BetWrite, Result, StoreError};
+use super::{BackendStore, BackendTx, Db, FOR_UPDATE, LOCK_ACCOUNTS, SHARE_LEGS, WRITE_CTE};
+use crate::{BetContext, BetRead, BetWrite, Result, StoreError, WalletWrite};
 
 const BET: &str = "id, user_id, type, status, stake, total_odds, potential_win, actual_win, \
     currency_code, placed_at, settled_at, void_reason, metadata";
@@ -226,24 +227,127 @@ impl BetRead for BackendStore {
     }
 }
 
+/// A leg's selection, market and event columns, side by side (see [`Legs::add`]).
+static LEG_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, {}, {}",
+        qualified(SELECTION, "s"),
+        qualified(MARKET, "m"),
+        qualified(EVENT, "e")
+    )
+});
+const LEG_TABLES: &str =
+    "FROM selections s JOIN markets m ON m.id = s.market_id JOIN events e ON e.id = m.event_id";
+const MARKET_AT: usize = 10;
+const EVENT_AT: usize = MARKET_AT + 15;
+/// The first column after a leg's.
+const ACCOUNT_AT: usize = EVENT_AT + 15;
+
+/// Selections with their markets and events, each once, from joined rows.
+#[derive(Default)]
+struct Legs {
+    selections: Vec<Selection>,
+    markets: Vec<Market>,
+    events: Vec<Fixture>,
+}
+
+impl Legs {
+    fn add(&mut self, row: &<Db as sqlx::Database>::Row) -> Result<()> {
+        let selection = Selection::try_from(SelectionRow::at(row, 0)?)?;
+        if !self.selections.iter().any(|s| s.id == selection.id) {
+            self.selections.push(selection);
+        }
+        let market = Market::try_from(MarketRow::at(row, MARKET_AT)?)?;
+        if !self.markets.iter().any(|m| m.id == market.id) {
+            self.markets.push(market);
+        }
+        let event = Fixture::try_from(EventRow::at(row, EVENT_AT)?)?;
+        if !self.events.iter().any(|e| e.id == event.id) {
+            self.events.push(event);
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl BetWrite for BackendTx {
+    async fn bet_context(
+        &mut self,
+        selection_ids: &[Uuid],
+        user_id: Uuid,
+        currency: &str,
+    ) -> Result<BetContext> {
+        // Each leg joined to each of the customer's accounts (three rows per leg) and their
+        // settings, decoded side by side.
+        static CONTEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {}, la.kind, la.balance, la.updated_at, rg.user_id, \
+                        rg.limits, rg.exclusion, rg.updated_at \
+                 {LEG_TABLES} JOIN ledger_accounts la ON la.owner_id = ",
+                *LEG_COLUMNS
+            )
+        });
+        let mut qb = QueryBuilder::<Db>::new(CONTEXT.as_str());
+        qb.push_bind(user_id)
+            .push(" AND la.currency = ")
+            .push_bind(currency.to_owned())
+            .push(
+                " LEFT JOIN responsible_gambling rg ON rg.user_id = la.owner_id \
+                 WHERE s.id IN (",
+            );
+        let mut list = qb.separated(", ");
+        for id in selection_ids {
+            list.push_bind(*id);
+        }
+        qb.push(")").push(SHARE_LEGS).push(LOCK_ACCOUNTS);
+        let rows = qb.build().fetch_all(&mut *self.tx).await?;
+        let mut legs = Legs::default();
+        let mut accounts: Vec<(String, i64, DateTime<Utc>)> = Vec::with_capacity(3);
+        let mut limits = None;
+        for row in &rows {
+            legs.add(row)?;
+            let kind: String = row.try_get(ACCOUNT_AT)?;
+            if !accounts.iter().any(|a| a.0 == kind) {
+                accounts.push((
+                    kind,
+                    row.try_get(ACCOUNT_AT + 1)?,
+                    row.try_get(ACCOUNT_AT + 2)?,
+                ));
+            }
+            if limits.is_none() {
+                limits = limits_at(row, ACCOUNT_AT + 3)?;
+            }
+        }
+        if accounts.len() < 3 {
+            // A customer whose accounts are not all open yet (or no leg found): the two
+            // reads apart, which open the accounts and tell missing legs from missing money.
+            let (selections, markets, events) = self.leg_states(selection_ids).await?;
+            let (balances, limits) = self.lock_wallet_with_limits(user_id, currency).await?;
+            return Ok(BetContext {
+                selections,
+                markets,
+                events,
+                balances,
+                limits,
+            });
+        }
+        Ok(BetContext {
+            selections: legs.selections,
+            markets: legs.markets,
+            events: legs.events,
+            balances: balances(user_id, currency, accounts)?,
+            limits,
+        })
+    }
+
     async fn leg_states(
         &mut self,
         selection_ids: &[Uuid],
     ) -> Result<(Vec<Selection>, Vec<Market>, Vec<Fixture>)> {
         // One round trip: each selection joined to its market and event, decoded side by side.
         static LEGS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            format!(
-                "SELECT {}, {}, {} FROM selections s JOIN markets m ON m.id = s.market_id \
-                 JOIN events e ON e.id = m.event_id WHERE s.id IN (",
-                qualified(SELECTION, "s"),
-                qualified(MARKET, "m"),
-                qualified(EVENT, "e"),
-            )
+            format!("SELECT {} {LEG_TABLES} WHERE s.id IN (", *LEG_COLUMNS)
         });
-        const MARKET_AT: usize = 10;
-        const EVENT_AT: usize = MARKET_AT + 15;
         let mut qb = QueryBuilder::<Db>::new(LEGS.as_str());
         let mut list = qb.separated(", ");
         for id in selection_ids {
@@ -251,20 +355,11 @@ impl BetWrite for BackendTx {
         }
         qb.push(")").push(SHARE_LEGS);
         let rows = qb.build().fetch_all(&mut *self.tx).await?;
-        let (mut selections, mut markets, mut events) =
-            (Vec::new(), Vec::<Market>::new(), Vec::<Fixture>::new());
+        let mut legs = Legs::default();
         for row in &rows {
-            selections.push(Selection::try_from(SelectionRow::at(row, 0)?)?);
-            let market = Market::try_from(MarketRow::at(row, MARKET_AT)?)?;
-            if !markets.iter().any(|m| m.id == market.id) {
-                markets.push(market);
-            }
-            let event = Fixture::try_from(EventRow::at(row, EVENT_AT)?)?;
-            if !events.iter().any(|e| e.id == event.id) {
-                events.push(event);
-            }
+            legs.add(row)?;
         }
-        Ok((selections, markets, events))
+        Ok((legs.selections, legs.markets, legs.events))
     }
 
     async fn bet_usage(&mut self, user_id: Uuid, since: DateTime<Utc>) -> Result<(i64, i64)> {

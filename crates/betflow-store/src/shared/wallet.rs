@@ -12,7 +12,7 @@ use betflow_domain::sportsbook::wallet::{
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::{FromRow, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_page, to_total};
@@ -161,8 +161,26 @@ impl TryFrom<RgRow> for ResponsibleGambling {
     }
 }
 
+/// A customer's settings from a joined row's `user_id, limits, exclusion, updated_at`
+/// columns starting at `offset` (all NULL when they have none).
+pub(super) fn limits_at(
+    row: &<Db as sqlx::Database>::Row,
+    offset: usize,
+) -> Result<Option<ResponsibleGambling>> {
+    let Some(user_id) = row.try_get::<Option<Uuid>, _>(offset)? else {
+        return Ok(None);
+    };
+    ResponsibleGambling::try_from(RgRow {
+        user_id,
+        limits: row.try_get(offset + 1)?,
+        exclusion: row.try_get(offset + 2)?,
+        updated_at: row.try_get(offset + 3)?,
+    })
+    .map(Some)
+}
+
 /// A customer's balances from their account rows (kind, balance, updated at).
-fn balances(
+pub(super) fn balances(
     user_id: Uuid,
     currency: &str,
     rows: impl IntoIterator<Item = (String, i64, DateTime<Utc>)>,
@@ -326,15 +344,6 @@ impl WalletWrite for BackendTx {
     ) -> Result<(Balances, Option<ResponsibleGambling>)> {
         // The account rows locked as in `lock_wallet`, each joined to the settings, so a bet
         // reads both in one round trip.
-        type Row = (
-            String,
-            i64,
-            DateTime<Utc>,
-            Option<Uuid>,
-            Option<Json<Value>>,
-            Option<Json<Value>>,
-            Option<DateTime<Utc>>,
-        );
         let mut qb = QueryBuilder::<Db>::new(
             "SELECT la.kind, la.balance, la.updated_at, rg.user_id, rg.limits, rg.exclusion, \
                     rg.updated_at \
@@ -346,26 +355,17 @@ impl WalletWrite for BackendTx {
             .push(" AND la.currency = ")
             .push_bind(currency.to_owned())
             .push(LOCK_ACCOUNTS);
-        let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+        let rows = qb.build().fetch_all(&mut *self.tx).await?;
         if rows.len() < 3 {
             // Accounts not opened yet: the long way, once per customer and currency.
             let b = self.lock_wallet(user_id, currency).await?;
             return Ok((b, self.responsible_gambling(user_id).await?));
         }
-        let rg = match rows.first() {
-            Some((_, _, _, Some(owner), Some(limits), exclusion, Some(updated_at))) => {
-                Some(ResponsibleGambling::try_from(RgRow {
-                    user_id: *owner,
-                    limits: limits.clone(),
-                    exclusion: exclusion.clone(),
-                    updated_at: *updated_at,
-                })?)
-            }
-            _ => None,
-        };
+        let rg = rows.first().map_or(Ok(None), |row| limits_at(row, 3))?;
         let accounts = rows
-            .into_iter()
-            .map(|(kind, balance, at, ..)| (kind, balance, at));
+            .iter()
+            .map(|row| -> Result<_> { Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)) });
+        let accounts = accounts.collect::<Result<Vec<(String, i64, DateTime<Utc>)>>>()?;
         Ok((balances(user_id, currency, accounts)?, rg))
     }
 
