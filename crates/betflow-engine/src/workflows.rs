@@ -21,7 +21,7 @@ use betflow_domain::workflow::{
     Decision, DecisionError, Priority, StepOutcome, Vote, WorkflowStatus, approval, seeded,
 };
 use betflow_domain::{DomainError, Page, Violation};
-use betflow_store::{Store, StoreError, Transaction};
+use betflow_store::{DomainRowRef, Store, StoreError, Transaction};
 use chrono::{DateTime, Utc};
 use moka::future::Cache;
 use serde_json::{Value, json};
@@ -349,22 +349,26 @@ impl Workflows {
         if new.start {
             events.extend(begin(&mut w, &version.graph, Some(principal.user_id), t)?);
         }
-        let mut tx = self.store.begin().await?;
-        tx.insert_workflow(&w).await?;
-        match row {
-            Some(DomainRow::Line(mut line)) => {
-                line.workflow_id = w.id;
-                tx.insert_betting_line(&line).await?;
-            }
-            Some(DomainRow::Content(mut content)) => {
-                content.workflow_id = w.id;
-                tx.insert_betting_content(&content).await?;
-            }
+        let mut row = row;
+        match &mut row {
+            Some(DomainRow::Line(line)) => line.workflow_id = w.id,
+            Some(DomainRow::Content(content)) => content.workflow_id = w.id,
             None => {}
         }
-        schedule_step(&mut tx, &version.graph, 0, &w).await?;
-        write_history(&mut tx, &Before::created(), &w, &version.graph, &events).await?;
-        audit(&mut tx, &w, AuditAction::Insert, None, actor).await?;
+        let row_ref = row.as_ref().map(|r| match r {
+            DomainRow::Line(line) => DomainRowRef::Line(line),
+            DomainRow::Content(content) => DomainRowRef::Content(content),
+        });
+        let job = if w.step_visit != 0 {
+            step_job(&version.graph, &w)
+        } else {
+            None
+        };
+        let history = workflow_events(&Before::created(), &w, &version.graph, &events);
+        let entry = audit_entry(&w, AuditAction::Insert, None, actor)?;
+        let mut tx = self.store.begin().await?;
+        tx.record_creation(&w, row_ref, job.as_ref(), &events, &history, &entry)
+            .await?;
         tx.commit().await?;
         self.hub.notify_written();
         self.view_with(w, Vec::new()).await
@@ -1779,34 +1783,6 @@ fn step_job(graph: &WorkflowGraph, w: &Instance) -> Option<NewJob> {
     })
 }
 
-async fn schedule_step(
-    tx: &mut Box<dyn Transaction>,
-    graph: &WorkflowGraph,
-    visit_before: u32,
-    w: &Instance,
-) -> Result<(), EngineError> {
-    if w.step_visit != visit_before
-        && let Some(job) = step_job(graph, w)
-    {
-        tx.enqueue_job(&job).await?;
-    }
-    Ok(())
-}
-
-/// Appends a transition's timeline rows and the outbox events derived from them.
-async fn write_history(
-    tx: &mut Box<dyn Transaction>,
-    before: &Before,
-    w: &Instance,
-    graph: &WorkflowGraph,
-    timeline: &[TimelineEvent],
-) -> Result<(), EngineError> {
-    tx.insert_timeline(timeline).await?;
-    tx.insert_events(&workflow_events(before, w, graph, timeline))
-        .await?;
-    Ok(())
-}
-
 /// `{workflowId, stepId, visit}` of a step job.
 fn step_job_target(payload: &Value) -> Result<(Uuid, String, u32), EngineError> {
     let bad = || EngineError::Internal(format!("malformed step job payload {payload}"));
@@ -1838,18 +1814,6 @@ fn decision_error(e: DecisionError) -> EngineError {
         }
         DecisionError::NotApproval(_) => invalid_transition(e.to_string()),
     }
-}
-
-async fn audit(
-    tx: &mut Box<dyn Transaction>,
-    w: &Instance,
-    action: AuditAction,
-    old: Option<Value>,
-    actor: &Actor,
-) -> Result<(), EngineError> {
-    tx.insert_audit(&audit_entry(w, action, old, actor)?)
-        .await?;
-    Ok(())
 }
 
 fn audit_entry(

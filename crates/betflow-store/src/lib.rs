@@ -269,6 +269,18 @@ pub trait WorkflowWrite {
         events: &[NewEvent],
         audit: &AuditEntry,
     ) -> Result<()>;
+    /// Writes a new workflow with its domain row, first step's job, timeline rows, outbox
+    /// events and audit row, in one round trip as [`record_transition`](Self::record_transition).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_creation(
+        &mut self,
+        w: &Instance,
+        row: Option<DomainRowRef<'_>>,
+        job: Option<&NewJob>,
+        timeline: &[TimelineEvent],
+        events: &[NewEvent],
+        audit: &AuditEntry,
+    ) -> Result<()>;
     /// Hides a workflow from reads; its rows and history stay. `false` if already gone.
     async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// Fails with [`StoreError::Conflict`] if this user already decided this visit.
@@ -569,6 +581,13 @@ pub trait BetRead {
     async fn list_bets(&self, filter: &BetFilter) -> Result<Page<Bet>>;
     /// Per selection of the market, over open bets.
     async fn market_exposure(&self, market_id: Uuid) -> Result<Vec<SelectionExposure>>;
+}
+
+/// The seed's row that goes with a new workflow of a seeded type.
+#[derive(Debug, Clone, Copy)]
+pub enum DomainRowRef<'a> {
+    Line(&'a BettingLine),
+    Content(&'a BettingContent),
 }
 
 /// What a bet is decided on, read in one round trip inside its transaction.

@@ -22,7 +22,7 @@ use super::jobs::push_job_insert;
 use super::{
     BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE, HAS_TAG, WRITE_CTE,
 };
-use crate::{Result, WorkflowRead, WorkflowWrite};
+use crate::{DomainRowRef, Result, WorkflowRead, WorkflowWrite};
 use betflow_domain::audit::AuditEntry;
 use betflow_domain::events::NewEvent;
 use betflow_domain::jobs::NewJob;
@@ -634,31 +634,8 @@ impl WorkflowWrite for BackendTx {
     }
 
     async fn insert_workflow(&mut self, w: &Instance) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "INSERT INTO workflow_instances ({WF_COLUMNS}) VALUES ("
-        ));
-        let mut v = qb.separated(", ");
-        v.push_bind(w.id)
-            .push_bind(w.definition_id)
-            .push_bind(w.workflow_type.clone())
-            .push_bind(i32_of(w.version))
-            .push_bind(w.status.as_str())
-            .push_bind(w.priority.as_str())
-            .push_bind(w.current_step.clone())
-            .push_bind(i32_of(w.step_visit))
-            .push_bind(w.step_started_at.map(micros))
-            .push_bind(Json(w.escalated_roles.clone()))
-            .push_bind(Json(w.assignees.clone()))
-            .push_bind(i32_of(w.completed_steps))
-            .push_bind(Json(w.data.clone()))
-            .push_bind(Json(w.tags.clone()))
-            .push_bind(w.created_by)
-            .push_bind(micros(w.created_at))
-            .push_bind(micros(w.updated_at))
-            .push_bind(w.started_at.map(micros))
-            .push_bind(w.completed_at.map(micros))
-            .push_bind(w.due_at.map(micros));
-        qb.push(")");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_workflow_insert(&mut qb, w);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -715,6 +692,48 @@ impl WorkflowWrite for BackendTx {
         Ok(())
     }
 
+    async fn record_creation(
+        &mut self,
+        w: &Instance,
+        row: Option<DomainRowRef<'_>>,
+        job: Option<&NewJob>,
+        timeline: &[TimelineEvent],
+        events: &[NewEvent],
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        // One round trip, as `record_transition`.
+        let part = |cte: &'static str| if WRITE_CTE { cte } else { "; " };
+        let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH w AS (" } else { "" });
+        push_workflow_insert(&mut qb, w);
+        match row {
+            Some(DomainRowRef::Line(l)) => {
+                qb.push(part("), bl AS ("));
+                push_betting_line_insert(&mut qb, l);
+            }
+            Some(DomainRowRef::Content(c)) => {
+                qb.push(part("), bc AS ("));
+                push_betting_content_insert(&mut qb, c);
+            }
+            None => {}
+        }
+        if let Some(job) = job {
+            qb.push(part("), j AS ("));
+            push_job_insert(&mut qb, Uuid::now_v7(), job);
+        }
+        if !timeline.is_empty() {
+            qb.push(part("), tl AS ("));
+            push_timeline_insert(&mut qb, timeline);
+        }
+        if !events.is_empty() {
+            qb.push(part("), ev AS ("));
+            push_events_insert(&mut qb, events);
+        }
+        qb.push(part(") "));
+        push_audit_insert(&mut qb, audit);
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
     async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
         let mut qb = QueryBuilder::<Db>::new("UPDATE workflow_instances SET deleted_at = ");
         qb.push_bind(micros(at))
@@ -731,50 +750,15 @@ impl WorkflowWrite for BackendTx {
     }
 
     async fn insert_betting_line(&mut self, l: &BettingLine) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO betting_lines (id, workflow_instance_id, line_id, event_name, sport, \
-             league, market_type, old_odds, new_odds, odds_change_percentage, total_exposure, \
-             risk_level, metadata, created_at) VALUES (",
-        );
-        let mut v = qb.separated(", ");
-        v.push_bind(l.id)
-            .push_bind(l.workflow_id)
-            .push_bind(l.line_id.clone())
-            .push_bind(l.event_name.clone())
-            .push_bind(l.sport.clone())
-            .push_bind(l.league.clone())
-            .push_bind(l.market_type.clone())
-            .push_bind(l.old_odds.to_string())
-            .push_bind(l.new_odds.to_string())
-            .push_bind(l.odds_change_percentage.to_string())
-            .push_bind(l.total_exposure)
-            .push_bind(l.risk_level.as_str())
-            .push_bind(Json(l.metadata.clone()))
-            .push_bind(micros(l.created_at));
-        qb.push(")");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_betting_line_insert(&mut qb, l);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
 
     async fn insert_betting_content(&mut self, c: &BettingContent) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO betting_content (id, workflow_instance_id, content_type, content_id, \
-             title, jurisdiction, financial_impact, metadata, status, created_at, updated_at) \
-             VALUES (",
-        );
-        let mut v = qb.separated(", ");
-        v.push_bind(c.id)
-            .push_bind(c.workflow_id)
-            .push_bind(c.content_type.clone())
-            .push_bind(c.content_id.clone())
-            .push_bind(c.title.clone())
-            .push_bind(c.jurisdiction.clone())
-            .push_bind(c.financial_impact)
-            .push_bind(Json(c.metadata.clone()))
-            .push_bind(c.status.clone())
-            .push_bind(micros(c.created_at))
-            .push_bind(micros(c.updated_at));
-        qb.push(")");
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_betting_content_insert(&mut qb, c);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -810,6 +794,82 @@ impl WorkflowWrite for BackendTx {
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
+}
+
+/// `INSERT INTO workflow_instances ... VALUES (...)` for `w`, appended to `qb`.
+fn push_workflow_insert(qb: &mut QueryBuilder<Db>, w: &Instance) {
+    qb.push(format!(
+        "INSERT INTO workflow_instances ({WF_COLUMNS}) VALUES ("
+    ));
+    let mut v = qb.separated(", ");
+    v.push_bind(w.id)
+        .push_bind(w.definition_id)
+        .push_bind(w.workflow_type.clone())
+        .push_bind(i32_of(w.version))
+        .push_bind(w.status.as_str())
+        .push_bind(w.priority.as_str())
+        .push_bind(w.current_step.clone())
+        .push_bind(i32_of(w.step_visit))
+        .push_bind(w.step_started_at.map(micros))
+        .push_bind(Json(w.escalated_roles.clone()))
+        .push_bind(Json(w.assignees.clone()))
+        .push_bind(i32_of(w.completed_steps))
+        .push_bind(Json(w.data.clone()))
+        .push_bind(Json(w.tags.clone()))
+        .push_bind(w.created_by)
+        .push_bind(micros(w.created_at))
+        .push_bind(micros(w.updated_at))
+        .push_bind(w.started_at.map(micros))
+        .push_bind(w.completed_at.map(micros))
+        .push_bind(w.due_at.map(micros));
+    qb.push(")");
+}
+
+/// `INSERT INTO betting_lines ... VALUES (...)` for `l`, appended to `qb`.
+fn push_betting_line_insert(qb: &mut QueryBuilder<Db>, l: &BettingLine) {
+    qb.push(
+        "INSERT INTO betting_lines (id, workflow_instance_id, line_id, event_name, sport, \
+         league, market_type, old_odds, new_odds, odds_change_percentage, total_exposure, \
+         risk_level, metadata, created_at) VALUES (",
+    );
+    let mut v = qb.separated(", ");
+    v.push_bind(l.id)
+        .push_bind(l.workflow_id)
+        .push_bind(l.line_id.clone())
+        .push_bind(l.event_name.clone())
+        .push_bind(l.sport.clone())
+        .push_bind(l.league.clone())
+        .push_bind(l.market_type.clone())
+        .push_bind(l.old_odds.to_string())
+        .push_bind(l.new_odds.to_string())
+        .push_bind(l.odds_change_percentage.to_string())
+        .push_bind(l.total_exposure)
+        .push_bind(l.risk_level.as_str())
+        .push_bind(Json(l.metadata.clone()))
+        .push_bind(micros(l.created_at));
+    qb.push(")");
+}
+
+/// `INSERT INTO betting_content ... VALUES (...)` for `c`, appended to `qb`.
+fn push_betting_content_insert(qb: &mut QueryBuilder<Db>, c: &BettingContent) {
+    qb.push(
+        "INSERT INTO betting_content (id, workflow_instance_id, content_type, content_id, \
+         title, jurisdiction, financial_impact, metadata, status, created_at, updated_at) \
+         VALUES (",
+    );
+    let mut v = qb.separated(", ");
+    v.push_bind(c.id)
+        .push_bind(c.workflow_id)
+        .push_bind(c.content_type.clone())
+        .push_bind(c.content_id.clone())
+        .push_bind(c.title.clone())
+        .push_bind(c.jurisdiction.clone())
+        .push_bind(c.financial_impact)
+        .push_bind(Json(c.metadata.clone()))
+        .push_bind(c.status.clone())
+        .push_bind(micros(c.created_at))
+        .push_bind(micros(c.updated_at));
+    qb.push(")");
 }
 
 /// `INSERT INTO workflow_approvals ... VALUES (...)` for a decision, appended to `qb`.
