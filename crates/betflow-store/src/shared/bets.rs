@@ -252,18 +252,23 @@ struct Legs {
 }
 
 impl Legs {
+    /// Adds the row's selection, market and event, each decoded only if not seen yet (a
+    /// leg comes once per account row).
     fn add(&mut self, row: &<Db as sqlx::Database>::Row) -> Result<()> {
-        let selection = Selection::try_from(SelectionRow::at(row, 0)?)?;
-        if !self.selections.iter().any(|s| s.id == selection.id) {
-            self.selections.push(selection);
+        let id: Uuid = row.try_get(0)?;
+        if !self.selections.iter().any(|s| s.id == id) {
+            self.selections
+                .push(Selection::try_from(SelectionRow::at(row, 0)?)?);
         }
-        let market = Market::try_from(MarketRow::at(row, MARKET_AT)?)?;
-        if !self.markets.iter().any(|m| m.id == market.id) {
-            self.markets.push(market);
+        let id: Uuid = row.try_get(MARKET_AT)?;
+        if !self.markets.iter().any(|m| m.id == id) {
+            self.markets
+                .push(Market::try_from(MarketRow::at(row, MARKET_AT)?)?);
         }
-        let event = Fixture::try_from(EventRow::at(row, EVENT_AT)?)?;
-        if !self.events.iter().any(|e| e.id == event.id) {
-            self.events.push(event);
+        let id: Uuid = row.try_get(EVENT_AT)?;
+        if !self.events.iter().any(|e| e.id == id) {
+            self.events
+                .push(Fixture::try_from(EventRow::at(row, EVENT_AT)?)?);
         }
         Ok(())
     }
