@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use super::{BackendStore, BackendTx, Db, IP_CAST, IP_SELECT};
+use super::{BackendStore, BackendTx, Db, IP_CAST, IP_SELECT, WRITE_CTE};
 use crate::{AuditRead, AuditWrite, Result, StoreError};
 
 #[derive(FromRow)]
@@ -152,6 +152,13 @@ pub(super) fn push_page(qb: &mut QueryBuilder<Db>, page: betflow_domain::PageReq
         .push_bind(i64::from(page.limit()))
         .push(" OFFSET ")
         .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
+}
+
+/// The separator before the next part of a write sent in one round trip: the opening of
+/// the next data-modifying CTE (`cte`, such as `"), j AS ("`) on PostgreSQL, the next
+/// statement of the batch on SQLite.
+pub(super) fn part(cte: &'static str) -> &'static str {
+    if WRITE_CTE { cte } else { "; " }
 }
 
 /// Both backends store microseconds, so SQLite's text timestamps compare exactly as

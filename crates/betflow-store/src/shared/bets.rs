@@ -17,7 +17,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::audit::{corrupt, micros, push_audit_insert, push_page, to_total};
+use super::audit::{corrupt, micros, part, push_audit_insert, push_page, to_total};
 use super::catalog::{EVENT, EventRow, MARKET, MarketRow, SELECTION, SelectionRow, dec, qualified};
 use super::wallet::{
     balances, limits_at, moved_within, push_move_within, push_transaction_insert,
@@ -399,7 +399,6 @@ impl BetWrite for BackendTx {
         // One round trip: on PostgreSQL every insert is a data-modifying CTE of the statement
         // that holds the stake (foreign keys between the parts are checked at its end); on
         // SQLite the same statements go to its thread as one batch.
-        let part = |cte: &'static str| if WRITE_CTE { cte } else { "; " };
         let at = micros(hold.created_at);
         let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH b AS (" } else { "" });
         push_bet_insert(&mut qb, bet);

@@ -16,7 +16,7 @@ use sqlx::{FromRow, QueryBuilder};
 use std::str::FromStr;
 use uuid::Uuid;
 
-use super::audit::{corrupt, micros, push_audit_insert, push_page, to_total};
+use super::audit::{corrupt, micros, part, push_audit_insert, push_page, to_total};
 use super::events::push_events_insert;
 use super::jobs::push_job_insert;
 use super::{
@@ -667,27 +667,13 @@ impl WorkflowWrite for BackendTx {
     ) -> Result<()> {
         // One round trip: on PostgreSQL each write is a data-modifying CTE of the audit row's
         // insert; on SQLite the same statements go to its thread as one batch.
-        let part = |cte: &'static str| if WRITE_CTE { cte } else { "; " };
         let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH u AS (" } else { "" });
         push_workflow_update(&mut qb, w);
         if let Some(a) = decision {
             qb.push(part("), d AS ("));
             push_approval_insert(&mut qb, a);
         }
-        if let Some(job) = job {
-            qb.push(part("), j AS ("));
-            push_job_insert(&mut qb, Uuid::now_v7(), job);
-        }
-        if !timeline.is_empty() {
-            qb.push(part("), tl AS ("));
-            push_timeline_insert(&mut qb, timeline);
-        }
-        if !events.is_empty() {
-            qb.push(part("), ev AS ("));
-            push_events_insert(&mut qb, events);
-        }
-        qb.push(part(") "));
-        push_audit_insert(&mut qb, audit);
+        push_history(&mut qb, job, timeline, events, audit);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -702,7 +688,6 @@ impl WorkflowWrite for BackendTx {
         audit: &AuditEntry,
     ) -> Result<()> {
         // One round trip, as `record_transition`.
-        let part = |cte: &'static str| if WRITE_CTE { cte } else { "; " };
         let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH w AS (" } else { "" });
         push_workflow_insert(&mut qb, w);
         match row {
@@ -716,20 +701,7 @@ impl WorkflowWrite for BackendTx {
             }
             None => {}
         }
-        if let Some(job) = job {
-            qb.push(part("), j AS ("));
-            push_job_insert(&mut qb, Uuid::now_v7(), job);
-        }
-        if !timeline.is_empty() {
-            qb.push(part("), tl AS ("));
-            push_timeline_insert(&mut qb, timeline);
-        }
-        if !events.is_empty() {
-            qb.push(part("), ev AS ("));
-            push_events_insert(&mut qb, events);
-        }
-        qb.push(part(") "));
-        push_audit_insert(&mut qb, audit);
+        push_history(&mut qb, job, timeline, events, audit);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -794,6 +766,31 @@ impl WorkflowWrite for BackendTx {
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
+}
+
+/// Appends a transition's job, timeline rows, outbox events and audit row to the write
+/// begun in `qb` (see [`part`]).
+fn push_history(
+    qb: &mut QueryBuilder<Db>,
+    job: Option<&NewJob>,
+    timeline: &[TimelineEvent],
+    events: &[NewEvent],
+    audit: &AuditEntry,
+) {
+    if let Some(job) = job {
+        qb.push(part("), j AS ("));
+        push_job_insert(qb, Uuid::now_v7(), job);
+    }
+    if !timeline.is_empty() {
+        qb.push(part("), tl AS ("));
+        push_timeline_insert(qb, timeline);
+    }
+    if !events.is_empty() {
+        qb.push(part("), ev AS ("));
+        push_events_insert(qb, events);
+    }
+    qb.push(part(") "));
+    push_audit_insert(qb, audit);
 }
 
 /// `INSERT INTO workflow_instances ... VALUES (...)` for `w`, appended to `qb`.
