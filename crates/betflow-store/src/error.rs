@@ -49,6 +49,12 @@ impl From<sqlx::Error> for StoreError {
                     .constraint()
                     .map(str::to_owned)
                     .unwrap_or_else(|| db.message().to_owned());
+                // PostgreSQL shutting down or restarting (57P01-57P03) or a broken
+                // connection (class 08): the database is away, not the request wrong.
+                let code = db.code().unwrap_or_default();
+                if matches!(code.as_ref(), "57P01" | "57P02" | "57P03") || code.starts_with("08") {
+                    return Self::Unavailable(db.to_string());
+                }
                 match db.kind() {
                     ErrorKind::UniqueViolation => Self::Conflict { constraint },
                     ErrorKind::ForeignKeyViolation

@@ -93,3 +93,48 @@ async fn redis_down_is_reported_not_hung() {
     assert!(!err.to_string().contains("secretpw"), "{err}");
     assert!(RedisHandle::new("not-a-url").is_err());
 }
+
+/// The pool does not ping busy connections, so a connection the server killed is found out
+/// by the next statement on it: that statement is reported as the database being away
+/// (503 upstream), never as a bad request or an internal error, and the pool replaces it.
+#[tokio::test]
+async fn postgres_connections_killed_by_the_server_are_unavailable_then_replaced() {
+    let Some(url) = testing::fresh_postgres_url().await else {
+        eprintln!("{} unset: skipped", testing::DATABASE_URL_VAR);
+        return;
+    };
+    let name = format!("betflow_kill_{}", std::process::id());
+    let store = betflow_store::connect(&StoreConfig::with_url(format!(
+        "{url}&application_name={name}"
+    )))
+    .await
+    .expect("connect");
+    let warm = (0..4).map(|_| store.ping());
+    for r in futures::future::join_all(warm).await {
+        r.expect("ping");
+    }
+    let base = std::env::var(testing::DATABASE_URL_VAR).unwrap();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+        .await
+        .expect("admin connection");
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&name)
+    .fetch_all(&mut admin)
+    .await
+    .expect("terminate");
+    assert!(!killed.is_empty(), "the store's connections were not found");
+    // Each dead connection fails one statement at most, always as unavailable.
+    let mut recovered = false;
+    for _ in 0..10 {
+        match store.ping().await {
+            Ok(()) => {
+                recovered = true;
+                break;
+            }
+            Err(e) => assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}"),
+        }
+    }
+    assert!(recovered, "the pool never replaced its dead connections");
+}
