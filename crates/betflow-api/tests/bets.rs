@@ -616,6 +616,25 @@ async fn bets_every_rejection_code(db: TestDb) {
         422,
         "INSUFFICIENT_FUNDS",
     );
+    // A customer who never deposited has no accounts yet: they are opened at zero.
+    let (_, newbie) = customer(&s, "newbie").await;
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/bets",
+        &newbie,
+        Some(single(&b.sel[0][1], "3.0", 1_000)),
+    )
+    .await;
+    expect((status, res), 422, "INSUFFICIENT_FUNDS");
+    // An unknown selection is named, not mistaken for missing money.
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let res = expect(
+        place(single(&unknown, "2.0", 1_000)).await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert!(res.to_string().contains("legs[0].selectionId"), "{res}");
     let res = expect(
         place(single(&b.sel[0][0], "2.5", 1_000)).await,
         409,
