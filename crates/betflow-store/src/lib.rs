@@ -290,8 +290,6 @@ pub trait WorkflowWrite {
     async fn approvals_in_tx(&mut self, workflow_id: Uuid) -> Result<Vec<Approval>>;
     /// Appends events (one statement for all of them).
     async fn insert_timeline(&mut self, events: &[TimelineEvent]) -> Result<()>;
-    async fn insert_betting_line(&mut self, line: &BettingLine) -> Result<()>;
-    async fn insert_betting_content(&mut self, content: &BettingContent) -> Result<()>;
     /// Sets the status of a workflow's content row (no-op when it has none).
     async fn set_content_status(
         &mut self,
@@ -623,7 +621,6 @@ pub trait BetWrite {
     /// Stakes, and stakes less returns, of the customer's bets placed since `since`: what
     /// counts against stake and loss limits.
     async fn bet_usage(&mut self, user_id: Uuid, since: DateTime<Utc>) -> Result<(i64, i64)>;
-    async fn insert_bet(&mut self, bet: &Bet) -> Result<()>;
     /// Writes a placed bet: the bet and its legs, its `bet_debit` transaction, the stake held
     /// (a transfer between one customer's own accounts, with the projection) and its audit
     /// row, in one statement where the backend allows (PostgreSQL). Fails with

@@ -379,16 +379,6 @@ impl BetWrite for BackendTx {
         Ok(qb.build_query_as().fetch_one(&mut *self.tx).await?)
     }
 
-    async fn insert_bet(&mut self, b: &Bet) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new("");
-        push_bet_insert(&mut qb, b);
-        qb.build().execute(&mut *self.tx).await?;
-        let mut qb = QueryBuilder::<Db>::new("");
-        push_legs_insert(&mut qb, b);
-        qb.build().execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
     async fn record_placement(
         &mut self,
         bet: &Bet,

@@ -721,20 +721,6 @@ impl WorkflowWrite for BackendTx {
         Ok(())
     }
 
-    async fn insert_betting_line(&mut self, l: &BettingLine) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new("");
-        push_betting_line_insert(&mut qb, l);
-        qb.build().execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
-    async fn insert_betting_content(&mut self, c: &BettingContent) -> Result<()> {
-        let mut qb = QueryBuilder::<Db>::new("");
-        push_betting_content_insert(&mut qb, c);
-        qb.build().execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
     async fn set_content_status(
         &mut self,
         workflow_id: Uuid,
