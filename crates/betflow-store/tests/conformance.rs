@@ -24,6 +24,7 @@ betflow_store::conformance!(
     duplicate_id_is_a_conflict,
     database_constraints_back_up_domain_rules,
     concurrent_writers_all_commit,
+    cancelled_writer_leaves_nothing_and_lets_the_queue_commit,
     system_events_round_trip_and_filter_by_severity,
 );
 
@@ -272,6 +273,51 @@ async fn concurrent_writers_all_commit(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(page.total, 96);
+}
+
+/// A request dropped mid-transaction (a client hanging up) while other writers queue behind
+/// it: its write is gone, and every writer after it still commits.
+async fn cancelled_writer_leaves_nothing_and_lets_the_queue_commit(db: TestDb) {
+    let record = Uuid::now_v7();
+    let lost = entry("cancelled", record, AuditAction::Update, None);
+    let (written, wait) = tokio::sync::oneshot::channel::<()>();
+    let cancelled = {
+        let store = db.store.clone();
+        let lost = lost.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_audit(&lost).await.unwrap();
+            written.send(()).unwrap();
+            std::future::pending::<()>().await;
+        })
+    };
+    wait.await.unwrap();
+    let queued: Vec<_> = (0..8)
+        .map(|_| {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                tx.insert_audit(&entry("race", record, AuditAction::Update, None))
+                    .await?;
+                tx.commit().await
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    cancelled.abort();
+    for t in queued {
+        t.await.unwrap().unwrap();
+    }
+    assert!(db.store.get_audit_entry(lost.id).await.unwrap().is_none());
+    let page = db
+        .store
+        .query_audit(&AuditQuery {
+            record_id: Some(record),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 8);
 }
 
 async fn system_events_round_trip_and_filter_by_severity(db: TestDb) {

@@ -71,15 +71,38 @@ const IP_SELECT: &str = "host(ip_address) AS ip_address";
 
 /// The PostgreSQL implementation of [`crate::Store`].
 pub struct PgStore {
+    /// Readers and writers alike: PostgreSQL writers run concurrently under row locks.
     pool: sqlx::PgPool,
-    /// PostgreSQL writers run concurrently; there is no gate.
-    writer: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// An open PostgreSQL transaction.
 pub struct PgTx {
     tx: sqlx::Transaction<'static, Db>,
-    _writer: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl PgStore {
+    pub(super) async fn begin_tx(&self) -> Result<PgTx> {
+        Ok(PgTx {
+            tx: self.pool.begin_with(BEGIN_WRITE).await?,
+        })
+    }
+
+    /// A connection for a statement that commits on its own.
+    pub(super) async fn write_conn(&self) -> Result<sqlx::pool::PoolConnection<Db>> {
+        Ok(self.pool.acquire().await?)
+    }
+}
+
+impl PgTx {
+    pub(super) async fn commit_tx(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn rollback_tx(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
 }
 
 /// How long a pooled connection may sit idle before it is pinged when handed out.
@@ -122,7 +145,7 @@ impl PgStore {
                 Ok(conn) => {
                     let _ = conn.close().await;
                     let pool = pool_options.connect_with(options).await?;
-                    return Ok(Self { pool, writer: None });
+                    return Ok(Self { pool });
                 }
                 Err(e) => {
                     let err = StoreError::from(e);

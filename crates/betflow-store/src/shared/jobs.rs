@@ -47,8 +47,7 @@ impl JobQueue for BackendStore {
         limit: u32,
     ) -> Result<Vec<Job>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
-        let _writer = self.write_permit().await;
-        let mut tx = self.pool.begin_with(super::BEGIN_WRITE).await?;
+        let mut tx = self.begin_tx().await?;
         let mut qb = QueryBuilder::<Db>::new("UPDATE jobs SET status = 'running', locked_by = ");
         qb.push_bind(worker.to_owned())
             .push(", locked_until = ")
@@ -69,8 +68,8 @@ impl JobQueue for BackendStore {
                 .push(")");
         }
         qb.push(RETURNING);
-        let rows: Vec<JobRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        let rows: Vec<JobRow> = qb.build_query_as().fetch_all(&mut *tx.tx).await?;
+        tx.commit_tx().await?;
         Ok(rows
             .into_iter()
             .map(|r| Job {
@@ -95,8 +94,8 @@ impl JobQueue for BackendStore {
             .push_bind(id)
             .push(" AND locked_by = ")
             .push_bind(worker.to_owned());
-        let _writer = self.write_permit().await;
-        Ok(qb.build().execute(&self.pool).await?.rows_affected() == 1)
+        let mut conn = self.write_conn().await?;
+        Ok(qb.build().execute(&mut *conn).await?.rows_affected() == 1)
     }
 
     async fn fail_job(
@@ -126,8 +125,8 @@ impl JobQueue for BackendStore {
             .push_bind(id)
             .push(" AND locked_by = ")
             .push_bind(worker.to_owned());
-        let _writer = self.write_permit().await;
-        Ok(qb.build().execute(&self.pool).await?.rows_affected() == 1)
+        let mut conn = self.write_conn().await?;
+        Ok(qb.build().execute(&mut *conn).await?.rows_affected() == 1)
     }
 
     async fn job_status(&self, id: Uuid) -> Result<Option<(String, u32)>> {

@@ -1,9 +1,10 @@
 //! The [`Store`] and [`Transaction`] ports for one backend, compiled once per backend.
-//! `super` provides `Db`, `MIGRATOR`, `BEGIN_WRITE` and `BACKEND`.
+//! `super` provides `MIGRATOR`, `BACKEND`, and the backend's `begin_tx`, `commit_tx` and
+//! `rollback_tx`.
 
 use async_trait::async_trait;
 
-use super::{BACKEND, BEGIN_WRITE, BackendStore, BackendTx, MIGRATOR};
+use super::{BACKEND, BackendStore, BackendTx, MIGRATOR};
 use crate::{Backend, PoolStats, Result, Store, Transaction};
 
 #[async_trait]
@@ -31,12 +32,7 @@ impl Store for BackendStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Transaction>> {
-        let writer = self.write_permit().await;
-        let tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        Ok(Box::new(BackendTx {
-            tx,
-            _writer: writer,
-        }))
+        Ok(Box::new(self.begin_tx().await?))
     }
 
     async fn close(&self) {
@@ -47,22 +43,10 @@ impl Store for BackendStore {
 #[async_trait]
 impl Transaction for BackendTx {
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
+        self.commit_tx().await
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {
-        self.tx.rollback().await?;
-        Ok(())
-    }
-}
-
-impl BackendStore {
-    /// Waits for this process's turn to write (SQLite), holding it until the transaction ends.
-    pub(super) async fn write_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        match &self.writer {
-            Some(gate) => gate.clone().acquire_owned().await.ok(),
-            None => None,
-        }
+        self.rollback_tx().await
     }
 }
