@@ -1,9 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
@@ -45,15 +42,17 @@ mod webhooks;
 #[path = "../shared/workflows.rs"]
 mod workflows;
 
+mod writer;
+
+pub use writer::{SqliteTx, WriterGuard};
+use writer::WriterHandle;
+
 type Db = sqlx::Sqlite;
 type BackendStore = SqliteStore;
 type BackendTx = SqliteTx;
 
 const BACKEND: Backend = Backend::Sqlite;
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
-/// Take the write lock at BEGIN so writers queue on `busy_timeout` instead of deadlocking on
-/// a read-to-write upgrade.
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// IP addresses are plain TEXT.
 const IP_CAST: &str = "";
 /// SQLite transactions hold the write lock from BEGIN IMMEDIATE; no row locks exist.
@@ -83,13 +82,10 @@ const IP_SELECT: &str = "ip_address";
 pub struct SqliteStore {
     /// Readers. WAL lets them run beside the writer.
     pool: sqlx::SqlitePool,
-    /// The one connection every write goes through. SQLite has a single writer anyway; this
-    /// process's writers queue on the mutex, in order, instead of spinning on the busy
-    /// timeout. Because no other connection of the process writes, its page cache stays
-    /// valid from one transaction to the next (a pooled connection's cache is dropped
-    /// whenever another connection wrote), and a write needs no pool checkout, whose return
-    /// costs sqlx a ping to the connection's thread.
-    writer: Arc<Mutex<Writer>>,
+    /// The one connection every write goes through, with group commit (see [`writer`]).
+    /// Writers queue on it in order instead of spinning on the busy timeout, and a write
+    /// needs no pool checkout, whose return costs sqlx a ping to the connection's thread.
+    writer: WriterHandle,
 }
 
 /// WAL pages between checkpoints. A checkpoint copies each page once however often it was
@@ -99,93 +95,14 @@ pub struct SqliteStore {
 /// p99 (each checkpoint stalls the writer longer). docs/benchmarks.md has the runs.
 const WAL_CHECKPOINT_PAGES: u32 = 4_000;
 
-/// The writer connection and whether a transaction may be open on it.
-pub struct Writer {
-    conn: sqlx::SqliteConnection,
-    /// Set from `BEGIN` until its `COMMIT` or `ROLLBACK` succeeds. A transaction dropped
-    /// mid-way (an error, a cancelled request) leaves it set, and the connection's next user
-    /// rolls back first.
-    dirty: bool,
-}
-
-/// The writer connection, held: the process's turn to write.
-pub struct WriterGuard(OwnedMutexGuard<Writer>);
-
-impl std::ops::Deref for WriterGuard {
-    type Target = sqlx::SqliteConnection;
-    fn deref(&self) -> &Self::Target {
-        &self.0.conn
-    }
-}
-
-impl std::ops::DerefMut for WriterGuard {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0.conn
-    }
-}
-
-/// An open SQLite write transaction on the writer connection.
-pub struct SqliteTx {
-    tx: WriterGuard,
-}
-
-impl Drop for SqliteTx {
-    fn drop(&mut self) {
-        if !self.tx.0.dirty {
-            return;
-        }
-        // Dropped mid-transaction. The next writer rolls it back before anything else; this
-        // task does it now if no writer is waiting, so the file's write lock is not held
-        // (against other processes) until then.
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let lock = OwnedMutexGuard::mutex(&self.tx.0).clone();
-            rt.spawn(async move {
-                let _ = WriterGuard::take(&lock).await;
-            });
-        }
-    }
-}
-
-impl WriterGuard {
-    /// Waits for the writer connection, rolling back a transaction left open on it.
-    async fn take(lock: &Arc<Mutex<Writer>>) -> Result<Self> {
-        let mut w = lock.clone().lock_owned().await;
-        if w.dirty {
-            // An error here means SQLite already rolled back (it does on some errors); a
-            // transaction still open would make the caller's BEGIN fail loudly.
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut w.conn).await;
-            w.dirty = false;
-        }
-        Ok(Self(w))
-    }
-}
-
 impl SqliteStore {
-    /// Takes the writer connection, in arrival order, and begins `BEGIN IMMEDIATE` on it.
     pub(super) async fn begin_tx(&self) -> Result<SqliteTx> {
-        let mut tx = WriterGuard::take(&self.writer).await?;
-        sqlx::raw_sql(BEGIN_WRITE).execute(&mut *tx).await?;
-        tx.0.dirty = true;
-        Ok(SqliteTx { tx })
+        self.writer.begin().await
     }
 
     /// The writer connection, for a statement that commits on its own.
     pub(super) async fn write_conn(&self) -> Result<WriterGuard> {
-        WriterGuard::take(&self.writer).await
-    }
-}
-
-impl SqliteTx {
-    pub(super) async fn commit_tx(mut self) -> Result<()> {
-        sqlx::raw_sql("COMMIT").execute(&mut *self.tx).await?;
-        self.tx.0.dirty = false;
-        Ok(())
-    }
-
-    pub(super) async fn rollback_tx(mut self) -> Result<()> {
-        sqlx::raw_sql("ROLLBACK").execute(&mut *self.tx).await?;
-        self.tx.0.dirty = false;
-        Ok(())
+        Ok(self.writer.autocommit().await)
     }
 }
 
@@ -230,10 +147,7 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         Ok(Self {
             pool,
-            writer: Arc::new(Mutex::new(Writer {
-                conn: writer,
-                dirty: false,
-            })),
+            writer: WriterHandle::new(writer),
         })
     }
 }
