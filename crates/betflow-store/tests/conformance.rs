@@ -25,6 +25,7 @@ betflow_store::conformance!(
     database_constraints_back_up_domain_rules,
     concurrent_writers_all_commit,
     cancelled_writer_leaves_nothing_and_lets_the_queue_commit,
+    racing_commits_rollbacks_and_drops_keep_exactly_the_committed,
     system_events_round_trip_and_filter_by_severity,
 );
 
@@ -318,6 +319,69 @@ async fn cancelled_writer_leaves_nothing_and_lets_the_queue_commit(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(page.total, 8);
+}
+
+/// Writers that commit, roll back, fail a statement or are dropped, racing (on SQLite they
+/// share group commits): exactly the committed writes remain, each whole.
+async fn racing_commits_rollbacks_and_drops_keep_exactly_the_committed(db: TestDb) {
+    let record = Uuid::now_v7();
+    let tasks: Vec<_> = (0..48)
+        .map(|i| {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                let first = entry("race", record, AuditAction::Update, None);
+                tx.insert_audit(&first).await?;
+                tokio::task::yield_now().await;
+                let second = entry("race", record, AuditAction::Update, None);
+                tx.insert_audit(&second).await?;
+                let kept = match i % 4 {
+                    0 => {
+                        tx.commit().await?;
+                        true
+                    }
+                    1 => {
+                        tx.rollback().await?;
+                        false
+                    }
+                    2 => {
+                        // A failed statement, then the transaction is dropped.
+                        let mut bad = entry("race", record, AuditAction::Update, None);
+                        bad.table_name = String::new();
+                        assert!(tx.insert_audit(&bad).await.is_err());
+                        false
+                    }
+                    _ => false,
+                };
+                Ok::<_, StoreError>((kept, [first.id, second.id]))
+            })
+        })
+        .collect();
+    let mut committed = Vec::new();
+    let mut discarded = Vec::new();
+    for t in tasks {
+        let (kept, ids) = t.await.unwrap().unwrap();
+        if kept {
+            committed.extend(ids);
+        } else {
+            discarded.extend(ids);
+        }
+    }
+    for id in &committed {
+        assert!(db.store.get_audit_entry(*id).await.unwrap().is_some());
+    }
+    for id in &discarded {
+        assert!(db.store.get_audit_entry(*id).await.unwrap().is_none());
+    }
+    let page = db
+        .store
+        .query_audit(&AuditQuery {
+            record_id: Some(record),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 24);
 }
 
 async fn system_events_round_trip_and_filter_by_severity(db: TestDb) {

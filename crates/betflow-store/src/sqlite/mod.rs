@@ -44,8 +44,8 @@ mod workflows;
 
 mod writer;
 
-pub use writer::{SqliteTx, WriterGuard};
 use writer::WriterHandle;
+pub use writer::{SqliteTx, WriterGuard};
 
 type Db = sqlx::Sqlite;
 type BackendStore = SqliteStore;
