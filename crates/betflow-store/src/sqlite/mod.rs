@@ -90,9 +90,10 @@ pub struct SqliteStore {
 
 /// WAL pages between checkpoints. A checkpoint copies each page once however often it was
 /// rewritten since the last, and syncs the file twice; at SQLite's default (1,000 pages, a
-/// checkpoint every ~50 bets) checkpoints took a fifth of the writer's time. 4,000 pages
-/// (a WAL of about 16 MiB) gave 20-30 % more bets/s; 10,000 gave no more and doubled the
-/// p99 (each checkpoint stalls the writer longer). docs/benchmarks.md has the runs.
+/// checkpoint every ~50 bets) checkpoints took a fifth of the writer's time. With group
+/// commit, 4,000 pages (a WAL of about 16 MiB) still gives about 13 % more bets/s than
+/// 1,000, at the cost of a higher p99 (each checkpoint pauses the writer longer); 10,000
+/// gave no more throughput and doubled the p99. docs/benchmarks.md has the runs.
 const WAL_CHECKPOINT_PAGES: u32 = 4_000;
 
 impl SqliteStore {
