@@ -95,9 +95,9 @@ pub trait Store:
 
     fn pool_stats(&self) -> PoolStats;
 
-    /// Starts a write transaction. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout instead of failing
-    /// with `SQLITE_BUSY` when they try to upgrade a read lock.
+    /// Starts a write transaction. On SQLite the process's writers queue for its one writer
+    /// connection, and transactions that follow each other share a commit (each in its own
+    /// savepoint; see `sqlite::writer`): `commit` returns once that shared commit succeeded.
     async fn begin(&self) -> Result<Box<dyn Transaction>>;
 
     /// Closes the pool, waiting for checked-out connections to return.
