@@ -138,3 +138,33 @@ async fn postgres_connections_killed_by_the_server_are_unavailable_then_replaced
     }
     assert!(recovered, "the pool never replaced its dead connections");
 }
+
+/// A stopped server leaves one SQLite file: `close` commits and folds the WAL back in, and
+/// the next start reads every committed write.
+#[tokio::test]
+async fn sqlite_close_folds_the_wal_into_the_database_file() {
+    use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::embedded(dir.path());
+    let store = betflow_store::connect(&config).await.unwrap();
+    store.migrate().await.unwrap();
+    let entry = AuditEntry::new(
+        "t",
+        uuid::Uuid::now_v7(),
+        AuditAction::Insert,
+        None,
+        None,
+        Actor::default(),
+    )
+    .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_audit(&entry).await.unwrap();
+    tx.commit().await.unwrap();
+    let wal = config.sqlite_path().with_extension("db-wal");
+    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0);
+    store.close().await;
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+
+    let reopened = betflow_store::connect(&config).await.unwrap();
+    assert!(reopened.get_audit_entry(entry.id).await.unwrap().is_some());
+}

@@ -87,6 +87,9 @@ impl PgStore {
         })
     }
 
+    /// PostgreSQL has no writer apart from the pool.
+    pub(super) async fn close_writer(&self) {}
+
     /// A connection for a statement that commits on its own.
     pub(super) async fn write_conn(&self) -> Result<sqlx::pool::PoolConnection<Db>> {
         Ok(self.pool.acquire().await?)

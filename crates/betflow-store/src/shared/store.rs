@@ -37,6 +37,7 @@ impl Store for BackendStore {
 
     async fn close(&self) {
         self.pool.close().await;
+        self.close_writer().await;
     }
 }
 

@@ -105,6 +105,12 @@ impl SqliteStore {
     pub(super) async fn write_conn(&self) -> Result<WriterGuard> {
         Ok(self.writer.autocommit().await)
     }
+
+    /// Commits what is pending and folds the WAL into the database file, so a stopped
+    /// server leaves one file behind (the readers are closed first).
+    pub(super) async fn close_writer(&self) {
+        self.writer.close().await;
+    }
 }
 
 impl SqliteStore {

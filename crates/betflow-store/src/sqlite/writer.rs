@@ -140,6 +140,14 @@ impl WriterHandle {
         Ok(SqliteTx { tx: g })
     }
 
+    /// Commits the open group and checkpoints the whole WAL, truncating it.
+    pub(super) async fn close(&self) {
+        let mut g = self.autocommit().await;
+        if let Err(e) = g.execute("PRAGMA wal_checkpoint(TRUNCATE)").await {
+            tracing::warn!(error = %e, "final WAL checkpoint failed; the next start recovers it");
+        }
+    }
+
     /// The connection for a statement that commits on its own: the open group is committed
     /// first, so the statement runs outside it.
     pub(super) async fn autocommit(&self) -> WriterGuard {
