@@ -44,6 +44,15 @@ fn entry(table: &str, record: Uuid, action: AuditAction, user: Option<Uuid>) -> 
     .unwrap()
 }
 
+/// How many audit rows a record has.
+async fn audit_total(store: &Arc<dyn Store>, record: Uuid) -> u64 {
+    let query = AuditQuery {
+        record_id: Some(record),
+        ..Default::default()
+    };
+    store.query_audit(&query).await.unwrap().total
+}
+
 async fn insert(store: &Arc<dyn Store>, e: &AuditEntry) {
     let mut tx = store.begin().await.unwrap();
     tx.insert_audit(e).await.unwrap();
@@ -265,15 +274,7 @@ async fn concurrent_writers_all_commit(db: TestDb) {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let page = db
-        .store
-        .query_audit(&AuditQuery {
-            record_id: Some(record),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.total, 96);
+    assert_eq!(audit_total(&db.store, record).await, 96);
 }
 
 /// A request dropped mid-transaction (a client hanging up) while other writers queue behind
@@ -310,15 +311,7 @@ async fn cancelled_writer_leaves_nothing_and_lets_the_queue_commit(db: TestDb) {
         t.await.unwrap().unwrap();
     }
     assert!(db.store.get_audit_entry(lost.id).await.unwrap().is_none());
-    let page = db
-        .store
-        .query_audit(&AuditQuery {
-            record_id: Some(record),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.total, 8);
+    assert_eq!(audit_total(&db.store, record).await, 8);
 }
 
 /// Writers that commit, roll back, fail a statement or are dropped, racing (on SQLite they
@@ -373,15 +366,7 @@ async fn racing_commits_rollbacks_and_drops_keep_exactly_the_committed(db: TestD
     for id in &discarded {
         assert!(db.store.get_audit_entry(*id).await.unwrap().is_none());
     }
-    let page = db
-        .store
-        .query_audit(&AuditQuery {
-            record_id: Some(record),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.total, 24);
+    assert_eq!(audit_total(&db.store, record).await, 24);
 }
 
 async fn system_events_round_trip_and_filter_by_severity(db: TestDb) {
