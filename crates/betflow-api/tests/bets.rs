@@ -16,6 +16,7 @@ betflow_store::conformance!(
     bets_every_rejection_code,
     bets_settle_resettle_void_and_exposure,
     fifty_concurrent_bets_never_overdraw,
+    concurrent_customers_are_each_decided_on_their_own_funds,
     random_money_histories_keep_every_invariant,
     cooling_off_and_breaks_follow_an_injected_clock,
     line_change_above_threshold_goes_through_approval,
@@ -204,6 +205,12 @@ async fn fixture(
     )
     .await;
     (market, [home, away])
+}
+
+/// A two-leg parlay of (selection, odds) pairs.
+fn parlay(a: (&str, &str), c: (&str, &str), stake: i64) -> Value {
+    json!({"type": "parlay", "stake": stake, "legs": [
+        {"selectionId": a.0, "odds": a.1}, {"selectionId": c.0, "odds": c.1}]})
 }
 
 fn single(sel: &str, odds: &str, stake: i64) -> Value {
@@ -641,10 +648,6 @@ async fn bets_every_rejection_code(db: TestDb) {
         "ODDS_CHANGED",
     );
     assert_eq!(res["error"]["details"]["legs"][0]["currentOdds"], "2");
-    let parlay = |a: (&str, &str), c: (&str, &str), stake: i64| {
-        json!({"type": "parlay", "stake": stake, "legs": [
-            {"selectionId": a.0, "odds": a.1}, {"selectionId": c.0, "odds": c.1}]})
-    };
     expect(
         place(parlay((&b.sel[0][0], "2.0"), (&b.sel[0][1], "3.0"), 1_000)).await,
         422,
@@ -1201,6 +1204,67 @@ async fn fifty_concurrent_bets_never_overdraw(db: TestDb) {
     }
     assert_eq!(accepted, 10, "exactly the funds' worth");
     assert_eq!(wallet(&s, &sam).await, (0, 10_000));
+    assert_balanced(&s, &admin).await;
+}
+
+/// Bets of many customers at once share transactions (the engine's placement batches), yet
+/// each is decided on its own customer's balance as the bets before it left it; refusals in
+/// a batch write nothing and take nothing from the others.
+async fn concurrent_customers_are_each_decided_on_their_own_funds(db: TestDb) {
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let b = book(&s, &admin).await;
+    let mut punters = Vec::new();
+    for i in 0..6 {
+        let (_, token) = customer(&s, &format!("punter{i}")).await;
+        fund(&s, &admin, &token, 2_000 + 1_000 * i).await;
+        punters.push(token);
+    }
+    let mut tasks = Vec::new();
+    for (c, token) in punters.iter().enumerate() {
+        for n in 0..12 {
+            let body = match n {
+                0 => single(&b.sel[0][0], "2.5", 1_000),
+                1 => single(&uuid::Uuid::now_v7().to_string(), "2.0", 1_000),
+                2 | 3 => parlay(
+                    (&b.sel[0][n % 2], ["2.0", "3.0"][n % 2]),
+                    (&b.sel[1][0], "2.0"),
+                    1_000,
+                ),
+                _ => single(&b.sel[n % 2][1], "3.0", 1_000),
+            };
+            let req = s
+                .with_token(Method::POST, "/api/v1/bets", token)
+                .json(&body);
+            tasks.push(tokio::spawn(async move {
+                let res = req.send().await.unwrap();
+                let status = res.status().as_u16();
+                let v: Value = res.json().await.unwrap();
+                (c, n, status, code(&v).to_owned())
+            }));
+        }
+    }
+    let mut accepted = [0i64; 6];
+    for t in tasks {
+        match t.await.unwrap() {
+            (c, n, 201, _) if n >= 2 => accepted[c] += 1,
+            (_, 0, 409, c) if c == "ODDS_CHANGED" => {}
+            (_, 1, 400, c) if c == "VALIDATION_ERROR" => {}
+            (_, n, 422, c) if n >= 2 && c == "INSUFFICIENT_FUNDS" => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    for (i, token) in punters.iter().enumerate() {
+        let funds = 2_000 + 1_000 * i as i64;
+        assert_eq!(
+            accepted[i],
+            funds / 1_000,
+            "punter{i} bets exactly their funds"
+        );
+        assert_eq!(wallet(&s, token).await, (0, funds), "punter{i}");
+        let (_, h) = call(&s, Method::GET, "/api/v1/bets", token, None).await;
+        assert_eq!(h["data"]["total"], accepted[i], "punter{i}: {h}");
+    }
     assert_balanced(&s, &admin).await;
 }
 

@@ -10,23 +10,25 @@ use betflow_domain::DomainError;
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::identity::Role;
 use betflow_domain::sportsbook::bets::{
-    self, Bet, BetFilter, BetLeg, BetSlip, BetStatus, LegResult, LegState, RejectCode, Rejection,
-    SelectionExposure,
+    self, Bet, BetFilter, BetLeg, BetSettings, BetSlip, BetStatus, LegResult, LegState, RejectCode,
+    Rejection, SelectionExposure,
 };
-use betflow_domain::sportsbook::catalog::{Market, MarketStatus};
-use betflow_domain::sportsbook::limits::{self, LimitKind, Period};
+use betflow_domain::sportsbook::catalog::{Event as Fixture, Market, MarketStatus, Selection};
+use betflow_domain::sportsbook::limits::{self, LimitKind, Period, ResponsibleGambling};
 use betflow_domain::sportsbook::wallet::{
-    Account, AccountKind, Transaction, TransactionStatus, TransactionType, Transfer, TransferKind,
+    Account, AccountKind, Balances, Transaction, TransactionStatus, TransactionType, Transfer,
+    TransferKind,
 };
 use betflow_domain::time::now;
 use betflow_domain::{Page, Violation};
-use betflow_store::{BetContext, Transaction as DbTransaction};
+use betflow_store::{Placement, Transaction as DbTransaction};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::identity::Principal;
+use crate::placement::{self, Outcome};
 use crate::wallet::{
     IdempotencyKey, Idempotent, check_exclusion, finish, limit_exceeded, rejected,
 };
@@ -152,10 +154,140 @@ fn bet_transaction(
     }
 }
 
+/// The selections, markets and events a placement reads, locked by its transaction.
+pub(crate) struct Legs<'a> {
+    pub selections: &'a [Selection],
+    pub markets: &'a [Market],
+    pub events: &'a [Fixture],
+}
+
+/// Decides one placement from what its transaction read: the customer's balances and
+/// limits (`wallet`), and their stakes and losses per limit period (`usage`, read only when
+/// they have limits). `Ok(None)`: an in-play bet must first wait out the delay.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decide(
+    settings: &BetSettings,
+    slip: &BetSlip,
+    at: DateTime<Utc>,
+    waited: bool,
+    actor: &Actor,
+    legs: &Legs<'_>,
+    (before, rg): (&Balances, Option<&ResponsibleGambling>),
+    usage: &[(Period, (i64, i64))],
+) -> Result<Option<Placement>, EngineError> {
+    let (user, currency) = (before.user_id, before.currency_code.as_str());
+    check_exclusion(rg, at)?;
+    let mut states = Vec::with_capacity(slip.legs.len());
+    let mut missing = Vec::new();
+    for (i, leg) in slip.legs.iter().enumerate() {
+        let id = leg.selection_id;
+        let state = legs.selections.iter().find(|s| s.id == id).and_then(|s| {
+            let m = legs.markets.iter().find(|m| m.id == s.market_id)?;
+            let e = legs.events.iter().find(|e| e.id == m.event_id)?;
+            Some(LegState {
+                selection: s,
+                market: m,
+                event: e,
+            })
+        });
+        match state {
+            Some(s) => states.push(s),
+            None => missing.push(Violation::new(
+                format!("legs[{i}].selectionId"),
+                "no such selection",
+            )),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(DomainError::Validation(missing).into());
+    }
+    let priced = bets::price(slip, &states, settings, at).map_err(refusal)?;
+    if priced.in_play && !waited && !settings.in_play_delay.is_zero() {
+        return Ok(None);
+    }
+    if let Some(rg) = rg.filter(|r| !r.limits.is_empty()) {
+        let lookup = |p: Period| usage.iter().find(|(q, _)| *q == p).map_or((0, 0), |u| u.1);
+        limits::check(&rg.limits, LimitKind::Stake, slip.stake, at, |p| {
+            lookup(p).0
+        })
+        .and_then(|()| limits::check(&rg.limits, LimitKind::Loss, slip.stake, at, |p| lookup(p).1))
+        .map_err(|e| limit_exceeded(&e))?;
+    }
+    if before.balance < slip.stake {
+        return Err(refusal(
+            Rejection::new(
+                RejectCode::InsufficientFunds,
+                "the balance does not cover the stake",
+            )
+            .with(json!({"balance": before.balance, "stake": slip.stake})),
+        ));
+    }
+    let id = Uuid::now_v7();
+    let bet = Bet {
+        id,
+        user_id: user,
+        bet_type: slip.bet_type,
+        status: BetStatus::Accepted,
+        stake: slip.stake,
+        total_odds: priced.total_odds,
+        potential_win: priced.potential_win,
+        actual_win: 0,
+        currency_code: currency.to_owned(),
+        placed_at: at,
+        settled_at: None,
+        void_reason: None,
+        metadata: json!({"oddsChangePolicy": slip.odds_change_policy}),
+        legs: priced
+            .legs
+            .iter()
+            .map(|l| BetLeg {
+                id: Uuid::now_v7(),
+                bet_id: id,
+                selection_id: l.selection_id,
+                market_id: l.market_id,
+                event_id: l.event_id,
+                odds: l.odds,
+                result: None,
+                settled_at: None,
+                selection_name: legs
+                    .selections
+                    .iter()
+                    .find(|s| s.id == l.selection_id)
+                    .map(|s| s.name.clone()),
+            })
+            .collect(),
+    };
+    let debit = bet_transaction(&bet, TransactionType::BetDebit, bet.stake, at);
+    let hold = Transfer::new(
+        Account::customer(user, AccountKind::Cash, currency),
+        Account::customer(user, AccountKind::Pending, currency),
+        bet.stake,
+        TransferKind::StakeHold,
+    )
+    .for_bet(id)
+    .for_transaction(debit.id);
+    let audit = AuditEntry::new(
+        "bets",
+        id,
+        AuditAction::Insert,
+        Some(json!({"balance": before.balance, "pendingBalance": before.pending_balance})),
+        Some(json!({"bet": bet, "balance": before.balance - bet.stake,
+                    "pendingBalance": before.pending_balance + bet.stake})),
+        actor.clone(),
+    )?;
+    Ok(Some(Placement {
+        bet,
+        debit,
+        hold,
+        audit,
+    }))
+}
+
 impl Engine {
     /// Places a bet: every check in one transaction under share locks on its selections and
     /// markets and the customer's account lock, then the stake is held (cash to pending).
-    /// An in-play bet waits out the in-play delay and is checked again after it.
+    /// Bets arriving together share that transaction (see [`placement`]). An in-play bet
+    /// waits out the in-play delay and is checked again after it, in its own.
     pub async fn place_bet(
         &self,
         principal: &Principal,
@@ -171,6 +303,17 @@ impl Engine {
         let user = principal.user_id;
         let currency = self.currency_of(user).await?;
         self.idempotent(key, || async {
+            let request = placement::Request {
+                user,
+                currency: currency.clone(),
+                slip: slip.clone(),
+                at,
+                actor: actor.clone(),
+                key: key.cloned(),
+            };
+            if let Outcome::Done(placed) = self.placer.place(request).await? {
+                return *placed;
+            }
             let mut at = at;
             let mut waited = false;
             loop {
@@ -210,118 +353,35 @@ impl Engine {
         actor: &Actor,
     ) -> Result<Option<Bet>, EngineError> {
         let ids: Vec<Uuid> = slip.legs.iter().map(|l| l.selection_id).collect();
-        let BetContext {
-            selections,
-            markets,
-            events,
-            balances: before,
-            limits: rg,
-        } = tx.bet_context(&ids, user, currency).await?;
-        check_exclusion(rg.as_ref(), at)?;
-        let mut states = Vec::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            let state = selections.iter().find(|s| s.id == *id).and_then(|s| {
-                let m = markets.iter().find(|m| m.id == s.market_id)?;
-                let e = events.iter().find(|e| e.id == m.event_id)?;
-                Some(LegState {
-                    selection: s,
-                    market: m,
-                    event: e,
-                })
-            });
-            match state {
-                Some(s) => states.push(s),
-                None => missing.push(Violation::new(
-                    format!("legs[{i}].selectionId"),
-                    "no such selection",
-                )),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(DomainError::Validation(missing).into());
-        }
-        let priced = bets::price(slip, &states, &self.bet_settings, at).map_err(refusal)?;
-        if priced.in_play && !waited && !self.bet_settings.in_play_delay.is_zero() {
-            return Ok(None);
-        }
-        if let Some(rg) = rg.as_ref().filter(|r| !r.limits.is_empty()) {
-            let mut used = Vec::with_capacity(3);
+        let ctx = tx.bet_context(&ids, user, currency).await?;
+        let mut usage = Vec::new();
+        if ctx.limits.as_ref().is_some_and(|r| !r.limits.is_empty()) {
             for p in [Period::Day, Period::Week, Period::Month] {
-                used.push((p, tx.bet_usage(user, at - p.length()).await?));
+                usage.push((p, tx.bet_usage(user, at - p.length()).await?));
             }
-            let lookup = |p: Period| used.iter().find(|(q, _)| *q == p).map_or((0, 0), |u| u.1);
-            limits::check(&rg.limits, LimitKind::Stake, slip.stake, at, |p| {
-                lookup(p).0
-            })
-            .and_then(|()| {
-                limits::check(&rg.limits, LimitKind::Loss, slip.stake, at, |p| lookup(p).1)
-            })
-            .map_err(|e| limit_exceeded(&e))?;
         }
-        if before.balance < slip.stake {
-            return Err(refusal(
-                Rejection::new(
-                    RejectCode::InsufficientFunds,
-                    "the balance does not cover the stake",
-                )
-                .with(json!({"balance": before.balance, "stake": slip.stake})),
-            ));
-        }
-        let id = Uuid::now_v7();
-        let bet = Bet {
-            id,
-            user_id: user,
-            bet_type: slip.bet_type,
-            status: BetStatus::Accepted,
-            stake: slip.stake,
-            total_odds: priced.total_odds,
-            potential_win: priced.potential_win,
-            actual_win: 0,
-            currency_code: currency.to_owned(),
-            placed_at: at,
-            settled_at: None,
-            void_reason: None,
-            metadata: json!({"oddsChangePolicy": slip.odds_change_policy}),
-            legs: priced
-                .legs
-                .iter()
-                .map(|l| BetLeg {
-                    id: Uuid::now_v7(),
-                    bet_id: id,
-                    selection_id: l.selection_id,
-                    market_id: l.market_id,
-                    event_id: l.event_id,
-                    odds: l.odds,
-                    result: None,
-                    settled_at: None,
-                    selection_name: selections
-                        .iter()
-                        .find(|s| s.id == l.selection_id)
-                        .map(|s| s.name.clone()),
-                })
-                .collect(),
+        let legs = Legs {
+            selections: &ctx.selections,
+            markets: &ctx.markets,
+            events: &ctx.events,
         };
-        let debit = bet_transaction(&bet, TransactionType::BetDebit, bet.stake, at);
-        let hold = Transfer::new(
-            Account::customer(user, AccountKind::Cash, currency),
-            Account::customer(user, AccountKind::Pending, currency),
-            bet.stake,
-            TransferKind::StakeHold,
-        )
-        .for_bet(id)
-        .for_transaction(debit.id);
-        let entry = AuditEntry::new(
-            "bets",
-            id,
-            AuditAction::Insert,
-            Some(json!({"balance": before.balance, "pendingBalance": before.pending_balance})),
-            Some(json!({"bet": bet, "balance": before.balance - bet.stake,
-                        "pendingBalance": before.pending_balance + bet.stake})),
-            actor.clone(),
-        )?;
-        tx.record_placement(&bet, &debit, &hold, &entry).await?;
-        Ok(Some(bet))
+        let wallet = (&ctx.balances, ctx.limits.as_ref());
+        let Some(p) = decide(
+            &self.bet_settings,
+            slip,
+            at,
+            waited,
+            actor,
+            &legs,
+            wallet,
+            &usage,
+        )?
+        else {
+            return Ok(None);
+        };
+        tx.record_placement(&p.bet, &p.debit, &p.hold, &p.audit)
+            .await?;
+        Ok(Some(p.bet))
     }
 
     /// Bets, newest first: a customer's own, or anyone's with `wallet:read` or

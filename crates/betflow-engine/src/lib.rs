@@ -11,6 +11,7 @@ pub mod events;
 pub mod identity;
 pub mod line_changes;
 mod outbox;
+pub mod placement;
 pub mod ratelimit;
 pub mod wallet;
 pub mod webhooks;
@@ -50,6 +51,9 @@ pub struct Engine {
     http: reqwest::Client,
     webhook_cache: moka::future::Cache<(), Arc<Vec<betflow_domain::webhooks::Webhook>>>,
     bet_settings: betflow_domain::sportsbook::bets::BetSettings,
+    batch_settings: placement::BatchSettings,
+    /// Places bets in batches (see [`placement`]).
+    placer: Arc<placement::Placer>,
     line_change: line_changes::LineChangeSettings,
     /// Shared with the payment provider to sign its callbacks; `None`: no callbacks.
     payments_secret: Option<String>,
@@ -98,6 +102,7 @@ impl Engine {
         let event_subscriber = redis
             .as_ref()
             .map(|r| Self::spawn_event_subscriber(r, hub.clone()));
+        let placer_store = store.clone();
         Ok(Self {
             identity: Identity::new(store.clone(), identity, redis.clone())?,
             workflows: Workflows::new(store.clone(), hub.clone()),
@@ -112,6 +117,12 @@ impl Engine {
                 .time_to_live(std::time::Duration::from_secs(2))
                 .build(),
             bet_settings: Default::default(),
+            batch_settings: Default::default(),
+            placer: Arc::new(placement::Placer::new(
+                placer_store,
+                Default::default(),
+                Default::default(),
+            )),
             line_change: Default::default(),
             payments_secret: None,
             currencies: moka::future::Cache::builder()
@@ -139,6 +150,22 @@ impl Engine {
         settings: betflow_domain::sportsbook::bets::BetSettings,
     ) -> Self {
         self.bet_settings = settings;
+        self.placer = Arc::new(placement::Placer::new(
+            self.store.clone(),
+            self.bet_settings,
+            self.batch_settings,
+        ));
+        self
+    }
+
+    /// How many bets share a transaction, and how many such batches run at once.
+    pub fn with_bet_batching(mut self, batch: placement::BatchSettings) -> Self {
+        self.batch_settings = batch;
+        self.placer = Arc::new(placement::Placer::new(
+            self.store.clone(),
+            self.bet_settings,
+            batch,
+        ));
         self
     }
 

@@ -599,9 +599,43 @@ pub struct BetContext {
     pub limits: Option<ResponsibleGambling>,
 }
 
+/// Several customers' wallets read for one batch of placements: each customer whose three
+/// accounts (cash, bonus, pending) are open in the currency asked for, with their limits.
+#[derive(Debug, Clone, Default)]
+pub struct BatchContext {
+    pub selections: Vec<Selection>,
+    pub markets: Vec<Market>,
+    pub events: Vec<Fixture>,
+    /// The customers' balances, their accounts locked, in user-id order.
+    pub wallets: Vec<(Balances, Option<ResponsibleGambling>)>,
+}
+
+/// Everything one placed bet writes: the bet and its legs, its `bet_debit` transaction, the
+/// stake held (cash to pending, one customer's own accounts) and its audit row.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub bet: Bet,
+    pub debit: MoneyTransaction,
+    pub hold: Transfer,
+    pub audit: AuditEntry,
+}
+
 /// Placing and settling bets, inside a transaction.
 #[async_trait]
 pub trait BetWrite {
+    /// What a batch of placements is decided on, in two round trips: the legs share-locked
+    /// (as in [`leg_states`](Self::leg_states)), then every named customer's accounts locked
+    /// in user-id order, so concurrent batches and single placements never deadlock.
+    async fn batch_context(
+        &mut self,
+        selection_ids: &[Uuid],
+        wallets: &[(Uuid, String)],
+    ) -> Result<BatchContext>;
+    /// Writes a batch of placed bets in one statement (PostgreSQL) or one batch of statements
+    /// (SQLite): each customer's stakes held with one guarded update of their accounts.
+    /// Fails with [`StoreError::InsufficientFunds`] if a customer cannot cover their stakes,
+    /// and then the caller must roll the transaction back.
+    async fn record_placements(&mut self, placements: &[Placement]) -> Result<()>;
     /// [`leg_states`](Self::leg_states) and
     /// [`WalletWrite::lock_wallet_with_limits`] in one round trip: the legs share-locked
     /// before the customer's accounts are locked, as when read separately.

@@ -247,9 +247,25 @@ pub struct BetArgs {
     /// How long an in-play bet waits before it is checked again and accepted.
     #[arg(long, env = "BETFLOW_IN_PLAY_DELAY", default_value = "5s", value_parser = parse_duration)]
     pub in_play_delay: Duration,
+    /// The most bets placed in one database transaction: bets that arrive together share
+    /// it, each decided by the same rules. 1 places every bet in its own.
+    #[arg(long, env = "BETFLOW_BET_BATCH_MAX", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub bet_batch_max: u16,
+    /// How many such transactions may be in flight at once.
+    #[arg(long, env = "BETFLOW_BET_BATCH_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub bet_batch_concurrency: u16,
 }
 
 impl BetArgs {
+    pub fn batching(&self) -> betflow_engine::placement::BatchSettings {
+        betflow_engine::placement::BatchSettings {
+            max_bets: self.bet_batch_max.into(),
+            concurrent: self.bet_batch_concurrency.into(),
+        }
+    }
+
     pub fn line_change(&self) -> betflow_engine::line_changes::LineChangeSettings {
         betflow_engine::line_changes::LineChangeSettings {
             percent: self.line_change_threshold.0,

@@ -161,30 +161,33 @@ pub(super) fn part(cte: &'static str) -> &'static str {
     if WRITE_CTE { cte } else { "; " }
 }
 
-/// Both backends store microseconds, so SQLite's text timestamps compare exactly as
-/// PostgreSQL's do and a value reads back equal to what was written.
-/// `INSERT INTO audit_log ... VALUES (...)` for `e`, appended to `qb` (alone, or as one part
-/// of a larger statement).
-pub(super) fn push_audit_insert(qb: &mut QueryBuilder<Db>, e: &AuditEntry) {
+/// `INSERT INTO audit_log ... VALUES (...), ...` for `entries`, appended to `qb` (alone, or
+/// as one part of a larger statement).
+pub(super) fn push_audits_insert<'e>(
+    qb: &mut QueryBuilder<Db>,
+    entries: impl IntoIterator<Item = &'e AuditEntry>,
+) {
     qb.push(
         "INSERT INTO audit_log (id, table_name, record_id, action, old_values, new_values, \
-         user_id, ip_address, user_agent, timestamp) VALUES (",
+         user_id, ip_address, user_agent, timestamp) ",
     );
-    let mut v = qb.separated(", ");
-    v.push_bind(e.id)
-        .push_bind(e.table_name.clone())
-        .push_bind(e.record_id)
-        .push_bind(e.action.as_str())
-        .push_bind(e.old_values.clone().map(Json))
-        .push_bind(e.new_values.clone().map(Json))
-        .push_bind(e.user_id)
-        .push_bind(e.ip_address.map(|ip| ip.to_string()))
-        .push_unseparated(IP_CAST)
-        .push_bind(e.user_agent.clone())
-        .push_bind(micros(e.timestamp));
-    qb.push(")");
+    qb.push_values(entries, |mut v, e| {
+        v.push_bind(e.id)
+            .push_bind(e.table_name.clone())
+            .push_bind(e.record_id)
+            .push_bind(e.action.as_str())
+            .push_bind(e.old_values.clone().map(Json))
+            .push_bind(e.new_values.clone().map(Json))
+            .push_bind(e.user_id)
+            .push_bind(e.ip_address.map(|ip| ip.to_string()))
+            .push_unseparated(IP_CAST)
+            .push_bind(e.user_agent.clone())
+            .push_bind(micros(e.timestamp));
+    });
 }
 
+/// Both backends store microseconds, so SQLite's text timestamps compare exactly as
+/// PostgreSQL's do and a value reads back equal to what was written.
 pub(super) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
@@ -247,7 +250,7 @@ impl AuditRead for BackendStore {
 impl AuditWrite for BackendTx {
     async fn insert_audit(&mut self, e: &AuditEntry) -> Result<()> {
         let mut qb = QueryBuilder::<Db>::new("");
-        push_audit_insert(&mut qb, e);
+        push_audits_insert(&mut qb, [e]);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }

@@ -397,7 +397,7 @@ impl WalletWrite for BackendTx {
 
     async fn insert_transaction(&mut self, t: &Transaction) -> Result<()> {
         let mut qb = QueryBuilder::<Db>::new("");
-        push_transaction_insert(&mut qb, t);
+        push_transactions_insert(&mut qb, [t]);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -716,31 +716,34 @@ pub(super) fn push_transfers_insert(qb: &mut QueryBuilder<Db>, transfers: &[Tran
     });
 }
 
-/// `INSERT INTO transactions ... VALUES (...)` for `t`, appended to `qb`.
-pub(super) fn push_transaction_insert(qb: &mut QueryBuilder<Db>, t: &Transaction) {
+/// `INSERT INTO transactions ... VALUES (...), ...` for `txs`, appended to `qb`.
+pub(super) fn push_transactions_insert<'t>(
+    qb: &mut QueryBuilder<Db>,
+    txs: impl IntoIterator<Item = &'t Transaction>,
+) {
     qb.push(
         "INSERT INTO transactions (id, user_id, type, amount, currency_code, status, \
          reference, external_reference, description, payment_method_id, related_bet_id, \
-         processor_response, fees, processed_at, created_at, updated_at) VALUES (",
+         processor_response, fees, processed_at, created_at, updated_at) ",
     );
-    let mut v = qb.separated(", ");
-    v.push_bind(t.id)
-        .push_bind(t.user_id)
-        .push_bind(t.tx_type.as_str())
-        .push_bind(t.amount)
-        .push_bind(t.currency_code.clone())
-        .push_bind(t.status.as_str())
-        .push_bind(t.reference.clone())
-        .push_bind(t.external_reference.clone())
-        .push_bind(t.description.clone())
-        .push_bind(t.payment_method_id)
-        .push_bind(t.related_bet_id)
-        .push_bind(t.processor_response.clone().map(Json))
-        .push_bind(t.fees)
-        .push_bind(t.processed_at.map(micros))
-        .push_bind(micros(t.created_at))
-        .push_bind(micros(t.updated_at));
-    qb.push(")");
+    qb.push_values(txs, |mut v, t| {
+        v.push_bind(t.id)
+            .push_bind(t.user_id)
+            .push_bind(t.tx_type.as_str())
+            .push_bind(t.amount)
+            .push_bind(t.currency_code.clone())
+            .push_bind(t.status.as_str())
+            .push_bind(t.reference.clone())
+            .push_bind(t.external_reference.clone())
+            .push_bind(t.description.clone())
+            .push_bind(t.payment_method_id)
+            .push_bind(t.related_bet_id)
+            .push_bind(t.processor_response.clone().map(Json))
+            .push_bind(t.fees)
+            .push_bind(t.processed_at.map(micros))
+            .push_bind(micros(t.created_at))
+            .push_bind(micros(t.updated_at));
+    });
 }
 
 /// The one-statement move between two accounts of one customer (see `move_within`),

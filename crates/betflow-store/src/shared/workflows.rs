@@ -16,7 +16,7 @@ use sqlx::{FromRow, QueryBuilder};
 use std::str::FromStr;
 use uuid::Uuid;
 
-use super::audit::{corrupt, micros, part, push_audit_insert, push_page, to_total};
+use super::audit::{corrupt, micros, part, push_audits_insert, push_page, to_total};
 use super::events::push_events_insert;
 use super::jobs::push_job_insert;
 use super::{
@@ -776,7 +776,7 @@ fn push_history(
         push_events_insert(qb, events);
     }
     qb.push(part(") "));
-    push_audit_insert(qb, audit);
+    push_audits_insert(qb, [audit]);
 }
 
 /// `INSERT INTO workflow_instances ... VALUES (...)` for `w`, appended to `qb`.
