@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use betflow_domain::audit::Actor;
 use betflow_domain::sportsbook::bets::{Bet, BetSettings, BetSlip};
-use betflow_store::{BatchContext, Placement, Store};
+use betflow_store::{Backend, BatchContext, Placement, Store};
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -35,7 +35,9 @@ use crate::wallet::{IdempotencyKey, finish};
 pub struct BatchSettings {
     /// The most bets one transaction places; 1 places every bet in its own.
     pub max_bets: usize,
-    /// How many batches may be in flight at once (on PostgreSQL, connections they hold).
+    /// How many batches may be in flight at once (on PostgreSQL, connections they hold);
+    /// 0 picks per backend: one on SQLite, whose single writer runs one transaction at a
+    /// time anyway, four on PostgreSQL (measured best of 1, 2, 4 and 8 on two cores).
     pub concurrent: usize,
 }
 
@@ -43,7 +45,17 @@ impl Default for BatchSettings {
     fn default() -> Self {
         Self {
             max_bets: 32,
-            concurrent: 4,
+            concurrent: 0,
+        }
+    }
+}
+
+impl BatchSettings {
+    fn runners(&self, backend: Backend) -> usize {
+        match (self.concurrent, backend) {
+            (0, Backend::Sqlite) => 1,
+            (0, Backend::Postgres) => 4,
+            (n, _) => n,
         }
     }
 }
@@ -82,12 +94,15 @@ pub(crate) struct Placer {
     store: Arc<dyn Store>,
     bets: BetSettings,
     batch: BatchSettings,
+    /// The most runners at once.
+    runners: usize,
     queue: Mutex<Queue>,
 }
 
 impl Placer {
     pub(crate) fn new(store: Arc<dyn Store>, bets: BetSettings, batch: BatchSettings) -> Self {
         Self {
+            runners: batch.runners(store.backend()),
             store,
             bets,
             batch,
@@ -106,7 +121,7 @@ impl Placer {
         let start = {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             q.waiting.push_back(Queued { req, reply });
-            let start = q.running < self.batch.concurrent.max(1);
+            let start = q.running < self.runners;
             if start {
                 q.running += 1;
             }

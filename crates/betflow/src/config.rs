@@ -252,9 +252,10 @@ pub struct BetArgs {
     #[arg(long, env = "BETFLOW_BET_BATCH_MAX", default_value_t = 32,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub bet_batch_max: u16,
-    /// How many such transactions may be in flight at once.
-    #[arg(long, env = "BETFLOW_BET_BATCH_CONCURRENCY", default_value_t = 4,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// How many such transactions may be in flight at once; 0: one on SQLite (one writer),
+    /// four on PostgreSQL.
+    #[arg(long, env = "BETFLOW_BET_BATCH_CONCURRENCY", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=64))]
     pub bet_batch_concurrency: u16,
 }
 
