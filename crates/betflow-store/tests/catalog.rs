@@ -5,8 +5,7 @@ use std::str::FromStr;
 
 use betflow_domain::PageRequest;
 use betflow_domain::sportsbook::catalog::{
-    Event, EventFilter, EventStatus, League, Market, MarketStatus, MarketType, PriceChange,
-    Selection, Sport, Team,
+    EventFilter, EventStatus, League, MarketType, PriceChange,
 };
 use betflow_domain::time::now;
 use betflow_store::StoreError;
@@ -16,106 +15,14 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
+mod common;
+
+use common::{event, market, selection, sport, team};
+
 betflow_store::conformance!(
     catalog_round_trips_and_constraints,
     events_filter_search_and_count_markets,
 );
-
-fn sport(slug: &str) -> Sport {
-    let t = now();
-    Sport {
-        id: Uuid::now_v7(),
-        name: slug.into(),
-        display_name: slug.to_uppercase(),
-        slug: slug.into(),
-        icon_url: None,
-        is_active: true,
-        sort_order: 0,
-        configuration: json!({}),
-        created_at: t,
-        updated_at: t,
-    }
-}
-
-fn team(sport: Uuid, league: Option<Uuid>, name: &str, city: &str) -> Team {
-    let t = now();
-    Team {
-        id: Uuid::now_v7(),
-        sport_id: sport,
-        league_id: league,
-        name: name.into(),
-        display_name: name.into(),
-        abbreviation: Some(name[..3].to_uppercase()),
-        slug: name.to_lowercase().replace(' ', "-"),
-        logo_url: None,
-        city: Some(city.into()),
-        conference: None,
-        division: None,
-        founded_year: Some(1886),
-        is_active: true,
-        metadata: json!({"colours": ["red"]}),
-        created_at: t,
-        updated_at: t,
-    }
-}
-
-fn event(sport: Uuid, league: Option<Uuid>, home: Uuid, away: Uuid, hours: i64) -> Event {
-    let t = now();
-    Event {
-        id: Uuid::now_v7(),
-        sport_id: sport,
-        league_id: league,
-        home_team_id: home,
-        away_team_id: away,
-        start_time: t + Duration::hours(hours),
-        status: EventStatus::Scheduled,
-        period: None,
-        clock: None,
-        home_score: 0,
-        away_score: 0,
-        venue: Some("Emirates".into()),
-        metadata: json!({}),
-        created_at: t,
-        updated_at: t,
-    }
-}
-
-fn market(event: Uuid, kind: MarketType, handicap: Option<&str>) -> Market {
-    let t = now();
-    Market {
-        id: Uuid::now_v7(),
-        event_id: event,
-        market_type: kind,
-        name: kind.as_str().into(),
-        description: None,
-        handicap: handicap.map(|h| Decimal::from_str(h).unwrap()),
-        total_points: None,
-        is_active: true,
-        status: MarketStatus::Open,
-        in_play: false,
-        rules: json!({}),
-        settlement_rules: json!({}),
-        created_at: t,
-        updated_at: t,
-        settled_at: None,
-    }
-}
-
-fn selection(market: Uuid, name: &str, odds: &str) -> Selection {
-    let t = now();
-    Selection {
-        id: Uuid::now_v7(),
-        market_id: market,
-        name: name.into(),
-        short_name: None,
-        odds: Decimal::from_str(odds).unwrap(),
-        probability: Some(Decimal::from_str("0.5405").unwrap()),
-        is_active: true,
-        metadata: json!({}),
-        created_at: t,
-        updated_at: t,
-    }
-}
 
 async fn catalog_round_trips_and_constraints(db: TestDb) {
     let s = sport("football");
