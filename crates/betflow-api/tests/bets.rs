@@ -1266,6 +1266,17 @@ async fn concurrent_customers_are_each_decided_on_their_own_funds(db: TestDb) {
         assert_eq!(h["data"]["total"], accepted[i], "punter{i}: {h}");
     }
     assert_balanced(&s, &admin).await;
+    // Every one of the 72 went through the placer; most were decided in a batch.
+    let text = s.get("/metrics").await.text().await.unwrap();
+    let count = |path: &str| -> u64 {
+        let key = format!("bet_placement_bets_total{{path=\"{path}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+    };
+    assert!(count("batch") > 0, "{text}");
+    assert!(count("batch") + count("alone") >= 72, "{text}");
 }
 
 /// One step of a random money history.

@@ -209,6 +209,11 @@ impl Engine {
         self.store.pool_stats()
     }
 
+    /// How bets have been batched since start (see [`placement`]).
+    pub fn placement_stats(&self) -> placement::PlacementStats {
+        self.placer.stats()
+    }
+
     pub fn redis_configured(&self) -> bool {
         self.redis.is_some()
     }

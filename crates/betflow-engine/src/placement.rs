@@ -17,6 +17,7 @@
 //! that must wait out the delay, and every bet of a batch whose write failed.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use betflow_domain::audit::Actor;
@@ -60,6 +61,18 @@ impl BatchSettings {
     }
 }
 
+/// What the placer has done since the process started, for `/metrics`: how well bets
+/// batch, and how many fall back to a transaction of their own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlacementStats {
+    /// Batches run (a batch of one included).
+    pub batches: u64,
+    /// Bets decided in a batch: placed, refused, or failed with the batch's commit.
+    pub batched: u64,
+    /// Bets handed back to be placed alone.
+    pub alone: u64,
+}
+
 /// One bet waiting for a batch.
 pub(crate) struct Request {
     pub user: Uuid,
@@ -97,6 +110,9 @@ pub(crate) struct Placer {
     /// The most runners at once.
     runners: usize,
     queue: Mutex<Queue>,
+    batches: AtomicU64,
+    batched: AtomicU64,
+    alone: AtomicU64,
 }
 
 impl Placer {
@@ -107,6 +123,17 @@ impl Placer {
             bets,
             batch,
             queue: Mutex::default(),
+            batches: AtomicU64::new(0),
+            batched: AtomicU64::new(0),
+            alone: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> PlacementStats {
+        PlacementStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            batched: self.batched.load(Ordering::Relaxed),
+            alone: self.alone.load(Ordering::Relaxed),
         }
     }
 
@@ -115,6 +142,7 @@ impl Placer {
     /// the answers to the others.
     pub(crate) async fn place(self: &Arc<Self>, req: Request) -> Result<Outcome, EngineError> {
         if self.batch.max_bets < 2 {
+            self.alone.fetch_add(1, Ordering::Relaxed);
             return Ok(Outcome::Alone);
         }
         let (reply, answer) = oneshot::channel();
@@ -149,6 +177,14 @@ impl Placer {
                 q.waiting.drain(..n).collect()
             };
             let outcomes = self.place_batch(&batch).await;
+            let alone = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Alone))
+                .count() as u64;
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            self.alone.fetch_add(alone, Ordering::Relaxed);
+            self.batched
+                .fetch_add(outcomes.len() as u64 - alone, Ordering::Relaxed);
             for (q, outcome) in batch.into_iter().zip(outcomes) {
                 // A request that went away no longer needs its answer.
                 let _ = q.reply.send(outcome);

@@ -145,6 +145,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .set(f64::from(pool.size.saturating_sub(pool.idle)));
     metrics::gauge!("db_pool_max_connections", "backend" => backend).set(f64::from(pool.max));
     metrics::gauge!("process_uptime_seconds").set(state.started.elapsed().as_secs_f64());
+    let placed = state.engine.placement_stats();
+    metrics::counter!("bet_placement_batches_total").absolute(placed.batches);
+    metrics::counter!("bet_placement_bets_total", "path" => "batch").absolute(placed.batched);
+    metrics::counter!("bet_placement_bets_total", "path" => "alone").absolute(placed.alone);
     let handle = crate::metrics::handle();
     handle.run_upkeep();
     (
