@@ -7,9 +7,9 @@
 //! Why: per bet, PostgreSQL spends most of its time starting up and checking the two large
 //! statements of a placement, not in the rows they write; measured with pgbench, the
 //! placement's own SQL ran at 3,168–3,604 transactions per second beside TPC-B's
-//! 4,169–4,393, and eight bets per transaction at 6,650–7,150 bets per second (see
-//! docs/benchmarks.md). On SQLite a batch is one trip to the writer's thread, not three per
-//! bet.
+//! 4,169–4,393, and eight bets per transaction at 6,650–7,824 bets per second (see
+//! docs/benchmarks.md). On SQLite a whole batch costs the writer's thread a few trips, where
+//! each bet alone cost three.
 //!
 //! A bet the batch cannot decide goes back to its request, which places it in its own
 //! transaction as before: a customer's first bet (accounts not opened yet) among others, a
@@ -38,7 +38,8 @@ pub struct BatchSettings {
     pub max_bets: usize,
     /// How many batches may be in flight at once (on PostgreSQL, connections they hold);
     /// 0 picks per backend: one on SQLite, whose single writer runs one transaction at a
-    /// time anyway, four on PostgreSQL (measured best of 1, 2, 4 and 8 on two cores).
+    /// time anyway (one beat four there), four on PostgreSQL (two to eight measured the same
+    /// within the noise on two cores).
     pub concurrent: usize,
 }
 
