@@ -17,6 +17,7 @@ betflow_store::conformance!(
     bets_settle_resettle_void_and_exposure,
     fifty_concurrent_bets_never_overdraw,
     concurrent_customers_are_each_decided_on_their_own_funds,
+    random_concurrent_stakes_leave_every_wallet_exact,
     random_money_histories_keep_every_invariant,
     cooling_off_and_breaks_follow_an_injected_clock,
     line_change_above_threshold_goes_through_approval,
@@ -1277,6 +1278,75 @@ async fn concurrent_customers_are_each_decided_on_their_own_funds(db: TestDb) {
     };
     assert!(count("batch") > 0, "{text}");
     assert!(count("batch") + count("alone") >= 72, "{text}");
+}
+
+/// Random stakes of several customers placed all at once, so batches mix customers and
+/// stakes that fit with stakes that do not. Every wallet ends exact (cash and pending add up
+/// to the funds, pending is the accepted stakes), and every stake refused for want of funds
+/// is more than its customer had left at the end: no batch refused a bet that would have fit.
+async fn random_concurrent_stakes_leave_every_wallet_exact(db: TestDb) {
+    use proptest::strategy::{Strategy, ValueTree};
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let b = book(&s, &admin).await;
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 4,
+        ..Default::default()
+    });
+    for case in 0..4 {
+        let funds = proptest::collection::vec(1_000i64..20_000, 4)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let bets = proptest::collection::vec((0usize..4, 100i64..5_000, 0usize..4), 24..40)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let ctx = format!("case {case}: funds {funds:?}, bets {bets:?}");
+        let mut tokens = Vec::new();
+        for (c, amount) in funds.iter().enumerate() {
+            let (_, token) = customer(&s, &format!("r{case}c{c}")).await;
+            fund(&s, &admin, &token, *amount).await;
+            tokens.push(token);
+        }
+        let mut tasks = Vec::new();
+        for &(c, stake, sel) in &bets {
+            let body = single(&b.sel[sel / 2][sel % 2], ["2.0", "3.0"][sel % 2], stake);
+            let req = s
+                .with_token(Method::POST, "/api/v1/bets", &tokens[c])
+                .json(&body);
+            tasks.push(tokio::spawn(async move {
+                let res = req.send().await.unwrap();
+                let status = res.status().as_u16();
+                let v: Value = res.json().await.unwrap();
+                (c, stake, status, code(&v).to_owned())
+            }));
+        }
+        let mut accepted = [0i64; 4];
+        let mut refused = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                (c, stake, 201, _) => accepted[c] += stake,
+                (c, stake, 422, code) if code == "INSUFFICIENT_FUNDS" => refused.push((c, stake)),
+                other => panic!("{ctx}: unexpected {other:?}"),
+            }
+        }
+        for (c, token) in tokens.iter().enumerate() {
+            let (cash, pending) = wallet(&s, token).await;
+            assert_eq!(
+                (cash, pending),
+                (funds[c] - accepted[c], accepted[c]),
+                "{ctx}: customer {c}"
+            );
+            for &(_, stake) in refused.iter().filter(|r| r.0 == c) {
+                assert!(
+                    stake > cash,
+                    "{ctx}: customer {c} refused {stake} with {cash} left"
+                );
+            }
+        }
+        assert_balanced(&s, &admin).await;
+    }
 }
 
 /// One step of a random money history.
