@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
-use betflow_domain::identity::{Role, User, UserStatus};
+use betflow_domain::identity::Role;
 use betflow_domain::sportsbook::bets::{Bet, BetFilter, BetLeg, BetStatus, BetType};
 use betflow_domain::sportsbook::catalog::{MarketType, Selection};
 use betflow_domain::sportsbook::wallet::{
@@ -17,7 +17,7 @@ use betflow_domain::sportsbook::wallet::{
 use betflow_domain::time::now;
 use betflow_store::testing::TestDb;
 use betflow_store::{Placement, Store, StoreError};
-use common::{event, market, selection, sport, team};
+use common::{event, market, save_fixture, selection, sport, team, user};
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
@@ -35,20 +35,7 @@ async fn setup(store: &Arc<dyn Store>, funds: &[i64]) -> (Vec<Uuid>, Selection) 
     let mut tx = store.begin().await.unwrap();
     let mut users = Vec::new();
     for (i, amount) in funds.iter().enumerate() {
-        let t = now();
-        let u = User {
-            id: Uuid::now_v7(),
-            username: format!("punter{i}"),
-            email: format!("punter{i}@example.com"),
-            role: Role::Customer,
-            permissions: vec![],
-            status: UserStatus::Active,
-            failed_login_attempts: 0,
-            locked_until: None,
-            last_login_at: None,
-            created_at: t,
-            updated_at: t,
-        };
+        let u = user(&format!("punter{i}"), Role::Customer);
         tx.insert_user(&u, "$argon2id$fake").await.unwrap();
         tx.lock_wallet(u.id, GBP).await.unwrap();
         tx.apply_transfers(&deposit_transfers(u.id, GBP, *amount, 0))
@@ -64,12 +51,7 @@ async fn setup(store: &Arc<dyn Store>, funds: &[i64]) -> (Vec<Uuid>, Selection) 
     let e = event(s.id, None, home.id, away.id, 3);
     let m = market(e.id, MarketType::Moneyline, None);
     let sel = selection(m.id, "Home", "2.0");
-    tx.save_sport(&s, false).await.unwrap();
-    tx.save_team(&home, false).await.unwrap();
-    tx.save_team(&away, false).await.unwrap();
-    tx.save_event(&e, false).await.unwrap();
-    tx.save_market(&m, false).await.unwrap();
-    tx.save_selection(&sel, false).await.unwrap();
+    save_fixture(&mut tx, &s, [&home, &away], &e, &m, &[&sel]).await;
     tx.commit().await.unwrap();
     (users, sel)
 }

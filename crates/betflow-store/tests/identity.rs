@@ -9,6 +9,8 @@ use chrono::Duration;
 use std::sync::Arc;
 use uuid::Uuid;
 
+mod common;
+
 betflow_store::conformance!(
     users_round_trip_and_are_found_case_insensitively,
     duplicate_username_or_email_is_a_named_conflict,
@@ -19,19 +21,9 @@ betflow_store::conformance!(
 );
 
 fn user(name: &str) -> User {
-    let t = now();
     User {
-        id: Uuid::now_v7(),
-        username: name.to_owned(),
-        email: format!("{}@example.com", name.to_lowercase()),
-        role: Role::Trader,
         permissions: vec!["audit:read".into()],
-        status: UserStatus::Active,
-        failed_login_attempts: 0,
-        locked_until: None,
-        last_login_at: None,
-        created_at: t,
-        updated_at: t,
+        ..common::user(name, Role::Trader)
     }
 }
 

@@ -572,6 +572,32 @@ mod tests {
     }
 
     #[test]
+    fn bet_batching_settings_parse_and_refuse_out_of_range() {
+        let serve = |extra: &[&str]| {
+            let mut args = vec!["betflow", "serve"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).map(|c| c.command) {
+                Ok(Command::Serve(a)) => Ok(a.bets.batching()),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let default = serve(&[]).unwrap();
+        assert_eq!((default.max_bets, default.concurrent), (32, 0));
+        let off = serve(&["--bet-batch-max", "1", "--bet-batch-concurrency", "2"]).unwrap();
+        assert_eq!((off.max_bets, off.concurrent), (1, 2));
+        for bad in [
+            ["--bet-batch-max", "0"],
+            ["--bet-batch-max", "257"],
+            ["--bet-batch-max", "many"],
+            ["--bet-batch-concurrency", "65"],
+            ["--bet-batch-concurrency", "-1"],
+        ] {
+            assert!(serve(&bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
     fn every_setting_has_an_env_var() {
         use clap::CommandFactory;
         let cli = Cli::command();

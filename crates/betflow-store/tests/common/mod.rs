@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 
+use betflow_domain::identity::{Role, User, UserStatus};
 use betflow_domain::sportsbook::catalog::{
     Event, EventStatus, Market, MarketStatus, MarketType, Selection, Sport, Team,
 };
@@ -107,5 +108,43 @@ pub fn selection(market: Uuid, name: &str, odds: &str) -> Selection {
         metadata: json!({}),
         created_at: t,
         updated_at: t,
+    }
+}
+
+/// An active user with `role` and no extra permissions.
+pub fn user(name: &str, role: Role) -> User {
+    let t = now();
+    User {
+        id: Uuid::now_v7(),
+        username: name.to_owned(),
+        email: format!("{}@example.com", name.to_lowercase()),
+        role,
+        permissions: vec![],
+        status: UserStatus::Active,
+        failed_login_attempts: 0,
+        locked_until: None,
+        last_login_at: None,
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+/// Saves a sport, two teams, an event, a market and its selections in `tx`.
+pub async fn save_fixture(
+    tx: &mut Box<dyn betflow_store::Transaction>,
+    sport: &Sport,
+    teams: [&Team; 2],
+    event: &Event,
+    market: &Market,
+    selections: &[&Selection],
+) {
+    tx.save_sport(sport, false).await.unwrap();
+    for t in teams {
+        tx.save_team(t, false).await.unwrap();
+    }
+    tx.save_event(event, false).await.unwrap();
+    tx.save_market(market, false).await.unwrap();
+    for s in selections {
+        tx.save_selection(s, false).await.unwrap();
     }
 }
