@@ -22,6 +22,9 @@ betflow_store::conformance!(
     export_in_all_three_formats,
     analytics_and_system_stats,
     seed_rows_for_lines_and_content,
+    content_rejected_at_each_step_and_line_cancelled_from_each_state,
+    quorum_of_two_end_to_end,
+    bulk_approve_of_a_thousand,
 );
 
 async fn call(
@@ -496,22 +499,32 @@ async fn concurrent_approvals_count_once(db: TestDb) {
                 .1,
         );
     }
-    for _ in 0..3 {
+    // Four managers race on each of eight workflows, all 32 requests at once: decisions on
+    // different workflows share transactions, decisions on one workflow never do.
+    let mut ids = Vec::new();
+    for _ in 0..8 {
         let w = create(&s, &creator, "line_change_approval", line(), json!({})).await;
-        let id = w["id"].as_str().unwrap().to_owned();
-        let races: Vec<_> = managers
-            .iter()
-            .map(|token| {
-                let req = s
-                    .with_token(
-                        Method::POST,
-                        &format!("/api/v1/workflows/{id}/approve"),
-                        token,
-                    )
-                    .json(&json!({"stepId": "line_impact_analysis"}));
-                tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
-            })
-            .collect();
+        ids.push(w["id"].as_str().unwrap().to_owned());
+    }
+    let races: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            managers
+                .iter()
+                .map(|token| {
+                    let req = s
+                        .with_token(
+                            Method::POST,
+                            &format!("/api/v1/workflows/{id}/approve"),
+                            token,
+                        )
+                        .json(&json!({"stepId": "line_impact_analysis"}));
+                    tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (id, races) in ids.iter().zip(races) {
         let mut statuses = Vec::new();
         for r in races {
             statuses.push(r.await.unwrap());
@@ -520,7 +533,7 @@ async fn concurrent_approvals_count_once(db: TestDb) {
         assert_eq!(
             statuses,
             [200, 409, 409, 409],
-            "exactly one decision counts"
+            "exactly one decision counts on {id}"
         );
         let (_, r) = call(
             &s,
@@ -533,6 +546,16 @@ async fn concurrent_approvals_count_once(db: TestDb) {
         assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 1);
         assert_eq!(r["data"]["currentStep"], "senior_trader_approval");
     }
+    // All 32 went through the decision batcher (a request it hands back counts as alone),
+    // and /metrics shows it.
+    let stats = s.engine.workflows().batch_stats();
+    assert!(stats.batched >= 8, "{stats:?}");
+    assert_eq!(stats.batched + stats.alone, 32, "{stats:?}");
+    let text = s.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("workflow_decisions_total{path=\"batch\"}"),
+        "{text}"
+    );
 }
 
 async fn listing_filters_and_pages(db: TestDb) {
@@ -1313,6 +1336,13 @@ async fn analytics_and_system_stats(db: TestDb) {
     assert_eq!(stats["data"]["workflowsByType"]["line_change_approval"], 3);
     assert_eq!(stats["data"]["workflowDefinitions"], 2);
     assert_eq!(stats["data"]["users"], 5);
+    // The seed's getDatabaseStats row, by its column names.
+    assert_eq!(
+        stats["data"]["database"],
+        json!({"total_workflows": 3, "active_workflows": 1, "completed_workflows": 1,
+               "total_users": 5, "total_betting_content": 0, "total_betting_lines": 3})
+    );
+    assert!(stats["data"]["timestamp"].is_string());
     let (status, err) = call(&s, Method::GET, "/api/v1/system/stats", &tm, None).await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
@@ -1383,4 +1413,301 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
         .1
         .unwrap();
     assert_eq!(row.status, "published");
+}
+
+async fn content_rejected_at_each_step_and_line_cancelled_from_each_state(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+    let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
+    let (_, co) = s
+        .user_token(&admin, "compliance", "compliance_officer")
+        .await;
+    // The task step is rejected by an admin: content_team may complete it, not reject.
+    let deciders = [&cm, &co, &admin];
+    let steps = ["content_review", "compliance_check", "final_publish"];
+    for reject_at in 0..3 {
+        let w = create(&s, &author, "content_publishing", content(), json!({})).await;
+        let id = w["id"].as_str().unwrap().to_owned();
+        for token in deciders.iter().take(reject_at) {
+            let (status, r) = act(&s, token, &id, "approve", None).await;
+            assert_eq!(status, 200, "{r}");
+        }
+        let (status, r) = act(
+            &s,
+            deciders[reject_at],
+            &id,
+            "reject",
+            Some(json!({"reason": "off-brand"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(
+            r["data"]["status"], "rejected",
+            "rejected at {}",
+            steps[reject_at]
+        );
+        assert_eq!(r["data"]["currentStep"], steps[reject_at]);
+        for verb in ["approve", "reject", "cancel", "start"] {
+            let (status, err) = act(&s, &admin, &id, verb, None).await;
+            assert_eq!(
+                (status, err["error"]["code"].as_str()),
+                (409, Some("INVALID_TRANSITION")),
+                "{verb} after a rejection at {}",
+                steps[reject_at]
+            );
+        }
+    }
+
+    // line_change_approval cancelled from pending and from each step; a completed or
+    // rejected one cannot be cancelled.
+    let (_, requester) = s.user_token(&admin, "requester", "trading_manager").await;
+    let (_, tm) = s.user_token(&admin, "tmanager", "trading_manager").await;
+    let (_, st) = s.user_token(&admin, "senior", "senior_trader").await;
+    let (_, rm) = s.user_token(&admin, "risk", "risk_manager").await;
+    let pending = create(
+        &s,
+        &requester,
+        "line_change_approval",
+        line(),
+        json!({"start": false}),
+    )
+    .await;
+    let (status, r) = act(&s, &admin, pending["id"].as_str().unwrap(), "cancel", None).await;
+    assert_eq!(
+        (status, r["data"]["status"].as_str()),
+        (200, Some("cancelled")),
+        "{r}"
+    );
+    let line_deciders = [&tm, &st, &rm];
+    for approved in 0..3 {
+        let w = create(&s, &requester, "line_change_approval", line(), json!({})).await;
+        let id = w["id"].as_str().unwrap().to_owned();
+        for token in line_deciders.iter().take(approved) {
+            let (status, r) = act(&s, token, &id, "approve", None).await;
+            assert_eq!(status, 200, "{r}");
+        }
+        let (status, r) = act(&s, &admin, &id, "cancel", Some(json!({"reason": "stale"}))).await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["data"]["status"], "cancelled");
+    }
+    let done = create(&s, &requester, "line_change_approval", line(), json!({})).await;
+    let done = done["id"].as_str().unwrap().to_owned();
+    for token in line_deciders {
+        act(&s, token, &done, "approve", None).await;
+    }
+    let rejected = create(&s, &requester, "line_change_approval", line(), json!({})).await;
+    let rejected = rejected["id"].as_str().unwrap().to_owned();
+    act(&s, &tm, &rejected, "reject", None).await;
+    for (id, state) in [(&done, "completed"), (&rejected, "rejected")] {
+        let (_, r) = call(
+            &s,
+            Method::GET,
+            &format!("/api/v1/workflows/{id}"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(r["data"]["status"], state);
+        let (status, err) = act(&s, &admin, id, "cancel", None).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (409, Some("INVALID_TRANSITION")),
+            "cancel a {state} workflow"
+        );
+    }
+}
+
+async fn quorum_of_two_end_to_end(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "senior_trader").await;
+    let mut reviewers = Vec::new();
+    for i in 0..4 {
+        reviewers.push(
+            s.user_token(&admin, &format!("risk{i}"), "risk_manager")
+                .await
+                .1,
+        );
+    }
+    let doc = json!({
+        "key": "limit_raise", "name": "Limit raise", "category": "trading",
+        "steps": [
+            {"id": "dual_review", "name": "Dual review", "type": "approval",
+             "assignees": ["risk_manager"], "requiredApprovals": 2, "timeout": 60}
+        ],
+        "edges": []
+    });
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(doc),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+
+    // Two approvals complete it; the first leaves it waiting; one user cannot count twice.
+    let w = create(
+        &s,
+        &author,
+        "limit_raise",
+        json!({"amount": 5000}),
+        json!({}),
+    )
+    .await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    let (status, r) = act(
+        &s,
+        &reviewers[0],
+        &id,
+        "approve",
+        Some(json!({"comments": "one"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "in_progress");
+    assert_eq!(r["data"]["currentStep"], "dual_review");
+    let (status, err) = act(&s, &reviewers[0], &id, "approve", None).await;
+    assert_eq!(status, 409, "{err}");
+    let (status, r) = act(&s, &reviewers[1], &id, "approve", None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "completed");
+    assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 2);
+    let (_, history) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{id}/history"),
+        &admin,
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["eventType"].as_str())
+        .collect();
+    assert!(kinds.contains(&"approval.recorded"), "{kinds:?}");
+    assert!(kinds.contains(&"step.approved"), "{kinds:?}");
+
+    // One rejection decides the step, whatever the quorum.
+    let w = create(
+        &s,
+        &author,
+        "limit_raise",
+        json!({"amount": 9000}),
+        json!({}),
+    )
+    .await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    act(&s, &reviewers[0], &id, "approve", None).await;
+    let (status, r) = act(&s, &reviewers[1], &id, "reject", None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["data"]["status"], "rejected");
+
+    // Four reviewers race on a quorum of two: exactly two approvals count.
+    let w = create(
+        &s,
+        &author,
+        "limit_raise",
+        json!({"amount": 7000}),
+        json!({}),
+    )
+    .await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    let races: Vec<_> = reviewers
+        .iter()
+        .map(|token| {
+            let req = s
+                .with_token(
+                    Method::POST,
+                    &format!("/api/v1/workflows/{id}/approve"),
+                    token,
+                )
+                .json(&json!({"stepId": "dual_review"}));
+            tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for r in races {
+        statuses.push(r.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 409, 409]);
+    let (_, r) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(r["data"]["status"], "completed");
+    assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 2);
+}
+
+/// The bulk size: 1,000 workflows approved in one request, a result for each.
+async fn bulk_approve_of_a_thousand(db: TestDb) {
+    use futures::StreamExt;
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+    let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
+    let ids: Vec<Value> = futures::stream::iter(0..1000)
+        .map(|_| async {
+            create(&s, &author, "content_publishing", content(), json!({})).await["id"].clone()
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    // One of them is cancelled first: its approval fails and takes nothing from the others.
+    let cancelled = ids[500].as_str().unwrap().to_owned();
+    act(&s, &admin, &cancelled, "cancel", None).await;
+    let res = s
+        .with_token(Method::POST, "/api/v1/workflows/bulk/approve", &cm)
+        .json(&json!({"workflowIds": ids, "comments": "bulk"}))
+        .timeout(std::time::Duration::from_secs(120))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let r: Value = res.json().await.unwrap();
+    let d = &r["data"];
+    assert_eq!(
+        (
+            d["successful"].as_u64(),
+            d["failed"].as_u64(),
+            d["total"].as_u64()
+        ),
+        (Some(999), Some(1), Some(1000))
+    );
+    let results = d["results"].as_array().unwrap();
+    for (i, (result, id)) in results.iter().zip(&ids).enumerate() {
+        assert_eq!(&result["id"], id, "results in request order");
+        assert_eq!(result["success"], i != 500, "{result}");
+    }
+    assert_eq!(results[500]["error"]["code"], "INVALID_TRANSITION");
+    let (_, page) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflows?type=content_publishing&status=in_progress&limit=1",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(page["data"]["total"], 999);
+    for i in [0, 499, 999] {
+        let (_, w) = call(
+            &s,
+            Method::GET,
+            &format!("/api/v1/workflows/{}", ids[i].as_str().unwrap()),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(w["data"]["currentStep"], "compliance_check");
+        assert_eq!(w["data"]["approvals"].as_array().unwrap().len(), 1);
+    }
 }

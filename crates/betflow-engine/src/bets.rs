@@ -27,8 +27,9 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::batch::Outcome;
 use crate::identity::Principal;
-use crate::placement::{self, Outcome};
+use crate::placement;
 use crate::wallet::{
     IdempotencyKey, Idempotent, check_exclusion, finish, limit_exceeded, rejected,
 };
@@ -311,7 +312,7 @@ impl Engine {
                 actor: actor.clone(),
                 key: key.cloned(),
             };
-            if let Outcome::Done(placed) = self.placer.place(request).await? {
+            if let Outcome::Done(placed) = self.placer.submit(request).await? {
                 return *placed;
             }
             let mut at = at;

@@ -4,6 +4,7 @@
 //! domain rules, talks to the store, and (in later features) runs workflows, timers and the
 //! outbox relay.
 
+pub mod batch;
 pub mod bets;
 pub mod catalog;
 mod error;
@@ -51,9 +52,9 @@ pub struct Engine {
     http: reqwest::Client,
     webhook_cache: moka::future::Cache<(), Arc<Vec<betflow_domain::webhooks::Webhook>>>,
     bet_settings: betflow_domain::sportsbook::bets::BetSettings,
-    batch_settings: placement::BatchSettings,
+    batch_settings: batch::BatchSettings,
     /// Places bets in batches (see [`placement`]).
-    placer: Arc<placement::Placer>,
+    placer: Arc<batch::Batcher<placement::Placer>>,
     line_change: line_changes::LineChangeSettings,
     /// Shared with the payment provider to sign its callbacks; `None`: no callbacks.
     payments_secret: Option<String>,
@@ -87,6 +88,20 @@ impl Readiness {
     }
 }
 
+/// The bet placer for `store` with these settings.
+fn placer(
+    store: Arc<dyn Store>,
+    bets: betflow_domain::sportsbook::bets::BetSettings,
+    settings: batch::BatchSettings,
+) -> Arc<batch::Batcher<placement::Placer>> {
+    let backend = store.backend();
+    Arc::new(batch::Batcher::new(
+        placement::Placer { store, bets },
+        settings,
+        backend,
+    ))
+}
+
 impl Engine {
     /// Wires the services. With Redis, rate-limit counters are shared by every node.
     pub fn new(
@@ -118,11 +133,7 @@ impl Engine {
                 .build(),
             bet_settings: Default::default(),
             batch_settings: Default::default(),
-            placer: Arc::new(placement::Placer::new(
-                placer_store,
-                Default::default(),
-                Default::default(),
-            )),
+            placer: placer(placer_store, Default::default(), Default::default()),
             line_change: Default::default(),
             payments_secret: None,
             currencies: moka::future::Cache::builder()
@@ -150,22 +161,21 @@ impl Engine {
         settings: betflow_domain::sportsbook::bets::BetSettings,
     ) -> Self {
         self.bet_settings = settings;
-        self.placer = Arc::new(placement::Placer::new(
-            self.store.clone(),
-            self.bet_settings,
-            self.batch_settings,
-        ));
+        self.placer = placer(self.store.clone(), self.bet_settings, self.batch_settings);
         self
     }
 
     /// How many bets share a transaction, and how many such batches run at once.
-    pub fn with_bet_batching(mut self, batch: placement::BatchSettings) -> Self {
+    pub fn with_bet_batching(mut self, batch: batch::BatchSettings) -> Self {
         self.batch_settings = batch;
-        self.placer = Arc::new(placement::Placer::new(
-            self.store.clone(),
-            self.bet_settings,
-            batch,
-        ));
+        self.placer = placer(self.store.clone(), self.bet_settings, batch);
+        self
+    }
+
+    /// How many workflow decisions share a transaction, and how many such batches run at
+    /// once.
+    pub fn with_decision_batching(mut self, batch: batch::BatchSettings) -> Self {
+        self.workflows.set_batching(batch);
         self
     }
 
@@ -210,7 +220,7 @@ impl Engine {
     }
 
     /// How bets have been batched since start (see [`placement`]).
-    pub fn placement_stats(&self) -> placement::PlacementStats {
+    pub fn placement_stats(&self) -> batch::BatchStats {
         self.placer.stats()
     }
 

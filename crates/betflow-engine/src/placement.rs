@@ -1,5 +1,4 @@
-//! Bets placed in batches. Bets that arrive while earlier ones are being placed wait in a
-//! queue; a runner takes up to [`BatchSettings::max_bets`] of them and places them in one
+//! Bets placed in batches (see [`crate::batch`]): a batch of bets is placed in one
 //! transaction: one read of the legs, one read of the customers' accounts (locked in user-id
 //! order), one write of every accepted bet, one commit. Each bet is still decided by the
 //! same rules, against its customer's balance after the bets before it in the batch.
@@ -16,63 +15,18 @@
 //! customer with stake or loss limits (their usage is read per customer), an in-play bet
 //! that must wait out the delay, and every bet of a batch whose write failed.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use betflow_domain::audit::Actor;
 use betflow_domain::sportsbook::bets::{Bet, BetSettings, BetSlip};
-use betflow_store::{Backend, BatchContext, Placement, Store};
+use betflow_store::{BatchContext, Placement, Store};
 use chrono::{DateTime, Utc};
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::EngineError;
+use crate::batch::{Outcome, Work, copy};
 use crate::bets::{Legs, decide};
 use crate::wallet::{IdempotencyKey, finish};
-
-/// How bets are batched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchSettings {
-    /// The most bets one transaction places; 1 places every bet in its own.
-    pub max_bets: usize,
-    /// How many batches may be in flight at once (on PostgreSQL, connections they hold);
-    /// 0 picks per backend: one on SQLite, whose single writer runs one transaction at a
-    /// time anyway (one beat four there), four on PostgreSQL (two to eight measured the same
-    /// within the noise on two cores).
-    pub concurrent: usize,
-}
-
-impl Default for BatchSettings {
-    fn default() -> Self {
-        Self {
-            max_bets: 32,
-            concurrent: 0,
-        }
-    }
-}
-
-impl BatchSettings {
-    fn runners(&self, backend: Backend) -> usize {
-        match (self.concurrent, backend) {
-            (0, Backend::Sqlite) => 1,
-            (0, Backend::Postgres) => 4,
-            (n, _) => n,
-        }
-    }
-}
-
-/// What the placer has done since the process started, for `/metrics`: how well bets
-/// batch, and how many fall back to a transaction of their own.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PlacementStats {
-    /// Batches run (a batch of one included).
-    pub batches: u64,
-    /// Bets decided in a batch: placed, refused, or failed with the batch's commit.
-    pub batched: u64,
-    /// Bets handed back to be placed alone.
-    pub alone: u64,
-}
 
 /// One bet waiting for a batch.
 pub(crate) struct Request {
@@ -84,131 +38,39 @@ pub(crate) struct Request {
     pub key: Option<IdempotencyKey>,
 }
 
-/// What became of a request.
-pub(crate) enum Outcome {
-    /// Placed, or refused with a client error, or the batch's commit failed.
-    Done(Box<Result<Bet, EngineError>>),
-    /// Not decided here: the request places the bet in its own transaction.
-    Alone,
-}
-
-struct Queued {
-    req: Request,
-    reply: oneshot::Sender<Outcome>,
-}
-
-#[derive(Default)]
-struct Queue {
-    waiting: VecDeque<Queued>,
-    /// Runners alive; each takes batches until the queue is empty.
-    running: usize,
-}
+/// What a batched bet became: placed, refused with a client error, or failed with the
+/// batch's commit.
+pub(crate) type Placed = Box<Result<Bet, EngineError>>;
 
 pub(crate) struct Placer {
-    store: Arc<dyn Store>,
-    bets: BetSettings,
-    batch: BatchSettings,
-    /// The most runners at once.
-    runners: usize,
-    queue: Mutex<Queue>,
-    batches: AtomicU64,
-    batched: AtomicU64,
-    alone: AtomicU64,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) bets: BetSettings,
+}
+
+impl Work for Placer {
+    type Request = Request;
+    type Answer = Placed;
+
+    async fn run(&self, batch: &[Request]) -> Vec<Outcome<Placed>> {
+        self.place_batch(batch).await
+    }
 }
 
 impl Placer {
-    pub(crate) fn new(store: Arc<dyn Store>, bets: BetSettings, batch: BatchSettings) -> Self {
-        Self {
-            runners: batch.runners(store.backend()),
-            store,
-            bets,
-            batch,
-            queue: Mutex::default(),
-            batches: AtomicU64::new(0),
-            batched: AtomicU64::new(0),
-            alone: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn stats(&self) -> PlacementStats {
-        PlacementStats {
-            batches: self.batches.load(Ordering::Relaxed),
-            batched: self.batched.load(Ordering::Relaxed),
-            alone: self.alone.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Queues the bet and waits for its batch. The batch runs in its own task, so a request
-    /// that goes away (a client that hangs up) cannot cut a batch off between its commit and
-    /// the answers to the others.
-    pub(crate) async fn place(self: &Arc<Self>, req: Request) -> Result<Outcome, EngineError> {
-        if self.batch.max_bets < 2 {
-            self.alone.fetch_add(1, Ordering::Relaxed);
-            return Ok(Outcome::Alone);
-        }
-        let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            q.waiting.push_back(Queued { req, reply });
-            let start = q.running < self.runners;
-            if start {
-                q.running += 1;
-            }
-            start
-        };
-        if start {
-            tokio::spawn(self.clone().run());
-        }
-        answer
-            .await
-            .map_err(|_| EngineError::Internal("a bet batch stopped before it answered".into()))
-    }
-
-    /// Takes batches until the queue is empty.
-    async fn run(self: Arc<Self>) {
-        let _guard = Runner(self.clone());
-        loop {
-            let batch: Vec<Queued> = {
-                let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                if q.waiting.is_empty() {
-                    q.running -= 1;
-                    return;
-                }
-                let n = q.waiting.len().min(self.batch.max_bets);
-                q.waiting.drain(..n).collect()
-            };
-            let outcomes = self.place_batch(&batch).await;
-            let alone = outcomes
-                .iter()
-                .filter(|o| matches!(o, Outcome::Alone))
-                .count() as u64;
-            self.batches.fetch_add(1, Ordering::Relaxed);
-            self.alone.fetch_add(alone, Ordering::Relaxed);
-            self.batched
-                .fetch_add(outcomes.len() as u64 - alone, Ordering::Relaxed);
-            for (q, outcome) in batch.into_iter().zip(outcomes) {
-                // A request that went away no longer needs its answer.
-                let _ = q.reply.send(outcome);
-            }
-        }
-    }
-
     /// Decides and writes one batch; one outcome per request, in order.
-    async fn place_batch(&self, batch: &[Queued]) -> Vec<Outcome> {
+    async fn place_batch(&self, batch: &[Request]) -> Vec<Outcome<Placed>> {
         let alone = || batch.iter().map(|_| Outcome::Alone).collect();
         let Ok(mut tx) = self.store.begin().await else {
             return alone();
         };
         let mut ids: Vec<Uuid> = batch
             .iter()
-            .flat_map(|q| q.req.slip.legs.iter().map(|l| l.selection_id))
+            .flat_map(|q| q.slip.legs.iter().map(|l| l.selection_id))
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut wallets: Vec<(Uuid, String)> = batch
-            .iter()
-            .map(|q| (q.req.user, q.req.currency.clone()))
-            .collect();
+        let mut wallets: Vec<(Uuid, String)> =
+            batch.iter().map(|q| (q.user, q.currency.clone())).collect();
         wallets.sort_unstable();
         wallets.dedup();
         let ctx = match &wallets[..] {
@@ -238,7 +100,7 @@ impl Placer {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut placed: Vec<(usize, Placement)> = Vec::new();
         for (i, q) in batch.iter().enumerate() {
-            let r = &q.req;
+            let r = q;
             let wallet = running
                 .iter_mut()
                 .find(|(b, _)| b.user_id == r.user && b.currency_code == r.currency);
@@ -281,7 +143,7 @@ impl Placer {
             return alone();
         }
         for (i, p) in &placed {
-            if finish(&mut tx, batch[*i].req.key.as_ref(), 201, &p.bet)
+            if finish(&mut tx, batch[*i].key.as_ref(), 201, &p.bet)
                 .await
                 .is_err()
             {
@@ -307,33 +169,5 @@ impl Placer {
             }
         }
         outcomes
-    }
-}
-
-/// The same failure for each bet of a batch.
-fn copy(e: &EngineError) -> EngineError {
-    match e {
-        EngineError::Unavailable(m) => EngineError::Unavailable(m.clone()),
-        other => EngineError::Internal(other.to_string()),
-    }
-}
-
-/// Keeps the queue served if a runner panics: its place goes to a new runner when bets are
-/// still waiting, or is given up.
-struct Runner(Arc<Placer>);
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let placer = &self.0;
-        let mut q = placer.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) if !q.waiting.is_empty() => {
-                rt.spawn(placer.clone().run());
-            }
-            _ => q.running -= 1,
-        }
     }
 }

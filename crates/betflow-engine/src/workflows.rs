@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
+use betflow_domain::events::NewEvent;
 use betflow_domain::identity::Role;
 use betflow_domain::jobs::NewJob;
 use betflow_domain::time::now;
@@ -21,13 +22,15 @@ use betflow_domain::workflow::{
     Decision, DecisionError, Priority, StepOutcome, Vote, WorkflowStatus, approval, seeded,
 };
 use betflow_domain::{DomainError, Page, Violation};
-use betflow_store::{DomainRowRef, Store, StoreError, Transaction};
+use betflow_store::{DomainRowRef, Store, StoreError, Transaction, TransitionRef};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use moka::future::Cache;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::EngineError;
+use crate::batch::{BatchSettings, Batcher, Outcome, Work, copy};
 use crate::identity::Principal;
 use crate::outbox::{Before, workflow_events};
 
@@ -60,6 +63,10 @@ pub type BulkOutcome = (Uuid, Result<WorkflowView, EngineError>);
 
 /// Most ids one bulk request may name.
 pub const MAX_BULK: usize = 1000;
+
+/// How many approvals of one bulk request are in flight at once: enough to fill a batch of
+/// decisions, few enough to leave connections for everyone else.
+const BULK_CONCURRENCY: usize = 32;
 /// Most workflows one XLSX export may contain (the file is built whole before it is sent).
 pub const MAX_EXPORT: u64 = 10_000;
 /// Workflows read per query while exporting.
@@ -105,6 +112,18 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     (sorted[idx.min(sorted.len() - 1)] * 100.0).round() / 100.0
 }
 
+/// Counts for the system statistics (the seed's getDatabaseStats).
+#[derive(Debug, Clone, Default)]
+pub struct WorkflowStats {
+    pub by_status: Vec<(String, u64)>,
+    pub by_type: Vec<(String, u64)>,
+    pub definitions: usize,
+    /// Published versions in this node's cache.
+    pub cached_versions: u64,
+    pub betting_content: u64,
+    pub betting_lines: u64,
+}
+
 /// A workflow with what a response needs beside the row.
 #[derive(Debug, Clone)]
 pub struct WorkflowView {
@@ -132,6 +151,22 @@ pub struct Workflows {
     /// Where a line change's risk levels start.
     pub(crate) risk: seeded::RiskThresholds,
     hub: Arc<crate::events::EventHub>,
+    /// Approvals and rejections share transactions under load.
+    decider: Arc<Batcher<Decider>>,
+}
+
+fn decider(
+    store: &Arc<dyn Store>,
+    versions: &Cache<(Uuid, u32), Arc<Version>>,
+    hub: &Arc<crate::events::EventHub>,
+    settings: BatchSettings,
+) -> Arc<Batcher<Decider>> {
+    let work = Decider {
+        store: store.clone(),
+        versions: versions.clone(),
+        hub: hub.clone(),
+    };
+    Arc::new(Batcher::new(work, settings, store.backend()))
 }
 
 fn invalid_transition(msg: impl Into<String>) -> EngineError {
@@ -140,10 +175,12 @@ fn invalid_transition(msg: impl Into<String>) -> EngineError {
 
 impl Workflows {
     pub fn new(store: Arc<dyn Store>, hub: Arc<crate::events::EventHub>) -> Self {
+        let versions = Cache::builder().max_capacity(10_000).build();
         Self {
+            decider: decider(&store, &versions, &hub, BatchSettings::default()),
             store,
             hub,
-            versions: Cache::builder().max_capacity(10_000).build(),
+            versions,
             schemas: Cache::builder().max_capacity(10_000).build(),
             step_medians: Cache::builder()
                 .max_capacity(10_000)
@@ -151,6 +188,16 @@ impl Workflows {
                 .build(),
             risk: seeded::RiskThresholds::default(),
         }
+    }
+
+    /// How many decisions share a transaction, and how many such batches run at once.
+    pub fn set_batching(&mut self, settings: BatchSettings) {
+        self.decider = decider(&self.store, &self.versions, &self.hub, settings);
+    }
+
+    /// How decisions have been batched since start (see [`crate::batch`]).
+    pub fn batch_stats(&self) -> crate::batch::BatchStats {
+        self.decider.stats()
     }
 
     /// Creates the seeded definitions that are missing. Safe to run on every start and from
@@ -478,146 +525,54 @@ impl Workflows {
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
-        let (mut tx, mut w, version) = self
-            .lock(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("workflow {id}")))?;
-        let prev = Before::of(&w);
-        if w.status != WorkflowStatus::InProgress {
-            return Err(invalid_transition(format!(
-                "the workflow is {}; nothing to decide",
-                w.status
-            )));
-        }
-        let current = w.current_step.clone().unwrap_or_default();
-        if let Some(s) = step_id
-            && s != current
-        {
-            return Err(invalid_transition(format!(
-                "step {s} is not the current step ({current})"
-            )));
-        }
-        let graph = &version.graph;
-        let step = graph
-            .step(&current)
-            .ok_or_else(|| EngineError::Internal(format!("step {current} is not in the graph")))?
-            .clone();
-        // The row lock above serialises deciders, so this read sees every earlier decision.
-        let history = tx.approvals_in_tx(w.id).await?;
-        let votes: Vec<Vote> = history
-            .iter()
-            .filter(|a| a.step_id != current || a.step_visit == w.step_visit)
-            .map(|a| Vote {
-                step_id: a.step_id.clone(),
-                user_id: a.approver_id,
-                decision: a.decision,
-            })
-            .collect();
-        let outcome = match step.kind {
-            StepKind::Approval => approval::decide(
-                &step,
-                &w.escalated_roles,
-                w.created_by,
-                principal.user_id,
-                principal.role,
-                decision,
-                &votes,
-            )
-            .map_err(decision_error)?,
-            StepKind::Task => {
-                let allowed = principal.role == Role::Admin
-                    || step
-                        .assignees
-                        .iter()
-                        .chain(&w.escalated_roles)
-                        .any(|r| r == principal.role.as_str());
-                if !allowed {
-                    return Err(decision_error(DecisionError::NotAssignee(principal.role)));
-                }
-                if decision == Decision::Approve {
-                    StepOutcome::Approved
-                } else {
-                    StepOutcome::Rejected
-                }
-            }
-            other => {
-                return Err(invalid_transition(format!(
-                    "a {other:?} step is not decided by people"
-                )));
-            }
-        };
-        let t = now();
-        let record = Approval {
-            id: Uuid::now_v7(),
-            workflow_id: w.id,
-            step_id: current.clone(),
-            step_visit: w.step_visit,
-            approver_id: principal.user_id,
+        let req = DecisionRequest {
+            principal: principal.clone(),
+            id,
+            step_id: step_id.map(str::to_owned),
             decision,
-            comments: comments.clone(),
-            decided_at: t,
+            comments,
+            reason,
+            actor: actor.clone(),
         };
-        let verb = if decision == Decision::Approve {
-            "step.approved"
-        } else {
-            "step.rejected"
+        let decided = match self.decider.submit(req.clone()).await? {
+            Outcome::Done(done) => (*done)?,
+            Outcome::Alone => self.decide_alone(&req).await?,
         };
-        let mut events = vec![event(
-            &w,
-            verb,
-            Some(current.clone()),
-            Some(principal.user_id),
-            json!({"comments": comments, "reason": reason}),
-        )];
-        let step_decided = !matches!(outcome, StepOutcome::Pending { .. });
-        match outcome {
-            StepOutcome::Pending {
-                approvals,
-                required,
-            } => {
-                events[0].event_type = "approval.recorded".into();
-                events[0].data = Some(
-                    json!({"comments": comments, "approvals": approvals, "required": required}),
-                );
-                w.updated_at = t;
-            }
-            StepOutcome::Approved => {
-                w.completed_steps += 1;
-                events.extend(advance(
-                    &mut w,
-                    graph,
-                    graph.next(&current, Branch::Approved),
-                    Some(principal.user_id),
-                    t,
-                )?);
-            }
-            StepOutcome::Rejected => {
-                events.extend(advance(
-                    &mut w,
-                    graph,
-                    graph.next(&current, Branch::Rejected),
-                    Some(principal.user_id),
-                    t,
-                )?);
-            }
-        }
-        self.commit_transition(tx, Some(&record), &prev, &w, graph, &events, actor)
-            .await?;
         // The first decision time of a step is what turns estimates on: refresh the medians
         // then, not on every decision.
-        if step_decided
+        let step = decided.record.step_id.as_str();
+        if decided.step_decided
             && self
                 .step_medians
-                .get(&w.workflow_type)
+                .get(&decided.w.workflow_type)
                 .await
-                .is_some_and(|m| !m.contains_key(&current))
+                .is_some_and(|m| !m.contains_key(step))
         {
-            self.step_medians.invalidate(&w.workflow_type).await;
+            self.step_medians.invalidate(&decided.w.workflow_type).await;
         }
-        // The row lock made `history` complete; with this decision it is the whole list.
-        let mut approvals = history;
-        approvals.push(record);
-        self.view_with(w, approvals).await
+        self.view_with(decided.w, decided.approvals).await
+    }
+
+    /// A decision in its own transaction.
+    async fn decide_alone(&self, req: &DecisionRequest) -> Result<Decided, EngineError> {
+        let (mut tx, w, version) = self
+            .lock(req.id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow {}", req.id)))?;
+        // The row lock above serialises deciders, so this read sees every earlier decision.
+        let history = tx.approvals_in_tx(w.id).await?;
+        let d = decide_locked(req, w, version, history)?;
+        self.commit_transition(
+            tx,
+            Some(&d.record),
+            &d.prev,
+            &d.w,
+            &d.version.graph,
+            &d.events,
+            &req.actor,
+        )
+        .await?;
+        Ok(d)
     }
 
     /// Runs `change` on the locked workflow and commits it with its timeline and audit rows.
@@ -761,13 +716,18 @@ impl Workflows {
             )
             .into());
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let r = self
-                .approve(principal, *id, None, comments.clone(), actor)
-                .await;
-            out.push((*id, r));
-        }
+        // Several at a time, so they share transactions; one failure touches no other.
+        let out = futures::stream::iter(ids.iter().copied())
+            .map(|id| {
+                let comments = comments.clone();
+                async move {
+                    let r = self.approve(principal, id, None, comments, actor).await;
+                    (id, r)
+                }
+            })
+            .buffered(BULK_CONCURRENCY)
+            .collect()
+            .await;
         Ok(out)
     }
 
@@ -1167,20 +1127,14 @@ impl Workflows {
         actor: &Actor,
     ) -> Result<(), EngineError> {
         settle_content(&mut tx, w).await?;
-        let job = if w.step_visit != prev.visit {
-            step_job(graph, w)
-        } else {
-            None
-        };
-        let before = json!({"status": prev.status.as_str(), "currentStep": prev.step});
-        let entry = audit_entry(w, AuditAction::Update, Some(before), actor)?;
+        let rows = TransitionRows::of(prev, w, graph, events, actor)?;
         tx.record_transition(
             decision,
             w,
-            job.as_ref(),
+            rows.job.as_ref(),
             events,
-            &workflow_events(prev, w, graph, events),
-            &entry,
+            &rows.events,
+            &rows.audit,
         )
         .await
         .map_err(|e| match e {
@@ -1373,15 +1327,16 @@ impl Workflows {
     }
 
     /// Workflows counted by status and by type over all time, and definitions.
-    pub async fn stats(
-        &self,
-    ) -> Result<(Vec<(String, u64)>, Vec<(String, u64)>, usize, u64), EngineError> {
-        Ok((
-            self.store.count_by_status(None, None).await?,
-            self.store.count_by_type(None).await?,
-            self.store.list_definitions().await?.len(),
-            self.versions.entry_count(),
-        ))
+    pub async fn stats(&self) -> Result<WorkflowStats, EngineError> {
+        let (betting_content, betting_lines) = self.store.count_domain_rows().await?;
+        Ok(WorkflowStats {
+            by_status: self.store.count_by_status(None, None).await?,
+            by_type: self.store.count_by_type(None).await?,
+            definitions: self.store.list_definitions().await?.len(),
+            cached_versions: self.versions.entry_count(),
+            betting_content,
+            betting_lines,
+        })
     }
 
     /// The seed's domain rows of a workflow, if it has them.
@@ -1532,6 +1487,315 @@ impl Workflows {
             step_kind,
             estimated_completion,
         })
+    }
+}
+
+/// A decision on a workflow's current step, as the API takes it.
+#[derive(Clone)]
+pub(crate) struct DecisionRequest {
+    principal: Principal,
+    id: Uuid,
+    step_id: Option<String>,
+    decision: Decision,
+    comments: Option<String>,
+    reason: Option<String>,
+    actor: Actor,
+}
+
+/// A decision worked out under its workflow's lock.
+pub(crate) struct Decided {
+    prev: Before,
+    /// The workflow as the decision leaves it.
+    w: Instance,
+    version: Arc<Version>,
+    record: Approval,
+    events: Vec<TimelineEvent>,
+    /// The step is decided (not waiting for more approvals).
+    step_decided: bool,
+    /// Every decision on the workflow, this one last.
+    approvals: Vec<Approval>,
+}
+
+/// Decides `req` on the locked workflow `w`, given every earlier decision on it: the
+/// four-eyes and quorum rules, then the walk to the next step. Writes nothing.
+fn decide_locked(
+    req: &DecisionRequest,
+    mut w: Instance,
+    version: Arc<Version>,
+    history: Vec<Approval>,
+) -> Result<Decided, EngineError> {
+    let prev = Before::of(&w);
+    let principal = &req.principal;
+    if w.status != WorkflowStatus::InProgress {
+        return Err(invalid_transition(format!(
+            "the workflow is {}; nothing to decide",
+            w.status
+        )));
+    }
+    let current = w.current_step.clone().unwrap_or_default();
+    if let Some(s) = &req.step_id
+        && *s != current
+    {
+        return Err(invalid_transition(format!(
+            "step {s} is not the current step ({current})"
+        )));
+    }
+    let graph = &version.graph;
+    let step = graph
+        .step(&current)
+        .ok_or_else(|| EngineError::Internal(format!("step {current} is not in the graph")))?;
+    let votes: Vec<Vote> = history
+        .iter()
+        .filter(|a| a.step_id != current || a.step_visit == w.step_visit)
+        .map(|a| Vote {
+            step_id: a.step_id.clone(),
+            user_id: a.approver_id,
+            decision: a.decision,
+        })
+        .collect();
+    let outcome = match step.kind {
+        StepKind::Approval => approval::decide(
+            step,
+            &w.escalated_roles,
+            w.created_by,
+            principal.user_id,
+            principal.role,
+            req.decision,
+            &votes,
+        )
+        .map_err(decision_error)?,
+        StepKind::Task => {
+            let allowed = principal.role == Role::Admin
+                || step
+                    .assignees
+                    .iter()
+                    .chain(&w.escalated_roles)
+                    .any(|r| r == principal.role.as_str());
+            if !allowed {
+                return Err(decision_error(DecisionError::NotAssignee(principal.role)));
+            }
+            if req.decision == Decision::Approve {
+                StepOutcome::Approved
+            } else {
+                StepOutcome::Rejected
+            }
+        }
+        other => {
+            return Err(invalid_transition(format!(
+                "a {other:?} step is not decided by people"
+            )));
+        }
+    };
+    let t = now();
+    let record = Approval {
+        id: Uuid::now_v7(),
+        workflow_id: w.id,
+        step_id: current.clone(),
+        step_visit: w.step_visit,
+        approver_id: principal.user_id,
+        decision: req.decision,
+        comments: req.comments.clone(),
+        decided_at: t,
+    };
+    let verb = if req.decision == Decision::Approve {
+        "step.approved"
+    } else {
+        "step.rejected"
+    };
+    let mut events = vec![event(
+        &w,
+        verb,
+        Some(current.clone()),
+        Some(principal.user_id),
+        json!({"comments": req.comments, "reason": req.reason}),
+    )];
+    let step_decided = !matches!(outcome, StepOutcome::Pending { .. });
+    match outcome {
+        StepOutcome::Pending {
+            approvals,
+            required,
+        } => {
+            events[0].event_type = "approval.recorded".into();
+            events[0].data = Some(
+                json!({"comments": req.comments, "approvals": approvals, "required": required}),
+            );
+            w.updated_at = t;
+        }
+        StepOutcome::Approved => {
+            w.completed_steps += 1;
+            events.extend(advance(
+                &mut w,
+                graph,
+                graph.next(&current, Branch::Approved),
+                Some(principal.user_id),
+                t,
+            )?);
+        }
+        StepOutcome::Rejected => {
+            events.extend(advance(
+                &mut w,
+                graph,
+                graph.next(&current, Branch::Rejected),
+                Some(principal.user_id),
+                t,
+            )?);
+        }
+    }
+    // The row lock made `history` complete; with this decision it is the whole list.
+    let mut approvals = history;
+    approvals.push(record.clone());
+    Ok(Decided {
+        prev,
+        w,
+        version,
+        record,
+        events,
+        step_decided,
+        approvals,
+    })
+}
+
+/// What a transition writes beside the workflow's state and timeline.
+struct TransitionRows {
+    /// The job of the step just entered, if the transition entered one.
+    job: Option<NewJob>,
+    audit: AuditEntry,
+    /// The outbox events.
+    events: Vec<NewEvent>,
+}
+
+impl TransitionRows {
+    fn of(
+        prev: &Before,
+        w: &Instance,
+        graph: &WorkflowGraph,
+        timeline: &[TimelineEvent],
+        actor: &Actor,
+    ) -> Result<Self, EngineError> {
+        let job = if w.step_visit != prev.visit {
+            step_job(graph, w)
+        } else {
+            None
+        };
+        let before = json!({"status": prev.status.as_str(), "currentStep": prev.step});
+        Ok(Self {
+            job,
+            audit: audit_entry(w, AuditAction::Update, Some(before), actor)?,
+            events: workflow_events(prev, w, graph, timeline),
+        })
+    }
+}
+
+/// A batched decision: decided (and written, or failed with its batch's commit), or
+/// refused with a client error.
+pub(crate) type DecisionAnswer = Box<Result<Decided, EngineError>>;
+
+/// Decides approvals on different workflows in one transaction (see [`crate::batch`]): the
+/// workflows locked in id order in one statement, their decisions read in one, each request
+/// decided by [`decide_locked`] as alone, every transition written in shared statements,
+/// one commit.
+///
+/// A request goes back to be decided alone when its workflow is already in the batch (a
+/// second decision must see the first), is missing, or runs on a version not in the cache,
+/// and every request of a batch whose write failed.
+pub(crate) struct Decider {
+    store: Arc<dyn Store>,
+    versions: Cache<(Uuid, u32), Arc<Version>>,
+    hub: Arc<crate::events::EventHub>,
+}
+
+impl Work for Decider {
+    type Request = DecisionRequest;
+    type Answer = DecisionAnswer;
+
+    async fn run(&self, batch: &[DecisionRequest]) -> Vec<Outcome<DecisionAnswer>> {
+        let alone = || batch.iter().map(|_| Outcome::Alone).collect();
+        let Ok(mut tx) = self.store.begin().await else {
+            return alone();
+        };
+        let mut ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let Ok(locked) = tx.lock_workflows(&ids).await else {
+            return alone();
+        };
+        let Ok(history) = tx.approvals_in_tx_for(&ids).await else {
+            return alone();
+        };
+        let mut workflows: std::collections::HashMap<Uuid, Instance> =
+            locked.into_iter().map(|w| (w.id, w)).collect();
+        let mut histories: std::collections::HashMap<Uuid, Vec<Approval>> = Default::default();
+        for a in history {
+            histories.entry(a.workflow_id).or_default().push(a);
+        }
+        let mut outcomes: Vec<Outcome<DecisionAnswer>> = Vec::with_capacity(batch.len());
+        let mut decided: Vec<(usize, Decided)> = Vec::new();
+        for (i, req) in batch.iter().enumerate() {
+            // A workflow's second request in the batch waits for the first's commit.
+            let Some(w) = workflows.remove(&req.id) else {
+                outcomes.push(Outcome::Alone);
+                continue;
+            };
+            let Some(version) = self.versions.get(&(w.definition_id, w.version)).await else {
+                outcomes.push(Outcome::Alone);
+                continue;
+            };
+            let history = histories.remove(&w.id).unwrap_or_default();
+            match decide_locked(req, w, version, history) {
+                Ok(d) => {
+                    decided.push((i, d));
+                    outcomes.push(Outcome::Alone);
+                }
+                Err(e) if e.client_error().is_some() => {
+                    outcomes.push(Outcome::Done(Box::new(Err(e))))
+                }
+                Err(_) => outcomes.push(Outcome::Alone),
+            }
+        }
+        if decided.is_empty() {
+            return outcomes;
+        }
+        let mut rows = Vec::with_capacity(decided.len());
+        for (i, d) in &decided {
+            if settle_content(&mut tx, &d.w).await.is_err() {
+                return alone();
+            }
+            match TransitionRows::of(&d.prev, &d.w, &d.version.graph, &d.events, &batch[*i].actor) {
+                Ok(r) => rows.push(r),
+                Err(_) => return alone(),
+            }
+        }
+        let writes: Vec<TransitionRef<'_>> = decided
+            .iter()
+            .zip(&rows)
+            .map(|((_, d), r)| TransitionRef {
+                decision: Some(&d.record),
+                workflow: &d.w,
+                job: r.job.as_ref(),
+                timeline: &d.events,
+                events: &r.events,
+                audit: &r.audit,
+            })
+            .collect();
+        if tx.record_transitions(&writes).await.is_err() {
+            return alone();
+        }
+        drop(writes);
+        match tx.commit().await {
+            Ok(()) => {
+                self.hub.notify_written();
+                for (i, d) in decided {
+                    outcomes[i] = Outcome::Done(Box::new(Ok(d)));
+                }
+            }
+            Err(e) => {
+                let e = EngineError::from(e);
+                for (i, _) in decided {
+                    outcomes[i] = Outcome::Done(Box::new(Err(copy(&e))));
+                }
+            }
+        }
+        outcomes
     }
 }
 

@@ -224,6 +224,8 @@ pub trait WorkflowRead {
     ) -> Result<Vec<(String, u64)>>;
     /// Workflows (created since `from`) counted by type.
     async fn count_by_type(&self, from: Option<DateTime<Utc>>) -> Result<Vec<(String, u64)>>;
+    /// Rows of the seed's `betting_content` and `betting_lines` tables.
+    async fn count_domain_rows(&self) -> Result<(u64, u64)>;
     /// Open workflows whose current step's due time has passed.
     async fn count_overdue(&self, now: DateTime<Utc>, workflow_type: Option<&str>) -> Result<u64>;
     /// Completion times of workflows completed since `from`.
@@ -269,6 +271,16 @@ pub trait WorkflowWrite {
         events: &[NewEvent],
         audit: &AuditEntry,
     ) -> Result<()>;
+    /// Reads and locks several workflows at once, in id order (so two batches, or a batch
+    /// and a single transition, never deadlock); missing and deleted ones are left out.
+    async fn lock_workflows(&mut self, ids: &[Uuid]) -> Result<Vec<Instance>>;
+    /// Every decision on these workflows, read inside this transaction.
+    async fn approvals_in_tx_for(&mut self, workflow_ids: &[Uuid]) -> Result<Vec<Approval>>;
+    /// Writes transitions of different workflows as [`record_transition`](Self::record_transition)
+    /// does one, sharing statements: one per 14 KiB of parameters or so on PostgreSQL, one
+    /// batch for the writer's thread on SQLite. A conflicting decision fails the whole call
+    /// with [`StoreError::Conflict`]; the caller rolls back.
+    async fn record_transitions(&mut self, transitions: &[TransitionRef<'_>]) -> Result<()>;
     /// Writes a new workflow with its domain row, first step's job, timeline rows, outbox
     /// events and audit row, in one round trip as [`record_transition`](Self::record_transition).
     #[allow(clippy::too_many_arguments)]
@@ -579,6 +591,17 @@ pub trait BetRead {
     async fn list_bets(&self, filter: &BetFilter) -> Result<Page<Bet>>;
     /// Per selection of the market, over open bets.
     async fn market_exposure(&self, market_id: Uuid) -> Result<Vec<SelectionExposure>>;
+}
+
+/// One transition's rows, as [`WorkflowWrite::record_transition`] takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct TransitionRef<'a> {
+    pub decision: Option<&'a Approval>,
+    pub workflow: &'a Instance,
+    pub job: Option<&'a NewJob>,
+    pub timeline: &'a [TimelineEvent],
+    pub events: &'a [NewEvent],
+    pub audit: &'a AuditEntry,
 }
 
 /// The seed's row that goes with a new workflow of a seeded type.

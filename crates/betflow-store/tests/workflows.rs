@@ -1,13 +1,16 @@
 //! Workflow definitions, versions, workflows, approvals and timeline on both backends.
 
 use betflow_domain::PageRequest;
+use betflow_domain::audit::{AuditAction, AuditEntry, AuditQuery};
+use betflow_domain::events::NewEvent;
+use betflow_domain::jobs::NewJob;
 use betflow_domain::time::now;
 use betflow_domain::workflow::record::{
     Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
 };
 use betflow_domain::workflow::{Decision, Priority, WorkflowStatus, seeded};
-use betflow_store::StoreError;
 use betflow_store::testing::TestDb;
+use betflow_store::{StoreError, TransitionRef};
 use chrono::Duration;
 use serde_json::json;
 use uuid::Uuid;
@@ -17,6 +20,7 @@ betflow_store::conformance!(
     one_vote_per_user_per_step_visit,
     listing_filters_and_paginates,
     keyset_scans_see_each_row_once,
+    transitions_of_several_workflows_share_statements,
 );
 
 async fn seed(db: &TestDb) -> (Definition, Version) {
@@ -403,4 +407,186 @@ async fn keyset_scans_see_each_row_once(db: TestDb) {
         );
     }
     assert!(db.store.list_approvals_for(&[]).await.unwrap().is_empty());
+}
+
+/// What a batch of decisions writes: several workflows locked in id order in one read,
+/// their transitions written together (more than one statement's worth), and a conflicting
+/// decision failing the whole write.
+async fn transitions_of_several_workflows_share_statements(db: TestDb) {
+    let (d, _) = seed(&db).await;
+    let big = "x".repeat(1000);
+    let mut workflows: Vec<Instance> = (0..12)
+        .map(|i| instance(&d, Priority::Medium, json!({"n": i, "note": big})))
+        .collect();
+    let mut tx = db.store.begin().await.unwrap();
+    for w in &workflows {
+        tx.insert_workflow(w).await.unwrap();
+    }
+    let deleted = instance(&d, Priority::Low, json!({}));
+    tx.insert_workflow(&deleted).await.unwrap();
+    assert!(tx.delete_workflow(deleted.id, now()).await.unwrap());
+    tx.commit().await.unwrap();
+
+    // Asked for in any order, with a missing and a deleted id: the rest, in id order.
+    let mut ids: Vec<Uuid> = workflows.iter().rev().map(|w| w.id).collect();
+    ids.push(Uuid::now_v7());
+    ids.push(deleted.id);
+    let mut tx = db.store.begin().await.unwrap();
+    let locked = tx.lock_workflows(&ids).await.unwrap();
+    let mut expected = workflows.clone();
+    expected.sort_by_key(|w| w.id);
+    assert_eq!(locked, expected);
+    assert!(tx.lock_workflows(&[]).await.unwrap().is_empty());
+    assert!(tx.approvals_in_tx_for(&ids).await.unwrap().is_empty());
+
+    let approver = Uuid::now_v7();
+    let t = now();
+    let mut decisions = Vec::new();
+    let mut timelines = Vec::new();
+    let mut outbox = Vec::new();
+    let mut audits = Vec::new();
+    for w in &mut workflows {
+        decisions.push(Approval {
+            id: Uuid::now_v7(),
+            workflow_id: w.id,
+            step_id: "line_impact_analysis".into(),
+            step_visit: 1,
+            approver_id: approver,
+            decision: Decision::Approve,
+            comments: Some(format!("ok {}", w.data["n"])),
+            decided_at: t,
+        });
+        w.current_step = Some("senior_trader_approval".into());
+        w.step_visit = 2;
+        w.completed_steps = 1;
+        w.updated_at = t;
+        timelines.push(vec![TimelineEvent {
+            id: Uuid::now_v7(),
+            workflow_id: w.id,
+            event_type: "step.approved".into(),
+            step_id: Some("line_impact_analysis".into()),
+            user_id: Some(approver),
+            data: Some(json!({"note": big})),
+            created_at: t,
+        }]);
+        let mut e = NewEvent::new(
+            "workflow.step_approved",
+            json!({"id": w.id, "note": big}),
+            t,
+        );
+        e.workflow_id = Some(w.id);
+        outbox.push(vec![e]);
+        audits.push(AuditEntry {
+            id: Uuid::now_v7(),
+            table_name: "workflow_instances".into(),
+            record_id: w.id,
+            action: AuditAction::Update,
+            old_values: Some(json!({"currentStep": "line_impact_analysis"})),
+            new_values: Some(json!({"currentStep": "senior_trader_approval", "note": big})),
+            user_id: Some(approver),
+            ip_address: None,
+            user_agent: None,
+            timestamp: t,
+        });
+    }
+    let job = NewJob {
+        kind: "step_timeout".into(),
+        payload: json!({"workflowId": workflows[0].id}),
+        run_at: t + Duration::minutes(30),
+        max_attempts: 3,
+    };
+    let writes: Vec<TransitionRef<'_>> = (0..workflows.len())
+        .map(|i| TransitionRef {
+            decision: Some(&decisions[i]),
+            workflow: &workflows[i],
+            job: (i == 0).then_some(&job),
+            timeline: &timelines[i],
+            events: &outbox[i],
+            audit: &audits[i],
+        })
+        .collect();
+    tx.record_transitions(&writes).await.unwrap();
+    tx.commit().await.unwrap();
+
+    for (i, w) in workflows.iter().enumerate() {
+        assert_eq!(db.store.get_workflow(w.id).await.unwrap().as_ref(), Some(w));
+        assert_eq!(
+            db.store.list_approvals(w.id).await.unwrap(),
+            [decisions[i].clone()]
+        );
+        let kinds: Vec<String> = db
+            .store
+            .list_timeline(w.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect();
+        assert_eq!(kinds, ["step.approved"]);
+        let audit = db
+            .store
+            .query_audit(&AuditQuery {
+                table_name: Some("workflow_instances".into()),
+                record_id: Some(w.id),
+                user_id: None,
+                action: None,
+                from: None,
+                until: None,
+                page: PageRequest::default(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(audit.total, 1, "one audit row for {}", w.id);
+    }
+    let jobs = db
+        .store
+        .claim_jobs(
+            "w",
+            t + Duration::hours(1),
+            std::time::Duration::from_secs(60),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].payload, job.payload);
+    let mut tx = db.store.begin().await.unwrap();
+    let read = tx.approvals_in_tx_for(&ids).await.unwrap();
+    assert_eq!(read.len(), workflows.len());
+    drop(tx);
+
+    // The same decisions again: the first one conflicts and nothing of the batch is kept.
+    let mut again: Vec<Approval> = decisions.clone();
+    for a in again.iter_mut().skip(1) {
+        a.id = Uuid::now_v7();
+        a.step_visit = 2;
+    }
+    let mut moved = workflows.clone();
+    for w in &mut moved {
+        w.current_step = Some("risk_management_review".into());
+        w.step_visit = 3;
+    }
+    let writes: Vec<TransitionRef<'_>> = (0..moved.len())
+        .map(|i| TransitionRef {
+            decision: Some(&again[i]),
+            workflow: &moved[i],
+            job: None,
+            timeline: &[],
+            events: &[],
+            audit: &audits[i],
+        })
+        .collect();
+    let mut tx = db.store.begin().await.unwrap();
+    assert!(matches!(
+        tx.record_transitions(&writes).await.unwrap_err(),
+        StoreError::Conflict { .. }
+    ));
+    drop(tx);
+    for (i, w) in workflows.iter().enumerate() {
+        assert_eq!(db.store.get_workflow(w.id).await.unwrap().as_ref(), Some(w));
+        assert_eq!(
+            db.store.list_approvals(w.id).await.unwrap(),
+            [decisions[i].clone()]
+        );
+    }
 }

@@ -176,9 +176,29 @@ pub struct WorkflowArgs {
     /// Where a line change becomes critical: PERCENT:AMOUNT.
     #[arg(long, env = "BETFLOW_RISK_CRITICAL", default_value = "20:100000", value_parser = RiskThresholds::parse_level)]
     pub risk_critical: Threshold,
+
+    /// The most approvals and rejections (of different workflows) decided in one database
+    /// transaction: decisions that arrive together share it, each decided by the same rules.
+    /// 1 decides every one in its own.
+    #[arg(long, env = "BETFLOW_DECISION_BATCH_MAX", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub decision_batch_max: u16,
+
+    /// How many such transactions may be in flight at once; 0: one on SQLite (one writer),
+    /// four on PostgreSQL.
+    #[arg(long, env = "BETFLOW_DECISION_BATCH_CONCURRENCY", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub decision_batch_concurrency: u16,
 }
 
 impl WorkflowArgs {
+    pub fn batching(&self) -> betflow_engine::batch::BatchSettings {
+        betflow_engine::batch::BatchSettings {
+            max: self.decision_batch_max.into(),
+            concurrent: self.decision_batch_concurrency.into(),
+        }
+    }
+
     pub fn risk_thresholds(&self) -> anyhow::Result<RiskThresholds> {
         RiskThresholds::new(self.risk_medium, self.risk_high, self.risk_critical)
             .map_err(|e| anyhow::anyhow!("BETFLOW_RISK_*: {e}"))
@@ -260,9 +280,9 @@ pub struct BetArgs {
 }
 
 impl BetArgs {
-    pub fn batching(&self) -> betflow_engine::placement::BatchSettings {
-        betflow_engine::placement::BatchSettings {
-            max_bets: self.bet_batch_max.into(),
+    pub fn batching(&self) -> betflow_engine::batch::BatchSettings {
+        betflow_engine::batch::BatchSettings {
+            max: self.bet_batch_max.into(),
             concurrent: self.bet_batch_concurrency.into(),
         }
     }
@@ -572,28 +592,44 @@ mod tests {
     }
 
     #[test]
-    fn bet_batching_settings_parse_and_refuse_out_of_range() {
+    fn batching_settings_parse_and_refuse_out_of_range() {
         let serve = |extra: &[&str]| {
             let mut args = vec!["betflow", "serve"];
             args.extend_from_slice(extra);
             match Cli::try_parse_from(args).map(|c| c.command) {
-                Ok(Command::Serve(a)) => Ok(a.bets.batching()),
+                Ok(Command::Serve(a)) => Ok((a.bets.batching(), a.workflows.batching())),
                 Ok(_) => unreachable!(),
                 Err(e) => Err(e.to_string()),
             }
         };
-        let default = serve(&[]).unwrap();
-        assert_eq!((default.max_bets, default.concurrent), (32, 0));
-        let off = serve(&["--bet-batch-max", "1", "--bet-batch-concurrency", "2"]).unwrap();
-        assert_eq!((off.max_bets, off.concurrent), (1, 2));
-        for bad in [
-            ["--bet-batch-max", "0"],
-            ["--bet-batch-max", "257"],
-            ["--bet-batch-max", "many"],
-            ["--bet-batch-concurrency", "65"],
-            ["--bet-batch-concurrency", "-1"],
-        ] {
-            assert!(serve(&bad).is_err(), "{bad:?} accepted");
+        let (bets, decisions) = serve(&[]).unwrap();
+        assert_eq!((bets.max, bets.concurrent), (32, 0));
+        assert_eq!((decisions.max, decisions.concurrent), (32, 0));
+        let (bets, decisions) = serve(&[
+            "--bet-batch-max",
+            "1",
+            "--bet-batch-concurrency",
+            "2",
+            "--decision-batch-max",
+            "8",
+            "--decision-batch-concurrency",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!((bets.max, bets.concurrent), (1, 2));
+        assert_eq!((decisions.max, decisions.concurrent), (8, 3));
+        for flag in ["bet", "decision"] {
+            let max = format!("--{flag}-batch-max");
+            let concurrency = format!("--{flag}-batch-concurrency");
+            for bad in [
+                [max.as_str(), "0"],
+                [max.as_str(), "257"],
+                [max.as_str(), "many"],
+                [concurrency.as_str(), "65"],
+                [concurrency.as_str(), "-1"],
+            ] {
+                assert!(serve(&bad).is_err(), "{bad:?} accepted");
+            }
         }
     }
 

@@ -123,37 +123,64 @@ pub struct CacheStats {
     pub api_keys: u64,
 }
 
+/// The seed's `getDatabaseStats` row, with its column names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatabaseStats {
+    pub total_workflows: u64,
+    pub active_workflows: u64,
+    pub completed_workflows: u64,
+    pub total_users: u64,
+    pub total_betting_content: u64,
+    pub total_betting_lines: u64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SystemStats {
+    /// The seed's counts, as its clients read them.
+    pub database: DatabaseStats,
     pub workflows_by_status: BTreeMap<String, u64>,
     pub workflows_by_type: BTreeMap<String, u64>,
     pub workflow_definitions: usize,
     pub users: u64,
     /// Entries in this node's in-process caches.
     pub cache: CacheStats,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
 }
 
 #[utoipa::path(get, path = "/api/v1/system/stats", tag = "system", summary = "System statistics",
-    description = "Requires role admin. Counts of workflows by status and type, definitions, \
-                   users, and this node's cache sizes.",
+    description = "Requires role admin. The seed's counts (`database`: workflows, active and \
+                   completed ones, users, betting content and lines), workflows by status and \
+                   type, definitions, and this node's cache sizes.",
     responses((status = 200, body = SystemStats), (status = 403, body = ErrorEnvelope)))]
 pub async fn stats(
     State(state): State<AppState>,
     _role: WithRole<AdminOnly>,
 ) -> Result<ApiResponse<SystemStats>, ApiError> {
-    let (by_status, by_type, definitions, versions) = state.engine.workflows().stats().await?;
+    let stats = state.engine.workflows().stats().await?;
     let (users, sessions, keys) = state.engine.identity().cache_sizes();
+    let total_users = state.engine.identity().count_users().await?;
+    let by_status: BTreeMap<String, u64> = stats.by_status.into_iter().collect();
+    let count = |status: &str| by_status.get(status).copied().unwrap_or(0);
     Ok(ApiResponse::ok(SystemStats {
-        workflows_by_status: by_status.into_iter().collect(),
-        workflows_by_type: by_type.into_iter().collect(),
-        workflow_definitions: definitions,
-        users: state.engine.identity().count_users().await?,
+        database: DatabaseStats {
+            total_workflows: by_status.values().sum(),
+            active_workflows: count("in_progress"),
+            completed_workflows: count("completed"),
+            total_users,
+            total_betting_content: stats.betting_content,
+            total_betting_lines: stats.betting_lines,
+        },
+        workflows_by_type: stats.by_type.into_iter().collect(),
+        workflows_by_status: by_status,
+        workflow_definitions: stats.definitions,
+        users: total_users,
         cache: CacheStats {
-            workflow_versions: versions,
+            workflow_versions: stats.cached_versions,
             users,
             sessions,
             api_keys: keys,
         },
+        timestamp: betflow_domain::time::now(),
     }))
 }

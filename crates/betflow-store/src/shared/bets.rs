@@ -407,20 +407,8 @@ impl BetWrite for BackendTx {
     }
 
     async fn record_placements(&mut self, placements: &[Placement]) -> Result<()> {
-        let mut rest = placements;
-        while !rest.is_empty() {
-            let mut bytes = 0;
-            let n = rest
-                .iter()
-                .take_while(|p| {
-                    bytes += placement_bytes(p);
-                    bytes <= STATEMENT_BYTES
-                })
-                .count()
-                .max(1);
-            let (chunk, tail) = rest.split_at(n);
+        for chunk in statements(placements, placement_bytes) {
             self.record_chunk(chunk).await?;
-            rest = tail;
         }
         Ok(())
     }
@@ -650,6 +638,28 @@ impl BackendTx {
 /// fewer 2–4 ms.
 const STATEMENT_BYTES: usize = 14 * 1024;
 
+/// `items` cut into runs whose estimated parameters fit one statement (see
+/// [`STATEMENT_BYTES`]); an item larger than that goes alone.
+pub(super) fn statements<T>(items: &[T], bytes_of: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let mut bytes = 0;
+        let n = rest
+            .iter()
+            .take_while(|item| {
+                bytes += bytes_of(item);
+                bytes <= STATEMENT_BYTES
+            })
+            .count()
+            .max(1);
+        let (chunk, tail) = rest.split_at(n);
+        out.push(chunk);
+        rest = tail;
+    }
+    out
+}
+
 /// About how many bytes of parameters a placement adds to its statement: the audit row's
 /// values dominate (the whole bet), each leg adds its row, the rest is about a kilobyte.
 fn placement_bytes(p: &Placement) -> usize {
@@ -658,7 +668,7 @@ fn placement_bytes(p: &Placement) -> usize {
 }
 
 /// The length of `v` as JSON text, without building the text.
-fn json_len(v: &Value) -> usize {
+pub(super) fn json_len(v: &Value) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

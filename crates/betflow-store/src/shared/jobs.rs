@@ -150,17 +150,33 @@ impl JobWrite for BackendTx {
 
 /// `INSERT INTO jobs ... VALUES (...)` for a queued job, appended to `qb`.
 pub(super) fn push_job_insert(qb: &mut QueryBuilder<Db>, id: Uuid, job: &NewJob) {
+    push_jobs_rows(qb, [(id, job)]);
+}
+
+/// `INSERT INTO jobs ... VALUES (...), ...` for queued jobs with new ids, appended to `qb`.
+pub(super) fn push_jobs_insert<'j>(
+    qb: &mut QueryBuilder<Db>,
+    jobs: impl IntoIterator<Item = &'j NewJob>,
+) {
+    push_jobs_rows(qb, jobs.into_iter().map(|j| (Uuid::now_v7(), j)));
+}
+
+fn push_jobs_rows<'j>(
+    qb: &mut QueryBuilder<Db>,
+    jobs: impl IntoIterator<Item = (Uuid, &'j NewJob)>,
+) {
+    let created = micros(betflow_domain::time::now());
     qb.push(
-        "INSERT INTO jobs (id, kind, payload, status, run_at, attempts, max_attempts, created_at) VALUES (",
+        "INSERT INTO jobs (id, kind, payload, status, run_at, attempts, max_attempts, created_at) ",
     );
-    let mut v = qb.separated(", ");
-    v.push_bind(id)
-        .push_bind(job.kind.clone())
-        .push_bind(Json(job.payload.clone()))
-        .push_bind("queued")
-        .push_bind(micros(job.run_at))
-        .push_bind(0i32)
-        .push_bind(i32::try_from(job.max_attempts.max(1)).unwrap_or(i32::MAX))
-        .push_bind(micros(betflow_domain::time::now()));
-    qb.push(")");
+    qb.push_values(jobs, |mut v, (id, job)| {
+        v.push_bind(id)
+            .push_bind(job.kind.clone())
+            .push_bind(Json(job.payload.clone()))
+            .push_bind("queued")
+            .push_bind(micros(job.run_at))
+            .push_bind(0i32)
+            .push_bind(i32::try_from(job.max_attempts.max(1)).unwrap_or(i32::MAX))
+            .push_bind(created);
+    });
 }

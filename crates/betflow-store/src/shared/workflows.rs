@@ -17,12 +17,13 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, part, push_audits_insert, push_page, to_total};
+use super::bets::{json_len, statements};
 use super::events::push_events_insert;
-use super::jobs::push_job_insert;
+use super::jobs::{push_job_insert, push_jobs_insert};
 use super::{
     BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE, HAS_TAG, WRITE_CTE,
 };
-use crate::{DomainRowRef, Result, WorkflowRead, WorkflowWrite};
+use crate::{DomainRowRef, Result, TransitionRef, WorkflowRead, WorkflowWrite};
 use betflow_domain::audit::AuditEntry;
 use betflow_domain::events::NewEvent;
 use betflow_domain::jobs::NewJob;
@@ -361,16 +362,10 @@ impl WorkflowRead for BackendStore {
         if workflow_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = QueryBuilder::<Db>::new(
-            "SELECT id, workflow_instance_id, step_id, step_visit, approver_id, decision, \
-             comments, decided_at FROM workflow_approvals WHERE workflow_instance_id IN (",
-        );
-        let mut ids = qb.separated(", ");
-        for id in workflow_ids {
-            ids.push_bind(*id);
-        }
-        qb.push(") ORDER BY decided_at, id");
-        let rows: Vec<ApprovalRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ApprovalRow> = approvals_for_query(workflow_ids)
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await?;
         approvals_of(rows)
     }
 
@@ -463,6 +458,15 @@ impl WorkflowRead for BackendStore {
         Ok(rows.into_iter().map(|(s, n)| (s, to_total(n))).collect())
     }
 
+    async fn count_domain_rows(&self) -> Result<(u64, u64)> {
+        let (content, lines): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM betting_content), (SELECT COUNT(*) FROM betting_lines)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((to_total(content), to_total(lines)))
+    }
+
     async fn count_overdue(&self, now: DateTime<Utc>, workflow_type: Option<&str>) -> Result<u64> {
         let mut qb = QueryBuilder::<Db>::new(
             "SELECT COUNT(*) FROM workflow_instances WHERE deleted_at IS NULL \
@@ -521,6 +525,20 @@ fn approvals_query(workflow_id: Uuid) -> QueryBuilder<Db> {
          comments, decided_at FROM workflow_approvals WHERE workflow_instance_id = ",
     );
     qb.push_bind(workflow_id).push(" ORDER BY decided_at, id");
+    qb
+}
+
+/// The decisions on several workflows (`workflow_ids` must not be empty).
+fn approvals_for_query(workflow_ids: &[Uuid]) -> QueryBuilder<Db> {
+    let mut qb = QueryBuilder::<Db>::new(
+        "SELECT id, workflow_instance_id, step_id, step_visit, approver_id, decision, \
+         comments, decided_at FROM workflow_approvals WHERE workflow_instance_id IN (",
+    );
+    let mut ids = qb.separated(", ");
+    for id in workflow_ids {
+        ids.push_bind(*id);
+    }
+    qb.push(") ORDER BY decided_at, id");
     qb
 }
 
@@ -647,6 +665,79 @@ impl WorkflowWrite for BackendTx {
         qb.push_bind(id).push(FOR_UPDATE);
         let row: Option<WfRow> = qb.build_query_as().fetch_optional(&mut *self.tx).await?;
         row.map(Instance::try_from).transpose()
+    }
+
+    async fn lock_workflows(&mut self, ids: &[Uuid]) -> Result<Vec<Instance>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {WF_COLUMNS} FROM workflow_instances WHERE deleted_at IS NULL AND id IN ("
+        ));
+        let mut v = qb.separated(", ");
+        for id in ids {
+            v.push_bind(*id);
+        }
+        qb.push(") ORDER BY id").push(FOR_UPDATE);
+        let rows: Vec<WfRow> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+        rows.into_iter().map(Instance::try_from).collect()
+    }
+
+    async fn approvals_in_tx_for(&mut self, workflow_ids: &[Uuid]) -> Result<Vec<Approval>> {
+        if workflow_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<ApprovalRow> = approvals_for_query(workflow_ids)
+            .build_query_as()
+            .fetch_all(&mut *self.tx)
+            .await?;
+        approvals_of(rows)
+    }
+
+    async fn record_transitions(&mut self, transitions: &[TransitionRef<'_>]) -> Result<()> {
+        for chunk in statements(transitions, transition_bytes) {
+            let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH u0 AS (" } else { "" });
+            for (i, t) in chunk.iter().enumerate() {
+                if i > 0 {
+                    if WRITE_CTE {
+                        qb.push(format!("), u{i} AS ("));
+                    } else {
+                        qb.push("; ");
+                    }
+                }
+                push_workflow_update(&mut qb, t.workflow);
+            }
+            let decisions: Vec<&Approval> = chunk.iter().filter_map(|t| t.decision).collect();
+            if !decisions.is_empty() {
+                qb.push(part("), d AS ("));
+                push_approvals_insert(&mut qb, decisions);
+            }
+            let jobs: Vec<&NewJob> = chunk.iter().filter_map(|t| t.job).collect();
+            if !jobs.is_empty() {
+                qb.push(part("), j AS ("));
+                push_jobs_insert(&mut qb, jobs);
+            }
+            let timeline: Vec<TimelineEvent> = chunk
+                .iter()
+                .flat_map(|t| t.timeline.iter().cloned())
+                .collect();
+            if !timeline.is_empty() {
+                qb.push(part("), tl AS ("));
+                push_timeline_insert(&mut qb, &timeline);
+            }
+            let events: Vec<NewEvent> = chunk
+                .iter()
+                .flat_map(|t| t.events.iter().cloned())
+                .collect();
+            if !events.is_empty() {
+                qb.push(part("), ev AS ("));
+                push_events_insert(&mut qb, &events);
+            }
+            qb.push(part(") "));
+            push_audits_insert(&mut qb, chunk.iter().map(|t| t.audit));
+            qb.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 
     async fn update_workflow(&mut self, w: &Instance) -> Result<()> {
@@ -857,20 +948,46 @@ fn push_betting_content_insert(qb: &mut QueryBuilder<Db>, c: &BettingContent) {
 
 /// `INSERT INTO workflow_approvals ... VALUES (...)` for a decision, appended to `qb`.
 fn push_approval_insert(qb: &mut QueryBuilder<Db>, a: &Approval) {
+    push_approvals_insert(qb, [a]);
+}
+
+/// `INSERT INTO workflow_approvals ... VALUES (...), ...` for `decisions`, appended to `qb`.
+fn push_approvals_insert<'a>(
+    qb: &mut QueryBuilder<Db>,
+    decisions: impl IntoIterator<Item = &'a Approval>,
+) {
     qb.push(
         "INSERT INTO workflow_approvals (id, workflow_instance_id, step_id, step_visit, \
-         approver_id, decision, comments, decided_at) VALUES (",
+         approver_id, decision, comments, decided_at) ",
     );
-    let mut v = qb.separated(", ");
-    v.push_bind(a.id)
-        .push_bind(a.workflow_id)
-        .push_bind(a.step_id.clone())
-        .push_bind(i32_of(a.step_visit))
-        .push_bind(a.approver_id)
-        .push_bind(decision_str(a.decision))
-        .push_bind(a.comments.clone())
-        .push_bind(micros(a.decided_at));
-    qb.push(")");
+    qb.push_values(decisions, |mut v, a| {
+        v.push_bind(a.id)
+            .push_bind(a.workflow_id)
+            .push_bind(a.step_id.clone())
+            .push_bind(i32_of(a.step_visit))
+            .push_bind(a.approver_id)
+            .push_bind(decision_str(a.decision))
+            .push_bind(a.comments.clone())
+            .push_bind(micros(a.decided_at));
+    });
+}
+
+/// About how many bytes of parameters a transition adds to a shared statement: the
+/// workflow's data goes in its update and again in its events' payloads; the rest (state,
+/// decision, job, timeline, audit) is a kilobyte or two.
+fn transition_bytes(t: &TransitionRef<'_>) -> usize {
+    let json = |v: &Option<Value>| v.as_ref().map_or(0, json_len);
+    1536 + json_len(&t.workflow.data)
+        + t.timeline
+            .iter()
+            .map(|e| 256 + json(&e.data))
+            .sum::<usize>()
+        + t.events
+            .iter()
+            .map(|e| 256 + json_len(&e.payload))
+            .sum::<usize>()
+        + json(&t.audit.old_values)
+        + json(&t.audit.new_values)
 }
 
 /// `UPDATE workflow_instances SET ... WHERE id = ...` for `w`, appended to `qb`.
