@@ -548,7 +548,7 @@ async fn concurrent_approvals_count_once(db: TestDb) {
     }
     // All 32 went through the decision batcher (a request it hands back counts as alone),
     // and /metrics shows it.
-    let stats = s.engine.workflows().batch_stats();
+    let stats = s.engine.workflows().decision_stats();
     assert!(stats.batched >= 8, "{stats:?}");
     assert_eq!(stats.batched + stats.alone, 32, "{stats:?}");
     let text = s.get("/metrics").await.text().await.unwrap();

@@ -22,7 +22,7 @@ use betflow_domain::workflow::{
     Decision, DecisionError, Priority, StepOutcome, Vote, WorkflowStatus, approval, seeded,
 };
 use betflow_domain::{DomainError, Page, Violation};
-use betflow_store::{DomainRowRef, Store, StoreError, Transaction, TransitionRef};
+use betflow_store::{CreationRef, DomainRowRef, Store, StoreError, Transaction, TransitionRef};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use moka::future::Cache;
@@ -196,7 +196,7 @@ impl Workflows {
     }
 
     /// How decisions have been batched since start (see [`crate::batch`]).
-    pub fn batch_stats(&self) -> crate::batch::BatchStats {
+    pub fn decision_stats(&self) -> crate::batch::BatchStats {
         self.decider.stats()
     }
 
@@ -402,22 +402,28 @@ impl Workflows {
             Some(DomainRow::Content(content)) => content.workflow_id = w.id,
             None => {}
         }
-        let row_ref = row.as_ref().map(|r| match r {
-            DomainRow::Line(line) => DomainRowRef::Line(line),
-            DomainRow::Content(content) => DomainRowRef::Content(content),
-        });
         let job = if w.step_visit != 0 {
             step_job(&version.graph, &w)
         } else {
             None
         };
-        let history = workflow_events(&Before::created(), &w, &version.graph, &events);
-        let entry = audit_entry(&w, AuditAction::Insert, None, actor)?;
+        let outbox = workflow_events(&Before::created(), &w, &version.graph, &events);
+        let audit = audit_entry(&w, AuditAction::Insert, None, actor)?;
+        let creation = Creation {
+            w,
+            row,
+            job,
+            events,
+            outbox,
+            audit,
+        };
+        // One statement, so creations gain nothing from sharing a transaction (measured:
+        // docs/benchmarks.md); SQLite's writer already shares commits.
         let mut tx = self.store.begin().await?;
-        tx.record_creation(&w, row_ref, job.as_ref(), &events, &history, &entry)
-            .await?;
+        tx.record_creations(&[creation.rows()]).await?;
         tx.commit().await?;
         self.hub.notify_written();
+        let w = creation.w;
         self.view_with(w, Vec::new()).await
     }
 
@@ -1683,6 +1689,32 @@ impl TransitionRows {
             audit: audit_entry(w, AuditAction::Update, Some(before), actor)?,
             events: workflow_events(prev, w, graph, timeline),
         })
+    }
+}
+
+/// A new workflow's rows, ready to write.
+struct Creation {
+    w: Instance,
+    row: Option<DomainRow>,
+    job: Option<NewJob>,
+    events: Vec<TimelineEvent>,
+    outbox: Vec<NewEvent>,
+    audit: AuditEntry,
+}
+
+impl Creation {
+    fn rows(&self) -> CreationRef<'_> {
+        CreationRef {
+            workflow: &self.w,
+            row: self.row.as_ref().map(|r| match r {
+                DomainRow::Line(line) => DomainRowRef::Line(line),
+                DomainRow::Content(content) => DomainRowRef::Content(content),
+            }),
+            job: self.job.as_ref(),
+            timeline: &self.events,
+            events: &self.outbox,
+            audit: &self.audit,
+        }
     }
 }
 

@@ -281,6 +281,9 @@ pub trait WorkflowWrite {
     /// batch for the writer's thread on SQLite. A conflicting decision fails the whole call
     /// with [`StoreError::Conflict`]; the caller rolls back.
     async fn record_transitions(&mut self, transitions: &[TransitionRef<'_>]) -> Result<()>;
+    /// Writes new workflows as [`record_creation`](Self::record_creation) does one,
+    /// sharing statements as [`record_transitions`](Self::record_transitions) does.
+    async fn record_creations(&mut self, creations: &[CreationRef<'_>]) -> Result<()>;
     /// Writes a new workflow with its domain row, first step's job, timeline rows, outbox
     /// events and audit row, in one round trip as [`record_transition`](Self::record_transition).
     #[allow(clippy::too_many_arguments)]
@@ -591,6 +594,17 @@ pub trait BetRead {
     async fn list_bets(&self, filter: &BetFilter) -> Result<Page<Bet>>;
     /// Per selection of the market, over open bets.
     async fn market_exposure(&self, market_id: Uuid) -> Result<Vec<SelectionExposure>>;
+}
+
+/// One new workflow's rows, as [`WorkflowWrite::record_creation`] takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct CreationRef<'a> {
+    pub workflow: &'a Instance,
+    pub row: Option<DomainRowRef<'a>>,
+    pub job: Option<&'a NewJob>,
+    pub timeline: &'a [TimelineEvent],
+    pub events: &'a [NewEvent],
+    pub audit: &'a AuditEntry,
 }
 
 /// One transition's rows, as [`WorkflowWrite::record_transition`] takes them.

@@ -8,9 +8,11 @@ use betflow_domain::time::now;
 use betflow_domain::workflow::record::{
     Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
 };
+use betflow_domain::workflow::record::{BettingContent, BettingLine};
+use betflow_domain::workflow::seeded::RiskLevel;
 use betflow_domain::workflow::{Decision, Priority, WorkflowStatus, seeded};
 use betflow_store::testing::TestDb;
-use betflow_store::{StoreError, TransitionRef};
+use betflow_store::{CreationRef, DomainRowRef, StoreError, TransitionRef};
 use chrono::Duration;
 use serde_json::json;
 use uuid::Uuid;
@@ -21,6 +23,7 @@ betflow_store::conformance!(
     listing_filters_and_paginates,
     keyset_scans_see_each_row_once,
     transitions_of_several_workflows_share_statements,
+    creations_share_statements_and_fail_together,
 );
 
 async fn seed(db: &TestDb) -> (Definition, Version) {
@@ -588,5 +591,167 @@ async fn transitions_of_several_workflows_share_statements(db: TestDb) {
             db.store.list_approvals(w.id).await.unwrap(),
             [decisions[i].clone()]
         );
+    }
+}
+
+/// Batched creations: workflows with their seed rows, jobs, timeline, events and audit rows
+/// written across several statements; a duplicate id fails the whole write.
+async fn creations_share_statements_and_fail_together(db: TestDb) {
+    let (d, _) = seed(&db).await;
+    let t = now();
+    let big = "y".repeat(1500);
+    let workflows: Vec<Instance> = (0..9)
+        .map(|i| instance(&d, Priority::High, json!({"n": i, "note": big})))
+        .collect();
+    let lines: Vec<BettingLine> = workflows
+        .iter()
+        .map(|w| BettingLine {
+            id: Uuid::now_v7(),
+            workflow_id: w.id,
+            line_id: format!("line-{}", w.data["n"]),
+            event_name: Some("Arsenal v Chelsea".into()),
+            sport: None,
+            league: None,
+            market_type: Some("match_winner".into()),
+            old_odds: "1.85".parse().unwrap(),
+            new_odds: "1.95".parse().unwrap(),
+            odds_change_percentage: "5.41".parse().unwrap(),
+            total_exposure: 25_000,
+            risk_level: RiskLevel::Medium,
+            metadata: json!({"note": big}),
+            created_at: t,
+        })
+        .collect();
+    let content = BettingContent {
+        id: Uuid::now_v7(),
+        workflow_id: workflows[8].id,
+        content_type: "featured_bets".into(),
+        content_id: "c-1".into(),
+        title: "Featured".into(),
+        jurisdiction: Some("UK".into()),
+        financial_impact: 500,
+        metadata: json!({}),
+        status: "draft".into(),
+        created_at: t,
+        updated_at: t,
+    };
+    let timelines: Vec<Vec<TimelineEvent>> = workflows
+        .iter()
+        .map(|w| {
+            vec![TimelineEvent {
+                id: Uuid::now_v7(),
+                workflow_id: w.id,
+                event_type: "workflow.created".into(),
+                step_id: None,
+                user_id: w.created_by,
+                data: Some(json!({"note": big})),
+                created_at: t,
+            }]
+        })
+        .collect();
+    let audits: Vec<AuditEntry> = workflows
+        .iter()
+        .map(|w| AuditEntry {
+            id: Uuid::now_v7(),
+            table_name: "workflow_instances".into(),
+            record_id: w.id,
+            action: AuditAction::Insert,
+            old_values: None,
+            new_values: Some(json!({"note": big})),
+            user_id: w.created_by,
+            ip_address: None,
+            user_agent: None,
+            timestamp: t,
+        })
+        .collect();
+    let job = NewJob {
+        kind: "step_timeout".into(),
+        payload: json!({"n": 3}),
+        run_at: t + Duration::minutes(30),
+        max_attempts: 3,
+    };
+    let rows: Vec<CreationRef<'_>> = (0..workflows.len())
+        .map(|i| CreationRef {
+            workflow: &workflows[i],
+            row: Some(if i == 8 {
+                DomainRowRef::Content(&content)
+            } else {
+                DomainRowRef::Line(&lines[i])
+            }),
+            job: (i == 3).then_some(&job),
+            timeline: &timelines[i],
+            events: &[],
+            audit: &audits[i],
+        })
+        .collect();
+    let mut tx = db.store.begin().await.unwrap();
+    tx.record_creations(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+    for (i, w) in workflows.iter().enumerate() {
+        assert_eq!(db.store.get_workflow(w.id).await.unwrap().as_ref(), Some(w));
+        let kinds: Vec<String> = db
+            .store
+            .list_timeline(w.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect();
+        assert_eq!(kinds, ["workflow.created"]);
+        if i < 8 {
+            let line = db.store.get_betting_line(w.id).await.unwrap().unwrap();
+            assert_eq!(line.line_id, lines[i].line_id);
+            assert!(db.store.get_betting_content(w.id).await.unwrap().is_none());
+        }
+    }
+    assert_eq!(
+        db.store.get_betting_content(workflows[8].id).await.unwrap(),
+        Some(content.clone())
+    );
+    let jobs = db
+        .store
+        .claim_jobs(
+            "w",
+            t + Duration::hours(1),
+            std::time::Duration::from_secs(60),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+
+    // A batch holding an existing workflow fails as a whole: the new ones are not kept.
+    let fresh: Vec<Instance> = (0..3)
+        .map(|i| instance(&d, Priority::Low, json!({"n": 100 + i})))
+        .collect();
+    let batch: Vec<&Instance> = fresh.iter().chain([&workflows[0]]).collect();
+    let fresh_audits: Vec<AuditEntry> = batch
+        .iter()
+        .map(|w| AuditEntry {
+            id: Uuid::now_v7(),
+            record_id: w.id,
+            ..audits[0].clone()
+        })
+        .collect();
+    let rows: Vec<CreationRef<'_>> = batch
+        .iter()
+        .zip(&fresh_audits)
+        .map(|(w, audit)| CreationRef {
+            workflow: w,
+            row: None,
+            job: None,
+            timeline: &[],
+            events: &[],
+            audit,
+        })
+        .collect();
+    let mut tx = db.store.begin().await.unwrap();
+    assert!(matches!(
+        tx.record_creations(&rows).await.unwrap_err(),
+        StoreError::Conflict { .. }
+    ));
+    drop(tx);
+    for w in &fresh {
+        assert!(db.store.get_workflow(w.id).await.unwrap().is_none());
     }
 }

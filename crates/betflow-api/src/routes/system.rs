@@ -149,7 +149,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::counter!("bet_placement_batches_total").absolute(placed.batches);
     metrics::counter!("bet_placement_bets_total", "path" => "batch").absolute(placed.batched);
     metrics::counter!("bet_placement_bets_total", "path" => "alone").absolute(placed.alone);
-    let decided = state.engine.workflows().batch_stats();
+    let decided = state.engine.workflows().decision_stats();
     metrics::counter!("workflow_decision_batches_total").absolute(decided.batches);
     metrics::counter!("workflow_decisions_total", "path" => "batch").absolute(decided.batched);
     metrics::counter!("workflow_decisions_total", "path" => "alone").absolute(decided.alone);

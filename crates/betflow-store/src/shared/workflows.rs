@@ -19,11 +19,11 @@ use uuid::Uuid;
 use super::audit::{corrupt, micros, part, push_audits_insert, push_page, to_total};
 use super::bets::{json_len, statements};
 use super::events::push_events_insert;
-use super::jobs::{push_job_insert, push_jobs_insert};
+use super::jobs::push_jobs_insert;
 use super::{
     BackendStore, BackendTx, DATA_SEARCH, Db, FOR_UPDATE, HAS_ASSIGNEE, HAS_TAG, WRITE_CTE,
 };
-use crate::{DomainRowRef, Result, TransitionRef, WorkflowRead, WorkflowWrite};
+use crate::{CreationRef, DomainRowRef, Result, TransitionRef, WorkflowRead, WorkflowWrite};
 use betflow_domain::audit::AuditEntry;
 use betflow_domain::events::NewEvent;
 use betflow_domain::jobs::NewJob;
@@ -695,7 +695,9 @@ impl WorkflowWrite for BackendTx {
     }
 
     async fn record_transitions(&mut self, transitions: &[TransitionRef<'_>]) -> Result<()> {
-        for chunk in statements(transitions, transition_bytes) {
+        for chunk in statements(transitions, |t| {
+            history_bytes(t.workflow, t.timeline, t.events, t.audit)
+        }) {
             let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH u0 AS (" } else { "" });
             for (i, t) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -712,29 +714,47 @@ impl WorkflowWrite for BackendTx {
                 qb.push(part("), d AS ("));
                 push_approvals_insert(&mut qb, decisions);
             }
-            let jobs: Vec<&NewJob> = chunk.iter().filter_map(|t| t.job).collect();
-            if !jobs.is_empty() {
-                qb.push(part("), j AS ("));
-                push_jobs_insert(&mut qb, jobs);
-            }
-            let timeline: Vec<TimelineEvent> = chunk
+            push_histories(
+                &mut qb,
+                chunk.iter().map(|t| (t.job, t.timeline, t.events, t.audit)),
+            );
+            qb.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_creations(&mut self, creations: &[CreationRef<'_>]) -> Result<()> {
+        for chunk in statements(creations, |c| {
+            history_bytes(c.workflow, c.timeline, c.events, c.audit) + 512
+        }) {
+            let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH w AS (" } else { "" });
+            push_workflows_insert(&mut qb, chunk.iter().map(|c| c.workflow));
+            let lines: Vec<&BettingLine> = chunk
                 .iter()
-                .flat_map(|t| t.timeline.iter().cloned())
+                .filter_map(|c| match c.row {
+                    Some(DomainRowRef::Line(l)) => Some(l),
+                    _ => None,
+                })
                 .collect();
-            if !timeline.is_empty() {
-                qb.push(part("), tl AS ("));
-                push_timeline_insert(&mut qb, &timeline);
+            if !lines.is_empty() {
+                qb.push(part("), bl AS ("));
+                push_betting_lines_insert(&mut qb, lines);
             }
-            let events: Vec<NewEvent> = chunk
+            let contents: Vec<&BettingContent> = chunk
                 .iter()
-                .flat_map(|t| t.events.iter().cloned())
+                .filter_map(|c| match c.row {
+                    Some(DomainRowRef::Content(c)) => Some(c),
+                    _ => None,
+                })
                 .collect();
-            if !events.is_empty() {
-                qb.push(part("), ev AS ("));
-                push_events_insert(&mut qb, &events);
+            if !contents.is_empty() {
+                qb.push(part("), bc AS ("));
+                push_betting_contents_insert(&mut qb, contents);
             }
-            qb.push(part(") "));
-            push_audits_insert(&mut qb, chunk.iter().map(|t| t.audit));
+            push_histories(
+                &mut qb,
+                chunk.iter().map(|c| (c.job, c.timeline, c.events, c.audit)),
+            );
             qb.build().execute(&mut *self.tx).await?;
         }
         Ok(())
@@ -756,17 +776,15 @@ impl WorkflowWrite for BackendTx {
         events: &[NewEvent],
         audit: &AuditEntry,
     ) -> Result<()> {
-        // One round trip: on PostgreSQL each write is a data-modifying CTE of the audit row's
-        // insert; on SQLite the same statements go to its thread as one batch.
-        let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH u AS (" } else { "" });
-        push_workflow_update(&mut qb, w);
-        if let Some(a) = decision {
-            qb.push(part("), d AS ("));
-            push_approval_insert(&mut qb, a);
-        }
-        push_history(&mut qb, job, timeline, events, audit);
-        qb.build().execute(&mut *self.tx).await?;
-        Ok(())
+        self.record_transitions(&[TransitionRef {
+            decision,
+            workflow: w,
+            job,
+            timeline,
+            events,
+            audit,
+        }])
+        .await
     }
 
     async fn record_creation(
@@ -778,23 +796,15 @@ impl WorkflowWrite for BackendTx {
         events: &[NewEvent],
         audit: &AuditEntry,
     ) -> Result<()> {
-        // One round trip, as `record_transition`.
-        let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH w AS (" } else { "" });
-        push_workflow_insert(&mut qb, w);
-        match row {
-            Some(DomainRowRef::Line(l)) => {
-                qb.push(part("), bl AS ("));
-                push_betting_line_insert(&mut qb, l);
-            }
-            Some(DomainRowRef::Content(c)) => {
-                qb.push(part("), bc AS ("));
-                push_betting_content_insert(&mut qb, c);
-            }
-            None => {}
-        }
-        push_history(&mut qb, job, timeline, events, audit);
-        qb.build().execute(&mut *self.tx).await?;
-        Ok(())
+        self.record_creations(&[CreationRef {
+            workflow: w,
+            row,
+            job,
+            timeline,
+            events,
+            audit,
+        }])
+        .await
     }
 
     async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
@@ -845,105 +855,91 @@ impl WorkflowWrite for BackendTx {
     }
 }
 
-/// Appends a transition's job, timeline rows, outbox events and audit row to the write
-/// begun in `qb` (see [`part`]).
-fn push_history(
-    qb: &mut QueryBuilder<Db>,
-    job: Option<&NewJob>,
-    timeline: &[TimelineEvent],
-    events: &[NewEvent],
-    audit: &AuditEntry,
-) {
-    if let Some(job) = job {
-        qb.push(part("), j AS ("));
-        push_job_insert(qb, Uuid::now_v7(), job);
-    }
-    if !timeline.is_empty() {
-        qb.push(part("), tl AS ("));
-        push_timeline_insert(qb, timeline);
-    }
-    if !events.is_empty() {
-        qb.push(part("), ev AS ("));
-        push_events_insert(qb, events);
-    }
-    qb.push(part(") "));
-    push_audits_insert(qb, [audit]);
-}
-
 /// `INSERT INTO workflow_instances ... VALUES (...)` for `w`, appended to `qb`.
 fn push_workflow_insert(qb: &mut QueryBuilder<Db>, w: &Instance) {
-    qb.push(format!(
-        "INSERT INTO workflow_instances ({WF_COLUMNS}) VALUES ("
-    ));
-    let mut v = qb.separated(", ");
-    v.push_bind(w.id)
-        .push_bind(w.definition_id)
-        .push_bind(w.workflow_type.clone())
-        .push_bind(i32_of(w.version))
-        .push_bind(w.status.as_str())
-        .push_bind(w.priority.as_str())
-        .push_bind(w.current_step.clone())
-        .push_bind(i32_of(w.step_visit))
-        .push_bind(w.step_started_at.map(micros))
-        .push_bind(Json(w.escalated_roles.clone()))
-        .push_bind(Json(w.assignees.clone()))
-        .push_bind(i32_of(w.completed_steps))
-        .push_bind(Json(w.data.clone()))
-        .push_bind(Json(w.tags.clone()))
-        .push_bind(w.created_by)
-        .push_bind(micros(w.created_at))
-        .push_bind(micros(w.updated_at))
-        .push_bind(w.started_at.map(micros))
-        .push_bind(w.completed_at.map(micros))
-        .push_bind(w.due_at.map(micros));
-    qb.push(")");
+    push_workflows_insert(qb, [w]);
 }
 
-/// `INSERT INTO betting_lines ... VALUES (...)` for `l`, appended to `qb`.
-fn push_betting_line_insert(qb: &mut QueryBuilder<Db>, l: &BettingLine) {
+/// `INSERT INTO workflow_instances ... VALUES (...), ...`, appended to `qb`.
+fn push_workflows_insert<'w>(
+    qb: &mut QueryBuilder<Db>,
+    rows: impl IntoIterator<Item = &'w Instance>,
+) {
+    qb.push(format!("INSERT INTO workflow_instances ({WF_COLUMNS}) "));
+    qb.push_values(rows, |mut v, w| {
+        v.push_bind(w.id)
+            .push_bind(w.definition_id)
+            .push_bind(w.workflow_type.clone())
+            .push_bind(i32_of(w.version))
+            .push_bind(w.status.as_str())
+            .push_bind(w.priority.as_str())
+            .push_bind(w.current_step.clone())
+            .push_bind(i32_of(w.step_visit))
+            .push_bind(w.step_started_at.map(micros))
+            .push_bind(Json(w.escalated_roles.clone()))
+            .push_bind(Json(w.assignees.clone()))
+            .push_bind(i32_of(w.completed_steps))
+            .push_bind(Json(w.data.clone()))
+            .push_bind(Json(w.tags.clone()))
+            .push_bind(w.created_by)
+            .push_bind(micros(w.created_at))
+            .push_bind(micros(w.updated_at))
+            .push_bind(w.started_at.map(micros))
+            .push_bind(w.completed_at.map(micros))
+            .push_bind(w.due_at.map(micros));
+    });
+}
+
+/// `INSERT INTO betting_lines ... VALUES (...), ...`, appended to `qb`.
+fn push_betting_lines_insert<'r>(
+    qb: &mut QueryBuilder<Db>,
+    rows: impl IntoIterator<Item = &'r BettingLine>,
+) {
     qb.push(
         "INSERT INTO betting_lines (id, workflow_instance_id, line_id, event_name, sport, \
          league, market_type, old_odds, new_odds, odds_change_percentage, total_exposure, \
-         risk_level, metadata, created_at) VALUES (",
+         risk_level, metadata, created_at) ",
     );
-    let mut v = qb.separated(", ");
-    v.push_bind(l.id)
-        .push_bind(l.workflow_id)
-        .push_bind(l.line_id.clone())
-        .push_bind(l.event_name.clone())
-        .push_bind(l.sport.clone())
-        .push_bind(l.league.clone())
-        .push_bind(l.market_type.clone())
-        .push_bind(l.old_odds.to_string())
-        .push_bind(l.new_odds.to_string())
-        .push_bind(l.odds_change_percentage.to_string())
-        .push_bind(l.total_exposure)
-        .push_bind(l.risk_level.as_str())
-        .push_bind(Json(l.metadata.clone()))
-        .push_bind(micros(l.created_at));
-    qb.push(")");
+    qb.push_values(rows, |mut v, l| {
+        v.push_bind(l.id)
+            .push_bind(l.workflow_id)
+            .push_bind(l.line_id.clone())
+            .push_bind(l.event_name.clone())
+            .push_bind(l.sport.clone())
+            .push_bind(l.league.clone())
+            .push_bind(l.market_type.clone())
+            .push_bind(l.old_odds.to_string())
+            .push_bind(l.new_odds.to_string())
+            .push_bind(l.odds_change_percentage.to_string())
+            .push_bind(l.total_exposure)
+            .push_bind(l.risk_level.as_str())
+            .push_bind(Json(l.metadata.clone()))
+            .push_bind(micros(l.created_at));
+    });
 }
 
-/// `INSERT INTO betting_content ... VALUES (...)` for `c`, appended to `qb`.
-fn push_betting_content_insert(qb: &mut QueryBuilder<Db>, c: &BettingContent) {
+/// `INSERT INTO betting_content ... VALUES (...), ...`, appended to `qb`.
+fn push_betting_contents_insert<'r>(
+    qb: &mut QueryBuilder<Db>,
+    rows: impl IntoIterator<Item = &'r BettingContent>,
+) {
     qb.push(
         "INSERT INTO betting_content (id, workflow_instance_id, content_type, content_id, \
-         title, jurisdiction, financial_impact, metadata, status, created_at, updated_at) \
-         VALUES (",
+         title, jurisdiction, financial_impact, metadata, status, created_at, updated_at) ",
     );
-    let mut v = qb.separated(", ");
-    v.push_bind(c.id)
-        .push_bind(c.workflow_id)
-        .push_bind(c.content_type.clone())
-        .push_bind(c.content_id.clone())
-        .push_bind(c.title.clone())
-        .push_bind(c.jurisdiction.clone())
-        .push_bind(c.financial_impact)
-        .push_bind(Json(c.metadata.clone()))
-        .push_bind(c.status.clone())
-        .push_bind(micros(c.created_at))
-        .push_bind(micros(c.updated_at));
-    qb.push(")");
+    qb.push_values(rows, |mut v, c| {
+        v.push_bind(c.id)
+            .push_bind(c.workflow_id)
+            .push_bind(c.content_type.clone())
+            .push_bind(c.content_id.clone())
+            .push_bind(c.title.clone())
+            .push_bind(c.jurisdiction.clone())
+            .push_bind(c.financial_impact)
+            .push_bind(Json(c.metadata.clone()))
+            .push_bind(c.status.clone())
+            .push_bind(micros(c.created_at))
+            .push_bind(micros(c.updated_at));
+    });
 }
 
 /// `INSERT INTO workflow_approvals ... VALUES (...)` for a decision, appended to `qb`.
@@ -972,22 +968,65 @@ fn push_approvals_insert<'a>(
     });
 }
 
-/// About how many bytes of parameters a transition adds to a shared statement: the
-/// workflow's data goes in its update and again in its events' payloads; the rest (state,
+/// About how many bytes of parameters a transition or creation adds to a shared statement:
+/// the workflow's data goes in its row and again in its events' payloads; the rest (state,
 /// decision, job, timeline, audit) is a kilobyte or two.
-fn transition_bytes(t: &TransitionRef<'_>) -> usize {
+fn history_bytes(
+    w: &Instance,
+    timeline: &[TimelineEvent],
+    events: &[NewEvent],
+    audit: &AuditEntry,
+) -> usize {
     let json = |v: &Option<Value>| v.as_ref().map_or(0, json_len);
-    1536 + json_len(&t.workflow.data)
-        + t.timeline
-            .iter()
-            .map(|e| 256 + json(&e.data))
-            .sum::<usize>()
-        + t.events
+    1536 + json_len(&w.data)
+        + timeline.iter().map(|e| 256 + json(&e.data)).sum::<usize>()
+        + events
             .iter()
             .map(|e| 256 + json_len(&e.payload))
             .sum::<usize>()
-        + json(&t.audit.old_values)
-        + json(&t.audit.new_values)
+        + json(&audit.old_values)
+        + json(&audit.new_values)
+}
+
+/// The jobs, timeline rows, outbox events and audit rows of several transitions, appended to
+/// the write begun in `qb` (see [`part`]): one statement of data-modifying CTEs on
+/// PostgreSQL, one batch of statements for SQLite's writer.
+#[allow(clippy::type_complexity)]
+fn push_histories<'a>(
+    qb: &mut QueryBuilder<Db>,
+    parts: impl Iterator<
+        Item = (
+            Option<&'a NewJob>,
+            &'a [TimelineEvent],
+            &'a [NewEvent],
+            &'a AuditEntry,
+        ),
+    >,
+) {
+    let mut jobs = Vec::new();
+    let mut timeline = Vec::new();
+    let mut events = Vec::new();
+    let mut audits = Vec::new();
+    for (job, tl, ev, audit) in parts {
+        jobs.extend(job);
+        timeline.extend_from_slice(tl);
+        events.extend_from_slice(ev);
+        audits.push(audit);
+    }
+    if !jobs.is_empty() {
+        qb.push(part("), j AS ("));
+        push_jobs_insert(qb, jobs);
+    }
+    if !timeline.is_empty() {
+        qb.push(part("), tl AS ("));
+        push_timeline_insert(qb, &timeline);
+    }
+    if !events.is_empty() {
+        qb.push(part("), ev AS ("));
+        push_events_insert(qb, &events);
+    }
+    qb.push(part(") "));
+    push_audits_insert(qb, audits);
 }
 
 /// `UPDATE workflow_instances SET ... WHERE id = ...` for `w`, appended to `qb`.
