@@ -906,3 +906,70 @@ impl Engine {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use betflow_store::testing::TestDb;
+
+    betflow_store::conformance!(a_key_still_in_flight_is_refused);
+
+    /// The third rule of idempotency keys, which a client only sees in a race: while the
+    /// first request with a key runs, the same key is a 409 (and with another request a
+    /// 422), and the first request is not disturbed.
+    async fn a_key_still_in_flight_is_refused(db: TestDb) {
+        let config =
+            crate::identity::IdentityConfig::new(b"engine-test-secret-0123456789abcdef".to_vec());
+        let engine = Engine::new(db.store.clone(), None, &config).unwrap();
+        let key = IdempotencyKey {
+            user_id: Uuid::now_v7(),
+            key: "dep-1".into(),
+            fingerprint: "a".repeat(64),
+        };
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let (finish_tx, finish) = tokio::sync::oneshot::channel::<()>();
+        let first = engine.idempotent(Some(&key), || async move {
+            started_tx.send(()).unwrap();
+            finish.await.unwrap();
+            Ok::<_, EngineError>(json!({"n": 1}))
+        });
+        let racers = async {
+            started.await.unwrap();
+            let same = engine
+                .idempotent(Some(&key), || async {
+                    Ok::<_, EngineError>(json!({"n": 2}))
+                })
+                .await;
+            let other = IdempotencyKey {
+                fingerprint: "b".repeat(64),
+                ..key.clone()
+            };
+            let different = engine
+                .idempotent(Some(&other), || async {
+                    Ok::<_, EngineError>(json!({"n": 3}))
+                })
+                .await;
+            finish_tx.send(()).unwrap();
+            (same, different)
+        };
+        let (first, (same, different)) = tokio::join!(first, racers);
+        assert!(matches!(first, Ok(Idempotent::Fresh(v)) if v == json!({"n": 1})));
+        let code = |r: Result<Idempotent<Value>, EngineError>| match r {
+            Err(e) => e.client_error().map(|c| (c.status, c.code)),
+            Ok(v) => panic!("ran again: {v:?}"),
+        };
+        assert_eq!(code(same), Some((409, "IDEMPOTENCY_KEY_IN_USE")));
+        assert_eq!(code(different), Some((422, "IDEMPOTENCY_KEY_REUSED")));
+        // Another customer's identical key is theirs alone.
+        let theirs = IdempotencyKey {
+            user_id: Uuid::now_v7(),
+            ..key.clone()
+        };
+        let r = engine
+            .idempotent(Some(&theirs), || async {
+                Ok::<_, EngineError>(json!({"n": 4}))
+            })
+            .await;
+        assert!(matches!(r, Ok(Idempotent::Fresh(v)) if v == json!({"n": 4})));
+    }
+}
