@@ -108,6 +108,7 @@ mod timers {
         an_export_walks_every_page,
         configured_risk_thresholds_apply,
         transitions_write_the_seed_events,
+        seeded_steps_escalate_on_their_timeouts,
     );
 
     fn admin() -> Principal {
@@ -119,6 +120,100 @@ mod timers {
             key_permissions: None,
             credential: Credential::Session(Uuid::now_v7()),
         }
+    }
+
+    fn user(role: Role) -> Principal {
+        Principal {
+            role,
+            username: role.as_str().into(),
+            ..admin()
+        }
+    }
+
+    /// The seeded `line_change_approval`, as every fresh database has it: each step's timer
+    /// fires at the seed's timeout, escalates (the seed's default: a notification, no roles
+    /// added), marks the workflow overdue and leaves it to its assignees.
+    async fn seeded_steps_escalate_on_their_timeouts(db: TestDb) {
+        let engine = super::make_engine(db.store.clone(), None);
+        engine.workflows().ensure_seeded().await.unwrap();
+        let seed = betflow_domain::workflow::seeded::line_change_approval();
+        let creator = user(Role::TradingManager);
+        let id = engine
+            .workflows()
+            .create(
+                &creator,
+                NewWorkflow {
+                    workflow_type: "line_change_approval".into(),
+                    data: json!({"lineId": "line-1", "eventName": "Arsenal v Chelsea",
+                                 "oldOdds": 1.85, "newOdds": 1.95, "marketType": "match_winner",
+                                 "financialImpact": 25000}),
+                    priority: Priority::High,
+                    start: true,
+                    tags: vec![],
+                },
+                &Actor::default(),
+            )
+            .await
+            .unwrap()
+            .instance
+            .id;
+        let deciders = [
+            user(Role::TradingManager),
+            user(Role::SeniorTrader),
+            user(Role::RiskManager),
+        ];
+        for (step, decider) in seed.graph.steps.iter().zip(&deciders) {
+            let minutes = i64::from(step.timeout.expect("every seeded step has a timeout"));
+            let w = engine.workflows().get(id).await.unwrap();
+            assert_eq!(w.instance.current_step.as_deref(), Some(step.id.as_str()));
+            let entered = w.instance.step_started_at.unwrap();
+            assert_eq!(
+                engine
+                    .run_due_jobs("w", entered + Duration::minutes(minutes - 1))
+                    .await
+                    .unwrap(),
+                0,
+                "{} is not due a minute early",
+                step.id
+            );
+            assert_eq!(
+                engine
+                    .run_due_jobs("w", entered + Duration::minutes(minutes + 1))
+                    .await
+                    .unwrap(),
+                1,
+                "{} fires at {minutes} minutes",
+                step.id
+            );
+            let w = engine.workflows().get(id).await.unwrap();
+            assert_eq!(w.instance.status, WorkflowStatus::InProgress);
+            assert_eq!(w.instance.current_step.as_deref(), Some(step.id.as_str()));
+            assert!(
+                w.instance
+                    .is_overdue(entered + Duration::minutes(minutes + 1))
+            );
+            assert!(
+                !w.instance
+                    .is_overdue(entered + Duration::minutes(minutes - 1))
+            );
+            let history = engine.workflows().history(id).await.unwrap();
+            assert!(
+                events(&history).ends_with(&["workflow.overdue", "step.escalated"]),
+                "{}: {:?}",
+                step.id,
+                events(&history)
+            );
+            let escalated = history.last().unwrap();
+            assert_eq!(escalated.step_id.as_deref(), Some(step.id.as_str()));
+            // Still decided by its own role after the escalation.
+            engine
+                .workflows()
+                .approve(decider, id, Some(&step.id), None, &Actor::default())
+                .await
+                .unwrap();
+        }
+        let w = engine.workflows().get(id).await.unwrap();
+        assert_eq!(w.instance.status, WorkflowStatus::Completed);
     }
 
     fn step(id: &str, on_timeout: TimeoutAction) -> StepDef {
