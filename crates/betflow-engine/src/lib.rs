@@ -60,6 +60,7 @@ pub struct Engine {
     payments_secret: Option<String>,
     /// Customers' currencies (fixed at registration), by user id.
     currencies: moka::future::Cache<uuid::Uuid, Arc<str>>,
+    retention: worker::Retention,
 }
 
 /// The outcome of probing one dependency.
@@ -140,6 +141,7 @@ impl Engine {
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(600))
                 .build(),
+            retention: worker::Retention::default(),
         })
     }
 
@@ -176,6 +178,12 @@ impl Engine {
     /// once.
     pub fn with_decision_batching(mut self, batch: batch::BatchSettings) -> Self {
         self.workflows.set_batching(batch);
+        self
+    }
+
+    /// How long audit rows and system events are kept (the seed's daily maintenance).
+    pub fn with_retention(mut self, retention: worker::Retention) -> Self {
+        self.retention = retention;
         self
     }
 

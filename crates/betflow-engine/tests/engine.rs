@@ -19,7 +19,51 @@ betflow_store::conformance!(
     readiness_reports_the_database,
     system_events_are_recorded_and_read_back,
     inverted_audit_range_is_a_validation_error,
+    history_past_its_retention_is_pruned,
 );
+
+/// The worker's housekeeping keeps what the retention says: audit rows a year by default,
+/// system events forever when told so.
+async fn history_past_its_retention_is_pruned(db: TestDb) {
+    use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
+    let engine =
+        make_engine(db.store.clone(), None).with_retention(betflow_engine::worker::Retention {
+            system_events: None,
+            ..Default::default()
+        });
+    let now = betflow_domain::time::now();
+    let mut tx = db.store.begin().await.unwrap();
+    for days in [800, 366, 30] {
+        let mut e = AuditEntry::new(
+            "users",
+            uuid::Uuid::now_v7(),
+            AuditAction::Update,
+            None,
+            None,
+            Actor::default(),
+        )
+        .unwrap();
+        e.timestamp = now - chrono::Duration::days(days);
+        tx.insert_audit(&e).await.unwrap();
+        let mut ev = SystemEvent::new("old", Severity::Info, "kept", None).unwrap();
+        ev.created_at = now - chrono::Duration::days(days);
+        tx.insert_system_event(&ev).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(engine.prune_history(now).await.unwrap(), (2, 0));
+    assert_eq!(engine.prune_history(now).await.unwrap(), (0, 0));
+    let events = engine
+        .system_events(&SystemEventQuery {
+            event_type: Some("old".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        events.total, 3,
+        "system events are kept forever when told so"
+    );
+}
 
 async fn readiness_reports_the_database(db: TestDb) {
     let engine = make_engine(db.store.clone(), None);

@@ -136,6 +136,11 @@ pub trait AuditRead {
 pub trait AuditWrite {
     async fn insert_audit(&mut self, entry: &AuditEntry) -> Result<()>;
     async fn insert_system_event(&mut self, event: &SystemEvent) -> Result<()>;
+    /// Deletes up to `limit` audit rows older than `before` (the oldest first); returns how
+    /// many. Bounded so a first run over years of rows never holds one huge transaction.
+    async fn prune_audit(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u64>;
+    /// The same for system events.
+    async fn prune_system_events(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u64>;
 }
 
 /// Reading users, API keys and sessions.

@@ -27,6 +27,7 @@ betflow_store::conformance!(
     cancelled_writer_leaves_nothing_and_lets_the_queue_commit,
     racing_commits_rollbacks_and_drops_keep_exactly_the_committed,
     system_events_round_trip_and_filter_by_severity,
+    old_history_is_pruned_oldest_first_in_chunks,
 );
 
 fn entry(table: &str, record: Uuid, action: AuditAction, user: Option<Uuid>) -> AuditEntry {
@@ -408,4 +409,65 @@ async fn system_events_round_trip_and_filter_by_severity(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(by_type.total, 5);
+}
+
+/// The seed's daily maintenance: audit rows and system events past their retention go, the
+/// oldest first, at most `limit` per call; newer ones stay.
+async fn old_history_is_pruned_oldest_first_in_chunks(db: TestDb) {
+    let now = betflow_domain::time::now();
+    let record = Uuid::now_v7();
+    let mut tx = db.store.begin().await.unwrap();
+    for days in [400, 380, 366, 364, 10] {
+        let mut e = entry("bets", record, AuditAction::Update, None);
+        e.timestamp = now - Duration::days(days);
+        tx.insert_audit(&e).await.unwrap();
+        let mut ev =
+            SystemEvent::new("maintenance", Severity::Info, format!("{days}"), None).unwrap();
+        ev.created_at = now - Duration::days(days);
+        tx.insert_system_event(&ev).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let year = now - Duration::days(365);
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(tx.prune_audit(year, 2).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    let left = db
+        .store
+        .query_audit(&AuditQuery {
+            record_id: Some(record),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let ages: Vec<i64> = left
+        .items
+        .iter()
+        .map(|e| (now - e.timestamp).num_days())
+        .collect();
+    assert_eq!(ages, [10, 364, 366], "the two oldest went first");
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(tx.prune_audit(year, 2).await.unwrap(), 1);
+    assert_eq!(tx.prune_audit(year, 2).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    assert_eq!(audit_total(&db.store, record).await, 2);
+
+    let half_year = now - Duration::days(182);
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(tx.prune_system_events(half_year, 100).await.unwrap(), 4);
+    // Rolled back: nothing is deleted.
+    drop(tx);
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(tx.prune_system_events(half_year, 100).await.unwrap(), 4);
+    tx.commit().await.unwrap();
+    let events = db
+        .store
+        .query_system_events(&SystemEventQuery {
+            event_type: Some("maintenance".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.total, 1);
+    assert_eq!(events.items[0].message, "10");
 }

@@ -189,9 +189,41 @@ pub struct WorkflowArgs {
     #[arg(long, env = "BETFLOW_DECISION_BATCH_CONCURRENCY", default_value_t = 0,
           value_parser = clap::value_parser!(u16).range(0..=64))]
     pub decision_batch_concurrency: u16,
+
+    /// How long audit rows are kept before the worker deletes them (the seed's daily
+    /// maintenance: a year), or `forever`.
+    #[arg(long, env = "BETFLOW_AUDIT_RETENTION", default_value = "365d", value_parser = parse_retention)]
+    pub audit_retention: Retention,
+
+    /// How long system events are kept (the seed: six months), or `forever`.
+    #[arg(long, env = "BETFLOW_SYSTEM_EVENT_RETENTION", default_value = "182d", value_parser = parse_retention)]
+    pub system_event_retention: Retention,
+}
+
+/// A retention period; `None` keeps rows forever.
+pub type Retention = Option<Duration>;
+
+/// `forever`, or a duration of at least a day (shorter would delete the audit trail of
+/// work still in progress).
+fn parse_retention(input: &str) -> Result<Retention, String> {
+    if input.trim().eq_ignore_ascii_case("forever") {
+        return Ok(None);
+    }
+    let d = parse_duration(input)?;
+    if d < Duration::from_secs(86_400) {
+        return Err(format!("{input:?}: keep at least a day, or say forever"));
+    }
+    Ok(Some(d))
 }
 
 impl WorkflowArgs {
+    pub fn retention(&self) -> betflow_engine::worker::Retention {
+        betflow_engine::worker::Retention {
+            audit: self.audit_retention,
+            system_events: self.system_event_retention,
+        }
+    }
+
     pub fn batching(&self) -> betflow_engine::batch::BatchSettings {
         betflow_engine::batch::BatchSettings {
             max: self.decision_batch_max.into(),
@@ -589,6 +621,39 @@ mod tests {
         );
         assert!(custom.allow_private);
         assert!(serve(&["--webhook-retry-schedule", "1s,later"]).is_err());
+    }
+
+    #[test]
+    fn retention_parses_durations_and_forever_and_refuses_less_than_a_day() {
+        let serve = |extra: &[&str]| {
+            let mut args = vec!["betflow", "serve"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).map(|c| c.command) {
+                Ok(Command::Serve(a)) => Ok(a.workflows.retention()),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let day = Duration::from_secs(86_400);
+        let default = serve(&[]).unwrap();
+        assert_eq!(default.audit, Some(day * 365));
+        assert_eq!(default.system_events, Some(day * 182));
+        let custom = serve(&[
+            "--audit-retention",
+            "Forever",
+            "--system-event-retention",
+            "30d",
+        ])
+        .unwrap();
+        assert_eq!((custom.audit, custom.system_events), (None, Some(day * 30)));
+        for bad in [
+            ["--audit-retention", "12h"],
+            ["--audit-retention", "0"],
+            ["--system-event-retention", "never"],
+            ["--system-event-retention", ""],
+        ] {
+            assert!(serve(&bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_webhook_settings(args.webhooks.settings())?
             .with_bet_batching(args.bets.batching())
             .with_decision_batching(args.workflows.batching())
+            .with_retention(args.workflows.retention())
             .with_bet_settings(args.bets.settings()?)
             .with_line_change(args.bets.line_change())
             .with_payment_callback_secret(args.bets.payments_webhook_secret.clone()),

@@ -275,4 +275,30 @@ impl AuditWrite for BackendTx {
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
+
+    async fn prune_audit(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        prune(self, "audit_log", "timestamp", before, limit).await
+    }
+
+    async fn prune_system_events(&mut self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        prune(self, "system_events", "created_at", before, limit).await
+    }
+}
+
+/// Deletes the oldest rows of `table` (up to `limit`) whose `column` is before `before`.
+async fn prune(
+    tx: &mut BackendTx,
+    table: &'static str,
+    column: &'static str,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> Result<u64> {
+    let mut qb = QueryBuilder::<Db>::new(format!(
+        "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < "
+    ));
+    qb.push_bind(micros(before))
+        .push(format!(" ORDER BY {column} LIMIT "))
+        .push_bind(i64::from(limit))
+        .push(")");
+    Ok(qb.build().execute(&mut *tx.tx).await?.rows_affected())
 }
