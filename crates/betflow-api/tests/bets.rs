@@ -22,6 +22,7 @@ betflow_store::conformance!(
     cooling_off_and_breaks_follow_an_injected_clock,
     line_change_above_threshold_goes_through_approval,
     provider_callbacks_are_verified,
+    every_money_movement_is_audited,
 );
 
 const SETTINGS: BetSettings = BetSettings {
@@ -1878,4 +1879,135 @@ async fn provider_callbacks_are_verified(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+}
+
+/// The audit trail of one customer's money: the deposit created and completed, the bet
+/// placed (the stake held) and settled (the win paid), the withdrawal reserved, each with
+/// the values before and after.
+async fn every_money_movement_is_audited(db: TestDb) {
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let b = book(&s, &admin).await;
+    let (sam_id, sam) = customer(&s, "sam").await;
+    let audit = |table: &str, id: &str| {
+        let path = format!("/api/v1/audit-logs?tableName={table}&recordId={id}");
+        let (s, admin) = (&s, &admin);
+        async move {
+            let (status, r) = call(s, Method::GET, &path, admin, None).await;
+            assert_eq!(status, 200, "{r}");
+            let mut items = r["data"]["items"].as_array().unwrap().clone();
+            items.reverse(); // oldest first
+            items
+        }
+    };
+
+    let deposit = made(
+        &s,
+        &sam,
+        "/api/v1/wallet/deposits",
+        json!({"amount": 5_000}),
+    )
+    .await;
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/wallet/transactions/{deposit}/resolve"),
+        &admin,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let rows = audit("transactions", &deposit).await;
+    let actions: Vec<&str> = rows.iter().filter_map(|a| a["action"].as_str()).collect();
+    assert_eq!(actions, ["INSERT", "UPDATE"], "{rows:?}");
+    assert!(rows[0]["oldValues"].is_null());
+    assert_eq!(rows[0]["newValues"]["status"], "pending", "{}", rows[0]);
+    let (before, after) = (&rows[1]["oldValues"], &rows[1]["newValues"]);
+    assert_eq!(before["transaction"]["status"], "pending", "{}", rows[1]);
+    assert_eq!(after["transaction"]["status"], "completed", "{}", rows[1]);
+    assert_eq!(before["balances"]["balance"], 0, "{}", rows[1]);
+    assert_eq!(after["balances"]["balance"], 5_000, "{}", rows[1]);
+
+    let (status, bet) = call(
+        &s,
+        Method::POST,
+        "/api/v1/bets",
+        &sam,
+        Some(single(&b.sel[0][0], "2.0", 1_000)),
+    )
+    .await;
+    assert_eq!(status, 201, "{bet}");
+    let bet_id = bet["data"]["id"].as_str().unwrap().to_owned();
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{}/settle", b.m[0]),
+        &admin,
+        Some(json!({"results": {b.sel[0][0].clone(): "win", b.sel[0][1].clone(): "loss"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let rows = audit("bets", &bet_id).await;
+    let actions: Vec<&str> = rows.iter().filter_map(|a| a["action"].as_str()).collect();
+    assert_eq!(actions, ["INSERT", "UPDATE"], "{rows:?}");
+    assert_eq!(rows[0]["oldValues"]["balance"], 5_000, "{}", rows[0]);
+    assert_eq!(rows[0]["newValues"]["balance"], 4_000, "{}", rows[0]);
+    assert_eq!(rows[0]["newValues"]["pendingBalance"], 1_000, "{}", rows[0]);
+    assert_eq!(rows[1]["oldValues"]["status"], "accepted", "{}", rows[1]);
+    assert_eq!(
+        rows[1]["newValues"]["bet"]["status"], "settled_win",
+        "{}",
+        rows[1]
+    );
+    assert_eq!(
+        rows[1]["newValues"]["bet"]["actualWin"], 2_000,
+        "{}",
+        rows[1]
+    );
+    let market = audit("markets", &b.m[0]).await;
+    assert!(
+        market
+            .iter()
+            .any(|a| a["newValues"]["market"]["status"] == "settled"),
+        "{market:?}"
+    );
+
+    // A withdrawal's reservation, once the customer is verified.
+    let (status, r) = call(
+        &s,
+        Method::PUT,
+        &format!("/api/v1/users/{sam_id}/verification"),
+        &admin,
+        Some(json!({"status": "verified"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let withdrawal = made(
+        &s,
+        &sam,
+        "/api/v1/wallet/withdrawals",
+        json!({"amount": 2_000}),
+    )
+    .await;
+    let rows = audit("transactions", &withdrawal).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["action"], "INSERT");
+    let (before, after) = (&rows[0]["oldValues"], &rows[0]["newValues"]);
+    assert_eq!(after["transaction"]["type"], "withdrawal", "{}", rows[0]);
+    assert_eq!(
+        (
+            before["balance"].as_i64(),
+            before["pendingBalance"].as_i64()
+        ),
+        (Some(6_000), Some(0))
+    );
+    assert_eq!(
+        (
+            after["balances"]["balance"].as_i64(),
+            after["balances"]["pendingBalance"].as_i64()
+        ),
+        (Some(4_000), Some(2_000)),
+        "the amount is reserved"
+    );
+    assert_balanced(&s, &admin).await;
 }
