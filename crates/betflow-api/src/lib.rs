@@ -223,7 +223,8 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(
             routes::catalog::get_sport,
-            routes::catalog::update_sport
+            routes::catalog::update_sport,
+            routes::catalog::delete_sport
         ))
         .routes(routes!(routes::catalog::sport_events))
         .routes(routes!(
@@ -232,7 +233,8 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(
             routes::catalog::get_league,
-            routes::catalog::update_league
+            routes::catalog::update_league,
+            routes::catalog::delete_league
         ))
         .routes(routes!(
             routes::catalog::list_teams,
@@ -240,7 +242,8 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(
             routes::catalog::get_team,
-            routes::catalog::update_team
+            routes::catalog::update_team,
+            routes::catalog::delete_team
         ))
         .routes(routes!(
             routes::catalog::list_events,
@@ -253,14 +256,16 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::catalog::create_market))
         .routes(routes!(
             routes::catalog::get_market,
-            routes::catalog::update_market
+            routes::catalog::update_market,
+            routes::catalog::delete_market
         ))
         .routes(routes!(routes::catalog::suspend_market))
         .routes(routes!(routes::catalog::reopen_market))
         .routes(routes!(routes::catalog::create_selection))
         .routes(routes!(
             routes::catalog::get_selection,
-            routes::catalog::update_selection
+            routes::catalog::update_selection,
+            routes::catalog::delete_selection
         ))
         .routes(routes!(routes::catalog::prices))
         .routes(routes!(routes::customers::me))

@@ -7,7 +7,10 @@ use common::{TestServer, call, spawn};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-betflow_store::conformance!(catalog_crud_filters_and_odds,);
+betflow_store::conformance!(
+    catalog_crud_filters_and_odds,
+    delete_retires_without_erasing,
+);
 
 async fn made(s: &TestServer, token: &str, path: &str, body: Value) -> Value {
     let (status, res) = call(s, Method::POST, path, token, Some(body)).await;
@@ -376,4 +379,140 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+/// `DELETE` deactivates: the entity leaves listings (an inactive selection takes no bets:
+/// `SELECTION_INACTIVE` in the bets tests), its row and history stay, the change is audited; customers cannot do it, unknown ids are 404.
+async fn delete_retires_without_erasing(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, punter) = s.user_token(&admin, "punter", "customer").await;
+    let sport = id(&made(
+        &s,
+        &admin,
+        "/api/v1/sports",
+        json!({"name": "tennis", "displayName": "Tennis", "slug": "tennis"}),
+    )
+    .await);
+    let spare = id(&made(
+        &s,
+        &admin,
+        "/api/v1/sports",
+        json!({"name": "golf", "displayName": "Golf", "slug": "golf"}),
+    )
+    .await);
+    let league = id(&made(
+        &s,
+        &admin,
+        "/api/v1/leagues",
+        json!({"sportId": sport, "name": "ATP", "displayName": "ATP Tour", "slug": "atp"}),
+    )
+    .await);
+    let mut teams = vec![];
+    for name in ["Alcaraz", "Sinner"] {
+        teams.push(id(&made(
+            &s,
+            &admin,
+            "/api/v1/teams",
+            json!({"sportId": sport, "name": name, "displayName": name,
+                   "slug": name.to_lowercase()}),
+        )
+        .await));
+    }
+    let start = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let event = id(&made(
+        &s,
+        &admin,
+        "/api/v1/events",
+        json!({"sportId": sport, "homeTeamId": teams[0], "awayTeamId": teams[1],
+               "startTime": start}),
+    )
+    .await);
+    let market = id(&made(
+        &s,
+        &admin,
+        "/api/v1/markets",
+        json!({"eventId": event, "type": "moneyline", "name": "Winner"}),
+    )
+    .await);
+    let selection = id(&made(
+        &s,
+        &admin,
+        "/api/v1/selections",
+        json!({"marketId": market, "name": "Alcaraz", "odds": "1.7"}),
+    )
+    .await);
+
+    let (status, err) = call(
+        &s,
+        Method::DELETE,
+        &format!("/api/v1/sports/{spare}"),
+        &punter,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{err}");
+    for path in [
+        format!("/api/v1/selections/{selection}"),
+        format!("/api/v1/markets/{market}"),
+        format!("/api/v1/teams/{}", teams[1]),
+        format!("/api/v1/leagues/{league}"),
+        format!("/api/v1/sports/{spare}"),
+    ] {
+        let (status, r) = call(&s, Method::DELETE, &path, &admin, None).await;
+        assert_eq!(status, 200, "{path}: {r}");
+        assert_eq!(r["data"]["isActive"], false, "{path}");
+        let (status, r) = call(&s, Method::GET, &path, &admin, None).await;
+        assert_eq!(
+            (status, &r["data"]["isActive"]),
+            (200, &json!(false)),
+            "{path} is kept"
+        );
+        // Deleting again changes nothing and still answers.
+        let (status, _) = call(&s, Method::DELETE, &path, &admin, None).await;
+        assert_eq!(status, 200, "{path} twice");
+    }
+    let (_, sports) = call(&s, Method::GET, "/api/v1/sports", &punter, None).await;
+    let listed: Vec<&str> = sports["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert!(
+        listed.contains(&sport.as_str()) && !listed.contains(&spare.as_str()),
+        "{sports}"
+    );
+    let (_, audit) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/audit-logs?tableName=selections&recordId={selection}"),
+        &admin,
+        None,
+    )
+    .await;
+    let update = audit["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "UPDATE" && a["oldValues"]["isActive"] == true)
+        .cloned()
+        .unwrap_or_else(|| panic!("no audit row: {audit}"));
+    assert_eq!(update["newValues"]["isActive"], false);
+    for path in [
+        format!("/api/v1/sports/{}", uuid::Uuid::now_v7()),
+        format!("/api/v1/selections/{}", uuid::Uuid::now_v7()),
+    ] {
+        let (status, r) = call(&s, Method::DELETE, &path, &admin, None).await;
+        assert_eq!(status, 404, "{path}: {r}");
+    }
+    let (status, _) = call(
+        &s,
+        Method::DELETE,
+        "/api/v1/markets/not-a-uuid",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
 }

@@ -332,6 +332,19 @@ impl Engine {
         Ok(next)
     }
 
+    /// Takes a catalog entity out of use, which is what `DELETE` does: it is deactivated,
+    /// not erased, so the bets, prices and audit rows that name it keep their meaning (and
+    /// the schema's cascades never run). Inactive entities leave listings and take no bets.
+    pub async fn retire_catalog<T: CatalogEntity + 'static>(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<T, EngineError> {
+        self.update_catalog(principal, id, &json!({"isActive": false}), None, actor)
+            .await
+    }
+
     /// One catalog entity by id.
     pub async fn catalog_get<T: CatalogEntity + 'static>(
         &self,

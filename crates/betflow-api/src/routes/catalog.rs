@@ -95,6 +95,48 @@ async fn update<T: CatalogEntity + 'static>(
     Ok(ApiResponse::ok(to_json(&e)))
 }
 
+async fn retire<T: CatalogEntity + 'static>(
+    state: &AppState,
+    principal: &betflow_engine::identity::Principal,
+    actor: &betflow_domain::audit::Actor,
+    id: Uuid,
+) -> Result<ApiResponse<Value>, ApiError> {
+    let e: T = state.engine.retire_catalog(principal, id, actor).await?;
+    Ok(ApiResponse::ok(to_json(&e)))
+}
+
+/// `DELETE` handlers: each deactivates its entity (see `Engine::retire_catalog`).
+macro_rules! retire_route {
+    ($name:ident, $t:ty, $path:literal, $what:literal) => {
+        #[utoipa::path(delete, path = $path, tag = TAG, summary = concat!("Retire a ", $what),
+            description = concat!("Requires `sportsbook:manage`. The ", $what, " is deactivated, \
+                not erased: it leaves listings and takes no bets, and everything that names it \
+                (bets, prices, history) stays. Audited."),
+            params(("id" = Uuid, Path)),
+            responses((status = 200, description = "The entity, now inactive"),
+                (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Authorized(p, _): Authorized<Manage>,
+            ClientInfo(actor): ClientInfo,
+            ApiPath(id): ApiPath<Uuid>,
+        ) -> Result<ApiResponse<Value>, ApiError> {
+            retire::<$t>(&state, &p, &actor, id).await
+        }
+    };
+}
+
+retire_route!(delete_sport, Sport, "/api/v1/sports/{id}", "sport");
+retire_route!(delete_league, League, "/api/v1/leagues/{id}", "league");
+retire_route!(delete_team, Team, "/api/v1/teams/{id}", "team");
+retire_route!(delete_market, Market, "/api/v1/markets/{id}", "market");
+retire_route!(
+    delete_selection,
+    Selection,
+    "/api/v1/selections/{id}",
+    "selection"
+);
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
