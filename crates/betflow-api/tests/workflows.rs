@@ -25,6 +25,7 @@ betflow_store::conformance!(
     content_rejected_at_each_step_and_line_cancelled_from_each_state,
     quorum_of_two_end_to_end,
     bulk_approve_of_a_thousand,
+    status_lists_every_step_run,
 );
 
 async fn call(
@@ -1710,4 +1711,107 @@ async fn bulk_approve_of_a_thousand(db: TestDb) {
         assert_eq!(w["data"]["currentStep"], "compliance_check");
         assert_eq!(w["data"]["approvals"].as_array().unwrap().len(), 1);
     }
+}
+
+/// Every transition records its step runs: the status endpoint lists each visit with its
+/// type, how it ended and how long it took.
+async fn status_lists_every_step_run(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, requester) = s.user_token(&admin, "requester", "trading_manager").await;
+    let (_, tm) = s.user_token(&admin, "tmanager", "trading_manager").await;
+    let (_, st) = s.user_token(&admin, "senior", "senior_trader").await;
+    let runs = |id: String| {
+        let (s, admin) = (&s, &admin);
+        async move {
+            let (status, r) = call(
+                s,
+                Method::GET,
+                &format!("/api/v1/workflows/{id}/status"),
+                admin,
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{r}");
+            r["data"]["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| {
+                    (
+                        x["stepId"].as_str().unwrap().to_owned(),
+                        x["visit"].as_u64().unwrap(),
+                        x["status"].as_str().unwrap().to_owned(),
+                        x["endedAt"].is_null(),
+                        x["durationMs"].as_i64(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let pending = create(
+        &s,
+        &requester,
+        "line_change_approval",
+        line(),
+        json!({"start": false}),
+    )
+    .await;
+    let pid = pending["id"].as_str().unwrap().to_owned();
+    assert!(
+        runs(pid.clone()).await.is_empty(),
+        "nothing runs before start"
+    );
+
+    let w = create(&s, &requester, "line_change_approval", line(), json!({})).await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    let got = runs(id.clone()).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (
+            got[0].0.as_str(),
+            got[0].1,
+            got[0].2.as_str(),
+            got[0].3,
+            got[0].4
+        ),
+        ("line_impact_analysis", 1, "running", true, None)
+    );
+    act(&s, &tm, &id, "approve", None).await;
+    act(&s, &st, &id, "reject", Some(json!({"reason": "no"}))).await;
+    let got = runs(id.clone()).await;
+    let summary: Vec<(&str, u64, &str, bool)> = got
+        .iter()
+        .map(|r| (r.0.as_str(), r.1, r.2.as_str(), r.3))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("line_impact_analysis", 1, "approved", false),
+            ("senior_trader_approval", 2, "rejected", false),
+        ]
+    );
+    assert!(got.iter().all(|r| r.4.is_some_and(|ms| ms >= 0)), "{got:?}");
+
+    let w = create(&s, &requester, "line_change_approval", line(), json!({})).await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    act(&s, &tm, &id, "approve", None).await;
+    act(&s, &admin, &id, "cancel", None).await;
+    let summary: Vec<(String, String)> = runs(id).await.into_iter().map(|r| (r.0, r.2)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("line_impact_analysis".to_owned(), "approved".to_owned()),
+            ("senior_trader_approval".to_owned(), "cancelled".to_owned()),
+        ]
+    );
+    let (status, _) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/workflows/{}/status", uuid::Uuid::now_v7()),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
 }

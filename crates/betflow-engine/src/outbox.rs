@@ -18,6 +18,8 @@ pub(crate) struct Before {
     pub status: WorkflowStatus,
     pub step: Option<String>,
     pub visit: u32,
+    /// When the current step was entered.
+    pub started: Option<DateTime<Utc>>,
     /// The transition created the workflow.
     pub new: bool,
 }
@@ -28,6 +30,7 @@ impl Before {
             status: w.status,
             step: w.current_step.clone(),
             visit: w.step_visit,
+            started: w.step_started_at,
             new: false,
         }
     }
@@ -37,6 +40,7 @@ impl Before {
             status: WorkflowStatus::Pending,
             step: None,
             visit: 0,
+            started: None,
             new: true,
         }
     }

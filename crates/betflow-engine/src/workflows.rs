@@ -15,8 +15,8 @@ use betflow_domain::workflow::graph::{
     Branch, Next, StepDef, StepKind, TimeoutAction, WorkflowGraph,
 };
 use betflow_domain::workflow::record::{
-    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
-    Version, normalize_tags,
+    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, StepRun,
+    StepRunStatus, TimelineEvent, Version, normalize_tags,
 };
 use betflow_domain::workflow::{
     Decision, DecisionError, Priority, StepOutcome, Vote, WorkflowStatus, approval, seeded,
@@ -409,9 +409,11 @@ impl Workflows {
         };
         let outbox = workflow_events(&Before::created(), &w, &version.graph, &events);
         let audit = audit_entry(&w, AuditAction::Insert, None, actor)?;
+        let runs = step_runs(&Before::created(), &w, &version.graph, &events);
         let creation = Creation {
             w,
             row,
+            runs,
             job,
             events,
             outbox,
@@ -1134,14 +1136,15 @@ impl Workflows {
     ) -> Result<(), EngineError> {
         settle_content(&mut tx, w).await?;
         let rows = TransitionRows::of(prev, w, graph, events, actor)?;
-        tx.record_transition(
+        tx.record_transitions(&[TransitionRef {
             decision,
-            w,
-            rows.job.as_ref(),
-            events,
-            &rows.events,
-            &rows.audit,
-        )
+            workflow: w,
+            step_runs: &rows.step_runs,
+            job: rows.job.as_ref(),
+            timeline: events,
+            events: &rows.events,
+            audit: &rows.audit,
+        }])
         .await
         .map_err(|e| match e {
             StoreError::Conflict { .. } if decision.is_some() => {
@@ -1343,6 +1346,14 @@ impl Workflows {
             betting_content,
             betting_lines,
         })
+    }
+
+    /// A workflow's step runs, in visit order.
+    pub async fn step_runs(&self, id: Uuid) -> Result<Vec<StepRun>, EngineError> {
+        if self.store.get_workflow(id).await?.is_none() {
+            return Err(EngineError::NotFound(format!("workflow {id}")));
+        }
+        Ok(self.store.list_step_runs(id).await?)
     }
 
     /// The seed's domain rows of a workflow, if it has them.
@@ -1663,6 +1674,8 @@ fn decide_locked(
 
 /// What a transition writes beside the workflow's state and timeline.
 struct TransitionRows {
+    /// The step runs it started or ended.
+    step_runs: Vec<StepRun>,
     /// The job of the step just entered, if the transition entered one.
     job: Option<NewJob>,
     audit: AuditEntry,
@@ -1685,6 +1698,7 @@ impl TransitionRows {
         };
         let before = json!({"status": prev.status.as_str(), "currentStep": prev.step});
         Ok(Self {
+            step_runs: step_runs(prev, w, graph, timeline),
             job,
             audit: audit_entry(w, AuditAction::Update, Some(before), actor)?,
             events: workflow_events(prev, w, graph, timeline),
@@ -1696,6 +1710,7 @@ impl TransitionRows {
 struct Creation {
     w: Instance,
     row: Option<DomainRow>,
+    runs: Vec<StepRun>,
     job: Option<NewJob>,
     events: Vec<TimelineEvent>,
     outbox: Vec<NewEvent>,
@@ -1710,6 +1725,7 @@ impl Creation {
                 DomainRow::Line(line) => DomainRowRef::Line(line),
                 DomainRow::Content(content) => DomainRowRef::Content(content),
             }),
+            step_runs: &self.runs,
             job: self.job.as_ref(),
             timeline: &self.events,
             events: &self.outbox,
@@ -1803,6 +1819,7 @@ impl Work for Decider {
             .map(|((_, d), r)| TransitionRef {
                 decision: Some(&d.record),
                 workflow: &d.w,
+                step_runs: &r.step_runs,
                 job: r.job.as_ref(),
                 timeline: &d.events,
                 events: &r.events,
@@ -1829,6 +1846,81 @@ impl Work for Decider {
         }
         outcomes
     }
+}
+
+/// The step runs a transition starts or ends, from the workflow before and after it and
+/// the steps it entered, in order: a condition or action step passed through starts and ends
+/// in the same transition.
+fn step_runs(
+    prev: &Before,
+    w: &Instance,
+    graph: &WorkflowGraph,
+    timeline: &[TimelineEvent],
+) -> Vec<StepRun> {
+    let t = w.updated_at;
+    let has = |kind: &str| timeline.iter().any(|e| e.event_type == kind);
+    let finished = matches!(
+        w.status,
+        WorkflowStatus::Completed | WorkflowStatus::Rejected | WorkflowStatus::Cancelled
+    );
+    let closed_by_workflow = || match w.status {
+        WorkflowStatus::Cancelled => StepRunStatus::Cancelled,
+        WorkflowStatus::Rejected => StepRunStatus::Rejected,
+        _ => StepRunStatus::Completed,
+    };
+    let kind_of = |step: &str| graph.step(step).map_or(StepKind::Action, |s| s.kind);
+    let mut runs = Vec::new();
+    if let Some(step) = prev.step.as_deref()
+        && prev.status == WorkflowStatus::InProgress
+        && (w.step_visit != prev.visit || finished)
+    {
+        let status = if has("step.timed_out") {
+            StepRunStatus::TimedOut
+        } else if has("step.rejected") {
+            StepRunStatus::Rejected
+        } else if has("step.approved") {
+            StepRunStatus::Approved
+        } else {
+            closed_by_workflow()
+        };
+        runs.push(StepRun {
+            workflow_id: w.id,
+            visit: prev.visit,
+            step_id: step.to_owned(),
+            kind: kind_of(step),
+            status,
+            started_at: prev.started.unwrap_or(t),
+            ended_at: Some(t),
+        });
+    }
+    let entered: Vec<&TimelineEvent> = timeline
+        .iter()
+        .filter(|e| e.event_type == "step.entered")
+        .collect();
+    for (i, e) in entered.iter().enumerate() {
+        let Some(step) = e.step_id.as_deref() else {
+            continue;
+        };
+        let visit = prev.visit + 1 + i as u32;
+        let current = visit == w.step_visit && w.status == WorkflowStatus::InProgress;
+        let status = if current {
+            StepRunStatus::Running
+        } else if i + 1 == entered.len() && finished {
+            closed_by_workflow()
+        } else {
+            StepRunStatus::Completed
+        };
+        runs.push(StepRun {
+            workflow_id: w.id,
+            visit,
+            step_id: step.to_owned(),
+            kind: kind_of(step),
+            status,
+            started_at: e.created_at,
+            ended_at: (!current).then_some(t),
+        });
+    }
+    runs
 }
 
 fn begin(

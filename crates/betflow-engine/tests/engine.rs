@@ -258,6 +258,20 @@ mod timers {
         }
         let w = engine.workflows().get(id).await.unwrap();
         assert_eq!(w.instance.status, WorkflowStatus::Completed);
+        // An escalation ends no run; each decision ended its step's.
+        let runs = engine.workflows().step_runs(id).await.unwrap();
+        let got: Vec<(&str, u32, &str)> = runs
+            .iter()
+            .map(|r| (r.step_id.as_str(), r.visit, r.status.as_str()))
+            .collect();
+        let want: Vec<(&str, u32, &str)> = seed
+            .graph
+            .steps
+            .iter()
+            .zip(1..)
+            .map(|(s, visit)| (s.id.as_str(), visit, "approved"))
+            .collect();
+        assert_eq!(got, want);
     }
 
     fn step(id: &str, on_timeout: TimeoutAction) -> StepDef {
@@ -613,6 +627,27 @@ mod timers {
         assert_eq!(
             w.progress, 100,
             "route, review, mark, cool_off, announce of 6"
+        );
+        // The condition passed through in the creating transition; each automated step
+        // ended when the worker ran it.
+        let runs: Vec<(String, &str, bool)> = wf
+            .step_runs(big)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.step_id, r.status.as_str(), r.ended_at.is_some()))
+            .collect();
+        let want = [
+            ("route", "completed"),
+            ("review", "approved"),
+            ("mark", "completed"),
+            ("cool_off", "completed"),
+            ("announce", "completed"),
+        ];
+        assert_eq!(
+            runs,
+            want.map(|(s, st)| (s.to_owned(), st, true)).to_vec(),
+            "{runs:?}"
         );
         let history = wf.history(big).await.unwrap();
         let emitted = history

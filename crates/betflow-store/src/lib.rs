@@ -37,8 +37,8 @@ use betflow_domain::sportsbook::wallet::{
 };
 use betflow_domain::webhooks::{Attempt, Delivery, DeliveryStatus, Webhook};
 use betflow_domain::workflow::record::{
-    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
-    Version,
+    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, StepRun,
+    TimelineEvent, Version,
 };
 use betflow_domain::{Page, PageRequest};
 use chrono::{DateTime, Utc};
@@ -229,6 +229,8 @@ pub trait WorkflowRead {
     ) -> Result<Vec<(String, u64)>>;
     /// Workflows (created since `from`) counted by type.
     async fn count_by_type(&self, from: Option<DateTime<Utc>>) -> Result<Vec<(String, u64)>>;
+    /// A workflow's step runs, in visit order.
+    async fn list_step_runs(&self, workflow_id: Uuid) -> Result<Vec<StepRun>>;
     /// Rows of the seed's `betting_content` and `betting_lines` tables.
     async fn count_domain_rows(&self) -> Result<(u64, u64)>;
     /// Open workflows whose current step's due time has passed.
@@ -263,44 +265,22 @@ pub trait WorkflowWrite {
     /// are serialised.
     async fn lock_workflow(&mut self, id: Uuid) -> Result<Option<Instance>>;
     async fn update_workflow(&mut self, workflow: &Instance) -> Result<()>;
-    /// Writes one transition: the decision that caused it (if any), the instance's new
-    /// state, the next step's job, the timeline rows, the outbox events and the audit row, in
-    /// one round trip (one statement on PostgreSQL, one batch on SQLite). A decision this user
-    /// already made on this visit fails with [`StoreError::Conflict`] and nothing is written.
-    async fn record_transition(
-        &mut self,
-        decision: Option<&Approval>,
-        w: &Instance,
-        job: Option<&NewJob>,
-        timeline: &[TimelineEvent],
-        events: &[NewEvent],
-        audit: &AuditEntry,
-    ) -> Result<()>;
     /// Reads and locks several workflows at once, in id order (so two batches, or a batch
     /// and a single transition, never deadlock); missing and deleted ones are left out.
     async fn lock_workflows(&mut self, ids: &[Uuid]) -> Result<Vec<Instance>>;
     /// Every decision on these workflows, read inside this transaction.
     async fn approvals_in_tx_for(&mut self, workflow_ids: &[Uuid]) -> Result<Vec<Approval>>;
-    /// Writes transitions of different workflows as [`record_transition`](Self::record_transition)
-    /// does one, sharing statements: one per 14 KiB of parameters or so on PostgreSQL, one
-    /// batch for the writer's thread on SQLite. A conflicting decision fails the whole call
-    /// with [`StoreError::Conflict`]; the caller rolls back.
+    /// Writes transitions of different workflows, each as one unit: the decision that
+    /// caused it (if any), the instance's new state, its step runs, the next step's job, the
+    /// timeline rows, the outbox events and the audit row. They share statements: one per
+    /// 14 KiB of parameters or so on PostgreSQL (data-modifying CTEs), one batch for the
+    /// writer's thread on SQLite. A decision this user already made on this visit fails the
+    /// whole call with [`StoreError::Conflict`]; the caller rolls back.
     async fn record_transitions(&mut self, transitions: &[TransitionRef<'_>]) -> Result<()>;
-    /// Writes new workflows as [`record_creation`](Self::record_creation) does one,
-    /// sharing statements as [`record_transitions`](Self::record_transitions) does.
+    /// Writes new workflows with their domain rows, first step runs and jobs, timeline rows,
+    /// outbox events and audit rows, sharing statements as
+    /// [`record_transitions`](Self::record_transitions) does.
     async fn record_creations(&mut self, creations: &[CreationRef<'_>]) -> Result<()>;
-    /// Writes a new workflow with its domain row, first step's job, timeline rows, outbox
-    /// events and audit row, in one round trip as [`record_transition`](Self::record_transition).
-    #[allow(clippy::too_many_arguments)]
-    async fn record_creation(
-        &mut self,
-        w: &Instance,
-        row: Option<DomainRowRef<'_>>,
-        job: Option<&NewJob>,
-        timeline: &[TimelineEvent],
-        events: &[NewEvent],
-        audit: &AuditEntry,
-    ) -> Result<()>;
     /// Hides a workflow from reads; its rows and history stay. `false` if already gone.
     async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// Fails with [`StoreError::Conflict`] if this user already decided this visit.
@@ -601,22 +581,25 @@ pub trait BetRead {
     async fn market_exposure(&self, market_id: Uuid) -> Result<Vec<SelectionExposure>>;
 }
 
-/// One new workflow's rows, as [`WorkflowWrite::record_creation`] takes them.
+/// One new workflow's rows, as [`WorkflowWrite::record_creations`] takes them.
 #[derive(Debug, Clone, Copy)]
 pub struct CreationRef<'a> {
     pub workflow: &'a Instance,
     pub row: Option<DomainRowRef<'a>>,
+    pub step_runs: &'a [StepRun],
     pub job: Option<&'a NewJob>,
     pub timeline: &'a [TimelineEvent],
     pub events: &'a [NewEvent],
     pub audit: &'a AuditEntry,
 }
 
-/// One transition's rows, as [`WorkflowWrite::record_transition`] takes them.
+/// One transition's rows, as [`WorkflowWrite::record_transitions`] takes them.
 #[derive(Debug, Clone, Copy)]
 pub struct TransitionRef<'a> {
     pub decision: Option<&'a Approval>,
     pub workflow: &'a Instance,
+    /// Runs started or ended by the transition (written as upserts on the visit).
+    pub step_runs: &'a [StepRun],
     pub job: Option<&'a NewJob>,
     pub timeline: &'a [TimelineEvent],
     pub events: &'a [NewEvent],

@@ -5,10 +5,11 @@ use betflow_domain::audit::{AuditAction, AuditEntry, AuditQuery};
 use betflow_domain::events::NewEvent;
 use betflow_domain::jobs::NewJob;
 use betflow_domain::time::now;
+use betflow_domain::workflow::graph::StepKind;
 use betflow_domain::workflow::record::{
     Approval, Definition, Instance, InstanceFilter, TimelineEvent, Version,
 };
-use betflow_domain::workflow::record::{BettingContent, BettingLine};
+use betflow_domain::workflow::record::{BettingContent, BettingLine, StepRun, StepRunStatus};
 use betflow_domain::workflow::seeded::RiskLevel;
 use betflow_domain::workflow::{Decision, Priority, WorkflowStatus, seeded};
 use betflow_store::testing::TestDb;
@@ -498,10 +499,31 @@ async fn transitions_of_several_workflows_share_statements(db: TestDb) {
         run_at: t + Duration::minutes(30),
         max_attempts: 3,
     };
+    // Each transition ends the first step's run (started before step runs were recorded,
+    // so it is inserted whole) and starts the second's.
+    let runs: Vec<Vec<StepRun>> = workflows
+        .iter()
+        .map(|w| {
+            let run = |visit: u32, step: &str, status, ended_at| StepRun {
+                workflow_id: w.id,
+                visit,
+                step_id: step.into(),
+                kind: StepKind::Approval,
+                status,
+                started_at: t - Duration::minutes(5),
+                ended_at,
+            };
+            vec![
+                run(1, "line_impact_analysis", StepRunStatus::Approved, Some(t)),
+                run(2, "senior_trader_approval", StepRunStatus::Running, None),
+            ]
+        })
+        .collect();
     let writes: Vec<TransitionRef<'_>> = (0..workflows.len())
         .map(|i| TransitionRef {
             decision: Some(&decisions[i]),
             workflow: &workflows[i],
+            step_runs: &runs[i],
             job: (i == 0).then_some(&job),
             timeline: &timelines[i],
             events: &outbox[i],
@@ -517,6 +539,7 @@ async fn transitions_of_several_workflows_share_statements(db: TestDb) {
             db.store.list_approvals(w.id).await.unwrap(),
             [decisions[i].clone()]
         );
+        assert_eq!(db.store.list_step_runs(w.id).await.unwrap(), runs[i]);
         let kinds: Vec<String> = db
             .store
             .list_timeline(w.id)
@@ -573,6 +596,7 @@ async fn transitions_of_several_workflows_share_statements(db: TestDb) {
         .map(|i| TransitionRef {
             decision: Some(&again[i]),
             workflow: &moved[i],
+            step_runs: &[],
             job: None,
             timeline: &[],
             events: &[],
@@ -590,6 +614,52 @@ async fn transitions_of_several_workflows_share_statements(db: TestDb) {
         assert_eq!(
             db.store.list_approvals(w.id).await.unwrap(),
             [decisions[i].clone()]
+        );
+    }
+
+    // The second step's run ends: the upsert sets its status and end, keeps its start.
+    let ended: Vec<Vec<StepRun>> = runs
+        .iter()
+        .map(|r| {
+            vec![StepRun {
+                status: StepRunStatus::Rejected,
+                started_at: t + Duration::hours(1),
+                ended_at: Some(t + Duration::minutes(9)),
+                ..r[1].clone()
+            }]
+        })
+        .collect();
+    let fresh: Vec<AuditEntry> = audits
+        .iter()
+        .map(|a| AuditEntry {
+            id: Uuid::now_v7(),
+            ..a.clone()
+        })
+        .collect();
+    let writes: Vec<TransitionRef<'_>> = (0..workflows.len())
+        .map(|i| TransitionRef {
+            decision: None,
+            workflow: &workflows[i],
+            step_runs: &ended[i],
+            job: None,
+            timeline: &[],
+            events: &[],
+            audit: &fresh[i],
+        })
+        .collect();
+    let mut tx = db.store.begin().await.unwrap();
+    tx.record_transitions(&writes).await.unwrap();
+    tx.commit().await.unwrap();
+    for (i, w) in workflows.iter().enumerate() {
+        let stored = db.store.list_step_runs(w.id).await.unwrap();
+        assert_eq!(stored[0], runs[i][0]);
+        assert_eq!(
+            stored[1],
+            StepRun {
+                status: StepRunStatus::Rejected,
+                ended_at: Some(t + Duration::minutes(9)),
+                ..runs[i][1].clone()
+            }
         );
     }
 }
@@ -670,9 +740,24 @@ async fn creations_share_statements_and_fail_together(db: TestDb) {
         run_at: t + Duration::minutes(30),
         max_attempts: 3,
     };
+    let first_runs: Vec<Vec<StepRun>> = workflows
+        .iter()
+        .map(|w| {
+            vec![StepRun {
+                workflow_id: w.id,
+                visit: 1,
+                step_id: "line_impact_analysis".into(),
+                kind: StepKind::Approval,
+                status: StepRunStatus::Running,
+                started_at: t,
+                ended_at: None,
+            }]
+        })
+        .collect();
     let rows: Vec<CreationRef<'_>> = (0..workflows.len())
         .map(|i| CreationRef {
             workflow: &workflows[i],
+            step_runs: &first_runs[i],
             row: Some(if i == 8 {
                 DomainRowRef::Content(&content)
             } else {
@@ -698,6 +783,7 @@ async fn creations_share_statements_and_fail_together(db: TestDb) {
             .map(|e| e.event_type)
             .collect();
         assert_eq!(kinds, ["workflow.created"]);
+        assert_eq!(db.store.list_step_runs(w.id).await.unwrap(), first_runs[i]);
         if i < 8 {
             let line = db.store.get_betting_line(w.id).await.unwrap().unwrap();
             assert_eq!(line.line_id, lines[i].line_id);
@@ -738,6 +824,7 @@ async fn creations_share_statements_and_fail_together(db: TestDb) {
         .zip(&fresh_audits)
         .map(|(w, audit)| CreationRef {
             workflow: w,
+            step_runs: &[],
             row: None,
             job: None,
             timeline: &[],

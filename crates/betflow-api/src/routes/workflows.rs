@@ -269,6 +269,39 @@ pub struct StatusResponse {
     pub progress: u8,
     pub overdue: bool,
     pub due_at: Option<DateTime<Utc>>,
+    /// Every visit of a step so far (seed 003's step runs), oldest first.
+    pub steps: Vec<StepRunDto>,
+}
+
+/// One visit of a step.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRunDto {
+    pub step_id: String,
+    pub visit: u32,
+    /// approval, task, condition, action or delay.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// running, completed, approved, rejected, timed_out or cancelled.
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Milliseconds from start to end; `null` while running.
+    pub duration_ms: Option<i64>,
+}
+
+impl From<betflow_domain::workflow::record::StepRun> for StepRunDto {
+    fn from(r: betflow_domain::workflow::record::StepRun) -> Self {
+        Self {
+            duration_ms: r.ended_at.map(|e| (e - r.started_at).num_milliseconds()),
+            kind: r.kind.as_str().to_owned(),
+            status: r.status.as_str().to_owned(),
+            step_id: r.step_id,
+            visit: r.visit,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -461,7 +494,8 @@ pub async fn cancel(
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/status", tag = TAG, summary = "Workflow status",
-    description = "Requires `workflows:monitor`.", params(("id" = Uuid, Path)),
+    description = "Requires `workflows:monitor`. With every step run so far: which step, when \
+                   it started and ended, and how (approved, rejected, timed_out, ...).", params(("id" = Uuid, Path)),
     responses((status = 200, body = StatusResponse), (status = 404, body = ErrorEnvelope)))]
 pub async fn status(
     State(state): State<AppState>,
@@ -469,6 +503,7 @@ pub async fn status(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<StatusResponse>, ApiError> {
     let v = state.engine.workflows().get(id).await?;
+    let steps = state.engine.workflows().step_runs(id).await?;
     Ok(ApiResponse::ok(StatusResponse {
         id: v.instance.id,
         status: v.instance.status.as_str().to_owned(),
@@ -476,6 +511,7 @@ pub async fn status(
         progress: v.progress,
         overdue: v.overdue,
         due_at: v.instance.due_at,
+        steps: steps.into_iter().map(StepRunDto::from).collect(),
     }))
 }
 

@@ -28,6 +28,30 @@ pub enum StepKind {
     Delay,
 }
 
+impl StepKind {
+    pub const ALL: [Self; 5] = [
+        Self::Approval,
+        Self::Task,
+        Self::Condition,
+        Self::Action,
+        Self::Delay,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approval => "approval",
+            Self::Task => "task",
+            Self::Condition => "condition",
+            Self::Action => "action",
+            Self::Delay => "delay",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// Which way a step leaves.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,

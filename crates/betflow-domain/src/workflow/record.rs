@@ -1,11 +1,12 @@
 //! What the store keeps about definitions and running workflows.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::approval::Decision;
-use super::graph::WorkflowGraph;
+use super::graph::{StepKind, WorkflowGraph};
 use super::status::{Priority, WorkflowStatus};
 use crate::PageRequest;
 
@@ -86,6 +87,61 @@ pub struct Approval {
     pub decision: Decision,
     pub comments: Option<String>,
     pub decided_at: DateTime<Utc>,
+}
+
+/// One visit of a step (seed 003's `step_run`): which step, when it started and ended, and
+/// how it ended. A step visited twice (a rework loop) has two runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRun {
+    pub workflow_id: Uuid,
+    /// The workflow's step visit counter when the step was entered (1 for the first step).
+    pub visit: u32,
+    pub step_id: String,
+    pub kind: StepKind,
+    pub status: StepRunStatus,
+    pub started_at: DateTime<Utc>,
+    /// `None` while the step is current.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// How a step run ended, or that it has not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepRunStatus {
+    Running,
+    /// Left the way its kind leaves: a condition routed, an action ran, a delay ended.
+    Completed,
+    Approved,
+    Rejected,
+    TimedOut,
+    /// The workflow was cancelled while the step was current.
+    Cancelled,
+}
+
+impl StepRunStatus {
+    pub const ALL: [Self; 6] = [
+        Self::Running,
+        Self::Completed,
+        Self::Approved,
+        Self::Rejected,
+        Self::TimedOut,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
 }
 
 /// One entry of a workflow's history (the seed's `workflow_timeline`).

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use betflow_domain::Page;
-use betflow_domain::workflow::graph::WorkflowGraph;
+use betflow_domain::workflow::graph::{StepKind, WorkflowGraph};
 use betflow_domain::workflow::record::{
-    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, TimelineEvent,
-    Version,
+    Approval, BettingContent, BettingLine, Definition, Instance, InstanceFilter, StepRun,
+    StepRunStatus, TimelineEvent, Version,
 };
 use betflow_domain::workflow::seeded::RiskLevel;
 use betflow_domain::workflow::{Decision, Priority, WorkflowStatus};
@@ -458,6 +458,29 @@ impl WorkflowRead for BackendStore {
         Ok(rows.into_iter().map(|(s, n)| (s, to_total(n))).collect())
     }
 
+    async fn list_step_runs(&self, workflow_id: Uuid) -> Result<Vec<StepRun>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT workflow_instance_id, visit, step_id, kind, status, started_at, ended_at \
+             FROM workflow_step_runs WHERE workflow_instance_id = ",
+        );
+        qb.push_bind(workflow_id).push(" ORDER BY visit");
+        let rows: Vec<StepRunRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| {
+                const T: &str = "workflow_step_runs";
+                Ok(StepRun {
+                    workflow_id: r.workflow_instance_id,
+                    visit: u32::try_from(r.visit).map_err(|_| corrupt(T, "visit"))?,
+                    kind: StepKind::parse(&r.kind).ok_or_else(|| corrupt(T, "kind"))?,
+                    status: StepRunStatus::parse(&r.status).ok_or_else(|| corrupt(T, "status"))?,
+                    step_id: r.step_id,
+                    started_at: r.started_at,
+                    ended_at: r.ended_at,
+                })
+            })
+            .collect()
+    }
+
     async fn count_domain_rows(&self) -> Result<(u64, u64)> {
         let (content, lines): (i64, i64) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM betting_content), (SELECT COUNT(*) FROM betting_lines)",
@@ -716,7 +739,9 @@ impl WorkflowWrite for BackendTx {
             }
             push_histories(
                 &mut qb,
-                chunk.iter().map(|t| (t.job, t.timeline, t.events, t.audit)),
+                chunk
+                    .iter()
+                    .map(|t| (t.step_runs, t.job, t.timeline, t.events, t.audit)),
             );
             qb.build().execute(&mut *self.tx).await?;
         }
@@ -753,7 +778,9 @@ impl WorkflowWrite for BackendTx {
             }
             push_histories(
                 &mut qb,
-                chunk.iter().map(|c| (c.job, c.timeline, c.events, c.audit)),
+                chunk
+                    .iter()
+                    .map(|c| (c.step_runs, c.job, c.timeline, c.events, c.audit)),
             );
             qb.build().execute(&mut *self.tx).await?;
         }
@@ -765,46 +792,6 @@ impl WorkflowWrite for BackendTx {
         push_workflow_update(&mut qb, w);
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
-    }
-
-    async fn record_transition(
-        &mut self,
-        decision: Option<&Approval>,
-        w: &Instance,
-        job: Option<&NewJob>,
-        timeline: &[TimelineEvent],
-        events: &[NewEvent],
-        audit: &AuditEntry,
-    ) -> Result<()> {
-        self.record_transitions(&[TransitionRef {
-            decision,
-            workflow: w,
-            job,
-            timeline,
-            events,
-            audit,
-        }])
-        .await
-    }
-
-    async fn record_creation(
-        &mut self,
-        w: &Instance,
-        row: Option<DomainRowRef<'_>>,
-        job: Option<&NewJob>,
-        timeline: &[TimelineEvent],
-        events: &[NewEvent],
-        audit: &AuditEntry,
-    ) -> Result<()> {
-        self.record_creations(&[CreationRef {
-            workflow: w,
-            row,
-            job,
-            timeline,
-            events,
-            audit,
-        }])
-        .await
     }
 
     async fn delete_workflow(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
@@ -942,6 +929,43 @@ fn push_betting_contents_insert<'r>(
     });
 }
 
+/// Step runs as upserts on (workflow, visit): a run entered is inserted, a run ended has
+/// its status and end set (or is inserted whole, for a step entered before step runs were
+/// recorded).
+fn push_step_runs_upsert<'r>(
+    qb: &mut QueryBuilder<Db>,
+    runs: impl IntoIterator<Item = &'r StepRun>,
+) {
+    qb.push(
+        "INSERT INTO workflow_step_runs (workflow_instance_id, visit, step_id, kind, status, \
+         started_at, ended_at) ",
+    );
+    qb.push_values(runs, |mut v, r| {
+        v.push_bind(r.workflow_id)
+            .push_bind(i32_of(r.visit))
+            .push_bind(r.step_id.clone())
+            .push_bind(r.kind.as_str())
+            .push_bind(r.status.as_str())
+            .push_bind(micros(r.started_at))
+            .push_bind(r.ended_at.map(micros));
+    });
+    qb.push(
+        " ON CONFLICT (workflow_instance_id, visit) DO UPDATE SET status = excluded.status, \
+         ended_at = excluded.ended_at",
+    );
+}
+
+#[derive(FromRow)]
+struct StepRunRow {
+    workflow_instance_id: Uuid,
+    visit: i32,
+    step_id: String,
+    kind: String,
+    status: String,
+    started_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+}
+
 /// `INSERT INTO workflow_approvals ... VALUES (...)` for a decision, appended to `qb`.
 fn push_approval_insert(qb: &mut QueryBuilder<Db>, a: &Approval) {
     push_approvals_insert(qb, [a]);
@@ -996,6 +1020,7 @@ fn push_histories<'a>(
     qb: &mut QueryBuilder<Db>,
     parts: impl Iterator<
         Item = (
+            &'a [StepRun],
             Option<&'a NewJob>,
             &'a [TimelineEvent],
             &'a [NewEvent],
@@ -1003,15 +1028,21 @@ fn push_histories<'a>(
         ),
     >,
 ) {
+    let mut runs = Vec::new();
     let mut jobs = Vec::new();
     let mut timeline = Vec::new();
     let mut events = Vec::new();
     let mut audits = Vec::new();
-    for (job, tl, ev, audit) in parts {
+    for (run, job, tl, ev, audit) in parts {
+        runs.extend(run);
         jobs.extend(job);
         timeline.extend_from_slice(tl);
         events.extend_from_slice(ev);
         audits.push(audit);
+    }
+    if !runs.is_empty() {
+        qb.push(part("), sr AS ("));
+        push_step_runs_upsert(qb, runs);
     }
     if !jobs.is_empty() {
         qb.push(part("), j AS ("));
