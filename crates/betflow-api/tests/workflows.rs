@@ -1805,6 +1805,28 @@ async fn status_lists_every_step_run(db: TestDb) {
             ("senior_trader_approval".to_owned(), "cancelled".to_owned()),
         ]
     );
+    // A content workflow's task step is completed, not approved.
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+    let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
+    let (_, co) = s
+        .user_token(&admin, "compliance", "compliance_officer")
+        .await;
+    let (_, publisher) = s.user_token(&admin, "publisher", "content_team").await;
+    let w = create(&s, &author, "content_publishing", content(), json!({})).await;
+    let id = w["id"].as_str().unwrap().to_owned();
+    for token in [&cm, &co, &publisher] {
+        let (status, r) = act(&s, token, &id, "approve", None).await;
+        assert_eq!(status, 200, "{r}");
+    }
+    let summary: Vec<(String, String)> = runs(id).await.into_iter().map(|r| (r.0, r.2)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("content_review".to_owned(), "approved".to_owned()),
+            ("compliance_check".to_owned(), "approved".to_owned()),
+            ("final_publish".to_owned(), "completed".to_owned()),
+        ]
+    );
     let (status, _) = call(
         &s,
         Method::GET,

@@ -1878,6 +1878,9 @@ fn step_runs(
             StepRunStatus::TimedOut
         } else if has("step.rejected") {
             StepRunStatus::Rejected
+        } else if has("step.approved") && kind_of(step) == StepKind::Task {
+            // A task is done, not approved.
+            StepRunStatus::Completed
         } else if has("step.approved") {
             StepRunStatus::Approved
         } else {
