@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// RFC 3339 UTC with millisecond precision, as the seeds' `new Date().toISOString()`.
 pub fn timestamp() -> String {
@@ -12,12 +13,18 @@ pub fn timestamp() -> String {
 }
 
 /// `{"success": true, "data": ..., "message": "...", "timestamp": "..."}`.
-#[derive(Debug, Serialize)]
+///
+/// Every `/api/v1` success answer has this shape, so the OpenAPI document declares each
+/// response body as `Envelope<Payload>` (utoipa names the instance `Envelope_Payload`).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Envelope<T> {
+    /// Always `true`.
     pub success: bool,
     pub data: T,
+    /// A human-readable note, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When the answer was produced (RFC 3339, UTC, milliseconds).
     pub timestamp: String,
 }
 
