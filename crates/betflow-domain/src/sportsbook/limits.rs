@@ -2,8 +2,8 @@
 //! loss limits per 24 hours, 7 days and a month (the strictest applies; lowering is
 //! immediate, raising waits out a 24-hour cooling-off), and time-outs and self-exclusion.
 //!
-//! Not wired to deposits and bets yet (they are later parts of issue 6); these rules are what
-//! those paths will call.
+//! Deposits (`betflow_engine::wallet`) and bet placement (`betflow_engine::bets`) call these
+//! rules inside their write, so a limit is checked against the same rows the write locks.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
