@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{DomainError, PageRequest, Violation};
+use crate::{DomainError, PageRequest, Violation, text};
 
 /// Longest `table_name` / `event_type`, as the seed's `VARCHAR(100)`.
 pub const MAX_NAME_LEN: usize = 100;
@@ -82,6 +82,10 @@ pub struct Actor {
 
 impl AuditEntry {
     /// Builds a validated entry stamped with a fresh UUID v7 and the current time.
+    ///
+    /// Any NUL in the recorded values or the user agent becomes U+FFFD: the API refuses NUL
+    /// at its boundary, but an audit row must never be what makes PostgreSQL fail a change
+    /// that SQLite would have recorded.
     pub fn new(
         table_name: impl Into<String>,
         record_id: Uuid,
@@ -92,16 +96,22 @@ impl AuditEntry {
     ) -> Result<Self, DomainError> {
         let table_name = table_name.into();
         validate_name("tableName", &table_name)?;
+        let scrub = |mut v: Value| {
+            text::scrub_nul_json(&mut v);
+            v
+        };
         Ok(Self {
             id: Uuid::now_v7(),
             table_name,
             record_id,
             action,
-            old_values,
-            new_values,
+            old_values: old_values.map(scrub),
+            new_values: new_values.map(scrub),
             user_id: actor.user_id,
             ip_address: actor.ip_address,
-            user_agent: actor.user_agent.map(truncate_user_agent),
+            user_agent: actor
+                .user_agent
+                .map(|ua| truncate_user_agent(text::scrub_nul(&ua))),
             timestamp: crate::time::now(),
         })
     }
@@ -206,6 +216,8 @@ pub struct SystemEvent {
 }
 
 impl SystemEvent {
+    /// Builds a validated event; NUL in its message or details becomes U+FFFD, as in
+    /// [`AuditEntry::new`].
     pub fn new(
         event_type: impl Into<String>,
         severity: Severity,
@@ -213,7 +225,11 @@ impl SystemEvent {
         details: Option<Value>,
     ) -> Result<Self, DomainError> {
         let event_type = event_type.into();
-        let message = message.into();
+        let message = text::scrub_nul(&message.into());
+        let details = details.map(|mut d| {
+            text::scrub_nul_json(&mut d);
+            d
+        });
         let mut v = Vec::new();
         if let Err(DomainError::Validation(mut more)) = validate_name("eventType", &event_type) {
             v.append(&mut more);
@@ -277,6 +293,7 @@ impl SystemEventQuery {
 }
 
 fn validate_name(field: &str, value: &str) -> Result<(), DomainError> {
+    text::check_name(field, value).map_err(|v| DomainError::Validation(vec![v]))?;
     if value.trim().is_empty() {
         Err(DomainError::invalid(field, "must not be empty"))
     } else if value.chars().count() > MAX_NAME_LEN {
@@ -349,6 +366,61 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.timestamp.timestamp_subsec_nanos() % 1000, 0);
+    }
+
+    #[test]
+    fn entries_and_events_never_carry_nul() {
+        let actor = Actor {
+            user_agent: Some("agent\0x".into()),
+            ..Actor::default()
+        };
+        let e = AuditEntry::new(
+            "users",
+            Uuid::now_v7(),
+            AuditAction::Update,
+            Some(serde_json::json!({"name": "a\0b"})),
+            Some(serde_json::json!({"k\0": ["c\0"]})),
+            actor,
+        )
+        .unwrap();
+        for v in [&e.old_values, &e.new_values] {
+            assert!(
+                text::nul_violations("", v.as_ref().unwrap()).is_empty(),
+                "{v:?}"
+            );
+        }
+        assert_eq!(e.user_agent.as_deref(), Some("agent\u{FFFD}x"));
+        let ev = SystemEvent::new(
+            "auth.failed",
+            Severity::Warning,
+            "bad\0",
+            Some(serde_json::json!({"login": "x\0"})),
+        )
+        .unwrap();
+        assert!(!ev.message.contains('\0'));
+        assert!(text::nul_violations("", ev.details.as_ref().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn table_names_are_names() {
+        let q = AuditQuery {
+            table_name: Some("users\u{7}".into()),
+            ..Default::default()
+        };
+        let DomainError::Validation(v) = q.validate().unwrap_err();
+        assert_eq!(v[0].field, "tableName");
+        let id = Uuid::now_v7();
+        assert!(
+            AuditEntry::new(
+                "us\0ers",
+                id,
+                AuditAction::Insert,
+                None,
+                None,
+                Actor::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

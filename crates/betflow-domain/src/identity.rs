@@ -496,8 +496,16 @@ pub fn validate_api_key_name(name: &str) -> Result<String, DomainError> {
             format!("must be 1 to {MAX_API_KEY_NAME_LEN} characters"),
         ))
     } else {
+        crate::text::check_name("name", name).map_err(|v| DomainError::Validation(vec![v]))?;
         Ok(name.to_owned())
     }
+}
+
+/// What a login attempt names (a username or an email) may contain: no control character.
+/// Such a name cannot belong to anyone, so refusing it reveals nothing, and it never reaches
+/// the lookup or the failed-login audit row.
+pub fn check_login(login: &str) -> Result<(), DomainError> {
+    crate::text::check_name("username", login).map_err(|v| DomainError::Validation(vec![v]))
 }
 
 /// One refresh token of a login session. Tokens of one login share a `family_id`; rotating a
@@ -666,6 +674,22 @@ mod tests {
         for bad in ["a@b", "@b.co", "a@.co", "a@b.c0", "a b@c.de", "a@b@c.de"] {
             assert!(!is_valid_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn key_names_and_logins_hold_no_control_characters() {
+        assert_eq!(validate_api_key_name(" ci key ").unwrap(), "ci key");
+        for bad in ["ci\u{7}key", "ci\0", "\u{1b}[31mred"] {
+            let DomainError::Validation(v) = validate_api_key_name(bad).unwrap_err();
+            assert_eq!(v[0].field, "name", "{bad:?}");
+        }
+        assert!(check_login("admin").is_ok());
+        assert!(check_login("admin@example.com").is_ok());
+        let DomainError::Validation(v) = check_login("ad\0min").unwrap_err();
+        assert_eq!(v[0].field, "username");
+        assert!(check_login("ad\u{1b}min").is_err());
+        // Control characters never pass the username rule either.
+        assert!(validate_new_user("ad\u{7}min", "a@b.co", "password123").is_err());
     }
 
     proptest! {

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod jobs;
 pub mod page;
 pub mod sportsbook;
+pub mod text;
 pub mod time;
 pub mod units;
 pub mod webhooks;

@@ -133,6 +133,7 @@ impl Profile {
             {
                 v.push(Violation::new(field, format!("1 to {max} characters")));
             }
+            crate::text::check_name_into(&mut v, field, value.as_deref());
         }
         if v.is_empty() {
             Ok(())
@@ -231,6 +232,20 @@ mod tests {
         };
         let DomainError::Validation(v) = p.validate(d("2026-11-23")).unwrap_err();
         assert_eq!(v.len(), 6, "{v:?}");
+        let named = Profile {
+            first_name: Some("Ann\u{1b}[2J".into()),
+            last_name: Some("Lee".into()),
+            phone: Some("+44\u{7}".into()),
+            country_code: "GB".into(),
+            timezone: "Europe/London".into(),
+            language_code: "en".into(),
+            currency_code: "GBP".into(),
+            date_of_birth: d("1990-01-01"),
+            ..p
+        };
+        let DomainError::Validation(v) = named.validate(d("2026-11-23")).unwrap_err();
+        let fields: Vec<_> = v.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["firstName", "phone"], "{v:?}");
         let mut prefs = Preferences::defaults(Uuid::nil(), t);
         assert!(prefs.validate().is_ok());
         prefs.responsible_gaming = json!({"realityCheckMinutes": 1});

@@ -273,6 +273,7 @@ impl PaymentMethod {
         if self.name.trim().is_empty() || self.name.chars().count() > 100 {
             v.push(crate::Violation::new("name", "1 to 100 characters"));
         }
+        crate::text::check_name_into(&mut v, "name", Some(&self.name));
         match &self.details {
             Value::Object(map) => {
                 for key in map.keys() {
@@ -316,7 +317,9 @@ pub fn check_amount(field: &str, amount: i64, max: i64) -> Result<(), DomainErro
 pub fn deposit_transfers(user: Uuid, currency: &str, amount: i64, fees: i64) -> Vec<Transfer> {
     let clearing = Account::house(AccountKind::Clearing, currency);
     let mut out = Vec::with_capacity(2);
-    let net = amount - fees;
+    // Saturating: an amount and its fees are each checked, but their difference must not
+    // be able to wrap whatever the caller passes.
+    let net = amount.saturating_sub(fees);
     if net > 0 {
         out.push(Transfer::new(
             clearing.clone(),
@@ -341,11 +344,12 @@ pub fn deposit_transfers(user: Uuid, currency: &str, amount: i64, fees: i64) -> 
 pub fn withdrawal_transfers(user: Uuid, currency: &str, amount: i64, fees: i64) -> Vec<Transfer> {
     let pending = Account::customer(user, AccountKind::Pending, currency);
     let mut out = Vec::with_capacity(2);
-    if amount - fees > 0 {
+    let net = amount.saturating_sub(fees);
+    if net > 0 {
         out.push(Transfer::new(
             pending.clone(),
             Account::house(AccountKind::Clearing, currency),
-            amount - fees,
+            net,
             TransferKind::Withdrawal,
         ));
     }
@@ -404,5 +408,9 @@ mod tests {
         assert!(m.validate().is_ok());
         m.details = serde_json::json!({"cardNumber": "4242424242424242"});
         assert!(m.validate().is_err());
+        m.details = serde_json::json!({"token": "tok_1"});
+        m.name = "Visa\u{7}".into();
+        let DomainError::Validation(v) = m.validate().unwrap_err();
+        assert_eq!(v[0].field, "name");
     }
 }

@@ -294,6 +294,11 @@ impl WorkflowGraph {
             if s.name.trim().is_empty() {
                 out.push(problem(id, "a step needs a name"));
             }
+            for (what, value) in [("step id", &s.id), ("step name", &s.name)] {
+                if let Err(v) = crate::text::check_name(what, value) {
+                    out.push(problem(id, format!("the {what} {}", v.message)));
+                }
+            }
             self.validate_step(s, &mut out);
         }
         let ids: BTreeSet<&str> = self.steps.iter().map(|s| s.id.as_str()).collect();
@@ -674,6 +679,27 @@ mod tests {
             "orphan: duplicate step id",
             "x: edge to unknown step \"nowhere\"",
             "a: a Approval step has no \"true\" branch",
+        ] {
+            assert!(
+                text.iter().any(|t| t == expected),
+                "{expected:?} not in {text:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_ids_and_names_hold_no_control_characters() {
+        let mut named = approval("a", "trader");
+        named.name = "Review\u{1b}[2J".into();
+        let g = WorkflowGraph::linear(vec![named, approval("b\u{7}", "trader")]);
+        let problems = g.validate().unwrap_err();
+        let text: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.step.as_deref().unwrap_or("-"), p.message))
+            .collect();
+        for expected in [
+            "a: the step name must not contain control characters (found U+001B)",
+            "b\u{7}: the step id must not contain control characters (found U+0007)",
         ] {
             assert!(
                 text.iter().any(|t| t == expected),

@@ -229,6 +229,9 @@ pub fn normalize_tags<'a>(
         if t.is_empty() || t.chars().count() > MAX_TAG_LEN {
             return Err(format!("each tag must be 1 to {MAX_TAG_LEN} characters"));
         }
+        if let Err(v) = crate::text::check_name("tags", t) {
+            return Err(format!("each tag {}", v.message));
+        }
         if !out.iter().any(|o| o == t) {
             out.push(t.to_owned());
         }
@@ -254,5 +257,7 @@ mod tag_tests {
         assert!(normalize_tags(&t(&[&"x".repeat(51)])).is_err());
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         assert!(normalize_tags(&many).is_err());
+        let bell = normalize_tags(&t(&["ok", "b\u{7}ell"])).unwrap_err();
+        assert!(bell.contains("control characters"), "{bell}");
     }
 }
