@@ -100,12 +100,26 @@ impl Check {
     fn new() -> Self {
         Self(Vec::new())
     }
+    /// A name: 1 to `max` characters, no control characters.
     fn text(&mut self, field: &str, v: &str, max: usize) {
         if v.trim().is_empty() || v.chars().count() > max {
             self.0.push(Violation::new(
                 field,
                 format!("must be 1 to {max} characters"),
             ));
+        }
+        crate::text::check_name_into(&mut self.0, field, Some(v));
+    }
+    /// Free text: 1 to `max` characters, line breaks but no other control characters.
+    fn opt_free_text(&mut self, field: &str, v: &Option<String>, max: usize) {
+        if let Some(v) = v {
+            if v.trim().is_empty() || v.chars().count() > max {
+                self.0.push(Violation::new(
+                    field,
+                    format!("must be 1 to {max} characters"),
+                ));
+            }
+            crate::text::check_free_text_into(&mut self.0, field, Some(v));
         }
     }
     fn opt_text(&mut self, field: &str, v: &Option<String>, max: usize) {
@@ -310,7 +324,7 @@ impl Market {
     pub fn validate(&self) -> Result<(), DomainError> {
         let mut c = Check::new();
         c.text("name", &self.name, 200);
-        c.opt_text("description", &self.description, 5000);
+        c.opt_free_text("description", &self.description, 5000);
         for (field, v) in [
             ("handicap", self.handicap),
             ("totalPoints", self.total_points),
@@ -431,6 +445,47 @@ mod tests {
         );
         assert!("spread".parse::<MarketType>().is_err());
         assert!(EventStatus::Halftime.is_live());
+    }
+
+    #[test]
+    fn names_hold_no_control_characters_and_descriptions_may_break_lines() {
+        let now = Utc::now();
+        let sport = Sport {
+            id: Uuid::now_v7(),
+            name: "Foot\u{7}ball".into(),
+            display_name: "\u{1b}[2JFootball".into(),
+            slug: "football".into(),
+            icon_url: None,
+            is_active: true,
+            sort_order: 0,
+            configuration: json!({"free": "form \u{7} is fine here"}),
+            created_at: now,
+            updated_at: now,
+        };
+        let DomainError::Validation(v) = sport.validate().unwrap_err();
+        let fields: Vec<_> = v.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["name", "displayName"], "{v:?}");
+        let mut market = Market {
+            id: Uuid::now_v7(),
+            event_id: Uuid::now_v7(),
+            market_type: MarketType::Moneyline,
+            name: "Match result".into(),
+            description: Some("Line one\nline two\r\n\tindented".into()),
+            handicap: None,
+            total_points: None,
+            is_active: true,
+            status: MarketStatus::Open,
+            in_play: false,
+            rules: json!({}),
+            settlement_rules: json!({}),
+            created_at: now,
+            updated_at: now,
+            settled_at: None,
+        };
+        assert!(market.validate().is_ok());
+        market.description = Some("bell \u{7}".into());
+        let DomainError::Validation(v) = market.validate().unwrap_err();
+        assert_eq!(v[0].field, "description");
     }
 
     #[test]
