@@ -94,6 +94,7 @@ impl WebhookChanges {
             if name.is_empty() || name.chars().count() > 100 {
                 v.push(Violation::new("name", "must be 1 to 100 characters"));
             }
+            crate::text::check_name_into(&mut v, "name", Some(&name));
             w.name = name;
         }
         if let Some(url) = self.url {
@@ -121,6 +122,7 @@ impl WebhookChanges {
             if d.as_ref().is_some_and(|d| d.chars().count() > 1000) {
                 v.push(Violation::new("description", "at most 1000 characters"));
             }
+            crate::text::check_free_text_into(&mut v, "description", d.as_deref());
             w.description = d;
         }
         if let Some(e) = self.enabled {
@@ -486,6 +488,21 @@ mod tests {
         .unwrap_err();
         let DomainError::Validation(v) = err;
         assert_eq!(v.len(), 6, "{v:?}");
+        let ok = WebhookChanges {
+            description: Some(Some("line one\nline two".into())),
+            ..Default::default()
+        };
+        assert!(ok.apply(&mut w).is_ok());
+        let err = WebhookChanges {
+            name: Some("hook\u{1b}[2J".into()),
+            description: Some(Some("bell \u{7}".into())),
+            ..Default::default()
+        }
+        .apply(&mut w)
+        .unwrap_err();
+        let DomainError::Validation(v) = err;
+        let fields: Vec<_> = v.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["name", "description"], "{v:?}");
         w.events = vec!["workflow.*".into()];
         assert!(w.wants("workflow.created"));
         assert!(!w.wants("task.created"));
