@@ -5,6 +5,7 @@
 //! status codes, stable codes) is decided in [`error`], [`extract`] and [`middleware`].
 
 pub mod auth;
+mod conventions;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -112,6 +113,8 @@ pub enum ConfigError {
         (name = "webhooks", description = "Signed outbound webhooks and their deliveries"),
         (name = "customers", description = "Customer registration, profile and preferences"),
         (name = "sportsbook", description = "The catalog: sports, leagues, teams, events, markets, selections"),
+        (name = "wallet", description = "Customer wallets on the double-entry ledger: balance, deposits, withdrawals, transactions, payment methods, limits. Money is integer minor units of the wallet's currency"),
+        (name = "bets", description = "Bet placement (singles, parlays), settlement, voiding and exposure. Stakes and payouts are integer minor units"),
     ),
 )]
 struct ApiDoc;
@@ -321,7 +324,41 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(open_access(system_routes().into_openapi()));
     doc.merge(open_access(public_routes().into_openapi()));
     doc.merge(protected_routes().into_openapi());
+    // After the merge: `modifiers(..)` on `ApiDoc` would run before the routes are in.
+    utoipa::Modify::modify(&ApiConventions, &mut doc);
     doc
+}
+
+/// Create operations whose objects are read elsewhere than under their own path:
+/// `(create path, collection path)`. The created object's id links to every operation on
+/// `{collection}/{param}…` (see [`ApiConventions`]); without an entry the collection is the
+/// create path itself.
+const CREATED_UNDER: &[(&str, &str)] = &[];
+
+/// Document-wide conventions, applied once to the merged document so that no route repeats
+/// them (and none can forget them). On every `/api/v1` operation it declares:
+///
+/// - the error statuses every such operation can answer, each with the [`error::ErrorEnvelope`]
+///   body: 400 when it takes parameters or a body (malformed values, failed validation), 401
+///   (with `WWW-Authenticate`) and 403 when it needs a credential, 404 when it has path
+///   parameters (no such object), 413 and 415 when it takes a JSON body;
+/// - 429 with `Retry-After` and the `RateLimit-*` headers, and the `RateLimit-*` headers on its
+///   success responses: every `/api/v1` route is rate limited (per caller, or per client IP
+///   on the public ones), see [`auth::require_auth`] and [`auth::limit_by_ip`];
+/// - a unique `operationId` (`{tag}_{handler}`): handlers of different resources share names
+///   (`get`, `create`), and links and generated clients need unique ids;
+/// - stateful links from each create operation's 201 to the operations on the created object
+///   (`$response.body#/data/id`, or `#/data/<field>/id` when the payload wraps the object),
+///   so a client (or schemathesis' stateful phase) can walk from a created object to its
+///   reads and updates.
+///
+/// A status a route declares itself (with a more specific description) is kept as it is.
+pub struct ApiConventions;
+
+impl utoipa::Modify for ApiConventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        conventions::apply(doc, CREATED_UNDER);
+    }
 }
 
 /// Builds the whole application: routes, docs, fallback and the middleware stack.

@@ -1,4 +1,5 @@
-//! Wire shapes shared by the identity routes.
+//! Wire shapes shared by several routes: the identity DTOs, the list page and its paging
+//! parameters.
 
 use betflow_domain::identity::{ApiKey, User};
 use chrono::{DateTime, Utc};
@@ -87,8 +88,12 @@ impl From<ApiKey> for ApiKeyDto {
 #[serde(rename_all = "camelCase")]
 pub struct ListData<T> {
     pub items: Vec<T>,
+    /// Items matching the query, over all pages.
     pub total: u64,
+    /// The page asked for (it may lie past the last page, then `items` is empty).
+    #[schema(value_type = i64, format = Int64, minimum = 1, maximum = 4_294_967_295_u64)]
     pub page: u32,
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: u32,
     pub total_pages: u64,
 }
@@ -106,11 +111,25 @@ impl<T> ListData<T> {
     }
 }
 
-/// `page` (from 1) and `limit` (1 to 100, default 20).
-#[derive(Debug, Deserialize, IntoParams)]
+/// `page` (from 1) and `limit` (1 to 100, default 20): the paging of every list.
+///
+/// The schema states exactly what [`betflow_domain::PageRequest::new`] accepts: `page` is
+/// parsed as a `u32` and must be at least 1, so it is declared int64 with 1..=4294967295
+/// (int32 would forbid values the server takes); `limit` is 1..=100.
+///
+/// A list with filters of its own declares them in a second `IntoParams` struct and takes
+/// both extractors (`ApiQuery<PageParams>` and `ApiQuery<TheFilters>`): each reads the same
+/// query string and ignores the other's keys. (`#[serde(flatten)]` cannot be used instead:
+/// with a flattened struct the query deserializer hands numbers over as strings and `page=2`
+/// would be refused.)
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// 1-based page number.
+    #[param(value_type = Option<i64>, format = Int64, minimum = 1, maximum = 4_294_967_295_u64, default = 1)]
     pub page: Option<u32>,
+    /// Items per page.
+    #[param(value_type = Option<i32>, format = Int32, minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
 }
 
