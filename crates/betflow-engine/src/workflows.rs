@@ -21,7 +21,7 @@ use betflow_domain::workflow::record::{
 use betflow_domain::workflow::{
     Decision, DecisionError, Priority, StepOutcome, Vote, WorkflowStatus, approval, seeded,
 };
-use betflow_domain::{DomainError, Page, Violation};
+use betflow_domain::{DomainError, Page, Violation, text};
 use betflow_store::{CreationRef, DomainRowRef, Store, StoreError, Transaction, TransitionRef};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -78,7 +78,26 @@ fn check_filter(filter: &InstanceFilter) -> Result<(), EngineError> {
     {
         return Err(DomainError::invalid("startDate", "must not be after endDate").into());
     }
-    Ok(())
+    let mut v = Vec::new();
+    text::check_name_into(&mut v, "search", filter.search.as_deref());
+    text::check_name_into(&mut v, "type", filter.workflow_type.as_deref());
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Validation(v).into())
+    }
+}
+
+/// Comments and reasons are free text: line breaks, but no other control characters.
+fn check_remarks(comments: Option<&str>, reason: Option<&str>) -> Result<(), EngineError> {
+    let mut v = Vec::new();
+    text::check_free_text_into(&mut v, "comments", comments);
+    text::check_free_text_into(&mut v, "reason", reason);
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Validation(v).into())
+    }
 }
 
 /// Decision times of one step of one definition.
@@ -456,6 +475,7 @@ impl Workflows {
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
+        check_remarks(None, reason.as_deref())?;
         self.transition(id, actor, |w, _| {
             if !w.status.can_transition_to(WorkflowStatus::Cancelled) {
                 return Err(invalid_transition(format!(
@@ -533,6 +553,7 @@ impl Workflows {
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
+        check_remarks(comments.as_deref(), reason.as_deref())?;
         let req = DecisionRequest {
             principal: principal.clone(),
             id,
@@ -717,6 +738,7 @@ impl Workflows {
         comments: Option<String>,
         actor: &Actor,
     ) -> Result<Vec<BulkOutcome>, EngineError> {
+        check_remarks(comments.as_deref(), None)?;
         if ids.is_empty() || ids.len() > MAX_BULK {
             return Err(DomainError::invalid(
                 "workflowIds",
@@ -757,6 +779,9 @@ impl Workflows {
         if new.name.trim().is_empty() || new.name.chars().count() > 255 {
             v.push(Violation::new("name", "must be 1 to 255 characters"));
         }
+        text::check_name_into(&mut v, "name", Some(&new.name));
+        text::check_name_into(&mut v, "category", new.category.as_deref());
+        text::check_free_text_into(&mut v, "description", new.description.as_deref());
         if let Err(e) = normalize_tags(&new.tags) {
             v.push(Violation::new("tags", e));
         }
@@ -2071,7 +2096,8 @@ enum DomainRow {
 }
 
 /// The seed's `betting_lines` / `betting_content` row for the seeded workflow types, checked
-/// before anything is written (odds must be decimal odds above 1.0, and so on).
+/// before anything is written: a line change's `newOdds` obey the rules of `POST /selections`
+/// (they are what its approval sets), and `financialImpact` is a whole number of minor units.
 fn domain_row(
     key: &str,
     data: &Value,
@@ -2091,17 +2117,17 @@ fn domain_row(
                 league: text("league"),
                 market_type: text("marketType"),
                 old_odds: a.old_odds,
-                new_odds: a.new_odds,
+                new_odds: a.new_odds.get(),
                 odds_change_percentage: a.odds_change_percentage,
-                total_exposure: seeded::to_minor_units("financialImpact", a.financial_impact)?,
+                total_exposure: a.financial_impact,
                 risk_level: a.risk_level,
                 metadata: json!({"requestedBy": data.get("requestedBy")}),
                 created_at: t,
             })))
         }
         "content_publishing" => {
-            let impact = seeded::decimal("financialImpact", data.get("financialImpact"))?
-                .unwrap_or_default();
+            let impact =
+                seeded::minor_units("financialImpact", data.get("financialImpact"))?.unwrap_or(0);
             Ok(Some(DomainRow::Content(BettingContent {
                 id: Uuid::now_v7(),
                 workflow_id: Uuid::nil(),
@@ -2109,7 +2135,7 @@ fn domain_row(
                 content_id: text("contentId").unwrap_or_else(|| Uuid::now_v7().to_string()),
                 title: text("title").unwrap_or_default(),
                 jurisdiction: text("jurisdiction"),
-                financial_impact: seeded::to_minor_units("financialImpact", impact)?,
+                financial_impact: impact,
                 metadata: json!({"markets": data.get("markets")}),
                 status: "draft".to_owned(),
                 created_at: t,

@@ -371,6 +371,7 @@ impl Identity {
         actor: &Actor,
     ) -> Result<Tokens, EngineError> {
         let refused = || EngineError::Unauthenticated(AuthFailure::InvalidCredentials);
+        identity::check_login(login)?;
         if login.is_empty() || login.len() > 255 || password.len() > identity::MAX_PASSWORD_LEN {
             return Err(refused());
         }
