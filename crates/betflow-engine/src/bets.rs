@@ -441,6 +441,12 @@ impl Engine {
         mode: SettleMode,
         actor: &Actor,
     ) -> Result<SettlementReport, EngineError> {
+        // A void's or resettlement's reason is free text: line breaks, no other control
+        // characters.
+        if let SettleMode::Void { reason } | SettleMode::Resettle { reason } = &mode {
+            betflow_domain::text::check_free_text("reason", reason)
+                .map_err(|v| DomainError::Validation(vec![v]))?;
+        }
         let at = now();
         let mut tx = self.store.begin().await?;
         let market = tx

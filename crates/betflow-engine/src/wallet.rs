@@ -21,6 +21,7 @@ use betflow_domain::sportsbook::wallet::{
     self, Account, AccountKind, Balances, PaymentMethod, PaymentMethodType, Transaction,
     TransactionStatus, TransactionType, Transfer, TransferKind,
 };
+use betflow_domain::text;
 use betflow_domain::time::now;
 use betflow_store::{AccountCheck, IdempotencyClaim, TransactionFilter};
 use chrono::{DateTime, Duration, Utc};
@@ -410,6 +411,7 @@ impl Engine {
         actor: &Actor,
     ) -> Result<Idempotent<Transaction>, EngineError> {
         wallet::check_amount("amount", req.amount, MAX_AMOUNT)?;
+        check_description(&req)?;
         let user = principal.user_id;
         let (currency, _) = self.customer_currency(user).await?;
         self.check_payment_method(user, req.payment_method_id)
@@ -452,6 +454,7 @@ impl Engine {
         actor: &Actor,
     ) -> Result<Idempotent<Transaction>, EngineError> {
         wallet::check_amount("amount", req.amount, MAX_AMOUNT)?;
+        check_description(&req)?;
         let user = principal.user_id;
         let (currency, verification) = self.customer_currency(user).await?;
         if verification != VerificationStatus::Verified {
@@ -517,6 +520,10 @@ impl Engine {
         details: ResolutionDetails,
         actor: &Actor,
     ) -> Result<Transaction, EngineError> {
+        if let Some(r) = &details.external_reference {
+            text::check_name("externalReference", r)
+                .map_err(|v| DomainError::Validation(vec![v]))?;
+        }
         let current = self
             .store
             .get_transaction(id)
@@ -778,6 +785,19 @@ impl Engine {
     }
 }
 
+/// A deposit's or withdrawal's description is free text: line breaks, no other control
+/// characters.
+fn check_description(req: &MoneyRequest) -> Result<(), EngineError> {
+    match req
+        .description
+        .as_deref()
+        .map(|d| text::check_free_text("description", d))
+    {
+        Some(Err(v)) => Err(DomainError::Validation(vec![v]).into()),
+        _ => Ok(()),
+    }
+}
+
 /// A deposit or withdrawal as requested: pending, no fees yet.
 fn pending_transaction(
     tx_type: TransactionType,
@@ -875,8 +895,15 @@ impl Engine {
                 None,
             ));
         }
-        let cb: ProviderCallback =
+        let doc: Value =
             serde_json::from_str(body).map_err(|e| DomainError::invalid("body", e.to_string()))?;
+        // Signed or not, a NUL is refused as on every other input.
+        let nul = text::nul_violations("", &doc);
+        if !nul.is_empty() {
+            return Err(DomainError::Validation(nul).into());
+        }
+        let cb: ProviderCallback =
+            serde_json::from_value(doc).map_err(|e| DomainError::invalid("body", e.to_string()))?;
         let resolution = Resolution::parse(&cb.status)?;
         let id = match (cb.transaction_id, cb.reference.as_deref()) {
             (Some(id), _) => id,
