@@ -205,10 +205,10 @@ fn unique_operation_id(op: &mut Operation) {
         .as_ref()
         .and_then(|t| t.first())
         .map(|t| t.replace('-', "_"));
-    if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
-        if !id.starts_with(&format!("{tag}_")) {
-            *id = format!("{tag}_{id}");
-        }
+    if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut())
+        && !id.starts_with(&format!("{tag}_"))
+    {
+        *id = format!("{tag}_{id}");
     }
 }
 
