@@ -649,7 +649,8 @@ async fn bets_every_rejection_code(db: TestDb) {
         409,
         "ODDS_CHANGED",
     );
-    assert_eq!(res["error"]["details"]["legs"][0]["currentOdds"], "2");
+    assert_eq!(res["error"]["details"]["legs"][0]["currentOdds"], "2.00");
+    assert_eq!(res["error"]["details"]["legs"][0]["requestedOdds"], "2.50");
     expect(
         place(parlay((&b.sel[0][0], "2.0"), (&b.sel[0][1], "3.0"), 1_000)).await,
         422,
@@ -661,7 +662,7 @@ async fn bets_every_rejection_code(db: TestDb) {
         "ODDS_CHANGED",
     );
     assert_eq!(
-        res["error"]["details"]["legs"][0]["currentOdds"], "3",
+        res["error"]["details"]["legs"][0]["currentOdds"], "3.00",
         "{res}"
     );
     expect(
@@ -748,7 +749,11 @@ async fn bets_every_rejection_code(db: TestDb) {
     )
     .await;
     assert_eq!(status, 201, "{res}");
-    assert_eq!(res["data"]["totalOdds"], "2", "taken at the current odds");
+    assert_eq!(
+        res["data"]["totalOdds"], "2.00",
+        "taken at the current odds"
+    );
+    assert_eq!(res["data"]["legs"][0]["odds"], "2.00", "{res}");
     let now = chrono::Utc::now().to_rfc3339();
     let (_, live) = fixture(
         &s,
@@ -854,7 +859,7 @@ async fn bets_settle_resettle_void_and_exposure(db: TestDb) {
             p["data"]["totalOdds"].as_str(),
             p["data"]["potentialWin"].as_i64()
         ),
-        (Some("4"), Some(4_000))
+        (Some("4.00"), Some(4_000))
     );
     let parlay_id = p["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(wallet(&s, &sam).await, (8_000, 2_000), "stakes held once");
@@ -1733,7 +1738,7 @@ async fn line_change_above_threshold_goes_through_approval(db: TestDb) {
     )
     .await;
     assert_eq!(status, 200, "5% applies at once: {res}");
-    assert_eq!(res["data"]["odds"], "2.1");
+    assert_eq!(res["data"]["odds"], "2.10");
 
     let (status, res) = call(
         &s,
@@ -1744,7 +1749,7 @@ async fn line_change_above_threshold_goes_through_approval(db: TestDb) {
     )
     .await;
     assert_eq!(status, 202, "{res}");
-    assert_eq!(res["data"]["odds"], "2.1", "not yet");
+    assert_eq!(res["data"]["odds"], "2.10", "not yet");
     let wf = res["data"]["pendingApproval"]["workflowId"]
         .as_str()
         .unwrap()
@@ -1764,9 +1769,12 @@ async fn line_change_above_threshold_goes_through_approval(db: TestDb) {
     assert_eq!(data["marketType"], "moneyline");
     assert_eq!(
         (data["oldOdds"].as_str(), data["newOdds"].as_str()),
-        (Some("2.1"), Some("3"))
+        (Some("2.10"), Some("3.00"))
     );
-    assert!(data.get("financialImpact").is_some(), "{data}");
+    assert_eq!(
+        data["financialImpact"], 0,
+        "net liability in minor units, none without bets: {data}"
+    );
 
     let _worker = s.worker();
     for (name, role) in [
@@ -1788,7 +1796,7 @@ async fn line_change_above_threshold_goes_through_approval(db: TestDb) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, res) = call(&s, Method::GET, &sel, &trader, None).await;
-        if res["data"]["odds"] == "3" {
+        if res["data"]["odds"] == "3.00" {
             break;
         }
         assert!(

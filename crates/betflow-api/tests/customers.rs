@@ -236,7 +236,7 @@ async fn customers_register_and_set_preferences(db: TestDb) {
     )
     .await;
     assert_eq!(
-        got["data"]["displayOdds"], "2.5",
+        got["data"]["displayOdds"], "2.50",
         "staff without preferences see decimal"
     );
 }

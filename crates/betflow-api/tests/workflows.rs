@@ -1363,7 +1363,10 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
     assert_eq!(l.old_odds.to_string(), "1.85");
     assert_eq!(l.new_odds.to_string(), "1.95");
     assert_eq!(l.odds_change_percentage.to_string(), "5.41");
-    assert_eq!(l.total_exposure, 2_500_000, "25,000.00 in minor units");
+    assert_eq!(
+        l.total_exposure, 25_000,
+        "financialImpact is in minor units already"
+    );
     assert_eq!(l.risk_level.as_str(), "medium");
 
     let mut bad = line();
@@ -1401,7 +1404,7 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
         (row.status.as_str(), row.content_id.as_str()),
         ("draft", "featured-bets-pl-2024")
     );
-    assert_eq!(row.financial_impact, 5_000_000);
+    assert_eq!(row.financial_impact, 50_000, "minor units, as given");
     for t in [&cm, &co, &publisher] {
         act(&s, t, &cid.to_string(), "approve", None).await;
     }

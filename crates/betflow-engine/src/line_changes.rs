@@ -6,9 +6,9 @@
 use betflow_domain::DomainError;
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::sportsbook::catalog::{PriceChange, Selection};
+use betflow_domain::sportsbook::odds::Odds;
 use betflow_domain::workflow::status::Priority;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -17,24 +17,9 @@ use crate::identity::Principal;
 use crate::workflows::{NewWorkflow, WorkflowView};
 use crate::{Engine, EngineError};
 
-/// Where an odds change stops applying directly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LineChangeSettings {
-    /// An odds change larger than this, in percent of the old odds.
-    pub percent: Decimal,
-    /// Or a selection whose net liability (what the house pays if it wins, less the
-    /// market's stakes) is above this, in major units of the bets' currency.
-    pub liability: Decimal,
-}
-
-impl Default for LineChangeSettings {
-    fn default() -> Self {
-        Self {
-            percent: Decimal::from(10),
-            liability: Decimal::from(10_000),
-        }
-    }
-}
+/// Where an odds change stops applying directly: a pure rule of the domain, with the
+/// liability in minor units like every amount of money.
+pub use betflow_domain::workflow::seeded::LineChangeSettings;
 
 /// What changing a selection did.
 #[derive(Debug, Clone)]
@@ -47,13 +32,16 @@ pub enum SelectionUpdate {
     },
 }
 
+/// The `apply_odds_change` job. The odds stay JSON until the job runs: they are checked
+/// there by [`Odds::from_json`], so a payload that somehow carries bad odds is refused and
+/// audited, never written, and never retried.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ApplyPayload {
     workflow_id: Uuid,
     selection_id: Uuid,
-    old_odds: Decimal,
-    new_odds: Decimal,
+    old_odds: Value,
+    new_odds: Value,
     created_by: Option<Uuid>,
 }
 
@@ -68,12 +56,11 @@ impl Engine {
         actor: &Actor,
     ) -> Result<SelectionUpdate, EngineError> {
         let current: Selection = self.catalog_get(id).await?;
+        // The odds asked for pass the rules of `POST /selections` before anything is
+        // measured or written, so absurd numbers are a 400, not an overflow.
         let asked = match patch.get("odds") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(
-                serde_json::from_value::<Decimal>(v.clone())
-                    .map_err(|_| DomainError::invalid("odds", "a decimal number above 1.0"))?,
-            ),
+            Some(v) => Some(Odds::from_json("odds", v)?),
         };
         let Some(new_odds) = asked.filter(|o| *o != current.odds) else {
             return Ok(SelectionUpdate::Applied(
@@ -82,24 +69,21 @@ impl Engine {
             ));
         };
         let old_odds = current.odds;
-        let change = ((new_odds - old_odds) / old_odds * Decimal::from(100)).abs();
         let exposure = self.selection_exposure(id).await?;
-        let liability = Decimal::new(exposure.net_liability.max(0), 2);
-        let settings = self.line_change;
-        if change <= settings.percent && liability <= settings.liability {
+        let liability = exposure.net_liability.max(0);
+        if !self
+            .line_change
+            .needs_approval(old_odds, new_odds, liability)
+        {
             return Ok(SelectionUpdate::Applied(
                 self.update_catalog(principal, id, patch, reason, actor)
                     .await?,
             ));
         }
-        // Everything else in the patch applies now; the odds wait (checked first, so a bad
-        // patch opens no workflow).
+        // Everything else in the patch applies now; the odds wait.
         let mut rest = patch.clone();
         if let Some(m) = rest.as_object_mut() {
             m.remove("odds");
-        }
-        if new_odds <= Decimal::ONE {
-            return Err(DomainError::invalid("odds", "decimal odds above 1.0").into());
         }
         let selection: Selection = if rest.as_object().is_some_and(|m| !m.is_empty()) {
             self.update_catalog(principal, id, &rest, reason.clone(), actor)
@@ -124,9 +108,10 @@ impl Engine {
                         "selectionId": id,
                         "eventName": event_name,
                         "marketType": market.market_type.as_str(),
-                        "oldOdds": old_odds.normalize().to_string(),
-                        "newOdds": new_odds.normalize().to_string(),
-                        "financialImpact": liability.normalize().to_string(),
+                        "oldOdds": old_odds,
+                        "newOdds": new_odds,
+                        // Minor units, like every amount in betflow.
+                        "financialImpact": liability,
                         "requestedBy": principal.username,
                         "reason": reason,
                     }),
@@ -160,8 +145,10 @@ impl Engine {
     }
 
     /// The `apply_odds_change` action of a completed line-change approval: sets the approved
-    /// odds if the selection still has the odds the approval was for; a selection whose odds
-    /// moved since is left alone and the skip is audited.
+    /// odds if they are valid odds (checked again here, as `POST /selections` would: this
+    /// step writes them, whatever path created the workflow) and the selection still has
+    /// the odds the approval was for. Otherwise the selection is left alone and the skip
+    /// is audited with its reason.
     pub(crate) async fn apply_odds_change(
         &self,
         payload: &Value,
@@ -169,6 +156,8 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let p: ApplyPayload = serde_json::from_value(payload.clone())
             .map_err(|e| EngineError::Internal(format!("apply_odds_change payload: {e}")))?;
+        let new_odds = Odds::from_json("newOdds", &p.new_odds);
+        let old_odds = betflow_domain::workflow::seeded::decimal("oldOdds", Some(&p.old_odds));
         let mut tx = self.store.begin().await?;
         let Some(current) = tx.lock_selection(p.selection_id).await? else {
             return Ok(());
@@ -177,30 +166,43 @@ impl Engine {
             user_id: p.created_by,
             ..Actor::default()
         };
-        if current.odds != p.old_odds {
-            let entry = AuditEntry::new(
-                "selections",
-                p.selection_id,
-                AuditAction::Update,
-                Some(json!({"odds": current.odds})),
-                Some(
-                    json!({"skipped": "the odds moved after the approval was requested",
-                            "approvedOdds": p.new_odds, "workflowId": p.workflow_id}),
-                ),
-                actor,
-            )?;
-            tx.insert_audit(&entry).await?;
-            tx.commit().await?;
-            return Ok(());
-        }
+        let skipped = match (&new_odds, &old_odds) {
+            (Err(DomainError::Validation(v)), _) => Some(format!(
+                "the approved odds are not valid decimal odds: {}",
+                v.iter()
+                    .map(|v| v.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            (_, Ok(Some(old))) if current.odds == *old => None,
+            (_, Ok(Some(_))) => Some("the odds moved after the approval was requested".to_owned()),
+            _ => Some("the approval names no valid odds it replaces".to_owned()),
+        };
+        let new_odds = match (new_odds, skipped) {
+            (Ok(new_odds), None) => new_odds,
+            (_, reason) => {
+                let entry = AuditEntry::new(
+                    "selections",
+                    p.selection_id,
+                    AuditAction::Update,
+                    Some(json!({"odds": current.odds})),
+                    Some(json!({"skipped": reason, "approvedOdds": p.new_odds,
+                                "workflowId": p.workflow_id})),
+                    actor,
+                )?;
+                tx.insert_audit(&entry).await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+        };
         let mut next = current.clone();
-        next.odds = p.new_odds;
+        next.odds = new_odds;
         next.updated_at = at;
         tx.insert_price_change(&PriceChange {
             id: Uuid::now_v7(),
             selection_id: p.selection_id,
             old_odds: Some(current.odds),
-            new_odds: p.new_odds,
+            new_odds,
             changed_by: p.created_by,
             reason: Some(format!("approved in workflow {}", p.workflow_id)),
             created_at: at,

@@ -642,6 +642,9 @@ impl Workflows {
                 .await?
                 .ok_or_else(|| EngineError::Internal("definition vanished".into()))?;
             self.validate_data(&definition, d).await?;
+            // The domain's rules too, as at creation: edited data cannot carry what creation
+            // refuses (a line change's invalid `newOdds` would otherwise reach its apply step).
+            domain_row(&definition.key, d, &self.risk)?;
         }
         self.transition(id, actor, |w, _| {
             if w.status.is_final() {

@@ -7,6 +7,7 @@ use betflow_domain::PageRequest;
 use betflow_domain::sportsbook::catalog::{
     EventFilter, EventStatus, League, MarketType, PriceChange,
 };
+use betflow_domain::sportsbook::odds::Odds;
 use betflow_domain::time::now;
 use betflow_store::StoreError;
 use betflow_store::testing::TestDb;
@@ -69,12 +70,16 @@ async fn catalog_round_trips_and_constraints(db: TestDb) {
     assert_eq!(got.handicap, Some(Decimal::from_str("-1.5").unwrap()));
     assert_eq!(got.market_type, MarketType::PointSpread);
     let got = st.get_selection(sel.id).await.unwrap().unwrap();
-    assert_eq!(got.odds.to_string(), "1.85", "exact decimal, normalised");
+    assert_eq!(
+        got.odds.get().to_string(),
+        "1.85",
+        "exact decimal, normalised"
+    );
     assert_eq!(st.list_selections(&[m.id]).await.unwrap().len(), 1);
 
     // Updates rewrite by id; a missing id updates nothing.
     let mut changed = got.clone();
-    changed.odds = Decimal::from_str("1.91").unwrap();
+    changed.odds = Odds::parse_str("odds", "1.91").unwrap();
     let mut tx = db.store.begin().await.unwrap();
     let locked = tx.lock_selection(sel.id).await.unwrap().unwrap();
     assert!(tx.save_selection(&changed, true).await.unwrap());

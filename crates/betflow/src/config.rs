@@ -164,17 +164,20 @@ pub struct WorkflowArgs {
     #[arg(long, env = "BETFLOW_EVENT_POLL", default_value = "100ms", value_parser = parse_duration)]
     pub event_poll: Duration,
 
-    /// Where a line change becomes medium risk: PERCENT:AMOUNT (odds change or financial
-    /// impact, whichever is reached first).
-    #[arg(long, env = "BETFLOW_RISK_MEDIUM", default_value = "5:10000", value_parser = RiskThresholds::parse_level)]
+    /// Where a line change becomes medium risk: PERCENT:AMOUNT, the odds change in percent or
+    /// the financial impact in minor units (cents), whichever is reached first. The default
+    /// is 5 % or 10,000.00.
+    #[arg(long, env = "BETFLOW_RISK_MEDIUM", default_value = "5:1000000", value_parser = RiskThresholds::parse_level)]
     pub risk_medium: Threshold,
 
-    /// Where a line change becomes high risk: PERCENT:AMOUNT.
-    #[arg(long, env = "BETFLOW_RISK_HIGH", default_value = "10:50000", value_parser = RiskThresholds::parse_level)]
+    /// Where a line change becomes high risk: PERCENT:AMOUNT (minor units), by default 10 %
+    /// or 50,000.00.
+    #[arg(long, env = "BETFLOW_RISK_HIGH", default_value = "10:5000000", value_parser = RiskThresholds::parse_level)]
     pub risk_high: Threshold,
 
-    /// Where a line change becomes critical: PERCENT:AMOUNT.
-    #[arg(long, env = "BETFLOW_RISK_CRITICAL", default_value = "20:100000", value_parser = RiskThresholds::parse_level)]
+    /// Where a line change becomes critical: PERCENT:AMOUNT (minor units), by default 20 % or
+    /// 100,000.00.
+    #[arg(long, env = "BETFLOW_RISK_CRITICAL", default_value = "20:10000000", value_parser = RiskThresholds::parse_level)]
     pub risk_critical: Threshold,
 
     /// The most approvals and rejections (of different workflows) decided in one database
@@ -287,9 +290,10 @@ pub struct BetArgs {
     /// The most one bet may return, stake included.
     #[arg(long, env = "BETFLOW_MAX_PAYOUT", default_value_t = 100_000_000)]
     pub max_payout: i64,
-    /// Where an odds change needs approval: PERCENT:AMOUNT (the change in percent of the old
-    /// odds, or the selection's net liability in major units, whichever is passed first).
-    #[arg(long, env = "BETFLOW_LINE_CHANGE_THRESHOLD", default_value = "10:10000",
+    /// Where an odds change needs approval: PERCENT:AMOUNT, the change in percent of the old
+    /// odds or the selection's net liability in minor units (cents) like every amount,
+    /// whichever is passed first. The default is 10 % or 10,000.00.
+    #[arg(long, env = "BETFLOW_LINE_CHANGE_THRESHOLD", default_value = "10:1000000",
           value_parser = RiskThresholds::parse_level)]
     pub line_change_threshold: Threshold,
     /// Shared with the payment provider, which signs its callbacks with it (Standard
@@ -695,6 +699,37 @@ mod tests {
             ] {
                 assert!(serve(&bad).is_err(), "{bad:?} accepted");
             }
+        }
+    }
+
+    /// Every amount of money in the settings is in minor units; the defaults are the
+    /// domain's (10,000.00 of liability, the seed's risk levels) and whole numbers only.
+    #[test]
+    fn line_change_and_risk_amounts_are_minor_units() {
+        let serve = |extra: &[&str]| {
+            let mut args = vec!["betflow", "serve"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).map(|c| c.command) {
+                Ok(Command::Serve(a)) => Ok((a.bets.line_change(), a.workflows.risk_thresholds())),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let (line, risk) = serve(&[]).unwrap();
+        assert_eq!(
+            line,
+            betflow_engine::line_changes::LineChangeSettings::default()
+        );
+        assert_eq!(line.liability, 1_000_000);
+        assert_eq!(risk.unwrap(), RiskThresholds::default());
+        let (line, _) = serve(&["--line-change-threshold", "5:250000"]).unwrap();
+        assert_eq!(line.liability, 250_000);
+        for bad in [
+            ["--line-change-threshold", "10:10000.50"],
+            ["--line-change-threshold", "10:-1"],
+            ["--risk-high", "10:99999999999999999999"],
+        ] {
+            assert!(serve(&bad).is_err(), "{bad:?} accepted");
         }
     }
 

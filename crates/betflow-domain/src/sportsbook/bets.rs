@@ -241,17 +241,16 @@ pub fn price(
     for (leg, s) in slip.legs.iter().zip(states) {
         let leg_in_play = check_open(s, now)?;
         in_play |= leg_in_play;
-        let current = s.selection.odds;
+        let current = s.selection.odds.get();
         let accept = match slip.odds_change_policy {
             OddsChangePolicy::None => current == leg.odds,
             OddsChangePolicy::Higher => current >= leg.odds,
             OddsChangePolicy::Any => true,
         };
         if !accept {
-            changed.push(
-                json!({"selectionId": s.selection.id, "requestedOdds": leg.odds,
-                                "currentOdds": current}),
-            );
+            changed.push(json!({"selectionId": s.selection.id,
+                       "requestedOdds": super::odds::canonical(leg.odds),
+                       "currentOdds": s.selection.odds}));
         }
         legs.push(PricedLeg {
             selection_id: s.selection.id,
@@ -401,7 +400,7 @@ pub struct Bet {
     pub bet_type: BetType,
     pub status: BetStatus,
     pub stake: i64,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "super::odds::text")]
     pub total_odds: Decimal,
     pub potential_win: i64,
     pub actual_win: i64,
@@ -421,7 +420,7 @@ pub struct BetLeg {
     pub selection_id: Uuid,
     pub market_id: Uuid,
     pub event_id: Uuid,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "super::odds::text")]
     pub odds: Decimal,
     pub result: Option<LegResult>,
     pub settled_at: Option<DateTime<Utc>>,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::odds::Odds;
 use crate::{DomainError, Violation};
 
 macro_rules! str_enum {
@@ -349,7 +350,9 @@ pub struct Selection {
     pub market_id: Uuid,
     pub name: String,
     pub short_name: Option<String>,
-    pub odds: Decimal,
+    /// Checked as it is read from a request ([`Odds`]'s `Deserialize`), so a create and a
+    /// patch refuse the same odds; answered in the canonical form (`"2.50"`).
+    pub odds: Odds,
     pub probability: Option<Decimal>,
     pub is_active: bool,
     pub metadata: Value,
@@ -362,9 +365,6 @@ impl Selection {
         let mut c = Check::new();
         c.text("name", &self.name, 200);
         c.opt_text("shortName", &self.short_name, 50);
-        if let Err(DomainError::Validation(v)) = super::odds::check_odds("odds", self.odds) {
-            c.0.extend(v);
-        }
         if self
             .probability
             .is_some_and(|p| p < Decimal::ZERO || p > Decimal::ONE || p.scale() > 4)
@@ -385,8 +385,8 @@ impl Selection {
 pub struct PriceChange {
     pub id: Uuid,
     pub selection_id: Uuid,
-    pub old_odds: Option<Decimal>,
-    pub new_odds: Decimal,
+    pub old_odds: Option<Odds>,
+    pub new_odds: Odds,
     pub changed_by: Option<Uuid>,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -514,9 +514,9 @@ mod tests {
         let s = Selection {
             id: Uuid::now_v7(),
             market_id: Uuid::now_v7(),
-            name: "Home".into(),
+            name: "x".repeat(201),
             short_name: None,
-            odds: Decimal::ONE,
+            odds: Odds::parse_str("odds", "2.5").unwrap(),
             probability: Some(Decimal::from(2)),
             is_active: true,
             metadata: json!({}),

@@ -134,8 +134,11 @@ pub fn check(
         };
         let spent = used(l.period);
         if spent.saturating_add(amount) > limit {
-            let room = limit - spent;
-            if worst.as_ref().is_none_or(|w| room < w.limit - w.used) {
+            let room = limit.saturating_sub(spent);
+            if worst
+                .as_ref()
+                .is_none_or(|w| room < w.limit.saturating_sub(w.used))
+            {
                 worst = Some(LimitExceeded {
                     kind,
                     period: l.period,

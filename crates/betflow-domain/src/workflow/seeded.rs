@@ -4,11 +4,13 @@
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::graph::{StepDef, StepKind, TimeoutAction, WorkflowGraph};
 use crate::DomainError;
+use crate::sportsbook::odds::{Odds, change_percent, decimal_text};
 
 /// A definition as seeded: key, descriptive fields, its first version's graph and the JSON
 /// Schema its workflows' data must satisfy.
@@ -80,7 +82,9 @@ pub fn content_publishing() -> SeedDefinition {
                 "title": {"type": "string", "minLength": 1, "maxLength": 500},
                 "contentType": {"type": "string", "minLength": 1},
                 "jurisdiction": {"type": "string"},
-                "financialImpact": {"type": "number", "minimum": 0},
+                "financialImpact": {"type": "number", "minimum": 0,
+                    "description": "Money at stake in minor units of the currency (cents), \
+                                    a whole number, like every amount in betflow"},
                 "contentId": {"type": "string"},
                 "markets": {"type": "array", "items": {"type": "string"}}
             }
@@ -126,10 +130,15 @@ pub fn line_change_approval() -> SeedDefinition {
             "properties": {
                 "lineId": {"type": "string", "minLength": 1},
                 "eventName": {"type": "string"},
-                "oldOdds": {"type": ["number", "string"]},
-                "newOdds": {"type": ["number", "string"]},
+                "oldOdds": {"type": ["number", "string"],
+                    "description": "The decimal odds being replaced, above 1.0"},
+                "newOdds": {"type": ["number", "string"],
+                    "description": "The decimal odds to set: above 1.0, at most 1000, at most \
+                                    four decimal places (the rules of POST /selections)"},
                 "marketType": {"type": "string"},
-                "financialImpact": {"type": ["number", "string"]},
+                "financialImpact": {"type": ["number", "string"],
+                    "description": "Money at stake in minor units of the currency (cents), \
+                                    a whole number, like every amount in betflow"},
                 "requestedBy": {"type": "string"}
             }
         }),
@@ -150,37 +159,52 @@ pub enum RiskLevel {
     Critical,
 }
 
-/// One level's start: (absolute odds change in percent, financial impact in currency units).
-pub type Threshold = (Decimal, Decimal);
+/// One level's start: (absolute odds change in percent, financial impact in minor units of
+/// the currency, like every amount of money in betflow).
+pub type Threshold = (Decimal, i64);
+
+/// Reads a threshold written `PERCENT:AMOUNT`, the amount in minor units (cents), e.g.
+/// `10:5000000` for 10 % or 50,000.00.
+pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    let (pct, amount) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected PERCENT:AMOUNT, e.g. 10:5000000"))?;
+    let pct = Decimal::from_str(pct.trim())
+        .map_err(|_| format!("{pct:?} is not a decimal number of percent"))?;
+    let amount: i64 = amount.trim().parse().map_err(|_| {
+        format!("{amount:?} is not a whole number of minor units (cents) that fits in 64 bits")
+    })?;
+    if pct.is_sign_negative() || amount < 0 {
+        return Err(format!("{s:?}: thresholds must not be negative"));
+    }
+    Ok((pct, amount))
+}
 
 /// Where each risk level starts, by absolute odds change (percent) or financial impact
-/// (currency units): whichever is worse decides.
+/// (minor units): whichever is worse decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RiskThresholds {
-    pub medium: (Decimal, Decimal),
-    pub high: (Decimal, Decimal),
-    pub critical: (Decimal, Decimal),
+    pub medium: Threshold,
+    pub high: Threshold,
+    pub critical: Threshold,
 }
 
 impl Default for RiskThresholds {
+    /// The seed's levels: 5 % or 10,000.00, 10 % or 50,000.00, 20 % or 100,000.00.
     fn default() -> Self {
         Self {
-            medium: (Decimal::from(5), Decimal::from(10_000)),
-            high: (Decimal::from(10), Decimal::from(50_000)),
-            critical: (Decimal::from(20), Decimal::from(100_000)),
+            medium: (Decimal::from(5), 1_000_000),
+            high: (Decimal::from(10), 5_000_000),
+            critical: (Decimal::from(20), 10_000_000),
         }
     }
 }
 
 impl RiskThresholds {
     /// Thresholds must not fall as the level rises, on either axis.
-    pub fn new(
-        medium: (Decimal, Decimal),
-        high: (Decimal, Decimal),
-        critical: (Decimal, Decimal),
-    ) -> Result<Self, String> {
+    pub fn new(medium: Threshold, high: Threshold, critical: Threshold) -> Result<Self, String> {
         for (name, (pct, amount)) in [("medium", medium), ("high", high), ("critical", critical)] {
-            if pct.is_sign_negative() || amount.is_sign_negative() {
+            if pct.is_sign_negative() || amount < 0 {
                 return Err(format!("the {name} risk threshold must not be negative"));
             }
         }
@@ -198,19 +222,54 @@ impl RiskThresholds {
         })
     }
 
-    /// Reads one level's threshold written `PERCENT:AMOUNT`, e.g. `10:50000`.
-    pub fn parse_level(s: &str) -> Result<(Decimal, Decimal), String> {
-        let (pct, amount) = s
-            .split_once(':')
-            .ok_or_else(|| format!("{s:?}: expected PERCENT:AMOUNT, e.g. 10:50000"))?;
-        let num = |t: &str| {
-            Decimal::from_str(t.trim()).map_err(|_| format!("{t:?} is not a decimal number"))
-        };
-        let level = (num(pct)?, num(amount)?);
-        if level.0.is_sign_negative() || level.1.is_sign_negative() {
-            return Err(format!("{s:?}: thresholds must not be negative"));
+    /// Reads one level's threshold written `PERCENT:AMOUNT` (see [`parse_threshold`]).
+    pub fn parse_level(s: &str) -> Result<Threshold, String> {
+        parse_threshold(s)
+    }
+
+    /// The risk of a change of `percent` (either sign) with `impact` minor units at stake.
+    pub fn classify(&self, percent: Decimal, impact: i64) -> RiskLevel {
+        let magnitude = percent.abs();
+        let reaches = |(p, f): Threshold| magnitude >= p || impact >= f;
+        if reaches(self.critical) {
+            RiskLevel::Critical
+        } else if reaches(self.high) {
+            RiskLevel::High
+        } else if reaches(self.medium) {
+            RiskLevel::Medium
+        } else {
+            RiskLevel::Low
         }
-        Ok(level)
+    }
+}
+
+/// Where a selection's odds change stops applying directly and opens a
+/// `line_change_approval` (`BETFLOW_LINE_CHANGE_THRESHOLD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineChangeSettings {
+    /// An odds change larger than this, in percent of the old odds.
+    pub percent: Decimal,
+    /// Or a selection whose net liability (what the house pays if it wins, less the
+    /// market's stakes) is above this, in minor units of the bets' currency.
+    pub liability: i64,
+}
+
+impl Default for LineChangeSettings {
+    /// 10 %, or 10,000.00 of liability.
+    fn default() -> Self {
+        Self {
+            percent: Decimal::from(10),
+            liability: 1_000_000,
+        }
+    }
+}
+
+impl LineChangeSettings {
+    /// Whether changing `old` to `new` on a selection carrying `liability` (minor units)
+    /// needs approval. A change whose size cannot be computed is treated as too large.
+    pub fn needs_approval(&self, old: Odds, new: Odds, liability: i64) -> bool {
+        liability > self.liability
+            || change_percent(old.get(), new.get()).is_none_or(|p| p.abs() > self.percent)
     }
 }
 
@@ -240,104 +299,109 @@ impl FromStr for RiskLevel {
     }
 }
 
-/// Converts a decimal amount in major units to integer minor units (cents), refusing what
-/// does not fit.
-pub fn to_minor_units(field: &str, amount: Decimal) -> Result<i64, DomainError> {
-    use rust_decimal::prelude::ToPrimitive;
-    (amount * Decimal::ONE_HUNDRED)
-        .round()
-        .to_i64()
-        .ok_or_else(|| DomainError::invalid(field, "is too large"))
+/// Reads an amount of money in workflow data (`financialImpact`): minor units (cents), as
+/// everywhere in betflow, given as a JSON number or string holding a whole number, at least
+/// zero and within 64 bits. `None` when absent.
+pub fn minor_units(field: &str, v: Option<&Value>) -> Result<Option<i64>, DomainError> {
+    let bad = || {
+        DomainError::invalid(
+            field,
+            "must be a whole number of minor units (cents), at least 0",
+        )
+    };
+    let Some(amount) = decimal(field, v)? else {
+        return Ok(None);
+    };
+    let amount = amount.normalize();
+    if amount.scale() > 0 || amount.is_sign_negative() {
+        return Err(bad());
+    }
+    amount.to_i64().map(Some).ok_or_else(bad)
 }
 
 /// What the engine stores for a line change (the seed's betting_lines row, derived part).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineChangeAssessment {
     pub old_odds: Decimal,
-    pub new_odds: Decimal,
+    pub new_odds: Odds,
     /// `(new - old) / old * 100`, two decimal places.
     pub odds_change_percentage: Decimal,
-    pub financial_impact: Decimal,
+    /// Minor units.
+    pub financial_impact: i64,
     pub risk_level: RiskLevel,
 }
 
-/// Reads decimal odds given as a JSON number or string, exactly (no float rounding for
+/// Reads a decimal given as a JSON number or string, exactly (no float rounding for
 /// strings; numbers are read from their JSON text).
 pub fn decimal(field: &str, v: Option<&Value>) -> Result<Option<Decimal>, DomainError> {
     let text = match v {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(DomainError::invalid(field, "must be a number")),
     };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map(Some)
-        .map_err(|_| DomainError::invalid(field, "must be a decimal number"))
+    decimal_text(field, &text).map(Some)
 }
 
-/// Computes the odds change and risk level of a `line_change_approval` payload.
+/// Checks a `line_change_approval` payload and computes its odds change and risk level.
+///
+/// `newOdds` are the odds the workflow sets when it completes, so they obey every rule of
+/// [`Odds`], the same as `POST /selections`. `oldOdds` only describe the price being
+/// replaced (the apply step compares them with the selection's odds of the day), so they
+/// need only be decimal odds above 1.0: a selection whose odds predate today's rules can
+/// still be corrected through an approval. `financialImpact` is in minor units.
 pub fn assess_line_change(
     data: &Value,
     thresholds: &RiskThresholds,
 ) -> Result<LineChangeAssessment, DomainError> {
     let mut violations = Vec::new();
-    let mut get = |field: &str| match decimal(field, data.get(field)) {
-        Ok(v) => v,
-        Err(DomainError::Validation(mut v)) => {
-            violations.append(&mut v);
+    let mut keep = |e: DomainError| {
+        let DomainError::Validation(mut v) = e;
+        violations.append(&mut v);
+    };
+    let old = match decimal("oldOdds", data.get("oldOdds")) {
+        Ok(Some(o)) if o <= Decimal::ONE => {
+            keep(DomainError::invalid(
+                "oldOdds",
+                "decimal odds must be above 1.0",
+            ));
+            None
+        }
+        Ok(o) => o,
+        Err(e) => {
+            keep(e);
             None
         }
     };
-    let old = get("oldOdds");
-    let new = get("newOdds");
-    let impact = get("financialImpact").unwrap_or_default();
-    for (field, v) in [("oldOdds", old), ("newOdds", new)] {
-        if let Some(o) = v
-            && o <= Decimal::ONE
-        {
-            violations.push(crate::Violation::new(
-                field,
-                "decimal odds must be above 1.0",
-            ));
+    let new = match data.get("newOdds") {
+        None | Some(Value::Null) => None,
+        Some(v) => Odds::from_json("newOdds", v).map_err(&mut keep).ok(),
+    };
+    let impact = minor_units("financialImpact", data.get("financialImpact"))
+        .map_err(&mut keep)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    for (field, present) in [
+        ("oldOdds", data.get("oldOdds")),
+        ("newOdds", data.get("newOdds")),
+    ] {
+        if present.is_none_or(Value::is_null) {
+            violations.push(crate::Violation::new(field, "is required"));
         }
     }
-    if impact.is_sign_negative() {
-        violations.push(crate::Violation::new(
-            "financialImpact",
-            "must not be negative",
-        ));
-    }
-    let (Some(old), Some(new)) = (old, new) else {
-        if violations.is_empty() {
-            violations.push(crate::Violation::new(
-                "oldOdds",
-                "oldOdds and newOdds are required",
-            ));
-        }
+    let (Some(old), Some(new), true) = (old, new, violations.is_empty()) else {
         return Err(DomainError::Validation(violations));
     };
-    if !violations.is_empty() {
-        return Err(DomainError::Validation(violations));
-    }
-    let pct = ((new - old) / old * Decimal::ONE_HUNDRED).round_dp(2);
-    let magnitude = pct.abs();
-    let level = |(p, f): (Decimal, Decimal)| magnitude >= p || impact >= f;
-    let risk_level = if level(thresholds.critical) {
-        RiskLevel::Critical
-    } else if level(thresholds.high) {
-        RiskLevel::High
-    } else if level(thresholds.medium) {
-        RiskLevel::Medium
-    } else {
-        RiskLevel::Low
-    };
+    let pct = change_percent(old, new.get())
+        .ok_or_else(|| DomainError::invalid("oldOdds", "the odds change is out of range"))?
+        .round_dp(2);
     Ok(LineChangeAssessment {
-        old_odds: old,
+        old_odds: old.normalize(),
         new_odds: new,
         odds_change_percentage: pct,
         financial_impact: impact,
-        risk_level,
+        risk_level: thresholds.classify(pct, impact),
     })
 }
 
@@ -375,7 +439,7 @@ mod tests {
         let strict = RiskThresholds::new(
             RiskThresholds::parse_level("1:100").unwrap(),
             RiskThresholds::parse_level("2:200").unwrap(),
-            RiskThresholds::parse_level("3:300.5").unwrap(),
+            RiskThresholds::parse_level("3.5:300").unwrap(),
         )
         .unwrap();
         let a = assess_line_change(
@@ -391,6 +455,12 @@ mod tests {
         assert!(RiskThresholds::parse_level("10").is_err());
         assert!(RiskThresholds::parse_level("x:1").is_err());
         assert!(RiskThresholds::parse_level("-1:1").is_err());
+        assert!(RiskThresholds::parse_level("1:-1").is_err());
+        assert!(
+            RiskThresholds::parse_level("1:100.5").is_err(),
+            "minor units are whole"
+        );
+        assert!(RiskThresholds::parse_level("1:99999999999999999999").is_err());
         let d = RiskThresholds::default();
         assert!(RiskThresholds::new(d.high, d.medium, d.critical).is_err());
         assert_eq!(RiskThresholds::new(d.medium, d.high, d.critical), Ok(d));
@@ -402,26 +472,111 @@ mod tests {
         .unwrap();
         assert_eq!(a.odds_change_percentage, Decimal::from_str("5.00").unwrap());
         assert_eq!(a.risk_level, RiskLevel::Medium);
+        assert_eq!(a.financial_impact, 1000);
+        assert_eq!(a.new_odds.to_string(), "2.10");
         let b = assess_line_change(&json!({"oldOdds": "1.85", "newOdds": "1.90"}), &t).unwrap();
         assert_eq!(b.odds_change_percentage, Decimal::from_str("2.70").unwrap());
         assert_eq!(b.risk_level, RiskLevel::Low);
+        // The seed's critical impact is 100,000.00: 10,000,000 minor units.
         let c = assess_line_change(
-            &json!({"oldOdds": 3, "newOdds": 2.5, "financialImpact": 150000}),
+            &json!({"oldOdds": 3, "newOdds": 2.9, "financialImpact": "10000000"}),
             &t,
         )
         .unwrap();
         assert_eq!(c.risk_level, RiskLevel::Critical);
         assert!(c.odds_change_percentage.is_sign_negative());
+        let below = assess_line_change(
+            &json!({"oldOdds": 3, "newOdds": 2.9, "financialImpact": 9_999_999}),
+            &t,
+        )
+        .unwrap();
+        assert_eq!(
+            below.risk_level,
+            RiskLevel::High,
+            "by impact, not by 3.33 %"
+        );
         let d = assess_line_change(&json!({"oldOdds": 2, "newOdds": 2.3}), &t).unwrap();
         assert_eq!(d.risk_level, RiskLevel::High);
-        for bad in [
-            json!({"oldOdds": "x", "newOdds": 2}),
-            json!({"oldOdds": 1.0, "newOdds": 2}),
-            json!({"newOdds": 2}),
-            json!({"oldOdds": 2, "newOdds": 2.2, "financialImpact": -5}),
-            json!({"oldOdds": [2], "newOdds": 2.2}),
+        for (bad, field) in [
+            (json!({"oldOdds": "x", "newOdds": 2}), "oldOdds"),
+            (json!({"oldOdds": 1.0, "newOdds": 2}), "oldOdds"),
+            (json!({"newOdds": 2}), "oldOdds"),
+            (json!({"oldOdds": 2}), "newOdds"),
+            (
+                json!({"oldOdds": 2, "newOdds": 2.2, "financialImpact": -5}),
+                "financialImpact",
+            ),
+            (
+                json!({"oldOdds": 2, "newOdds": 2.2, "financialImpact": 10.5}),
+                "financialImpact",
+            ),
+            (
+                json!({"oldOdds": 2, "newOdds": 2.2, "financialImpact": "1e30"}),
+                "financialImpact",
+            ),
+            (json!({"oldOdds": [2], "newOdds": 2.2}), "oldOdds"),
+            // newOdds obey the rules of POST /selections.
+            (json!({"oldOdds": 2, "newOdds": 5000}), "newOdds"),
+            (json!({"oldOdds": 2, "newOdds": "1.00001"}), "newOdds"),
+            (json!({"oldOdds": 2, "newOdds": "1.0"}), "newOdds"),
+            (
+                json!({"oldOdds": 2, "newOdds": "79228162514264337593543950335"}),
+                "newOdds",
+            ),
         ] {
-            assert!(assess_line_change(&bad, &t).is_err(), "{bad}");
+            let Err(DomainError::Validation(v)) = assess_line_change(&bad, &t) else {
+                panic!("{bad} was accepted");
+            };
+            assert!(v.iter().any(|v| v.field == field), "{bad}: {v:?}");
+        }
+        // Old odds only describe the price replaced: any decimal odds above 1.0, however
+        // large, is measured without overflowing.
+        let wide = assess_line_change(
+            &json!({"oldOdds": "79228162514264337593543950335", "newOdds": "2"}),
+            &t,
+        )
+        .unwrap();
+        assert_eq!(wide.odds_change_percentage, Decimal::from(-100));
+        assert_eq!(wide.risk_level, RiskLevel::Critical);
+    }
+
+    #[test]
+    fn line_change_threshold_in_minor_units() {
+        let s = LineChangeSettings::default();
+        assert_eq!(s.liability, 1_000_000, "10,000.00");
+        let o = |t: &str| Odds::parse_str("odds", t).unwrap();
+        assert!(!s.needs_approval(o("2"), o("2.2"), 0), "exactly 10 %");
+        assert!(s.needs_approval(o("2"), o("2.21"), 0));
+        assert!(s.needs_approval(o("2"), o("1.79"), 0));
+        assert!(!s.needs_approval(o("2"), o("2.1"), 1_000_000));
+        assert!(s.needs_approval(o("2"), o("2.1"), 1_000_001));
+        assert!(s.needs_approval(o("1.0001"), o("1000"), 0));
+    }
+
+    proptest::proptest! {
+        /// No payload, however absurd its numbers, makes the assessment panic; what it
+        /// accepts has valid new odds and a non-negative impact.
+        #[test]
+        fn no_line_change_payload_panics(
+            old in proptest::prelude::any::<String>(),
+            new in "[0-9.eE+-]{0,40}",
+            old_n in proptest::prelude::any::<f64>(),
+            new_n in proptest::prelude::any::<i64>(),
+            impact in "[0-9.eE+-]{0,40}",
+            impact_n in proptest::prelude::any::<f64>(),
+        ) {
+            let t = RiskThresholds::default();
+            for old in [json!(old), json!(old_n)] {
+                for new in [json!(new), json!(new_n)] {
+                    for impact in [json!(impact), json!(impact_n), Value::Null] {
+                        let data = json!({"oldOdds": old, "newOdds": new, "financialImpact": impact});
+                        if let Ok(a) = assess_line_change(&data, &t) {
+                            proptest::prop_assert!(a.new_odds.get() <= crate::sportsbook::odds::MAX_ODDS);
+                            proptest::prop_assert!(a.financial_impact >= 0);
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use betflow_domain::sportsbook::catalog::{
     Event, EventFilter, EventStatus, EventSummary, League, Market, MarketStatus, MarketType,
     PriceChange, Selection, Sport, Team,
 };
+use betflow_domain::sportsbook::odds::Odds;
 use betflow_domain::{Page, PageRequest};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -393,7 +394,7 @@ impl TryFrom<SelectionRow> for Selection {
             market_id: r.market_id,
             name: r.name,
             short_name: r.short_name,
-            odds: dec(T, &r.odds)?,
+            odds: Odds::from_store(dec(T, &r.odds)?),
             probability: opt_dec(T, r.probability)?,
             is_active: r.is_active,
             metadata: r.metadata.0,
@@ -657,8 +658,8 @@ impl CatalogRead for BackendStore {
                 Ok(PriceChange {
                     id: r.id,
                     selection_id: r.selection_id,
-                    old_odds: opt_dec(T, r.old_odds)?,
-                    new_odds: dec(T, &r.new_odds)?,
+                    old_odds: opt_dec(T, r.old_odds)?.map(Odds::from_store),
+                    new_odds: Odds::from_store(dec(T, &r.new_odds)?),
                     changed_by: r.changed_by,
                     reason: r.reason,
                     created_at: r.created_at,
@@ -842,7 +843,7 @@ impl CatalogWrite for BackendTx {
             .bind(s.market_id)
             .bind(s.name.clone())
             .bind(s.short_name.clone())
-            .bind(s.odds.normalize().to_string())
+            .bind(s.odds.get().normalize().to_string())
             .bind(s.probability.map(|p| p.normalize().to_string()))
             .bind(s.is_active)
             .bind(Json(s.metadata.clone()))
@@ -874,8 +875,8 @@ impl CatalogWrite for BackendTx {
         let mut v = qb.separated(", ");
         v.push_bind(p.id)
             .push_bind(p.selection_id)
-            .push_bind(p.old_odds.map(|d| d.normalize().to_string()))
-            .push_bind(p.new_odds.normalize().to_string())
+            .push_bind(p.old_odds.map(|d| d.get().normalize().to_string()))
+            .push_bind(p.new_odds.get().normalize().to_string())
             .push_bind(p.changed_by)
             .push_bind(p.reason.clone())
             .push_bind(micros(p.created_at));

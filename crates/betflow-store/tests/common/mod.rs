@@ -9,6 +9,7 @@ use betflow_domain::identity::{Role, User, UserStatus};
 use betflow_domain::sportsbook::catalog::{
     Event, EventStatus, Market, MarketStatus, MarketType, Selection, Sport, Team,
 };
+use betflow_domain::sportsbook::odds::Odds;
 use betflow_domain::time::now;
 use chrono::Duration;
 use rust_decimal::Decimal;
@@ -95,6 +96,8 @@ pub fn market(event: Uuid, kind: MarketType, handicap: Option<&str>) -> Market {
     }
 }
 
+/// A selection row as the store would hold it: the odds are taken as given (not checked by
+/// `Odds::parse`), so a test can also offer the database odds its constraints refuse.
 pub fn selection(market: Uuid, name: &str, odds: &str) -> Selection {
     let t = now();
     Selection {
@@ -102,7 +105,7 @@ pub fn selection(market: Uuid, name: &str, odds: &str) -> Selection {
         market_id: market,
         name: name.into(),
         short_name: None,
-        odds: Decimal::from_str(odds).unwrap(),
+        odds: Odds::from_store(Decimal::from_str(odds).unwrap()),
         probability: Some(Decimal::from_str("0.5405").unwrap()),
         is_active: true,
         metadata: json!({}),
