@@ -73,11 +73,69 @@ pub async fn require_auth(State(state): State<AppState>, mut req: Request, next:
 
 /// Per-client-IP limit for the public login and refresh routes.
 pub async fn limit_by_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let rule = state.limits.login;
+    limit_ip(
+        &state,
+        "login-ip",
+        rule,
+        "Too many login attempts from this address",
+        req,
+        next,
+    )
+    .await
+}
+
+/// Per-client-IP limit for customer registration: its own budget, so a burst of sign-ups
+/// from one address does not lock that address out of logging in (and the reverse).
+pub async fn limit_registration_by_ip(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let rule = state.limits.register;
+    limit_ip(
+        &state,
+        "register-ip",
+        rule,
+        "Too many registrations from this address",
+        req,
+        next,
+    )
+    .await
+}
+
+/// Per-client-IP limit for the payment provider's signed callbacks, at the general API rate:
+/// a provider's burst of callbacks must not be squeezed into the login budget.
+pub async fn limit_callbacks_by_ip(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let rule = state.limits.api;
+    limit_ip(
+        &state,
+        "callback-ip",
+        rule,
+        "Too many callbacks from this address",
+        req,
+        next,
+    )
+    .await
+}
+
+async fn limit_ip(
+    state: &AppState,
+    bucket: &str,
+    rule: Rule,
+    message: &str,
+    req: Request,
+    next: Next,
+) -> Response {
     let ip = client_ip(&req);
-    let bucket = format!("login-ip:{}", ip.map(|i| i.to_string()).unwrap_or_default());
-    let decision = state.engine.rate_limit(&bucket, state.limits.login).await;
+    let bucket = format!("{bucket}:{}", ip.map(|i| i.to_string()).unwrap_or_default());
+    let decision = state.engine.rate_limit(&bucket, rule).await;
     if !decision.allowed {
-        return too_many(decision, "Too many login attempts from this address");
+        return too_many(decision, message);
     }
     let mut res = next.run(req).await;
     rate_limit_headers(res.headers_mut(), &decision);
@@ -166,6 +224,8 @@ pub struct Limits {
     pub api: Rule,
     /// Per client IP on login and refresh.
     pub login: Rule,
+    /// Per client IP on customer registration.
+    pub register: Rule,
 }
 
 impl Default for Limits {
@@ -178,6 +238,10 @@ impl Default for Limits {
             login: Rule {
                 limit: 10,
                 window: std::time::Duration::from_secs(60),
+            },
+            register: Rule {
+                limit: 20,
+                window: std::time::Duration::from_secs(60 * 60),
             },
         }
     }

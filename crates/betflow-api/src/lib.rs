@@ -156,13 +156,27 @@ fn system_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::system::metrics))
 }
 
-/// Public `/api/v1` routes, limited per client IP.
+/// Public `/api/v1` routes, each group limited per client IP by its own rule.
 fn public_routes() -> OpenApiRouter<AppState> {
+    login_routes()
+        .merge(registration_routes())
+        .merge(callback_routes())
+}
+
+/// Login and refresh: the password-guessing budget.
+fn login_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(routes::auth::login))
         .routes(routes!(routes::auth::refresh))
-        .routes(routes!(routes::customers::register))
-        .routes(routes!(routes::wallet::provider_callback))
+}
+
+fn registration_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(routes::customers::register))
+}
+
+/// The payment provider's signed callbacks.
+fn callback_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(routes::wallet::provider_callback))
 }
 
 /// Everything else under `/api/v1`: authenticated and limited per caller.
@@ -381,8 +395,14 @@ pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigErr
     let mut router: Router<AppState> = Router::new().merge(system_routes().split_for_parts().0);
     if config.serve_api {
         router = router
-            .merge(public_routes().split_for_parts().0.route_layer(
+            .merge(login_routes().split_for_parts().0.route_layer(
                 axum::middleware::from_fn_with_state(state.clone(), auth::limit_by_ip),
+            ))
+            .merge(registration_routes().split_for_parts().0.route_layer(
+                axum::middleware::from_fn_with_state(state.clone(), auth::limit_registration_by_ip),
+            ))
+            .merge(callback_routes().split_for_parts().0.route_layer(
+                axum::middleware::from_fn_with_state(state.clone(), auth::limit_callbacks_by_ip),
             ))
             .merge(protected_routes().split_for_parts().0.route_layer(
                 axum::middleware::from_fn_with_state(state.clone(), auth::require_auth),

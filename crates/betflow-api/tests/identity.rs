@@ -888,6 +888,55 @@ async fn rate_limits_answer_429_with_headers() {
 }
 
 #[tokio::test]
+async fn registration_has_its_own_limit_apart_from_login() {
+    let mut cfg = test_config();
+    cfg.limits = limits("100000/1m", "2/1m");
+    cfg.limits.register = betflow_engine::ratelimit::Rule::parse("3/1h").unwrap();
+    let s = spawn_with(TestDb::sqlite().await, cfg, None).await;
+    let register = |n: u32| {
+        s.client
+            .post(s.url("/api/v1/auth/register"))
+            .json(&json!({
+                "username": format!("punter{n}"),
+                "email": format!("punter{n}@example.com"),
+                "password": "a-long-password",
+                "dateOfBirth": "1990-05-17",
+                "countryCode": "GB",
+                "currencyCode": "GBP",
+            }))
+            .send()
+    };
+    // Three sign-ups fit the registration budget, and leave the login budget whole.
+    for (n, remaining) in [(1, "2"), (2, "1"), (3, "0")] {
+        let res = register(n).await.unwrap();
+        assert_eq!(res.status(), 201, "{n}");
+        assert_eq!(res.headers()["ratelimit-limit"], "3");
+        assert_eq!(res.headers()["ratelimit-remaining"], remaining);
+    }
+    let res = login_attempt(&s, "punter1", "a-long-password").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["ratelimit-limit"], "2");
+    assert_eq!(res.headers()["ratelimit-remaining"], "1");
+    // The fourth sign-up is refused, and logins still have their own budget.
+    let res = register(4).await.unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    let body = expect_error(res, 429, "RATE_LIMITED").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("registrations"),
+        "{body}"
+    );
+    assert_eq!(
+        login_attempt(&s, "punter2", "a-long-password")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     let mut cfg = test_config();
     cfg.limits = limits("100000/1m", "2/1m");

@@ -227,6 +227,24 @@ pub fn format_secret(bytes: &[u8; 32]) -> String {
     format!("{SECRET_PREFIX}{}", B64.encode(bytes))
 }
 
+/// Checks a secret someone configured by hand (the payment provider's shared secret): the
+/// Standard Webhooks form, `whsec_` and the base64 of 24 to 64 bytes. Checked once at start,
+/// because a malformed secret would otherwise start the server and fail every callback.
+pub fn check_secret(secret: &str) -> Result<(), String> {
+    const EXPECTED: &str = "expected `whsec_` followed by the base64 of 24 to 64 random bytes \
+                            (e.g. whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw)";
+    let Some(encoded) = secret.strip_prefix(SECRET_PREFIX) else {
+        return Err(format!("it does not start with `whsec_`: {EXPECTED}"));
+    };
+    let key = B64
+        .decode(encoded)
+        .map_err(|_| format!("the part after `whsec_` is not valid base64: {EXPECTED}"))?;
+    if !(24..=64).contains(&key.len()) {
+        return Err(format!("it decodes to {} bytes: {EXPECTED}", key.len()));
+    }
+    Ok(())
+}
+
 /// The `webhook-signature` value for one secret (Standard Webhooks): `v1,` and the base64
 /// HMAC-SHA256 of `{id}.{timestamp}.{body}`, keyed with the secret's decoded bytes.
 pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> Result<String, String> {
@@ -400,6 +418,22 @@ mod tests {
         .unwrap();
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
         assert!(sign("whsec_!!!", "a", 1, "b").is_err());
+    }
+
+    #[test]
+    fn a_hand_configured_secret_must_be_whsec_and_base64_of_24_to_64_bytes() {
+        assert!(check_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+        assert!(check_secret(&format_secret(&[7; 32])).is_ok());
+        let missing = check_secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap_err();
+        assert!(
+            missing.contains("does not start with `whsec_`"),
+            "{missing}"
+        );
+        let not_b64 = check_secret("whsec_not base64!").unwrap_err();
+        assert!(not_b64.contains("not valid base64"), "{not_b64}");
+        let short = check_secret("whsec_c2hvcnQ=").unwrap_err();
+        assert!(short.contains("decodes to 5 bytes"), "{short}");
+        assert!(check_secret(&format!("whsec_{}", B64.encode([1u8; 65]))).is_err());
     }
 
     #[test]

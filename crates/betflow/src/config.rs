@@ -115,6 +115,11 @@ pub struct AuthArgs {
     /// Login and refresh attempts per client IP, as COUNT/WINDOW.
     #[arg(long, env = "BETFLOW_LOGIN_RATE_LIMIT", default_value = "10/1m", value_parser = Rule::parse)]
     pub login_rate_limit: Rule,
+
+    /// Customer registrations per client IP, as COUNT/WINDOW. Apart from the login limit, so
+    /// sign-ups neither use up nor escape the budget for password guesses.
+    #[arg(long, env = "BETFLOW_REGISTER_RATE_LIMIT", default_value = "20/1h", value_parser = Rule::parse)]
+    pub register_rate_limit: Rule,
 }
 
 impl AuthArgs {
@@ -316,6 +321,22 @@ pub struct BetArgs {
 }
 
 impl BetArgs {
+    /// The payment provider's callback secret, checked: a malformed one would start the server
+    /// and then fail every callback. The message never repeats the value.
+    pub fn payments_secret(&self) -> anyhow::Result<Option<String>> {
+        match self
+            .payments_webhook_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
+            None => Ok(None),
+            Some(s) => match betflow_domain::webhooks::check_secret(s) {
+                Ok(()) => Ok(Some(s.to_owned())),
+                Err(why) => anyhow::bail!("BETFLOW_PAYMENTS_WEBHOOK_SECRET is malformed: {why}"),
+            },
+        }
+    }
+
     pub fn batching(&self) -> betflow_engine::batch::BatchSettings {
         betflow_engine::batch::BatchSettings {
             max: self.bet_batch_max.into(),

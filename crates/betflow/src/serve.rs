@@ -41,6 +41,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Checked before waiting on the database so a misconfigured node fails at once.
     let (jwt_secret, secret_source) =
         resolve_jwt_secret(args.jwt_secret.as_deref(), backend, &args.db.data_dir)?;
+    let payments_secret = args.bets.payments_secret()?;
     let http = HttpConfig {
         cors_origins: args
             .cors_origins
@@ -54,6 +55,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: betflow_api::auth::Limits {
             api: args.auth.rate_limit,
             login: args.auth.login_rate_limit,
+            register: args.auth.register_rate_limit,
         },
         trusted_proxies: args.trusted_proxies.clone(),
         serve_api: args.workflows.runs(ProcessRole::Api),
@@ -81,7 +83,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_retention(args.workflows.retention())
             .with_bet_settings(args.bets.settings()?)
             .with_line_change(args.bets.line_change())
-            .with_payment_callback_secret(args.bets.payments_webhook_secret.clone()),
+            .with_payment_callback_secret(payments_secret),
     );
     let generated_admin_password = engine
         .identity()

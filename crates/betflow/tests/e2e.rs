@@ -10,6 +10,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+#[path = "e2e/readme.rs"]
+mod readme;
+
 const JWT: &str = "e2e-test-secret-0123456789abcdef0123456789";
 
 struct Server {
@@ -270,7 +273,7 @@ async fn migrate_alone_applies_migrations() {
 async fn bad_configuration_fails_at_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["serve", "--data-dir", d, "--risk-medium", "50:1"],
             "must rise from medium",
@@ -311,12 +314,34 @@ async fn bad_configuration_fails_at_start_with_a_clear_message() {
             &["serve", "--data-dir", d, "--log-level", "[[["],
             "log-level",
         ),
+        (
+            &[
+                "serve",
+                "--data-dir",
+                d,
+                "--payments-webhook-secret",
+                "hunter2-not-a-secret",
+            ],
+            "BETFLOW_PAYMENTS_WEBHOOK_SECRET is malformed: it does not start with `whsec_`",
+        ),
+        (
+            &[
+                "serve",
+                "--data-dir",
+                d,
+                "--payments-webhook-secret",
+                "whsec_c2hvcnQ=",
+            ],
+            "decodes to 5 bytes",
+        ),
     ];
     for (args, expect) in cases {
         let out = command(args, &[]).output().await.unwrap();
         assert!(!out.status.success(), "{args:?} should fail");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expect), "{args:?}: {err}");
+        // A secret, even a malformed one, is never echoed.
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }
 

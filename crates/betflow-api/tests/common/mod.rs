@@ -220,6 +220,7 @@ pub fn limits(api: &str, login: &str) -> betflow_api::auth::Limits {
     betflow_api::auth::Limits {
         api: betflow_engine::ratelimit::Rule::parse(api).unwrap(),
         login: betflow_engine::ratelimit::Rule::parse(login).unwrap(),
+        register: betflow_engine::ratelimit::Rule::parse(login).unwrap(),
     }
 }
 
