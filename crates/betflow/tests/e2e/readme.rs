@@ -72,36 +72,74 @@ async fn run_tour(host: &str, password: &str) -> (String, Vec<Answer>) {
         .expect("README.md");
     let blocks = tour_blocks(&readme);
     assert!(blocks.len() >= 5, "the tour has its blocks: {blocks:?}");
-    let mut script = String::from(
-        "set -eu\n\
-         curl() { command curl --write-out '%{stderr}TOUR-HTTP %{http_code} %{method} %{url_effective}\\n' \"$@\"; }\n",
-    );
+    // `curl` is a script on PATH rather than a shell function, so a tour command sent to the
+    // background (`curl … &`, then `kill %1`) is one process that `kill` really stops.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let real_curl = which_curl();
+    let wrapper = bin.join("curl");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {real_curl} --write-out '%{{stderr}}TOUR-HTTP %{{http_code}} \
+             %{{method}} %{{url_effective}}\\n' \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut script = String::from("set -eu\n");
     for block in &blocks {
         script.push_str(&block.replace("localhost:3000", host));
         script.push('\n');
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        Command::new("bash")
-            .arg("-c")
-            .arg(&script)
-            .current_dir(dir.path())
-            .env("PW", password)
-            .stdin(Stdio::null())
-            .output(),
-    )
-    .await
-    .expect("the tour finished within 120 s")
-    .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("PW", password)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("bash runs");
+    let status = tokio::time::timeout(Duration::from_secs(120), child.wait()).await;
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let status = match status {
+        Ok(status) => status.unwrap(),
+        Err(_) => panic!(
+            "the tour did not finish within 120 s:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        ),
+    };
     assert!(
-        out.status.success(),
-        "the tour failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
+        status.success(),
+        "the tour failed ({status}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     (stdout, answers(&stderr))
+}
+
+fn which_curl() -> String {
+    ["/usr/bin/curl", "/bin/curl", "/usr/local/bin/curl"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("curl is installed")
+        .to_owned()
 }
 
 /// What the tour must show: every request answered as its comment says, nothing else failed.
