@@ -26,6 +26,9 @@ betflow_store::conformance!(
     quorum_of_two_end_to_end,
     bulk_approve_of_a_thousand,
     status_lists_every_step_run,
+    optional_bodies_may_be_left_out,
+    created_objects_are_located,
+    long_categories_are_refused_on_both_backends,
 );
 
 async fn call(
@@ -622,6 +625,13 @@ async fn listing_filters_and_pages(db: TestDb) {
         ("tags=risk", 3),
         ("tags=compliance,vip", 1),
         ("tags=", 5),
+        // A window that ends before it starts is empty, not an error.
+        (
+            "startDate=2026-02-01T00:00:00Z&endDate=2026-01-01T00:00:00Z",
+            0,
+        ),
+        // Tags exactly as the document's pattern allows: empty items are skipped.
+        ("tags=vip,,%20", 2),
     ] {
         let (status, page) = get(q).await;
         assert_eq!(status, 200, "{q}");
@@ -633,8 +643,11 @@ async fn listing_filters_and_pages(db: TestDb) {
         "status=done",
         "priority=urgent",
         "startDate=yesterday",
-        "startDate=2026-02-01T00:00:00Z&endDate=2026-01-01T00:00:00Z",
+        "assignee=nobody",
+        "priority=%20high",
+        "search=a%07b",
         &format!("tags={}", "x".repeat(51)),
+        &format!("tags={}", vec!["t"; 21].join(",")),
     ] {
         let (status, err) = get(q).await;
         assert_eq!(
@@ -1244,13 +1257,23 @@ async fn export_in_all_three_formats(db: TestDb) {
     for bad in [
         json!({"format": "pdf"}),
         json!({"format": "csv", "filters": {"status": "done"}}),
-        json!({"format": "json", "filters": {"startDate": "2026-02-01T00:00:00Z",
-            "endDate": "2026-01-01T00:00:00Z"}}),
+        json!({"format": "csv", "filters": {"priority": " high"}}),
+        json!({"format": "csv", "filters": {"tags": vec!["t"; 21]}}),
+        json!({"format": "csv", "filters": {"tags": [" "]}}),
         json!({}),
     ] {
         let res = export(bad.clone()).await.unwrap();
         assert_eq!(res.status(), 400, "{bad}");
     }
+    // A window that ends before it starts holds nothing.
+    let res = export(
+        json!({"format": "json", "filters": {"startDate": "2026-02-01T00:00:00Z",
+        "endDate": "2026-01-01T00:00:00Z"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "[]");
     let (_, author) = s.user_token(&admin, "author", "content_team").await;
     let res = s
         .with_token(Method::POST, "/api/v1/workflows/bulk/export", &author)
@@ -1839,4 +1862,275 @@ async fn status_lists_every_step_run(db: TestDb) {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+/// Approve, reject, cancel, complete and duplicate take an optional body: none at all, an
+/// empty one (with or without a JSON content type), `null` and `{}` all mean "no options",
+/// exactly as the document's optional request body says.
+async fn optional_bodies_may_be_left_out(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
+    let (_, co) = s
+        .user_token(&admin, "compliance", "compliance_officer")
+        .await;
+    let (_, publisher) = s.user_token(&admin, "publisher", "content_team").await;
+    type Body = Option<(&'static str, Option<&'static str>)>;
+    let send = |token: String, path: String, body: Body| {
+        let mut req = s.with_token(Method::POST, &path, &token);
+        if let Some((text, content_type)) = body {
+            if let Some(ct) = content_type {
+                req = req.header("content-type", ct);
+            }
+            req = req.body(text);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let bodies: [Body; 5] = [
+        None,
+        Some(("", None)),
+        Some(("", Some("application/json"))),
+        Some(("null", Some("application/json"))),
+        Some(("{}", Some("application/json"))),
+    ];
+    for (i, body) in bodies.into_iter().enumerate() {
+        // content_publishing: two approval steps, then a task.
+        let w = create(&s, &admin, "content_publishing", content(), json!({})).await;
+        let id = w["id"].as_str().unwrap().to_owned();
+        for token in [&cm, &co] {
+            let path = format!("/api/v1/workflows/{id}/approve");
+            let (status, r) = send(token.clone(), path, body).await;
+            assert_eq!(status, 200, "approve with {body:?}: {r}");
+        }
+        let path = format!("/api/v1/tasks/{id}/complete");
+        let (status, r) = send(publisher.clone(), path, body).await;
+        assert_eq!(status, 200, "complete with {body:?}: {r}");
+        assert_eq!(r["data"]["status"], "completed");
+
+        let w = create(&s, &admin, "line_change_approval", line(), json!({})).await;
+        let id = w["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/workflows/{id}/cancel");
+        let (status, r) = send(admin.clone(), path, body).await;
+        assert_eq!(status, 200, "cancel with {body:?}: {r}");
+        assert_eq!(r["data"]["status"], "cancelled");
+
+        let w = create(&s, &admin, "content_publishing", content(), json!({})).await;
+        let id = w["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/workflows/{id}/reject");
+        let (status, r) = send(cm.clone(), path, body).await;
+        assert_eq!(status, 200, "reject with {body:?}: {r}");
+        assert_eq!(r["data"]["status"], "rejected");
+
+        let path = "/api/v1/workflow-definitions/content_publishing/duplicate".to_owned();
+        let (status, r) = send(admin.clone(), path, body).await;
+        if i == 0 {
+            assert_eq!(status, 201, "duplicate with {body:?}: {r}");
+            assert_eq!(r["data"]["key"], "content_publishing_copy");
+        } else {
+            // The default key is taken by the first copy: the body was read as none.
+            assert_eq!(
+                (status, r["error"]["code"].as_str()),
+                (409, Some("CONFLICT")),
+                "{r}"
+            );
+        }
+    }
+    // A body that is there is held to the rules: JSON only, known fields only, free text
+    // without control characters.
+    let w = create(&s, &admin, "line_change_approval", line(), json!({})).await;
+    let path = format!("/api/v1/workflows/{}/cancel", w["id"].as_str().unwrap());
+    for (body, status, code) in [
+        (("{}", None), 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (
+            (r#"{"why": "x"}"#, Some("application/json")),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            (r#"{"reason": "a\u0007b"}"#, Some("application/json")),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (("[]", Some("application/json")), 400, "VALIDATION_ERROR"),
+    ] {
+        let (got, r) = send(admin.clone(), path.clone(), Some(body)).await;
+        assert_eq!(
+            (got, r["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body:?}: {r}"
+        );
+    }
+}
+
+/// A 201 carries the created object's URL in `Location`, and that URL reads it back.
+async fn created_objects_are_located(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let res = s
+        .with_token(Method::POST, "/api/v1/workflows", &admin)
+        .json(&json!({"workflowType": "line_change_approval", "data": line()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/v1/workflows/{}", body["data"]["id"].as_str().unwrap())
+    );
+    let (status, read) = call(&s, Method::GET, &location, &admin, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(read["data"]["id"], body["data"]["id"]);
+
+    for (path, body) in [
+        (
+            "/api/v1/workflow-definitions".to_owned(),
+            Some(json!({"key": "located", "name": "Located", "steps": [
+                {"id": "a", "name": "A", "type": "approval", "assignees": ["trader"]}]})),
+        ),
+        (
+            "/api/v1/workflow-definitions/located/duplicate".to_owned(),
+            Some(json!({"key": "located_two"})),
+        ),
+    ] {
+        let mut req = s.with_token(Method::POST, &path, &admin);
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 201, "{path}");
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let created: Value = res.json().await.unwrap();
+        let key = created["data"]["key"].as_str().unwrap();
+        assert_eq!(location, format!("/api/v1/workflow-definitions/{key}"));
+        let (status, read) = call(&s, Method::GET, &location, &admin, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(read["data"]["key"], key);
+        // The export is an envelope around a document that imports as it is.
+        let (status, export) =
+            call(&s, Method::GET, &format!("{location}/export"), &admin, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(export["success"], true);
+        assert_eq!(export["data"]["key"], key);
+    }
+}
+
+/// A category longer than its column is a 400 naming it, never a 500 (PostgreSQL's
+/// VARCHAR(100) refused the insert; SQLite stored it).
+async fn long_categories_are_refused_on_both_backends(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let doc = |category: String| {
+        json!({"key": "categorised", "name": "Categorised", "category": category, "steps": [
+            {"id": "a", "name": "A", "type": "approval", "assignees": ["trader"]}]})
+    };
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(doc("é".repeat(101))),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["details"][0]["field"].as_str()),
+        (400, Some("category")),
+        "{err}"
+    );
+    let (status, created) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(doc("é".repeat(100))),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["data"]["category"], "é".repeat(100));
+}
+
+/// The document states what these routes accept and send (checked against the server by
+/// the schemathesis contract test; this pins the parts a client relies on most).
+#[test]
+fn the_document_states_workflow_shapes() {
+    let doc = serde_json::to_value(betflow_api::openapi()).unwrap();
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    for (path, schema) in [
+        ("/api/v1/workflows/{id}/approve", "ApproveRequest"),
+        ("/api/v1/workflows/{id}/reject", "RejectRequest"),
+        ("/api/v1/workflows/{id}/cancel", "CancelRequest"),
+        ("/api/v1/tasks/{id}/complete", "CompleteRequest"),
+        (
+            "/api/v1/workflow-definitions/{key}/duplicate",
+            "DuplicateRequest",
+        ),
+    ] {
+        let body = &op(path, "post")["requestBody"];
+        assert_ne!(body["required"], true, "{path}: the body is optional");
+        let one_of = body["content"]["application/json"]["schema"]["oneOf"].to_string();
+        assert!(
+            one_of.contains(schema) && one_of.contains("null"),
+            "{path}: {body}"
+        );
+    }
+    let created = &op("/api/v1/workflows", "post")["responses"]["201"];
+    assert_eq!(
+        created["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Envelope_WorkflowResponse"
+    );
+    assert!(created["headers"]["Location"].is_object(), "{created}");
+    for target in [
+        "workflows_get",
+        "workflows_approve",
+        "workflows_history",
+        "workflows_delete",
+    ] {
+        assert_eq!(
+            created["links"][target]["parameters"]["id"], "$response.body#/data/id",
+            "{target}"
+        );
+    }
+    let created = &op("/api/v1/workflow-definitions", "post")["responses"]["201"];
+    for target in [
+        "workflow_definitions_get",
+        "workflow_definitions_publish",
+        "workflow_definitions_versions",
+        "workflow_definitions_duplicate",
+        "workflow_definitions_export",
+    ] {
+        assert_eq!(
+            created["links"][target]["parameters"]["key"], "$response.body#/data/key",
+            "{target}"
+        );
+    }
+    let export = &op("/api/v1/workflows/bulk/export", "post")["responses"]["200"]["content"];
+    assert_eq!(export["application/json"]["schema"]["type"], "array");
+    assert!(export["text/csv"].is_object());
+    assert!(
+        export["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"].is_object()
+    );
+    let definition_export = &op("/api/v1/workflow-definitions/{key}/export", "get");
+    assert_eq!(
+        definition_export["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Envelope_DefinitionDocument"
+    );
+    let list = &op("/api/v1/workflows", "get");
+    assert_eq!(
+        list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Envelope_ListData_WorkflowResponse"
+    );
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["WorkflowPriority"]["enum"],
+        json!(["low", "medium", "high", "critical"])
+    );
+    assert_eq!(
+        schemas["WorkflowResponse"]["properties"]["status"]["$ref"],
+        "#/components/schemas/WorkflowStatus"
+    );
 }

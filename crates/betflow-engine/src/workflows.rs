@@ -71,13 +71,13 @@ const BULK_CONCURRENCY: usize = 32;
 pub const MAX_EXPORT: u64 = 10_000;
 /// Workflows read per query while exporting.
 pub const EXPORT_PAGE: u32 = 500;
+/// Longest definition category (the column's width).
+pub const MAX_CATEGORY_LEN: usize = 100;
 
+/// A `startDate` after the `endDate` is an empty window, not an error: it matches nothing,
+/// so the list is empty. (Refusing it would be a rule between two fields that the OpenAPI
+/// document cannot state, so a client holding to the document could not avoid it.)
 fn check_filter(filter: &InstanceFilter) -> Result<(), EngineError> {
-    if let (Some(a), Some(b)) = (filter.start_date, filter.end_date)
-        && a > b
-    {
-        return Err(DomainError::invalid("startDate", "must not be after endDate").into());
-    }
     let mut v = Vec::new();
     text::check_name_into(&mut v, "search", filter.search.as_deref());
     text::check_name_into(&mut v, "type", filter.workflow_type.as_deref());
@@ -784,6 +784,18 @@ impl Workflows {
         }
         text::check_name_into(&mut v, "name", Some(&new.name));
         text::check_name_into(&mut v, "category", new.category.as_deref());
+        // The column is VARCHAR(100) on PostgreSQL: a longer category failed the insert there
+        // (a 500) while SQLite stored it.
+        if new
+            .category
+            .as_deref()
+            .is_some_and(|c| c.chars().count() > MAX_CATEGORY_LEN)
+        {
+            v.push(Violation::new(
+                "category",
+                format!("must be at most {MAX_CATEGORY_LEN} characters"),
+            ));
+        }
         text::check_free_text_into(&mut v, "description", new.description.as_deref());
         if let Err(e) = normalize_tags(&new.tags) {
             v.push(Violation::new("tags", e));

@@ -3,28 +3,56 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use betflow_domain::DomainError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::{Authorized, WithRole};
-use crate::envelope::ApiResponse;
+use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiQuery;
 
 crate::permissions! { Monitor => ["workflows:monitor"]; }
 crate::roles! { AdminOnly => [Admin]; }
 
+/// How far back analytics look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = AnalyticsPeriod)]
+pub enum Period {
+    #[serde(rename = "1d")]
+    Day,
+    #[default]
+    #[serde(rename = "7d")]
+    Week,
+    #[serde(rename = "30d")]
+    Month,
+    #[serde(rename = "90d")]
+    Quarter,
+}
+
+impl Period {
+    pub const ALL: [Self; 4] = [Self::Day, Self::Week, Self::Month, Self::Quarter];
+
+    fn days(self) -> u32 {
+        match self {
+            Self::Day => 1,
+            Self::Week => 7,
+            Self::Month => 30,
+            Self::Quarter => 90,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsParams {
-    /// `1d`, `7d` (default), `30d` or `90d`.
+    /// Default `7d`.
+    #[param(value_type = Option<Period>)]
     pub period: Option<String>,
     /// Only this definition key.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub workflow_type: Option<String>,
 }
 
@@ -33,9 +61,12 @@ pub struct AnalyticsParams {
 pub struct StepTimingDto {
     pub workflow_type: String,
     pub step_id: String,
+    #[schema(minimum = 1)]
     pub decisions: usize,
     /// Minutes from entering the step to the decision.
+    #[schema(minimum = 0)]
     pub median_minutes: f64,
+    #[schema(minimum = 0)]
     pub p90_minutes: f64,
 }
 
@@ -49,14 +80,18 @@ pub struct DayCount {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalyticsDto {
-    pub period: String,
+    pub period: Period,
     pub from: DateTime<Utc>,
     pub until: DateTime<Utc>,
+    /// Workflows created in the period.
     pub total: u64,
+    /// Of those, how many are in each status (statuses with none are left out).
     pub by_status: BTreeMap<String, u64>,
     /// Open workflows whose current step is past due (now, whatever their age).
     pub overdue: u64,
+    /// Per definition and step, for steps decided in the period.
     pub decision_times: Vec<StepTimingDto>,
+    /// Workflows completed per UTC day, oldest first, every day of the period listed.
     pub throughput: Vec<DayCount>,
 }
 
@@ -65,25 +100,19 @@ pub struct AnalyticsDto {
                    status; decision times per step (median, p90); overdue workflows; \
                    completions per day.",
     params(AnalyticsParams),
-    responses((status = 200, body = AnalyticsDto), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<AnalyticsDto>)))]
 pub async fn analytics(
     State(state): State<AppState>,
     _auth: Authorized<Monitor>,
     ApiQuery(q): ApiQuery<AnalyticsParams>,
 ) -> Result<ApiResponse<AnalyticsDto>, ApiError> {
-    let period = q.period.unwrap_or_else(|| "7d".to_owned());
-    let days = match period.as_str() {
-        "1d" => 1,
-        "7d" => 7,
-        "30d" => 30,
-        "90d" => 90,
-        _ => return Err(DomainError::invalid("period", "must be one of 1d, 7d, 30d, 90d").into()),
-    };
+    let period = super::workflows::wire_enum("period", &Period::ALL, q.period.as_deref())?
+        .unwrap_or_default();
     let a = state
         .engine
         .workflows()
         .analytics(
-            days,
+            period.days(),
             q.workflow_type.as_deref(),
             betflow_domain::time::now(),
         )
@@ -152,7 +181,9 @@ pub struct SystemStats {
     description = "Requires role admin. The seed's counts (`database`: workflows, active and \
                    completed ones, users, betting content and lines), workflows by status and \
                    type, definitions, and this node's cache sizes.",
-    responses((status = 200, body = SystemStats), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<SystemStats>),
+        (status = 403, body = ErrorEnvelope, description = "INSUFFICIENT_PRIVILEGES: the caller \
+            is not an admin")))]
 pub async fn stats(
     State(state): State<AppState>,
     _role: WithRole<AdminOnly>,

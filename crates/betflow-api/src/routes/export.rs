@@ -5,6 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use betflow_domain::workflow::{Priority, WorkflowStatus};
 use betflow_engine::workflows::WorkflowView;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -19,6 +20,7 @@ use crate::extract::ApiJson;
 
 crate::permissions! { Export => ["workflows:export"]; }
 
+/// The file to produce.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
@@ -27,13 +29,26 @@ pub enum ExportFormat {
     Xlsx,
 }
 
+/// Unknown fields are refused (400).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     pub format: ExportFormat,
+    /// The filters of `GET /workflows`; none: every workflow.
     #[serde(default)]
     pub filters: Filters,
 }
+
+/// The CSV download: a header line (`id,workflowType,status,priority,currentStep,progress,
+/// createdBy,createdAt,updatedAt,completedAt,dueAt,data`) and one line per workflow.
+#[derive(ToSchema)]
+#[schema(as = WorkflowsCsv)]
+pub struct CsvFile(#[allow(dead_code)] String);
+
+/// The XLSX download: one sheet, `Workflows`, with the CSV's columns.
+#[derive(ToSchema)]
+#[schema(as = WorkflowsXlsx, value_type = String, format = Binary)]
+pub struct XlsxFile(#[allow(dead_code)] Vec<u8>);
 
 const COLUMNS: [&str; 12] = [
     "id",
@@ -55,8 +70,8 @@ fn row(w: &WorkflowResponse) -> [String; 12] {
     [
         w.id.to_string(),
         w.workflow_id.clone(),
-        w.status.clone(),
-        w.priority.clone(),
+        WorkflowStatus::from(w.status).as_str().to_owned(),
+        Priority::from(w.priority).as_str().to_owned(),
         w.current_step.clone().unwrap_or_default(),
         w.progress.to_string(),
         w.created_by.map(|u| u.to_string()).unwrap_or_default(),
@@ -123,8 +138,18 @@ fn xlsx_bytes(rows: &[WorkflowResponse]) -> Result<Vec<u8>, ApiError> {
                    with no size limit, or `workflows.xlsx`, at most 10,000 workflows (422 \
                    beyond: narrow the filters or export CSV).",
     request_body = ExportRequest,
-    responses((status = 200, description = "The file"), (status = 400, body = ErrorEnvelope),
-        (status = 422, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The file, in the format asked for (not negotiated \
+            by `Accept`). The JSON array's items are the workflows as `GET /workflows/{id}` \
+            shows them.",
+        headers(("Content-Disposition" = String,
+            description = "`attachment; filename=\"workflows.json\"` (or `.csv`, `.xlsx`)")),
+        content(
+            (Vec<WorkflowResponse> = "application/json"),
+            (CsvFile = "text/csv"),
+            (XlsxFile = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 422, body = ErrorEnvelope, description = "UNPROCESSABLE_ENTITY: more than \
+            10,000 workflows match an XLSX export")))]
 pub async fn export(
     State(state): State<AppState>,
     _auth: Authorized<Export>,

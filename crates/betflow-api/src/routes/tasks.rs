@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::dto::{ListData, PageParams};
+use super::workflows::{PriorityDto, StepKindDto, WorkflowResponse};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
-use crate::envelope::ApiResponse;
+use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiPath, ApiQuery, OptionalJson};
 
@@ -32,11 +33,12 @@ pub struct TaskDto {
     pub workflow_type: String,
     pub step_id: Option<String>,
     pub step_name: Option<String>,
-    /// `approval` or `task`.
-    pub kind: Option<String>,
+    /// `approval` or `task`: the kinds that wait for people.
+    pub kind: Option<StepKindDto>,
     /// Roles that may act on it now.
     pub assignees: Vec<String>,
-    pub priority: String,
+    pub priority: PriorityDto,
+    /// When the step was entered.
     pub since: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
     pub overdue: bool,
@@ -53,9 +55,9 @@ impl From<WorkflowView> for TaskDto {
             workflow_type: w.workflow_type,
             step_id: w.current_step,
             step_name: v.step_name,
-            kind: v.step_kind.map(|k| format!("{k:?}").to_lowercase()),
+            kind: v.step_kind.map(StepKindDto::from),
             assignees: w.assignees,
-            priority: w.priority.as_str().to_owned(),
+            priority: w.priority.into(),
             since: w.step_started_at,
             due_at: w.due_at,
             overdue: v.overdue,
@@ -64,17 +66,19 @@ impl From<WorkflowView> for TaskDto {
     }
 }
 
+/// The body is optional. Unknown fields are refused (400).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
+    #[schema(pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub comments: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks", tag = TAG, summary = "My inbox",
-    description = "Requires `workflows:read`. Open approval and task steps assigned (or \\
+    description = "Requires `workflows:read`. Open approval and task steps assigned (or \
                    escalated) to the caller's role; an admin sees all. Newest first.",
     params(PageParams),
-    responses((status = 200, body = ListData<TaskDto>)))]
+    responses((status = 200, body = Envelope<ListData<TaskDto>>)))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Read>,
@@ -89,18 +93,23 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = TAG, summary = "Complete a task",
-    description = "Requires `workflows:execute` and the task step's assignee role. An approval \\
+    description = "Requires `workflows:execute` and the task step's assignee role. An approval \
                    step is decided with approve or reject instead (409).",
-    params(("id" = Uuid, Path)), request_body = CompleteRequest,
-    responses((status = 200, body = super::workflows::WorkflowResponse),
-        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    params(("id" = Uuid, Path, description = "The task's id: its workflow's id")),
+    request_body = Option<CompleteRequest>,
+    responses((status = 200, body = Envelope<WorkflowResponse>),
+        (status = 403, body = ErrorEnvelope, description = "NOT_ASSIGNEE: the caller's role is \
+            not an assignee of the step; INSUFFICIENT_PERMISSIONS"),
+        (status = 409, body = ErrorEnvelope, description = "INVALID_TRANSITION: the workflow is \
+            not in progress, or its current step is not a task")))]
 pub async fn complete(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Execute>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-    OptionalJson(body): OptionalJson<CompleteRequest>,
-) -> Result<ApiResponse<super::workflows::WorkflowResponse>, ApiError> {
+    OptionalJson(body): OptionalJson<Option<CompleteRequest>>,
+) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
+    let body = body.unwrap_or_default();
     let view = state
         .engine
         .workflows()

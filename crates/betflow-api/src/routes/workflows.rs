@@ -1,8 +1,16 @@
 //! `/api/v1/workflows`: the seed's workflow API.
+//!
+//! Every request and response shape here is the type that is (de)serialized, so the OpenAPI
+//! document cannot drift from the wire. Enumerations the server checks (status, priority,
+//! role) are declared as enums; a value outside them is a 400 naming the field.
 
 use axum::extract::State;
 use betflow_domain::DomainError;
-use betflow_domain::workflow::record::{InstanceFilter, TimelineEvent, normalize_tags};
+use betflow_domain::identity::Role;
+use betflow_domain::workflow::graph::StepKind;
+use betflow_domain::workflow::record::{
+    InstanceFilter, MAX_TAG_LEN, MAX_TAGS, StepRunStatus, TimelineEvent, normalize_tags,
+};
 use betflow_domain::workflow::{Decision, Priority, WorkflowStatus};
 use betflow_engine::workflows::{NewWorkflow, WorkflowView};
 use chrono::{DateTime, Utc};
@@ -11,10 +19,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::dto::ListData;
+use super::dto::{ListData, PageParams};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
-use crate::envelope::ApiResponse;
+use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 
@@ -33,51 +41,359 @@ crate::permissions! {
     Audit => ["workflows:audit"];
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateWorkflowRequest {
-    /// The definition key, e.g. `line_change_approval`.
-    #[schema(example = "content_publishing")]
-    pub workflow_type: String,
-    /// Checked against the definition's data schema.
-    #[schema(value_type = Object)]
-    pub data: Value,
-    /// `low`, `medium` (default), `high` or `critical`.
-    pub priority: Option<String>,
-    /// `false` leaves the workflow pending until `POST .../start`. Default `true`.
-    pub start: Option<bool>,
-    /// Tags besides the definition's own (at most 20 in all, each 1 to 50 characters).
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
 crate::roles! {
     AdminOrManager => [Admin, Manager];
     AdminOrAuditor => [Admin, Auditor];
 }
 
+// String patterns in the document say what the server refuses before any rule of its own:
+// NUL anywhere in a JSON body (`^[^\u0000]*$`), and any control character (Unicode Cc) in a
+// query or path value, a tag, a step id or name (`[^\u0000-\u001F\u007F-\u009F]`): see
+// `betflow_domain::text` and the extractors. utoipa takes only literals there, hence the
+// repetition.
+
+// ---- wire enums ------------------------------------------------------------------------
+//
+// The domain's enums carry no OpenAPI schema (the domain knows nothing of HTTP), so each has
+// a wire twin here. The conversions are exhaustive matches both ways: a variant added on one
+// side and not the other does not compile.
+
+/// The seed's `WorkflowStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = WorkflowStatus)]
+pub enum StatusDto {
+    Pending,
+    InProgress,
+    Completed,
+    Rejected,
+    Cancelled,
+}
+
+impl StatusDto {
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::InProgress,
+        Self::Completed,
+        Self::Rejected,
+        Self::Cancelled,
+    ];
+}
+
+impl From<WorkflowStatus> for StatusDto {
+    fn from(s: WorkflowStatus) -> Self {
+        match s {
+            WorkflowStatus::Pending => Self::Pending,
+            WorkflowStatus::InProgress => Self::InProgress,
+            WorkflowStatus::Completed => Self::Completed,
+            WorkflowStatus::Rejected => Self::Rejected,
+            WorkflowStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl From<StatusDto> for WorkflowStatus {
+    fn from(s: StatusDto) -> Self {
+        match s {
+            StatusDto::Pending => Self::Pending,
+            StatusDto::InProgress => Self::InProgress,
+            StatusDto::Completed => Self::Completed,
+            StatusDto::Rejected => Self::Rejected,
+            StatusDto::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// The seed's priority; `medium` when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = WorkflowPriority)]
+pub enum PriorityDto {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl PriorityDto {
+    pub const ALL: [Self; 4] = [Self::Low, Self::Medium, Self::High, Self::Critical];
+}
+
+impl From<Priority> for PriorityDto {
+    fn from(p: Priority) -> Self {
+        match p {
+            Priority::Low => Self::Low,
+            Priority::Medium => Self::Medium,
+            Priority::High => Self::High,
+            Priority::Critical => Self::Critical,
+        }
+    }
+}
+
+impl From<PriorityDto> for Priority {
+    fn from(p: PriorityDto) -> Self {
+        match p {
+            PriorityDto::Low => Self::Low,
+            PriorityDto::Medium => Self::Medium,
+            PriorityDto::High => Self::High,
+            PriorityDto::Critical => Self::Critical,
+        }
+    }
+}
+
+/// A role, as the `assignee` filter names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = AssigneeRole)]
+pub enum RoleDto {
+    Admin,
+    Manager,
+    Trader,
+    SeniorTrader,
+    TradingManager,
+    RiskManager,
+    ContentManager,
+    ContentTeam,
+    ComplianceOfficer,
+    Auditor,
+    Customer,
+}
+
+impl RoleDto {
+    pub const ALL: [Self; 11] = [
+        Self::Admin,
+        Self::Manager,
+        Self::Trader,
+        Self::SeniorTrader,
+        Self::TradingManager,
+        Self::RiskManager,
+        Self::ContentManager,
+        Self::ContentTeam,
+        Self::ComplianceOfficer,
+        Self::Auditor,
+        Self::Customer,
+    ];
+}
+
+impl From<RoleDto> for Role {
+    fn from(r: RoleDto) -> Self {
+        match r {
+            RoleDto::Admin => Self::Admin,
+            RoleDto::Manager => Self::Manager,
+            RoleDto::Trader => Self::Trader,
+            RoleDto::SeniorTrader => Self::SeniorTrader,
+            RoleDto::TradingManager => Self::TradingManager,
+            RoleDto::RiskManager => Self::RiskManager,
+            RoleDto::ContentManager => Self::ContentManager,
+            RoleDto::ContentTeam => Self::ContentTeam,
+            RoleDto::ComplianceOfficer => Self::ComplianceOfficer,
+            RoleDto::Auditor => Self::Auditor,
+            RoleDto::Customer => Self::Customer,
+        }
+    }
+}
+
+/// The kind of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = StepKind)]
+pub enum StepKindDto {
+    Approval,
+    Task,
+    Condition,
+    Action,
+    Delay,
+}
+
+impl From<StepKind> for StepKindDto {
+    fn from(k: StepKind) -> Self {
+        match k {
+            StepKind::Approval => Self::Approval,
+            StepKind::Task => Self::Task,
+            StepKind::Condition => Self::Condition,
+            StepKind::Action => Self::Action,
+            StepKind::Delay => Self::Delay,
+        }
+    }
+}
+
+impl From<StepKindDto> for StepKind {
+    fn from(k: StepKindDto) -> Self {
+        match k {
+            StepKindDto::Approval => Self::Approval,
+            StepKindDto::Task => Self::Task,
+            StepKindDto::Condition => Self::Condition,
+            StepKindDto::Action => Self::Action,
+            StepKindDto::Delay => Self::Delay,
+        }
+    }
+}
+
+/// How one visit of a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = StepRunStatus)]
+pub enum StepRunStatusDto {
+    Running,
+    /// Left the way its kind leaves: a condition routed, an action ran, a delay ended, a
+    /// task was done.
+    Completed,
+    Approved,
+    Rejected,
+    TimedOut,
+    /// The workflow was cancelled while the step was current.
+    Cancelled,
+}
+
+impl From<StepRunStatus> for StepRunStatusDto {
+    fn from(s: StepRunStatus) -> Self {
+        match s {
+            StepRunStatus::Running => Self::Running,
+            StepRunStatus::Completed => Self::Completed,
+            StepRunStatus::Approved => Self::Approved,
+            StepRunStatus::Rejected => Self::Rejected,
+            StepRunStatus::TimedOut => Self::TimedOut,
+            StepRunStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// A decision recorded on a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Approved,
+    Rejected,
+}
+
+impl From<Decision> for ApprovalStatus {
+    fn from(d: Decision) -> Self {
+        match d {
+            Decision::Approve => Self::Approved,
+            Decision::Reject => Self::Rejected,
+        }
+    }
+}
+
+/// Reads `value` as exactly one of `all`'s wire names (no trimming, no case folding), so the
+/// server accepts precisely the enum the document declares, and names the field otherwise.
+pub(crate) fn wire_enum<T>(
+    field: &str,
+    all: &[T],
+    value: Option<&str>,
+) -> Result<Option<T>, DomainError>
+where
+    T: Serialize + serde::de::DeserializeOwned + Copy,
+{
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    serde_json::from_value(Value::String(value.to_owned()))
+        .map(Some)
+        .map_err(|_| {
+            let names: Vec<String> = all
+                .iter()
+                .filter_map(|v| serde_json::to_value(v).ok())
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            DomainError::invalid(field, format!("must be one of {}", names.join(", ")))
+        })
+}
+
+/// Tags as a request gives them: at most [`MAX_TAGS`], each 1 to [`MAX_TAG_LEN`] characters
+/// and not only whitespace, counted as sent (before trimming and dropping repeats), so the
+/// server refuses exactly what the schema forbids. The domain then trims, deduplicates and
+/// checks the characters.
+pub(crate) fn check_tags(field: &str, tags: &[String]) -> Result<(), DomainError> {
+    if tags.len() > MAX_TAGS {
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    if tags
+        .iter()
+        .any(|t| t.trim().is_empty() || t.chars().count() > MAX_TAG_LEN)
+    {
+        return Err(DomainError::invalid(
+            field,
+            format!("each tag must be 1 to {MAX_TAG_LEN} characters, not only whitespace"),
+        ));
+    }
+    Ok(())
+}
+
+// ---- requests --------------------------------------------------------------------------
+
+/// Unknown fields are refused (400).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateWorkflowRequest {
+    /// The key of an active workflow definition, e.g. `line_change_approval`; another value
+    /// is a 400 naming `workflowType`.
+    #[schema(
+        example = "content_publishing",
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    pub workflow_type: String,
+    /// Checked against the definition's data schema (a 400 lists every violation).
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// `medium` when not given.
+    #[schema(value_type = Option<PriorityDto>)]
+    pub priority: Option<String>,
+    /// `false` leaves the workflow pending until `POST .../start`. Default `true`.
+    pub start: Option<bool>,
+    /// Tags besides the definition's own: at most 20, each 1 to 50 characters; with the
+    /// definition's (repeats dropped) at most 20 in all.
+    #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<TagValue>)]
+    pub tags: Vec<String>,
+}
+
+/// One tag: 1 to 50 characters, not only whitespace, no control character.
+// Only a schema: tags are read as strings and checked by `check_tags` and the domain.
+#[derive(ToSchema)]
+#[schema(
+    as = Tag,
+    min_length = 1,
+    max_length = 50,
+    pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+)]
+pub struct TagValue(#[allow(dead_code)] String);
+
+/// Unknown fields are refused (400). An empty object changes nothing.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateWorkflowRequest {
-    /// Replaces the data; checked against the definition's data schema.
-    #[schema(value_type = Object)]
+    /// Replaces the data; checked against the definition's data schema. `null` or absent
+    /// leaves it.
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
+    /// `null` or absent leaves it.
+    #[schema(value_type = Option<PriorityDto>)]
     pub priority: Option<String>,
 }
 
+/// Unknown fields are refused (400).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkApproveRequest {
-    /// At most 1000.
+    /// 1 to 1000 workflows; the same id named twice is decided twice (the second fails).
+    #[schema(min_items = 1, max_items = 1000)]
     pub workflow_ids: Vec<Uuid>,
+    #[schema(pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub comments: Option<String>,
 }
 
+/// One id's outcome in a bulk action.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkItem {
     pub id: Uuid,
     pub success: bool,
+    /// Why this one failed; absent when it succeeded.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<crate::error::ErrorBody>,
 }
 
@@ -86,37 +402,49 @@ pub struct BulkResult {
     pub successful: usize,
     pub failed: usize,
     pub total: usize,
+    /// In the order the ids were given.
     pub results: Vec<BulkItem>,
 }
 
+/// The body is optional: no body, an empty body, `null` and `{}` all mean no comment.
+/// Unknown fields are refused (400).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApproveRequest {
+    #[schema(pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub comments: Option<String>,
-    /// If given, must be the current step (guards against approving a step that moved on).
+    /// If given, must be the current step (409 `INVALID_TRANSITION` otherwise): guards
+    /// against approving a step that moved on.
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub step_id: Option<String>,
 }
 
+/// The body is optional. Unknown fields are refused (400).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RejectRequest {
+    #[schema(pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub comments: Option<String>,
+    #[schema(pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub reason: Option<String>,
 }
 
+/// The body is optional. Unknown fields are refused (400).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CancelRequest {
+    #[schema(pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub reason: Option<String>,
 }
+
+// ---- responses -------------------------------------------------------------------------
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalDto {
     pub step_id: String,
     pub approver: Uuid,
-    /// `approved` or `rejected`.
-    pub status: &'static str,
+    pub status: ApprovalStatus,
     pub comments: Option<String>,
     pub decided_at: DateTime<Utc>,
 }
@@ -128,23 +456,27 @@ pub struct WorkflowResponse {
     pub id: Uuid,
     /// The definition key.
     pub workflow_id: String,
-    pub status: String,
+    pub status: StatusDto,
     pub current_step: Option<String>,
     pub current_step_name: Option<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The workflow's data, as its definition's data schema shapes it.
     #[schema(value_type = Object)]
     pub data: Value,
     /// The definition's tags and those given at creation.
     pub tags: Vec<String>,
     /// 0 to 100, from completed steps.
+    #[schema(maximum = 100)]
     pub progress: u8,
     /// Now plus the median decision time of every step left on the approval path (this
     /// definition's last 90 days); null until each of those steps has history.
     pub estimated_completion: Option<DateTime<Utc>>,
     pub approvals: Vec<ApprovalDto>,
-    pub priority: String,
+    pub priority: PriorityDto,
+    /// The definition version the workflow runs on.
+    #[schema(minimum = 1)]
     pub version: u32,
     pub overdue: bool,
     pub due_at: Option<DateTime<Utc>>,
@@ -158,7 +490,7 @@ impl From<WorkflowView> for WorkflowResponse {
         Self {
             id: w.id,
             workflow_id: w.workflow_type,
-            status: w.status.as_str().to_owned(),
+            status: w.status.into(),
             current_step: w.current_step,
             current_step_name: v.step_name,
             created_by: w.created_by,
@@ -174,15 +506,12 @@ impl From<WorkflowView> for WorkflowResponse {
                 .map(|a| ApprovalDto {
                     step_id: a.step_id,
                     approver: a.approver_id,
-                    status: match a.decision {
-                        Decision::Approve => "approved",
-                        Decision::Reject => "rejected",
-                    },
+                    status: a.decision.into(),
                     comments: a.comments,
                     decided_at: a.decided_at,
                 })
                 .collect(),
-            priority: w.priority.as_str().to_owned(),
+            priority: w.priority.into(),
             version: w.version,
             overdue: v.overdue,
             due_at: w.due_at,
@@ -192,50 +521,63 @@ impl From<WorkflowView> for WorkflowResponse {
     }
 }
 
+/// The filters of `GET /workflows` (paged by [`PageParams`]). Their rules are those of the
+/// export's [`Filters`].
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-pub struct ListParams {
-    pub page: Option<u32>,
-    /// At most 100.
-    pub limit: Option<u32>,
+pub struct ListFilters {
+    #[param(value_type = Option<StatusDto>)]
     pub status: Option<String>,
     /// Definition key.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub workflow_type: Option<String>,
+    #[param(value_type = Option<PriorityDto>)]
     pub priority: Option<String>,
-    /// Created at or after (RFC 3339).
+    /// Created at or after (RFC 3339); not after `endDate`.
     pub start_date: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
     pub end_date: Option<DateTime<Utc>>,
     /// Text anywhere in the workflow's data, case-insensitive.
+    #[param(pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub search: Option<String>,
     /// A role: open workflows whose current step that role may act on.
+    #[param(value_type = Option<RoleDto>)]
     pub assignee: Option<String>,
-    /// Comma-separated: workflows carrying every one of these tags.
+    /// Comma-separated: workflows carrying every one of these tags (at most 20 items of at
+    /// most 50 characters; items empty or only whitespace are skipped).
+    #[param(
+        pattern = r"^[^,\u0000-\u001F\u007F-\u009F]{0,50}(?:,[^,\u0000-\u001F\u007F-\u009F]{0,50}){0,19}$"
+    )]
     pub tags: Option<String>,
 }
 
-/// The workflow filters shared by listing and export.
+/// The workflow filters of the export. Unknown fields are refused (400).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Filters {
+    #[schema(value_type = Option<StatusDto>)]
     pub status: Option<String>,
     /// Definition key.
     #[serde(rename = "type")]
+    #[schema(pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub workflow_type: Option<String>,
+    #[schema(value_type = Option<PriorityDto>)]
     pub priority: Option<String>,
-    /// Created at or after (RFC 3339).
+    /// Created at or after (RFC 3339); not after `endDate` (400).
     pub start_date: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
     pub end_date: Option<DateTime<Utc>>,
     /// Text anywhere in the workflow's data, case-insensitive.
+    #[schema(pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub search: Option<String>,
     /// A role: open workflows whose current step that role may act on.
+    #[schema(value_type = Option<RoleDto>)]
     pub assignee: Option<String>,
     /// Workflows carrying every one of these tags.
     #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<TagValue>)]
     pub tags: Vec<String>,
 }
 
@@ -244,16 +586,19 @@ impl Filters {
         self,
         page: betflow_domain::PageRequest,
     ) -> Result<InstanceFilter, DomainError> {
+        check_tags("tags", &self.tags)?;
         Ok(InstanceFilter {
-            status: parse::<WorkflowStatus>(self.status.as_deref())?,
+            status: wire_enum("status", &StatusDto::ALL, self.status.as_deref())?
+                .map(WorkflowStatus::from),
             workflow_type: self.workflow_type,
-            priority: parse::<Priority>(self.priority.as_deref())?,
+            priority: wire_enum("priority", &PriorityDto::ALL, self.priority.as_deref())?
+                .map(Priority::from),
             start_date: self.start_date,
             end_date: self.end_date,
             created_by: None,
             search: self.search,
-            assignee_role: parse::<betflow_domain::identity::Role>(self.assignee.as_deref())?
-                .map(|r| r.as_str().to_owned()),
+            assignee_role: wire_enum("assignee", &RoleDto::ALL, self.assignee.as_deref())?
+                .map(|r| Role::from(r).as_str().to_owned()),
             tags: normalize_tags(&self.tags).map_err(|e| DomainError::invalid("tags", e))?,
             page,
         })
@@ -264,8 +609,9 @@ impl Filters {
 #[serde(rename_all = "camelCase")]
 pub struct StatusResponse {
     pub id: Uuid,
-    pub status: String,
+    pub status: StatusDto,
     pub current_step: Option<String>,
+    #[schema(maximum = 100)]
     pub progress: u8,
     pub overdue: bool,
     pub due_at: Option<DateTime<Utc>>,
@@ -278,15 +624,16 @@ pub struct StatusResponse {
 #[serde(rename_all = "camelCase")]
 pub struct StepRunDto {
     pub step_id: String,
+    /// 1 for the first visit, more when an edge leads back to the step.
+    #[schema(minimum = 1)]
     pub visit: u32,
-    /// approval, task, condition, action or delay.
     #[serde(rename = "type")]
-    pub kind: String,
-    /// running, completed, approved, rejected, timed_out or cancelled.
-    pub status: String,
+    pub kind: StepKindDto,
+    pub status: StepRunStatusDto,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     /// Milliseconds from start to end; `null` while running.
+    #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
 }
 
@@ -294,8 +641,8 @@ impl From<betflow_domain::workflow::record::StepRun> for StepRunDto {
     fn from(r: betflow_domain::workflow::record::StepRun) -> Self {
         Self {
             duration_ms: r.ended_at.map(|e| (e - r.started_at).num_milliseconds()),
-            kind: r.kind.as_str().to_owned(),
-            status: r.status.as_str().to_owned(),
+            kind: r.kind.into(),
+            status: r.status.into(),
             step_id: r.step_id,
             visit: r.visit,
             started_at: r.started_at,
@@ -304,14 +651,17 @@ impl From<betflow_domain::workflow::record::StepRun> for StepRunDto {
     }
 }
 
+/// One entry of a workflow's timeline.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineDto {
     pub id: Uuid,
+    /// `workflow.created`, `step.approved`, ...
     pub event_type: String,
     pub step_id: Option<String>,
     pub user_id: Option<Uuid>,
-    #[schema(value_type = Object)]
+    /// The event's details; their fields depend on `eventType`.
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
     pub created_at: DateTime<Utc>,
 }
@@ -329,28 +679,45 @@ impl From<TimelineEvent> for TimelineDto {
     }
 }
 
-fn parse<T: std::str::FromStr<Err = DomainError>>(
-    v: Option<&str>,
-) -> Result<Option<T>, DomainError> {
-    v.map(|s| s.trim().parse()).transpose()
+/// Reads the `tags` query value: items split on `,`, at most [`MAX_TAGS`] of at most
+/// [`MAX_TAG_LEN`] characters (as its documented pattern says); empty items are skipped.
+fn query_tags(tags: Option<&str>) -> Result<Vec<String>, DomainError> {
+    let Some(tags) = tags else {
+        return Ok(vec![]);
+    };
+    let items: Vec<&str> = tags.split(',').collect();
+    if items.len() > MAX_TAGS || items.iter().any(|t| t.chars().count() > MAX_TAG_LEN) {
+        return Err(DomainError::invalid(
+            "tags",
+            format!("at most {MAX_TAGS} comma-separated tags of at most {MAX_TAG_LEN} characters"),
+        ));
+    }
+    Ok(items
+        .into_iter()
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows", tag = TAG, summary = "Create (and start) a workflow",
     description = "Requires `workflows:create`. `data` is checked against the definition's \
                    data schema; a 400 lists every violation.",
     request_body = CreateWorkflowRequest,
-    responses((status = 201, body = WorkflowResponse), (status = 400, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope)))]
+    responses((status = 201, body = Envelope<WorkflowResponse>,
+        description = "Created; `Location` is the new workflow's URL",
+        headers(("Location" = String, description = "`/api/v1/workflows/{id}`")))))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Create>,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<CreateWorkflowRequest>,
-) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
+) -> Result<Created<WorkflowResponse>, ApiError> {
+    check_tags("tags", &body.tags)?;
+    let priority = wire_enum("priority", &PriorityDto::ALL, body.priority.as_deref())?;
     let new = NewWorkflow {
         workflow_type: body.workflow_type,
         data: body.data,
-        priority: parse::<Priority>(body.priority.as_deref())?.unwrap_or_default(),
+        priority: priority.map(Priority::from).unwrap_or_default(),
         start: body.start.unwrap_or(true),
         tags: body.tags,
     };
@@ -359,16 +726,46 @@ pub async fn create(
         .workflows()
         .create(&principal, new, &actor)
         .await?;
-    Ok(ApiResponse::created(view.into()).message("Workflow created successfully"))
+    let w = WorkflowResponse::from(view);
+    let location = format!("/api/v1/workflows/{}", w.id);
+    Ok(Created::new(
+        location,
+        ApiResponse::created(w).message("Workflow created successfully"),
+    ))
+}
+
+/// A 201 with the `Location` of what it created.
+pub struct Created<T> {
+    location: String,
+    response: ApiResponse<T>,
+}
+
+impl<T> Created<T> {
+    pub fn new(location: String, response: ApiResponse<T>) -> Self {
+        Self { location, response }
+    }
+}
+
+impl<T: Serialize> axum::response::IntoResponse for Created<T> {
+    fn into_response(self) -> axum::response::Response {
+        let mut res = self.response.into_response();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&self.location) {
+            res.headers_mut().insert(axum::http::header::LOCATION, v);
+        }
+        res
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/workflows", tag = TAG, summary = "List workflows",
-    description = "Requires `workflows:read`. Newest first.", params(ListParams),
-    responses((status = 200, body = ListData<WorkflowResponse>), (status = 400, body = ErrorEnvelope)))]
+    description = "Requires `workflows:read`. Newest first. 400 when `startDate` is after \
+                   `endDate`.",
+    params(PageParams, ListFilters),
+    responses((status = 200, body = Envelope<ListData<WorkflowResponse>>)))]
 pub async fn list(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
-    ApiQuery(q): ApiQuery<ListParams>,
+    ApiQuery(paging): ApiQuery<PageParams>,
+    ApiQuery(q): ApiQuery<ListFilters>,
 ) -> Result<ApiResponse<ListData<WorkflowResponse>>, ApiError> {
     let filters = Filters {
         status: q.status,
@@ -378,15 +775,9 @@ pub async fn list(
         end_date: q.end_date,
         search: q.search,
         assignee: q.assignee,
-        tags: q
-            .tags
-            .iter()
-            .flat_map(|t| t.split(','))
-            .filter(|t| !t.trim().is_empty())
-            .map(str::to_owned)
-            .collect(),
+        tags: query_tags(q.tags.as_deref())?,
     };
-    let filter = filters.into_filter(betflow_domain::PageRequest::new(q.page, q.limit)?)?;
+    let filter = filters.into_filter(paging.request()?)?;
     let page = state.engine.workflows().list(&filter).await?;
     Ok(
         ApiResponse::ok(ListData::from_page(page, WorkflowResponse::from))
@@ -396,7 +787,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/api/v1/workflows/{id}", tag = TAG, summary = "Get a workflow",
     description = "Requires `workflows:read`.", params(("id" = Uuid, Path)),
-    responses((status = 200, body = WorkflowResponse), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<WorkflowResponse>)))]
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
@@ -408,9 +799,10 @@ pub async fn get(
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/start", tag = TAG, summary = "Start a pending workflow",
-    description = "Requires `workflows:execute`. 409 `INVALID_TRANSITION` unless pending.",
+    description = "Requires `workflows:execute`. Takes no body.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = WorkflowResponse), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<WorkflowResponse>),
+        (status = 409, body = ErrorEnvelope, description = "INVALID_TRANSITION: the workflow is not pending")))]
 pub async fn start(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Execute>,
@@ -427,18 +819,22 @@ pub async fn start(
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/approve", tag = TAG, summary = "Approve the current step",
     description = "Requires `workflows:approve` and one of the step's assignee roles. On a task \
-                   step this completes the task. 403 `SEGREGATION_OF_DUTIES` when the four-eyes \
-                   rule refuses; 409 when the step was already decided.",
-    params(("id" = Uuid, Path)), request_body = ApproveRequest,
-    responses((status = 200, body = WorkflowResponse), (status = 403, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+                   step this completes the task. The body is optional.",
+    params(("id" = Uuid, Path)), request_body = Option<ApproveRequest>,
+    responses((status = 200, body = Envelope<WorkflowResponse>),
+        (status = 403, body = ErrorEnvelope, description = "SEGREGATION_OF_DUTIES: the four-eyes \
+            rule refuses this user (the creator, or the decider of another step); NOT_ASSIGNEE: \
+            the caller's role is not an assignee of the step; INSUFFICIENT_PERMISSIONS"),
+        (status = 409, body = ErrorEnvelope, description = "INVALID_TRANSITION: the workflow is \
+            not in progress, `stepId` is not the current step, or the caller already decided it")))]
 pub async fn approve(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Approve>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-    OptionalJson(body): OptionalJson<ApproveRequest>,
+    OptionalJson(body): OptionalJson<Option<ApproveRequest>>,
 ) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
+    let body = body.unwrap_or_default();
     let view = state
         .engine
         .workflows()
@@ -455,17 +851,21 @@ pub async fn approve(
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/reject", tag = TAG, summary = "Reject the current step",
     description = "Requires `workflows:reject` and one of the step's assignee roles. Without a \
-                   `rejected` edge in the graph this rejects the workflow.",
-    params(("id" = Uuid, Path)), request_body = RejectRequest,
-    responses((status = 200, body = WorkflowResponse), (status = 403, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+                   `rejected` edge in the graph this rejects the workflow. The body is optional.",
+    params(("id" = Uuid, Path)), request_body = Option<RejectRequest>,
+    responses((status = 200, body = Envelope<WorkflowResponse>),
+        (status = 403, body = ErrorEnvelope, description = "SEGREGATION_OF_DUTIES, NOT_ASSIGNEE \
+            or INSUFFICIENT_PERMISSIONS, as for approve"),
+        (status = 409, body = ErrorEnvelope, description = "INVALID_TRANSITION: the workflow is \
+            not in progress, or the caller already decided the step")))]
 pub async fn reject(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Reject>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-    OptionalJson(body): OptionalJson<RejectRequest>,
+    OptionalJson(body): OptionalJson<Option<RejectRequest>>,
 ) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
+    let body = body.unwrap_or_default();
     let view = state
         .engine
         .workflows()
@@ -475,16 +875,19 @@ pub async fn reject(
 }
 
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/cancel", tag = TAG, summary = "Cancel a workflow",
-    description = "Requires `workflows:cancel`. 409 `INVALID_TRANSITION` once finished.",
-    params(("id" = Uuid, Path)), request_body = CancelRequest,
-    responses((status = 200, body = WorkflowResponse), (status = 409, body = ErrorEnvelope)))]
+    description = "Requires `workflows:cancel`. The body is optional.",
+    params(("id" = Uuid, Path)), request_body = Option<CancelRequest>,
+    responses((status = 200, body = Envelope<WorkflowResponse>),
+        (status = 409, body = ErrorEnvelope, description = "INVALID_TRANSITION: the workflow has \
+            already finished")))]
 pub async fn cancel(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Cancel>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-    OptionalJson(body): OptionalJson<CancelRequest>,
+    OptionalJson(body): OptionalJson<Option<CancelRequest>>,
 ) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
+    let body = body.unwrap_or_default();
     let view = state
         .engine
         .workflows()
@@ -496,7 +899,7 @@ pub async fn cancel(
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/status", tag = TAG, summary = "Workflow status",
     description = "Requires `workflows:monitor`. With every step run so far: which step, when \
                    it started and ended, and how (approved, rejected, timed_out, ...).", params(("id" = Uuid, Path)),
-    responses((status = 200, body = StatusResponse), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<StatusResponse>)))]
 pub async fn status(
     State(state): State<AppState>,
     _auth: Authorized<Monitor>,
@@ -506,7 +909,7 @@ pub async fn status(
     let steps = state.engine.workflows().step_runs(id).await?;
     Ok(ApiResponse::ok(StatusResponse {
         id: v.instance.id,
-        status: v.instance.status.as_str().to_owned(),
+        status: v.instance.status.into(),
         current_step: v.instance.current_step,
         progress: v.progress,
         overdue: v.overdue,
@@ -517,7 +920,7 @@ pub async fn status(
 
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/history", tag = TAG, summary = "Workflow timeline",
     description = "Requires `workflows:audit`. Oldest first.", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<TimelineDto>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<Vec<TimelineDto>>)))]
 pub async fn history(
     State(state): State<AppState>,
     _auth: Authorized<Audit>,
@@ -530,11 +933,12 @@ pub async fn history(
 }
 
 #[utoipa::path(put, path = "/api/v1/workflows/{id}", tag = TAG, summary = "Change data or priority",
-    description = "Requires `workflows:update`. Only while the workflow has not finished \
-                   (409 `INVALID_TRANSITION` after).",
+    description = "Requires `workflows:update`. `data` is checked against the definition's \
+                   data schema (400).",
     params(("id" = Uuid, Path)), request_body = UpdateWorkflowRequest,
-    responses((status = 200, body = WorkflowResponse), (status = 400, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<WorkflowResponse>),
+        (status = 409, body = ErrorEnvelope, description = "INVALID_TRANSITION: the workflow has \
+            finished and can no longer be edited")))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Update>,
@@ -542,7 +946,8 @@ pub async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<UpdateWorkflowRequest>,
 ) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
-    let priority = parse::<Priority>(body.priority.as_deref())?;
+    let priority =
+        wire_enum("priority", &PriorityDto::ALL, body.priority.as_deref())?.map(Priority::from);
     let view = state
         .engine
         .workflows()
@@ -553,29 +958,49 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/api/v1/workflows/{id}", tag = TAG, summary = "Delete a workflow",
     description = "Requires role admin or manager, and `workflows:delete`. The workflow is \
-                   hidden from reads; its history and audit rows are kept.",
+                   hidden from reads (404 after); its history and audit rows are kept.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "Deleted"), (status = 403, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<NoData>, description = "Deleted; `data` is null")))]
 pub async fn delete(
     State(state): State<AppState>,
     _role: crate::auth::WithRole<AdminOrManager>,
     Authorized(principal, _): Authorized<Delete>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<()>, ApiError> {
+) -> Result<ApiResponse<NoData>, ApiError> {
     state
         .engine
         .workflows()
         .delete(&principal, id, &actor)
         .await?;
-    Ok(ApiResponse::ok(()).message("Workflow deleted"))
+    Ok(ApiResponse::ok(NoData).message("Workflow deleted"))
 }
+
+/// `data: null`: an answer with nothing to carry but its message.
+#[derive(Debug, Clone, Copy)]
+pub struct NoData;
+
+impl Serialize for NoData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_none()
+    }
+}
+
+impl utoipa::PartialSchema for NoData {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Null)
+            .description(Some("Always null"))
+            .into()
+    }
+}
+
+impl ToSchema for NoData {}
 
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/audit", tag = TAG, summary = "Workflow audit trail",
     description = "Requires role admin or auditor, and `workflows:audit`. Oldest first.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<super::audit::AuditEntryDto>), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<Vec<super::audit::AuditEntryDto>>)))]
 pub async fn audit(
     State(state): State<AppState>,
     _role: crate::auth::WithRole<AdminOrAuditor>,
@@ -588,9 +1013,10 @@ pub async fn audit(
 
 #[utoipa::path(post, path = "/api/v1/workflows/bulk/approve", tag = TAG, summary = "Approve many workflows",
     description = "Requires `workflows:approve`. Each workflow is approved in its own \
-                   transaction; one failure does not undo the others.",
+                   transaction; one failure does not undo the others, and each id's outcome \
+                   (with its error code) is in `results`.",
     request_body = BulkApproveRequest,
-    responses((status = 200, body = BulkResult), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, body = Envelope<BulkResult>)))]
 pub async fn bulk_approve(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Approve>,
