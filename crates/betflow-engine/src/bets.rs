@@ -272,8 +272,10 @@ pub(crate) fn decide(
         id,
         AuditAction::Insert,
         Some(json!({"balance": before.balance, "pendingBalance": before.pending_balance})),
-        Some(json!({"bet": bet, "balance": before.balance - bet.stake,
-                    "pendingBalance": before.pending_balance + bet.stake})),
+        Some(
+            json!({"bet": bet, "balance": before.balance.saturating_sub(bet.stake),
+                    "pendingBalance": before.pending_balance.saturating_add(bet.stake)}),
+        ),
         actor.clone(),
     )?;
     Ok(Some(Placement {
@@ -532,12 +534,12 @@ impl Engine {
             let mut adjustment = 0i64;
             if was_settled {
                 transfers.extend(reversal_transfers(&old));
-                adjustment -= old.actual_win;
+                adjustment = adjustment.saturating_sub(old.actual_win);
                 next.status = BetStatus::Accepted;
                 next.actual_win = 0;
                 next.settled_at = None;
                 report.bets_resettled += 1;
-                report.net_payout -= old.actual_win;
+                report.net_payout = report.net_payout.saturating_sub(old.actual_win);
             }
             if let Some(outcome) = next.outcome() {
                 transfers.extend(settlement_transfers(&next, outcome.payout));
@@ -548,8 +550,8 @@ impl Engine {
                     BetStatus::Voided => reason.clone().or_else(|| Some("void result".into())),
                     _ => None,
                 };
-                adjustment += outcome.payout;
-                report.net_payout += outcome.payout;
+                adjustment = adjustment.saturating_add(outcome.payout);
+                report.net_payout = report.net_payout.saturating_add(outcome.payout);
                 if !was_settled {
                     report.bets_settled += 1;
                 }

@@ -124,8 +124,10 @@ impl Placer {
                 &[],
             ) {
                 Ok(Some(p)) => {
-                    balances.balance -= p.bet.stake;
-                    balances.pending_balance += p.bet.stake;
+                    // Saturating like every sum of money here: the stake was checked against
+                    // the balance, but no input may make the arithmetic wrap or panic.
+                    balances.balance = balances.balance.saturating_sub(p.bet.stake);
+                    balances.pending_balance = balances.pending_balance.saturating_add(p.bet.stake);
                     placed.push((i, p));
                     outcomes.push(Outcome::Alone);
                 }

@@ -569,7 +569,7 @@ impl Engine {
         let mut next = locked.clone();
         next.status = target;
         next.fees = fees;
-        next.net_amount = next.amount - fees;
+        next.net_amount = next.amount.saturating_sub(fees);
         next.external_reference = details.external_reference.or(next.external_reference);
         next.processor_response = details.processor_response.or(next.processor_response);
         next.updated_at = t;
@@ -693,7 +693,9 @@ impl Engine {
         let accounts = self.store.reconcile().await?;
         let mut totals = std::collections::BTreeMap::new();
         for a in &accounts {
-            *totals.entry(a.currency.clone()).or_insert(0) += a.from_transfers;
+            // Saturating: a ledger broken enough to overflow reports unbalanced, not a panic.
+            let t = totals.entry(a.currency.clone()).or_insert(0i64);
+            *t = t.saturating_add(a.from_transfers);
         }
         let mismatches: Vec<AccountCheck> = accounts
             .iter()

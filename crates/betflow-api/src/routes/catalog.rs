@@ -572,10 +572,10 @@ pub async fn get_selection(
     description = "Requires `sportsbook:manage`. An odds change is kept in the price history \
                    with who made it and the optional `reason`. A change above the line-change \
                    threshold (`BETFLOW_LINE_CHANGE_THRESHOLD`: percent of the old odds, or the \
-                   selection's net liability) does not apply: the answer is 202 with \
-                   `pendingApproval.workflowId`, a `line_change_approval` workflow carrying \
-                   lineId, eventName, marketType, oldOdds, newOdds and financialImpact, and \
-                   the odds change when it completes.",
+                   selection's net liability in minor units) does not apply: the answer is 202 \
+                   with `pendingApproval.workflowId`, a `line_change_approval` workflow carrying \
+                   lineId, eventName, marketType, oldOdds, newOdds and financialImpact (minor \
+                   units), and the odds change when it completes.",
     params(("id" = Uuid, Path)), request_body = Object,
     responses((status = 200, description = "The selection"),
         (status = 202, description = "The selection, its odds change awaiting approval"),
