@@ -1006,9 +1006,38 @@ async fn definitions_versions_and_branches(db: TestDb) {
     )
     .await;
     assert_eq!(
-        list["data"].as_array().unwrap().len(),
+        list["data"]["items"].as_array().unwrap().len(),
         5,
         "two seeded and three created"
+    );
+    assert_eq!(list["data"]["total"], 5);
+    let (_, page) = call(
+        &s,
+        Method::GET,
+        "/api/v1/workflow-definitions?page=2&limit=2",
+        &author,
+        None,
+    )
+    .await;
+    let keys: Vec<&str> = page["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = list["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, all[2..4], "the second page of two");
+    assert_eq!(
+        (
+            page["data"]["page"].as_u64(),
+            page["data"]["totalPages"].as_u64()
+        ),
+        (Some(2), Some(3))
     );
     let (status, _) = call(
         &s,
@@ -2119,11 +2148,28 @@ fn the_document_states_workflow_shapes() {
         definition_export["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/Envelope_DefinitionDocument"
     );
-    let list = &op("/api/v1/workflows", "get");
-    assert_eq!(
-        list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
-        "#/components/schemas/Envelope_ListData_WorkflowResponse"
-    );
+    for (path, list) in [
+        ("/api/v1/workflows", "Envelope_ListData_WorkflowResponse"),
+        (
+            "/api/v1/workflow-definitions",
+            "Envelope_ListData_DefinitionDto",
+        ),
+        ("/api/v1/tasks", "Envelope_ListData_TaskDto"),
+    ] {
+        let op = op(path, "get");
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            format!("#/components/schemas/{list}"),
+            "{path}"
+        );
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(params.starts_with(&["page", "limit"]), "{path}: {params:?}");
+    }
     let schemas = &doc["components"]["schemas"];
     assert_eq!(
         schemas["WorkflowPriority"]["enum"],

@@ -10,12 +10,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::dto::{ListData, PageParams};
 use super::workflows::{Created, StepKindDto, TagValue, check_tags};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{ApiJson, ApiPath, OptionalJson};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 
 pub const TAG: &str = "workflow-definitions";
 
@@ -435,16 +436,28 @@ fn check_data_schema(schema: Option<&Value>) -> Result<(), ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/v1/workflow-definitions", tag = TAG, summary = "List definitions",
-    description = "Requires `workflows:read`. Every definition, by key (there are few: no paging).",
-    responses((status = 200, body = Envelope<Vec<DefinitionDto>>)))]
+    description = "Requires `workflows:read`. By key.",
+    params(PageParams),
+    responses((status = 200, body = Envelope<ListData<DefinitionDto>>)))]
 pub async fn list(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
-) -> Result<ApiResponse<Vec<DefinitionDto>>, ApiError> {
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<DefinitionDto>>, ApiError> {
+    let request = paging.request()?;
+    // Definitions are few and cached with their versions: the page is cut here.
     let all = state.engine.workflows().definitions().await?;
-    Ok(ApiResponse::ok(
-        all.into_iter().map(|(d, v)| dto(d, &v)).collect(),
-    ))
+    let total = all.len() as u64;
+    let offset = usize::try_from(request.offset()).unwrap_or(usize::MAX);
+    let items = all
+        .into_iter()
+        .skip(offset)
+        .take(request.limit() as usize)
+        .collect();
+    let page = betflow_domain::Page::new(items, total, request);
+    Ok(ApiResponse::ok(ListData::from_page(page, |(d, v)| {
+        dto(d, &v)
+    })))
 }
 
 #[utoipa::path(post, path = "/api/v1/workflow-definitions", tag = TAG, summary = "Create or import a definition",
