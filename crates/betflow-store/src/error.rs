@@ -27,6 +27,13 @@ pub enum StoreError {
     },
     #[error("migration failed: {0}")]
     Migration(String),
+    /// PostgreSQL aborted the transaction to break a deadlock (`40P01`) or a serialization
+    /// conflict (`40001`). Nothing of it was written, and running the whole transaction again
+    /// may succeed: the caller retries a bounded number of times. With every path taking
+    /// its row locks in the crate's lock order (see "Lock order" in the crate docs) a
+    /// deadlock should not happen at all; this is the safety net, not the plan.
+    #[error("transaction aborted by the database to resolve contention ({code}): {message}")]
+    Contention { code: String, message: String },
     /// Anything else the database reported.
     #[error("database error: {0}")]
     Database(String),
@@ -35,6 +42,11 @@ pub enum StoreError {
 impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+
+    /// Whether running the whole transaction again may succeed where this one was aborted.
+    pub fn is_contention(&self) -> bool {
+        matches!(self, Self::Contention { .. })
     }
 }
 
@@ -54,6 +66,14 @@ impl From<sqlx::Error> for StoreError {
                 let code = db.code().unwrap_or_default();
                 if matches!(code.as_ref(), "57P01" | "57P02" | "57P03") || code.starts_with("08") {
                     return Self::Unavailable(db.to_string());
+                }
+                // Deadlock detected, serialization failure: the transaction lost a race and
+                // was rolled back whole. (SQLite's codes are numbers and never match.)
+                if matches!(code.as_ref(), "40P01" | "40001") {
+                    return Self::Contention {
+                        code: code.into_owned(),
+                        message: db.message().to_owned(),
+                    };
                 }
                 match db.kind() {
                     ErrorKind::UniqueViolation => Self::Conflict { constraint },

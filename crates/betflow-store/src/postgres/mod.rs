@@ -56,9 +56,11 @@ const IP_CAST: &str = "::inet";
 const FOR_UPDATE: &str = " FOR UPDATE";
 /// The row lock on a customer's accounts (`la`) joined to their settings.
 const LOCK_ACCOUNTS: &str = " FOR UPDATE OF la";
-/// A share lock on the legs' selections (`s`) and markets (`m`) read to price a bet,
-/// blocking their updates until the bet commits.
-const SHARE_LEGS: &str = " FOR SHARE OF s, m";
+/// A share lock on the legs' markets (`m`) and selections (`s`) read to price a bet,
+/// blocking their updates until the bet commits. Each row is locked market first, then
+/// selection (row marks are taken in this list's order), which with `ORDER BY m.id, s.id`
+/// is the crate's lock order for catalog rows.
+const SHARE_LEGS: &str = " FOR SHARE OF m, s";
 /// Whether one statement may carry several inserts as data-modifying CTEs.
 const WRITE_CTE: bool = true;
 /// Case-insensitive search in a workflow's data.

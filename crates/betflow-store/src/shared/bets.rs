@@ -240,6 +240,13 @@ static LEG_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 const LEG_TABLES: &str =
     "FROM selections s JOIN markets m ON m.id = s.market_id JOIN events e ON e.id = m.event_id";
+/// The start of [`BetWrite::bet_context`]'s statement: the legs, up to their id list.
+static LEGS_CTE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH legs AS MATERIALIZED (SELECT {} {LEG_TABLES} WHERE s.id IN (",
+        *LEG_COLUMNS
+    )
+});
 const MARKET_AT: usize = 10;
 const EVENT_AT: usize = MARKET_AT + 15;
 /// The first column after a leg's.
@@ -284,29 +291,34 @@ impl BetWrite for BackendTx {
         user_id: Uuid,
         currency: &str,
     ) -> Result<BetContext> {
-        // Each leg joined to each of the customer's accounts (three rows per leg) and their
-        // settings, decoded side by side.
-        static CONTEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            format!(
-                "SELECT {}, la.kind, la.balance, la.updated_at, rg.user_id, \
-                        rg.limits, rg.exclusion, rg.updated_at \
-                 {LEG_TABLES} JOIN ledger_accounts la ON la.owner_id = ",
-                *LEG_COLUMNS
-            )
-        });
-        let mut qb = QueryBuilder::<Db>::new(CONTEXT.as_str());
-        qb.push_bind(user_id)
-            .push(" AND la.currency = ")
-            .push_bind(currency.to_owned())
-            .push(
-                " LEFT JOIN responsible_gambling rg ON rg.user_id = la.owner_id \
-                 WHERE s.id IN (",
-            );
+        // Each leg beside each of the customer's accounts (three rows per leg) and their
+        // settings, decoded side by side, in one round trip that still takes its locks in
+        // the crate's lock order: every leg's market and selection first (share, by market
+        // id), then the accounts (by kind). The accounts' subquery waits for the count of all
+        // the legs, so no account is locked before the last leg is; a plain join would lock
+        // a leg and an account per row, and a settlement holding the second leg's market
+        // while it waits for this customer's accounts would deadlock with it.
+        let mut qb = QueryBuilder::<Db>::new(LEGS_CTE.as_str());
         let mut list = qb.separated(", ");
         for id in selection_ids {
             list.push_bind(*id);
         }
-        qb.push(")").push(SHARE_LEGS).push(LOCK_ACCOUNTS);
+        qb.push(") ORDER BY m.id, s.id")
+            .push(SHARE_LEGS)
+            .push(
+                "), accounts AS MATERIALIZED (SELECT owner_id, kind, balance, updated_at \
+                 FROM ledger_accounts WHERE owner_id = ",
+            )
+            .push_bind(user_id)
+            .push(" AND currency = ")
+            .push_bind(currency.to_owned())
+            .push(" AND (SELECT COUNT(*) FROM legs) >= 0 ORDER BY kind")
+            .push(FOR_UPDATE)
+            .push(
+                ") SELECT legs.*, a.kind, a.balance, a.updated_at, rg.user_id, rg.limits, \
+                 rg.exclusion, rg.updated_at FROM legs CROSS JOIN accounts a \
+                 LEFT JOIN responsible_gambling rg ON rg.user_id = a.owner_id",
+            );
         let rows = qb.build().fetch_all(&mut *self.tx).await?;
         let mut legs = Legs::default();
         let mut accounts: Vec<(String, i64, DateTime<Utc>)> = Vec::with_capacity(3);
@@ -362,8 +374,9 @@ impl BetWrite for BackendTx {
         if wallets.is_empty() {
             return Ok(ctx);
         }
-        // Every account of each customer, locked in (owner, kind) order: two batches naming
-        // the same customers lock them in the same order and cannot deadlock.
+        // Every account of each customer, locked in the lock order (owner, kind, currency):
+        // two batches naming the same customers, or a batch and a single bet, lock them in
+        // the same order and cannot deadlock.
         let mut qb = QueryBuilder::<Db>::new(
             "SELECT la.owner_id, la.currency, la.kind, la.balance, la.updated_at, rg.user_id, \
                     rg.limits, rg.exclusion, rg.updated_at \
@@ -375,7 +388,7 @@ impl BetWrite for BackendTx {
         for (user, _) in wallets {
             list.push_bind(*user);
         }
-        qb.push(") ORDER BY la.owner_id, la.kind")
+        qb.push(") ORDER BY la.owner_id, la.kind, la.currency")
             .push(LOCK_ACCOUNTS);
         let rows = qb.build().fetch_all(&mut *self.tx).await?;
         let mut at = 0;
@@ -426,7 +439,8 @@ impl BetWrite for BackendTx {
         for id in selection_ids {
             list.push_bind(*id);
         }
-        qb.push(")").push(SHARE_LEGS);
+        // In the lock order: by market, each market before its selections.
+        qb.push(") ORDER BY m.id, s.id").push(SHARE_LEGS);
         let rows = qb.build().fetch_all(&mut *self.tx).await?;
         let mut legs = Legs::default();
         for row in &rows {
@@ -477,6 +491,15 @@ impl BetWrite for BackendTx {
             self.credit(hold, at).await?;
         }
         Ok(())
+    }
+
+    async fn market_selections(&mut self, market_id: Uuid) -> Result<Vec<Selection>> {
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {SELECTION} FROM selections WHERE market_id = "
+        ));
+        qb.push_bind(market_id).push(" ORDER BY created_at, id");
+        let rows: Vec<SelectionRow> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+        rows.into_iter().map(Selection::try_from).collect()
     }
 
     async fn lock_bets_on_market(&mut self, market_id: Uuid) -> Result<Vec<Bet>> {
@@ -584,6 +607,8 @@ impl BackendTx {
                 None => holds.push((h.from.owner, h.from.currency.as_str(), h.amount)),
             }
         }
+        // In the lock order, although the batch's context locked these rows already.
+        holds.sort_unstable_by_key(|&(owner, currency, _)| (owner, currency));
         let (from, to) = (first.hold.from.kind.as_str(), first.hold.to.kind.as_str());
         let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH b AS (" } else { "" });
         push_bets_insert(&mut qb, placements.iter().map(|p| &p.bet));

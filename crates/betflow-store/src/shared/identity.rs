@@ -375,6 +375,20 @@ impl IdentityWrite for BackendTx {
     }
 
     async fn lock_session_by_hash(&mut self, token_hash: &str) -> Result<Option<Session>> {
+        // The session's user first, then the session: the lock order's (users, then their
+        // sessions), which suspending a user or changing a password also follows, so a
+        // refresh racing either cannot deadlock with it.
+        // (SQLite has no row locks: its one writer already runs this alone.)
+        if !FOR_UPDATE.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT id FROM users WHERE id = \
+                 (SELECT user_id FROM user_sessions WHERE session_token = ",
+            );
+            qb.push_bind(token_hash.to_owned())
+                .push(")")
+                .push(FOR_UPDATE);
+            qb.build().fetch_all(&mut *self.tx).await?;
+        }
         let mut qb = QueryBuilder::<Db>::new(format!(
             "SELECT id, family_id, user_id, expires_at, {IP_SELECT}, user_agent, created_at, \
              used_at, revoked_at FROM user_sessions WHERE session_token = "
@@ -393,6 +407,19 @@ impl IdentityWrite for BackendTx {
     }
 
     async fn revoke_session_family(&mut self, family_id: Uuid, now: DateTime<Utc>) -> Result<u64> {
+        // The user first (lock order: users, then their sessions), so a logout and a
+        // suspension of the same user, each revoking several sessions, take turns instead
+        // of each holding a session the other waits for.
+        if !FOR_UPDATE.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT id FROM users WHERE id IN \
+                 (SELECT user_id FROM user_sessions WHERE family_id = ",
+            );
+            qb.push_bind(family_id)
+                .push(") ORDER BY id")
+                .push(FOR_UPDATE);
+            qb.build().fetch_all(&mut *self.tx).await?;
+        }
         let mut qb = QueryBuilder::<Db>::new("UPDATE user_sessions SET revoked_at = ");
         qb.push_bind(micros(now))
             .push(" WHERE revoked_at IS NULL AND family_id = ")

@@ -16,9 +16,10 @@ use sqlx::{FromRow, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::audit::{corrupt, micros, push_page, to_total};
-use super::{BackendStore, BackendTx, Db, FOR_UPDATE, LOCK_ACCOUNTS};
+use super::{BACKEND, BackendStore, BackendTx, Db, FOR_UPDATE, LOCK_ACCOUNTS};
 use crate::{
-    AccountCheck, IdempotencyClaim, Result, StoreError, TransactionFilter, WalletRead, WalletWrite,
+    AccountCheck, Backend, IdempotencyClaim, Result, StoreError, TransactionFilter, WalletRead,
+    WalletWrite,
 };
 
 const TRANSACTION: &str = "id, user_id, type, amount, currency_code, status, reference, \
@@ -354,6 +355,7 @@ impl WalletWrite for BackendTx {
         qb.push_bind(user_id)
             .push(" AND la.currency = ")
             .push_bind(currency.to_owned())
+            .push(" ORDER BY la.kind")
             .push(LOCK_ACCOUNTS);
         let rows = qb.build().fetch_all(&mut *self.tx).await?;
         if rows.len() < 3 {
@@ -367,6 +369,34 @@ impl WalletWrite for BackendTx {
             .map(|row| -> Result<_> { Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)) });
         let accounts = accounts.collect::<Result<Vec<(String, i64, DateTime<Utc>)>>>()?;
         Ok((balances(user_id, currency, accounts)?, rg))
+    }
+
+    async fn lock_accounts(&mut self, wallets: &[(Uuid, String)]) -> Result<()> {
+        if BACKEND == Backend::Sqlite {
+            // One writer at a time: there are no row locks to take.
+            return Ok(());
+        }
+        let mut wallets = wallets.to_vec();
+        wallets.sort_unstable();
+        wallets.dedup();
+        // Chunks in sorted order keep the whole in the lock order.
+        for chunk in wallets.chunks(1000) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT 1 FROM ledger_accounts WHERE (owner_id, currency) IN (",
+            );
+            let mut list = qb.separated(", ");
+            for (owner, currency) in chunk {
+                list.push("(")
+                    .push_bind_unseparated(*owner)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(currency.clone())
+                    .push_unseparated(")");
+            }
+            qb.push(") ORDER BY owner_id, kind, currency")
+                .push(FOR_UPDATE);
+            qb.build().fetch_all(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 
     async fn apply_transfers(&mut self, transfers: &[Transfer]) -> Result<()> {
@@ -613,6 +643,7 @@ impl BackendTx {
         qb.push_bind(user_id)
             .push(" AND currency = ")
             .push_bind(currency.to_owned())
+            .push(" ORDER BY kind")
             .push(FOR_UPDATE);
         Ok(qb.build_query_as().fetch_all(&mut *self.tx).await?)
     }
@@ -625,16 +656,17 @@ impl BackendTx {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO ledger_accounts (owner_id, kind, currency, balance, updated_at) ",
         );
-        qb.push_values(
-            [AccountKind::Cash, AccountKind::Bonus, AccountKind::Pending],
-            |mut b, kind| {
-                b.push_bind(user_id)
-                    .push_bind(kind.as_str())
-                    .push_bind(currency.to_owned())
-                    .push_bind(0i64)
-                    .push_bind(t);
-            },
-        );
+        // In key order (bonus, cash, pending): a concurrent opening of the same accounts
+        // waits on the same first row instead of holding another.
+        let mut kinds = [AccountKind::Cash, AccountKind::Bonus, AccountKind::Pending];
+        kinds.sort_unstable_by_key(|k| k.as_str());
+        qb.push_values(kinds, |mut b, kind| {
+            b.push_bind(user_id)
+                .push_bind(kind.as_str())
+                .push_bind(currency.to_owned())
+                .push_bind(0i64)
+                .push_bind(t);
+        });
         qb.push(" ON CONFLICT (owner_id, kind, currency) DO NOTHING");
         qb.build().execute(&mut *self.tx).await?;
         Ok(())

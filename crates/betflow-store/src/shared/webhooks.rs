@@ -310,6 +310,10 @@ impl WebhookWrite for BackendTx {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        // An insert of several rows that may meet another's (ON CONFLICT) waits for them in
+        // VALUES order: in key order, two such inserts cannot wait for each other.
+        let mut items: Vec<&Delivery> = items.iter().collect();
+        items.sort_unstable_by_key(|d| (d.webhook_id, d.event_id));
         let mut qb = QueryBuilder::<Db>::new(format!(
             "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) "
         ));

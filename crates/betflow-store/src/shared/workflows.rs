@@ -1041,6 +1041,9 @@ fn push_histories<'a>(
         audits.push(audit);
     }
     if !runs.is_empty() {
+        // An upsert of several rows locks them in VALUES order: the lock order's, although
+        // the rows' workflows are locked already.
+        runs.sort_unstable_by_key(|r| (r.workflow_id, r.visit));
         qb.push(part("), sr AS ("));
         push_step_runs_upsert(qb, runs);
     }
