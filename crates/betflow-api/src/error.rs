@@ -209,6 +209,16 @@ impl From<EngineError> for ApiError {
                 tracing::warn!(error = %cause, "dependency unavailable");
                 Self::from_status(StatusCode::SERVICE_UNAVAILABLE)
             }
+            EngineError::Contention(cause) => {
+                // Retried by the engine and still aborted: nothing was written, and the
+                // same request may go through in a moment.
+                tracing::warn!(error = %cause, "transaction aborted for contention");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::SERVICE_UNAVAILABLE,
+                    "The request met conflicting writes and was not carried out; retry it",
+                )
+            }
             EngineError::Internal(cause) => Self::internal(cause),
             other => match other.client_error() {
                 Some(c) => {
@@ -221,5 +231,22 @@ impl From<EngineError> for ApiError {
                 None => Self::internal(other),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transaction the database kept aborting for contention is a 503 with a stable code
+    /// (the client may retry; nothing was written), never a 500.
+    #[test]
+    fn contention_is_a_503() {
+        let e = ApiError::from(EngineError::Contention("deadlock detected".into()));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::SERVICE_UNAVAILABLE, codes::SERVICE_UNAVAILABLE)
+        );
+        assert!(!e.message.contains("deadlock"), "{}", e.message);
     }
 }

@@ -196,6 +196,7 @@ impl<W: Work> Batcher<W> {
 pub(crate) fn copy(e: &EngineError) -> EngineError {
     match e {
         EngineError::Unavailable(m) => EngineError::Unavailable(m.clone()),
+        EngineError::Contention(m) => EngineError::Contention(m.clone()),
         other => EngineError::Internal(other.to_string()),
     }
 }

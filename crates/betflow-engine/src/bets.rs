@@ -315,23 +315,31 @@ impl Engine {
                 key: key.cloned(),
             };
             if let Outcome::Done(placed) = self.placer.submit(request).await? {
-                return *placed;
+                match *placed {
+                    // The batch's transaction was aborted for contention and wrote nothing:
+                    // the bet is placed again alone, with its retries.
+                    Err(EngineError::Contention(_)) => {}
+                    placed => return placed,
+                }
             }
             let mut at = at;
             let mut waited = false;
             loop {
-                let mut tx = self.store.begin().await?;
-                match self
-                    .try_place(&mut tx, user, &currency, &slip, at, waited, actor)
-                    .await?
-                {
-                    Some(bet) => {
-                        finish(&mut tx, key, 201, &bet).await?;
+                let placed = crate::retry_contended(|| async {
+                    let mut tx = self.store.begin().await?;
+                    let placed = self
+                        .try_place(&mut tx, user, &currency, &slip, at, waited, actor)
+                        .await?;
+                    if let Some(bet) = &placed {
+                        finish(&mut tx, key, 201, bet).await?;
                         tx.commit().await?;
-                        return Ok(bet);
                     }
+                    Ok(placed)
+                })
+                .await?;
+                match placed {
+                    Some(bet) => return Ok(bet),
                     None => {
-                        drop(tx);
                         let delay = self.bet_settings.in_play_delay;
                         tokio::time::sleep(delay).await;
                         at += chrono::Duration::from_std(delay).unwrap_or_default();
@@ -449,21 +457,34 @@ impl Engine {
             betflow_domain::text::check_free_text("reason", reason)
                 .map_err(|v| DomainError::Validation(vec![v]))?;
         }
+        crate::retry_contended(|| self.settle_once(market_id, &results, &mode, actor)).await
+    }
+
+    /// One settling transaction. Locks: the market, its bets (id order), then every
+    /// account of their customers at once (see the store's "Lock order"), so the payouts'
+    /// and reversals' account updates wait for nothing a bet placement could hold.
+    async fn settle_once(
+        &self,
+        market_id: Uuid,
+        results: &HashMap<Uuid, LegResult>,
+        mode: &SettleMode,
+        actor: &Actor,
+    ) -> Result<SettlementReport, EngineError> {
         let at = now();
         let mut tx = self.store.begin().await?;
         let market = tx
             .lock_market(market_id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("market {market_id}")))?;
-        let selections = self.store.list_selections(&[market_id]).await?;
-        let results = match &mode {
+        let selections = tx.market_selections(market_id).await?;
+        let results = match mode {
             SettleMode::Void { .. } => selections.iter().map(|s| (s.id, LegResult::Void)).collect(),
             _ => {
                 check_results(
-                    &results,
+                    results,
                     &selections.iter().map(|s| s.id).collect::<Vec<_>>(),
                 )?;
-                results
+                results.clone()
             }
         };
         let prior = tx.market_results(market_id).await?;
@@ -484,13 +505,20 @@ impl Engine {
                 "only a settled market is resettled; settle it first".into(),
             ));
         }
-        let reason = match &mode {
+        let reason = match mode {
             SettleMode::Void { reason } | SettleMode::Resettle { reason } => Some(reason.clone()),
             SettleMode::Settle => None,
         };
         let correcting = settled_before && !matches!(mode, SettleMode::Settle);
         let mut bets = tx.lock_bets_on_market(market_id).await?;
-        // Customers' accounts in one order across settlements.
+        let mut wallets: Vec<(Uuid, String)> = bets
+            .iter()
+            .map(|b| (b.user_id, b.currency_code.clone()))
+            .collect();
+        wallets.sort_unstable();
+        wallets.dedup();
+        tx.lock_accounts(&wallets).await?;
+        // Settled customer by customer (the model tests follow this order).
         bets.sort_by_key(|b| (b.user_id, b.id));
         let mut report = SettlementReport {
             market_id,
@@ -580,7 +608,7 @@ impl Engine {
                 next.id,
                 AuditAction::Update,
                 Some(json!(old)),
-                Some(json!({"bet": next, "mode": mode_name(&mode), "reason": reason})),
+                Some(json!({"bet": next, "mode": mode_name(mode), "reason": reason})),
                 actor.clone(),
             )?;
             tx.insert_audit(&entry).await?;

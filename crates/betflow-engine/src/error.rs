@@ -53,6 +53,11 @@ pub enum EngineError {
     },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database aborted the transaction to break a deadlock or a serialization
+    /// conflict, and it was run again (see [`crate::retry_contended`]) without getting
+    /// through. Nothing was written; the client may retry (503).
+    #[error("contention: {0}")]
+    Contention(String),
     /// A fault on our side; the message is for logs, not for clients.
     #[error("internal error: {0}")]
     Internal(String),
@@ -62,6 +67,7 @@ impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => Self::Unavailable(m),
+            e @ StoreError::Contention { .. } => Self::Contention(e.to_string()),
             StoreError::Conflict { constraint } => Self::Conflict(constraint),
             // The ledger refused to overdraw a customer account.
             StoreError::InsufficientFunds { .. } => Self::Rejected {
@@ -117,7 +123,10 @@ impl EngineError {
                 message,
                 details,
             } => (*status, *code, message.clone(), details.clone()),
-            Self::Unauthenticated(_) | Self::Unavailable(_) | Self::Internal(_) => return None,
+            Self::Unauthenticated(_)
+            | Self::Unavailable(_)
+            | Self::Contention(_)
+            | Self::Internal(_) => return None,
         };
         Some(ClientError {
             status,

@@ -416,32 +416,44 @@ impl Engine {
         let (currency, _) = self.customer_currency(user).await?;
         self.check_payment_method(user, req.payment_method_id)
             .await?;
-        self.idempotent(key, || async {
-            let mut tx = self.store.begin().await?;
-            tx.lock_wallet(user, &currency).await?;
-            let rg = tx.responsible_gambling(user).await?;
-            check_exclusion(rg.as_ref(), at)?;
-            if let Some(rg) = &rg {
-                let mut used = Vec::new();
-                for p in [Period::Day, Period::Week, Period::Month] {
-                    used.push((p, tx.deposits_since(user, at - p.length()).await?));
-                }
-                limits::check(&rg.limits, LimitKind::Deposit, req.amount, at, |p| {
-                    used.iter().find(|(q, _)| *q == p).map_or(0, |(_, u)| *u)
-                })
-                .map_err(|e| limit_exceeded(&e))?;
-            }
-            let t = now();
-            let id = Uuid::now_v7();
-            let deposit =
-                pending_transaction(TransactionType::Deposit, id, user, &currency, &req, t);
-            tx.insert_transaction(&deposit).await?;
-            audit_money(&mut tx, "transactions", id, None, json!(deposit), actor).await?;
-            finish(&mut tx, key, 201, &deposit).await?;
-            tx.commit().await?;
-            Ok(deposit)
+        self.idempotent(key, || {
+            crate::retry_contended(|| self.deposit_once(user, &currency, &req, at, key, actor))
         })
         .await
+    }
+
+    /// One transaction of [`request_deposit`](Self::request_deposit).
+    async fn deposit_once(
+        &self,
+        user: Uuid,
+        currency: &str,
+        req: &MoneyRequest,
+        at: DateTime<Utc>,
+        key: Option<&IdempotencyKey>,
+        actor: &Actor,
+    ) -> Result<Transaction, EngineError> {
+        let mut tx = self.store.begin().await?;
+        tx.lock_wallet(user, currency).await?;
+        let rg = tx.responsible_gambling(user).await?;
+        check_exclusion(rg.as_ref(), at)?;
+        if let Some(rg) = &rg {
+            let mut used = Vec::new();
+            for p in [Period::Day, Period::Week, Period::Month] {
+                used.push((p, tx.deposits_since(user, at - p.length()).await?));
+            }
+            limits::check(&rg.limits, LimitKind::Deposit, req.amount, at, |p| {
+                used.iter().find(|(q, _)| *q == p).map_or(0, |(_, u)| *u)
+            })
+            .map_err(|e| limit_exceeded(&e))?;
+        }
+        let t = now();
+        let id = Uuid::now_v7();
+        let deposit = pending_transaction(TransactionType::Deposit, id, user, currency, req, t);
+        tx.insert_transaction(&deposit).await?;
+        audit_money(&mut tx, "transactions", id, None, json!(deposit), actor).await?;
+        finish(&mut tx, key, 201, &deposit).await?;
+        tx.commit().await?;
+        Ok(deposit)
     }
 
     /// A withdrawal: only verified customers; the amount is reserved (cash to pending) at
@@ -467,45 +479,57 @@ impl Engine {
         }
         self.check_payment_method(user, req.payment_method_id)
             .await?;
-        self.idempotent(key, || async {
-            let mut tx = self.store.begin().await?;
-            let before = tx.lock_wallet(user, &currency).await?;
-            if before.balance < req.amount {
-                return Err(rejected(
-                    422,
-                    "INSUFFICIENT_FUNDS",
-                    "the balance does not cover this withdrawal",
-                    Some(json!({"balance": before.balance})),
-                ));
-            }
-            let t = now();
-            let id = Uuid::now_v7();
-            let withdrawal =
-                pending_transaction(TransactionType::Withdrawal, id, user, &currency, &req, t);
-            tx.insert_transaction(&withdrawal).await?;
-            tx.apply_transfers(&[Transfer::new(
-                Account::customer(user, AccountKind::Cash, &currency),
-                Account::customer(user, AccountKind::Pending, &currency),
-                req.amount,
-                TransferKind::WithdrawalHold,
-            )
-            .for_transaction(id)])
-                .await?;
-            let after = tx.lock_wallet(user, &currency).await?;
-            audit_money(
-                &mut tx,
-                "transactions",
-                id,
-                Some(balances_json(&before)),
-                json!({"transaction": withdrawal, "balances": balances_json(&after)}),
-                actor,
-            )
-            .await?;
-            finish(&mut tx, key, 201, &withdrawal).await?;
-            tx.commit().await?;
-            Ok(withdrawal)
+        self.idempotent(key, || {
+            crate::retry_contended(|| self.withdrawal_once(user, &currency, &req, key, actor))
         })
         .await
+    }
+
+    /// One transaction of [`request_withdrawal`](Self::request_withdrawal).
+    async fn withdrawal_once(
+        &self,
+        user: Uuid,
+        currency: &str,
+        req: &MoneyRequest,
+        key: Option<&IdempotencyKey>,
+        actor: &Actor,
+    ) -> Result<Transaction, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let before = tx.lock_wallet(user, currency).await?;
+        if before.balance < req.amount {
+            return Err(rejected(
+                422,
+                "INSUFFICIENT_FUNDS",
+                "the balance does not cover this withdrawal",
+                Some(json!({"balance": before.balance})),
+            ));
+        }
+        let t = now();
+        let id = Uuid::now_v7();
+        let withdrawal =
+            pending_transaction(TransactionType::Withdrawal, id, user, currency, req, t);
+        tx.insert_transaction(&withdrawal).await?;
+        tx.apply_transfers(&[Transfer::new(
+            Account::customer(user, AccountKind::Cash, currency),
+            Account::customer(user, AccountKind::Pending, currency),
+            req.amount,
+            TransferKind::WithdrawalHold,
+        )
+        .for_transaction(id)])
+            .await?;
+        let after = tx.lock_wallet(user, currency).await?;
+        audit_money(
+            &mut tx,
+            "transactions",
+            id,
+            Some(balances_json(&before)),
+            json!({"transaction": withdrawal, "balances": balances_json(&after)}),
+            actor,
+        )
+        .await?;
+        finish(&mut tx, key, 201, &withdrawal).await?;
+        tx.commit().await?;
+        Ok(withdrawal)
     }
 
     /// Moves a pending deposit or withdrawal on (operator call or provider callback).
@@ -547,6 +571,21 @@ impl Engine {
         if fees < 0 || fees > current.amount {
             return Err(DomainError::invalid("fees", "0 up to the amount").into());
         }
+        crate::retry_contended(|| self.resolve_once(id, &current, target, fees, &details, actor))
+            .await
+    }
+
+    /// One transaction of [`resolve_transaction`](Self::resolve_transaction): the wallet
+    /// locked first, then the transaction (see the store's "Lock order").
+    async fn resolve_once(
+        &self,
+        id: Uuid,
+        current: &Transaction,
+        target: TransactionStatus,
+        fees: i64,
+        details: &ResolutionDetails,
+        actor: &Actor,
+    ) -> Result<Transaction, EngineError> {
         let user = current.user_id;
         let currency = current.currency_code.clone();
         let mut tx = self.store.begin().await?;
@@ -570,8 +609,14 @@ impl Engine {
         next.status = target;
         next.fees = fees;
         next.net_amount = next.amount.saturating_sub(fees);
-        next.external_reference = details.external_reference.or(next.external_reference);
-        next.processor_response = details.processor_response.or(next.processor_response);
+        next.external_reference = details
+            .external_reference
+            .clone()
+            .or(next.external_reference);
+        next.processor_response = details
+            .processor_response
+            .clone()
+            .or(next.processor_response);
         next.updated_at = t;
         let transfers: Vec<Transfer> = match (next.tx_type, target) {
             (TransactionType::Deposit, TransactionStatus::Completed) => {
