@@ -1,11 +1,13 @@
 //! The success half of the response envelope.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// RFC 3339 UTC with millisecond precision, as the seeds' `new Date().toISOString()`.
 pub fn timestamp() -> String {
@@ -28,10 +30,32 @@ pub struct Envelope<T> {
     pub timestamp: String,
 }
 
+/// The `data` of an answer that carries none (logout, a password change): always `null`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoData;
+
+impl Serialize for NoData {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_unit()
+    }
+}
+
+impl utoipa::PartialSchema for NoData {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Null)
+            .description(Some("Always `null`: this answer carries no data"))
+            .into()
+    }
+}
+
+impl ToSchema for NoData {}
+
 /// A success answer with its status; handlers return this.
 pub struct ApiResponse<T> {
     status: StatusCode,
     envelope: Envelope<T>,
+    location: Option<HeaderValue>,
 }
 
 impl<T: Serialize> ApiResponse<T> {
@@ -44,6 +68,7 @@ impl<T: Serialize> ApiResponse<T> {
                 message: None,
                 timestamp: timestamp(),
             },
+            location: None,
         }
     }
 
@@ -66,10 +91,21 @@ impl<T: Serialize> ApiResponse<T> {
         self.envelope.message = Some(message.into());
         self
     }
+
+    /// Adds `Location`: where the object a 201 created can be read. Declare it on the route
+    /// as `headers(("Location" = String, description = "..."))`.
+    pub fn location(mut self, path: &str) -> Self {
+        self.location = HeaderValue::from_str(path).ok();
+        self
+    }
 }
 
 impl<T: Serialize> IntoResponse for ApiResponse<T> {
     fn into_response(self) -> Response {
-        (self.status, Json(self.envelope)).into_response()
+        let mut res = (self.status, Json(self.envelope)).into_response();
+        if let Some(location) = self.location {
+            res.headers_mut().insert(header::LOCATION, location);
+        }
+        res
     }
 }

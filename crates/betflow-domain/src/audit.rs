@@ -139,7 +139,7 @@ impl AuditQuery {
         {
             v.append(&mut more);
         }
-        check_range(self.from, self.until, &mut v);
+        // An inverted range matches nothing (see `SystemEventQuery::validate`).
         if v.is_empty() {
             Ok(())
         } else {
@@ -273,14 +273,11 @@ pub struct SystemEventQuery {
 }
 
 impl SystemEventQuery {
+    /// Nothing to refuse: an inverted range (`from` after `until`) is valid and matches
+    /// nothing, as an empty window would. The API's schema can state each bound but not their
+    /// order, and what it allows the server takes.
     pub fn validate(&self) -> Result<(), DomainError> {
-        let mut v = Vec::new();
-        check_range(self.from, self.until, &mut v);
-        if v.is_empty() {
-            Ok(())
-        } else {
-            Err(DomainError::Validation(v))
-        }
+        Ok(())
     }
 
     /// The severities a `min_severity` filter admits.
@@ -306,13 +303,6 @@ fn validate_name(field: &str, value: &str) -> Result<(), DomainError> {
     }
 }
 
-fn check_range(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>, v: &mut Vec<Violation>) {
-    if let (Some(from), Some(until)) = (from, until)
-        && from > until
-    {
-        v.push(Violation::new("from", "must not be after until"));
-    }
-}
 
 fn truncate_user_agent(mut ua: String) -> String {
     if ua.len() > MAX_USER_AGENT_LEN {
@@ -424,14 +414,20 @@ mod tests {
     }
 
     #[test]
-    fn inverted_time_range_is_refused() {
+    fn an_inverted_time_range_is_a_valid_empty_window() {
         let now = crate::time::now();
         let q = AuditQuery {
             from: Some(now),
             until: Some(now - chrono::Duration::seconds(1)),
             ..Default::default()
         };
-        assert!(q.validate().is_err());
+        assert!(q.validate().is_ok());
+        let q = SystemEventQuery {
+            from: Some(now),
+            until: Some(now - chrono::Duration::seconds(1)),
+            ..Default::default()
+        };
+        assert!(q.validate().is_ok());
     }
 
     #[test]

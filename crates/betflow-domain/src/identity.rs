@@ -250,12 +250,14 @@ pub fn validate_permission(p: &str) -> Result<(), String> {
     Err(format!("unknown permission {p:?}"))
 }
 
-/// Validates and de-duplicates a list of permissions, reporting every bad entry.
+/// Validates and de-duplicates a list of permissions, reporting every bad entry. Entries
+/// are taken as written (an identifier with white space around it is not one), so the API
+/// can state the accepted values as an enum.
 pub fn parse_permissions(field: &str, list: &[String]) -> Result<Vec<String>, DomainError> {
     let mut out: Vec<String> = Vec::new();
     let mut bad = Vec::new();
     for p in list {
-        let p = p.trim();
+        let p = p.as_str();
         match validate_permission(p) {
             Ok(()) if !out.iter().any(|x| x == p) => out.push(p.to_owned()),
             Ok(()) => {}
@@ -373,7 +375,9 @@ impl User {
 pub const MIN_USERNAME_LEN: usize = 3;
 pub const MAX_USERNAME_LEN: usize = 50;
 pub const MIN_PASSWORD_LEN: usize = 8;
-/// Bounds the work an attacker can ask of the password hasher.
+/// Bounds the work an attacker can ask of the password hasher (256 characters are at most
+/// 1 KiB of UTF-8). Counted in characters, like the minimum, so the API can state both as
+/// one JSON Schema length range.
 pub const MAX_PASSWORD_LEN: usize = 256;
 
 /// Validates a new user's fields, reporting every problem at once. Returns the normalised
@@ -429,10 +433,10 @@ pub fn validate_password(p: &str) -> Result<(), Violation> {
             "password",
             format!("must be at least {MIN_PASSWORD_LEN} characters"),
         ))
-    } else if p.len() > MAX_PASSWORD_LEN {
+    } else if len > MAX_PASSWORD_LEN {
         Err(Violation::new(
             "password",
-            format!("must be at most {MAX_PASSWORD_LEN} bytes"),
+            format!("must be at most {MAX_PASSWORD_LEN} characters"),
         ))
     } else {
         Ok(())
@@ -587,6 +591,16 @@ mod tests {
             created_at: t,
             updated_at: t,
         }
+    }
+
+    #[test]
+    fn password_length_is_counted_in_characters_at_both_ends() {
+        assert!(validate_password(&"é".repeat(8)).is_ok());
+        assert!(validate_password(&"é".repeat(7)).is_err());
+        // 256 two-byte characters are 512 bytes, and allowed: the API states 8..=256 chars.
+        assert!(validate_password(&"é".repeat(MAX_PASSWORD_LEN)).is_ok());
+        assert!(validate_password(&"é".repeat(MAX_PASSWORD_LEN + 1)).is_err());
+        assert!(validate_password(&"a".repeat(MAX_PASSWORD_LEN + 1)).is_err());
     }
 
     #[test]

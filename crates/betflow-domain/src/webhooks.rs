@@ -168,7 +168,8 @@ impl WebhookChanges {
 /// when its name is resolved.
 pub fn check_url(url: &str) -> Result<(), String> {
     let url = url.trim();
-    if url.len() > 2048 {
+    // Characters, as the API's `maxLength` counts them.
+    if url.chars().count() > 2048 {
         return Err("must be at most 2048 characters".into());
     }
     let rest = url

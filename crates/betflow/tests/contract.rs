@@ -234,8 +234,11 @@ async fn run_schemathesis(
         .split_whitespace()
         .map(str::to_owned)
         .collect();
+    // Its working directory is a fresh one: schemathesis keeps a `.schemathesis` cache there.
+    let workdir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(st);
-    cmd.arg("run")
+    cmd.current_dir(workdir.path())
+        .arg("run")
         .arg(s.url("/api-docs/openapi.json"))
         .args(["--checks", "all"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])

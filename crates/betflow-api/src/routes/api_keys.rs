@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::dto::{ApiKeyDto, ListData, PageParams};
+use super::dto::{ApiKeyDto, ListData, PageParams, Permission};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
-use crate::envelope::ApiResponse;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::envelope::{ApiResponse, Envelope};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 pub const TAG: &str = "api-keys";
@@ -21,16 +21,50 @@ crate::permissions! {
     ApiKeysManage => ["apikeys:manage"];
 }
 
+/// A new key. The server trims surrounding white space (Rust's `str::trim`) from `name` and
+/// `expiresIn`; the patterns spell that class out rather than use `\s`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    #[schema(example = "settlement-service")]
+    /// 1 to 100 characters once trimmed, no control characters.
+    #[schema(
+        example = "settlement-service",
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]([^\x00-\x1F\x7F-\x9F]{0,98}[^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: String,
-    /// At most the caller's own permissions. Omitted: all of them.
+    /// At most the caller's own permissions (403 naming the excess). Omitted or `null`: all
+    /// of them.
+    #[schema(value_type = Option<Vec<Permission>>)]
     pub permissions: Option<Vec<String>>,
-    /// Lifetime such as `30d` or `12h`. Omitted: no expiry.
-    #[schema(example = "30d")]
+    /// Lifetime: a whole number from 1 to 99999 (no leading zero) and a unit, `ms`, `s`
+    /// (`sec`, `secs`, the default), `m` (`min`, `mins`), `h` (`hr`, `hrs`), `d` (`day`,
+    /// `days`) or `w` (`week`, `weeks`), any case. Omitted or `null`: no expiry.
+    #[schema(
+        example = "30d",
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[1-9][0-9]{0,4}[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([mM][sS]|[sS]([eE][cC][sS]?)?|[mM]([iI][nN][sS]?)?|[hH]([rR][sS]?)?|[dD]([aA][yY][sS]?)?|[wW]([eE][eE][kK][sS]?)?)?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub expires_in: Option<String>,
+}
+
+/// Most digits a key lifetime may have: 99999 weeks ends in the year ~3900, so an expiry
+/// always fits a four-digit year (and every backend's timestamp).
+const MAX_LIFETIME_DIGITS: usize = 5;
+
+/// A key's lifetime, held to the document's pattern: the duration grammar of
+/// [`parse_duration`], with a number of 1 to 5 digits and no leading zero.
+fn key_lifetime(input: &str) -> Result<std::time::Duration, DomainError> {
+    let invalid = || {
+        DomainError::invalid(
+            "expiresIn",
+            "must be a whole number from 1 to 99999 and a unit (ms, s, m, h, d or w), e.g. 30d",
+        )
+    };
+    let s = input.trim();
+    let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 || digits > MAX_LIFETIME_DIGITS || s.starts_with('0') {
+        return Err(invalid());
+    }
+    parse_duration(s).map_err(|_| invalid())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,19 +79,15 @@ pub struct CreatedApiKey {
     description = "Requires `apikeys:manage`. The key is the caller's and may carry only \
                    permissions the caller holds (403 naming the excess otherwise).",
     request_body = CreateApiKeyRequest,
-    responses((status = 201, body = CreatedApiKey), (status = 400, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope)))]
+    responses((status = 201, description = "Created; the key is shown only here",
+        body = Envelope<CreatedApiKey>)))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<ApiKeysManage>,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<CreateApiKeyRequest>,
 ) -> Result<ApiResponse<CreatedApiKey>, ApiError> {
-    let expires_in = body
-        .expires_in
-        .as_deref()
-        .map(|s| parse_duration(s).map_err(|e| DomainError::invalid("expiresIn", e)))
-        .transpose()?;
+    let expires_in = body.expires_in.as_deref().map(key_lifetime).transpose()?;
     // A key may not mint keys with more than it carries itself.
     let permissions = match (body.permissions, &principal.key_permissions) {
         (None, Some(k)) => Some(k.clone()),
@@ -96,7 +126,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = TAG, summary = "List API keys",
     description = "Requires `apikeys:manage`. Lists the caller's keys; with `users:manage`, \
                    everyone's.", params(PageParams),
-    responses((status = 200, body = ListData<ApiKeyDto>), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, description = "A page of keys", body = Envelope<ListData<ApiKeyDto>>)))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<ApiKeysManage>,
@@ -112,9 +142,11 @@ pub async fn list(
 }
 
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = TAG, summary = "Revoke an API key",
-    description = "Requires `apikeys:manage`; another user's key also needs `users:manage`.",
+    description = "Requires `apikeys:manage`; another user's key also needs `users:manage` \
+                   (without it, another user's key is a 404). Revoking a revoked key changes \
+                   nothing and answers the same.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = ApiKeyDto), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The key, revoked", body = Envelope<ApiKeyDto>)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<ApiKeysManage>,
@@ -128,4 +160,19 @@ pub async fn revoke(
         .revoke_api_key(id, owner, &actor)
         .await?;
     Ok(ApiResponse::ok(key.into()).message("API key revoked"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lifetimes_follow_the_documented_pattern() {
+        for ok in ["30d", "1", " 12 h ", "99999w", "250ms", "5 Mins", "2HRS"] {
+            assert!(key_lifetime(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["0", "0s", "030d", "100000s", "d", "", "5 fortnights", "-1d"] {
+            assert!(key_lifetime(bad).is_err(), "{bad:?}");
+        }
+    }
 }

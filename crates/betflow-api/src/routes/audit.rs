@@ -8,11 +8,11 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::dto::ListData;
+use super::dto::{ListData, PageParams};
 use crate::AppState;
 use crate::auth::{Authorized, WithRole};
-use crate::envelope::ApiResponse;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::envelope::{ApiResponse, Envelope};
+use crate::error::ApiError;
 use crate::extract::ApiQuery;
 
 pub const TAG: &str = "audit";
@@ -20,21 +20,47 @@ pub const TAG: &str = "audit";
 crate::permissions! { AuditRead => ["audit:read"]; }
 crate::roles! { AuditReaders => [Admin, Auditor, ComplianceOfficer, Manager, TradingManager, RiskManager]; }
 
+/// The filters; paging is [`PageParams`], read from the same query string.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    /// A table name: not blank, no control characters, at most 100 characters.
+    #[param(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub table_name: Option<String>,
     pub record_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
-    /// INSERT, UPDATE or DELETE.
+    /// `INSERT`, `UPDATE` or `DELETE`, in any case.
+    #[param(
+        pattern = "^([iI][nN][sS][eE][rR][tT]|[uU][pP][dD][aA][tT][eE]|[dD][eE][lL][eE][tT][eE])$"
+    )]
     pub action: Option<String>,
     /// Inclusive, RFC 3339.
     pub from: Option<DateTime<Utc>>,
-    /// Exclusive, RFC 3339.
+    /// Exclusive, RFC 3339. A range ending before it starts matches nothing.
     pub until: Option<DateTime<Utc>>,
-    pub page: Option<u32>,
-    pub limit: Option<u32>,
+}
+
+/// `INSERT`, `UPDATE` or `DELETE`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AuditActionName {
+    Insert,
+    Update,
+    Delete,
+}
+
+impl From<AuditAction> for AuditActionName {
+    fn from(a: AuditAction) -> Self {
+        match a {
+            AuditAction::Insert => Self::Insert,
+            AuditAction::Update => Self::Update,
+            AuditAction::Delete => Self::Delete,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,8 +69,12 @@ pub struct AuditEntryDto {
     pub id: Uuid,
     pub table_name: String,
     pub record_id: Uuid,
-    pub action: String,
+    pub action: AuditActionName,
+    /// The row before the change (any JSON), `null` for an insert or an event.
+    #[schema(value_type = Option<Object>)]
     pub old_values: Option<Value>,
+    /// The row after the change, or the event's details (any JSON).
+    #[schema(value_type = Option<Object>)]
     pub new_values: Option<Value>,
     pub user_id: Option<Uuid>,
     pub ip_address: Option<String>,
@@ -58,7 +88,7 @@ impl From<AuditEntry> for AuditEntryDto {
             id: e.id,
             table_name: e.table_name,
             record_id: e.record_id,
-            action: e.action.as_str().to_owned(),
+            action: e.action.into(),
             old_values: e.old_values,
             new_values: e.new_values,
             user_id: e.user_id,
@@ -72,14 +102,15 @@ impl From<AuditEntry> for AuditEntryDto {
 #[utoipa::path(get, path = "/api/v1/audit-logs", tag = TAG, summary = "Query the audit trail",
     description = "Requires role admin, auditor, compliance_officer, manager, trading_manager \
                    or risk_manager, and `audit:read`. Newest first.",
-    params(AuditParams),
-    responses((status = 200, body = ListData<AuditEntryDto>), (status = 400, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope)))]
+    params(AuditParams, PageParams),
+    responses((status = 200, description = "A page of audit rows",
+        body = Envelope<ListData<AuditEntryDto>>)))]
 pub async fn list(
     State(state): State<AppState>,
     _role: WithRole<AuditReaders>,
     _perm: Authorized<AuditRead>,
     ApiQuery(q): ApiQuery<AuditParams>,
+    ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<AuditEntryDto>>, ApiError> {
     let query = AuditQuery {
         table_name: q.table_name,
@@ -92,7 +123,7 @@ pub async fn list(
             .transpose()?,
         from: q.from,
         until: q.until,
-        page: betflow_domain::PageRequest::new(q.page, q.limit)?,
+        page: paging.request()?,
     };
     let page = state.engine.audit_log(&query).await?;
     Ok(ApiResponse::ok(ListData::from_page(

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use super::dto::UserDto;
 use crate::AppState;
 use crate::auth::{Auth, ClientInfo};
-use crate::envelope::ApiResponse;
+use crate::envelope::{ApiResponse, Envelope, NoData};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::ApiJson;
 use axum::extract::State;
@@ -14,11 +14,16 @@ use betflow_engine::identity::Tokens;
 
 pub const TAG: &str = "auth";
 
+/// Every wrong, unknown, locked or suspended login answers the same 401; only a username
+/// holding a control character (after trimming surrounding white space) is a 400.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Username or email.
-    #[schema(example = "admin")]
+    /// Username or email; surrounding white space is trimmed.
+    #[schema(
+        example = "admin",
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]([^\x00-\x1F\x7F-\x9F]*[^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub username: String,
     pub password: String,
 }
@@ -26,6 +31,7 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
+    /// From the last login or refresh; any other value is a 401.
     pub refresh_token: String,
 }
 
@@ -36,7 +42,7 @@ pub struct TokenResponse {
     pub access_token: String,
     /// Single use: exchange it at `/auth/refresh` for a new pair.
     pub refresh_token: String,
-    #[schema(example = "Bearer")]
+    #[schema(value_type = String, pattern = "^Bearer$", example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -60,9 +66,8 @@ impl From<Tokens> for TokenResponse {
                    password, locked or suspended account) answers the same 401.",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 200, description = "Tokens", body = Envelope<TokenResponse>),
         (status = 401, description = "INVALID_CREDENTIALS", body = ErrorEnvelope),
-        (status = 429, description = "RATE_LIMITED", body = ErrorEnvelope),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -82,7 +87,7 @@ pub async fn login(
                    token revokes the whole session.",
     request_body = RefreshRequest,
     responses(
-        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 200, description = "New tokens", body = Envelope<TokenResponse>),
         (status = 401, description = "INVALID_TOKEN", body = ErrorEnvelope),
     ))]
 pub async fn refresh(
@@ -99,26 +104,25 @@ pub async fn refresh(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = TAG, summary = "Log out",
-    description = "Requires a session (bearer token). Revokes every token of the session.",
+    description = "Requires a session (bearer token): revokes every token of the session. \
+                   An API key has no session (400; revoke the key instead).",
     responses(
-        (status = 200, description = "Logged out"),
-        (status = 401, description = "Not authenticated", body = ErrorEnvelope),
+        (status = 200, description = "Logged out", body = Envelope<NoData>),
+        (status = 400, description = "VALIDATION_ERROR: the credential is an API key, which has no session",
+            body = ErrorEnvelope),
     ))]
 pub async fn logout(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ClientInfo(actor): ClientInfo,
-) -> Result<ApiResponse<()>, ApiError> {
+) -> Result<ApiResponse<NoData>, ApiError> {
     state.engine.identity().logout(&principal, &actor).await?;
-    Ok(ApiResponse::ok(()).message("Logged out"))
+    Ok(ApiResponse::ok(NoData).message("Logged out"))
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = TAG, summary = "Current user",
     description = "Requires any valid credential.",
-    responses(
-        (status = 200, description = "The caller", body = UserDto),
-        (status = 401, description = "Not authenticated", body = ErrorEnvelope),
-    ))]
+    responses((status = 200, description = "The caller", body = Envelope<UserDto>)))]
 pub async fn me(
     State(state): State<AppState>,
     Auth(principal): Auth,

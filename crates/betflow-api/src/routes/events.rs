@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Authorized;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::realtime::RealtimeStats;
 
@@ -37,11 +37,17 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct StreamParams {
-    /// Comma-separated event types; `workflow.*` style wildcards; default every type.
+    /// Comma-separated event types (`workflow.created`) or `prefix.*` wildcards, or `*`, each
+    /// at most 100 characters, surrounding white space and empty entries ignored; default
+    /// every type.
+    #[param(
+        pattern = r"^[\t\n\x0B\x0C\r ,\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*((\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)([\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*,[\t\n\x0B\x0C\r ,\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?))*)?[\t\n\x0B\x0C\r ,\x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub types: Option<String>,
     /// Only events about this workflow.
     pub workflow_id: Option<Uuid>,
     /// Resume after this event `seq` (as the `Last-Event-ID` header, which wins).
+    #[param(minimum = 0)]
     pub last_event_id: Option<i64>,
 }
 
@@ -123,7 +129,11 @@ fn events(st: Stream_) -> impl Stream<Item = Result<SseEvent, Infallible>> {
 }
 
 fn last_event_id(headers: &HeaderMap, query: Option<i64>) -> Result<Option<i64>, ApiError> {
+    let invalid = |field: &str| -> ApiError {
+        DomainError::invalid(field, "must be an event seq (a whole number)").into()
+    };
     match headers.get("last-event-id") {
+        None if query.is_some_and(|q| q < 0) => Err(invalid("lastEventId")),
         None => Ok(query),
         Some(v) => v
             .to_str()
@@ -131,10 +141,7 @@ fn last_event_id(headers: &HeaderMap, query: Option<i64>) -> Result<Option<i64>,
             .and_then(|s| s.trim().parse::<i64>().ok())
             .filter(|n| *n >= 0)
             .map(Some)
-            .ok_or_else(|| {
-                DomainError::invalid("Last-Event-ID", "must be an event seq (a whole number)")
-                    .into()
-            }),
+            .ok_or_else(|| invalid("Last-Event-ID")),
     }
 }
 
@@ -145,9 +152,11 @@ fn last_event_id(headers: &HeaderMap, query: Option<i64>) -> Result<Option<i64>,
                    (`{id, seq, type, timestamp, data}`). Reconnect with `Last-Event-ID` to get \
                    what was missed, from the outbox. A comment line every 15 s keeps the \
                    connection open.",
-    params(StreamParams),
-    responses((status = 200, description = "text/event-stream"),
-        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
+    params(StreamParams,
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0,
+            description = "Resume after this event `seq`; wins over `lastEventId`")),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "An endless stream of `id:`/`event:`/`data:` messages and keep-alive comments")))]
 pub async fn stream(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Realtime>,
@@ -216,7 +225,8 @@ pub struct RealtimeStatsResponse {
 #[utoipa::path(get, path = "/api/v1/realtime/stats", tag = "realtime",
     summary = "Real-time connection statistics",
     description = "Requires `workflows:monitor`. Figures are for the node that answers.",
-    responses((status = 200, body = RealtimeStatsResponse), (status = 403, body = ErrorEnvelope)))]
+    responses((status = 200, description = "This node's figures",
+        body = crate::envelope::Envelope<RealtimeStatsResponse>)))]
 pub async fn stats(
     State(state): State<AppState>,
     _auth: Authorized<Monitor>,

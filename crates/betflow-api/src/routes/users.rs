@@ -1,17 +1,15 @@
 //! `/api/v1/users`: user administration and password changes.
 
 use axum::extract::State;
-use betflow_domain::DomainError;
-use betflow_domain::identity::{Role, UserStatus};
 use betflow_engine::identity::{NewUser, UserPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::dto::{ListData, PageParams, UserDto};
+use super::dto::{ListData, PageParams, Permission, RoleName, UserDto, UserStatusName};
 use crate::AppState;
 use crate::auth::{Auth, Authorized, ClientInfo};
-use crate::envelope::ApiResponse;
+use crate::envelope::{ApiResponse, Envelope, NoData};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -22,45 +20,61 @@ crate::permissions! {
     UsersManage => ["users:manage"];
 }
 
+/// A new user. The server trims surrounding white space (Rust's `str::trim`: Unicode
+/// White_Space) from the username and email; the patterns spell that class out
+/// (`[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]`) rather
+/// than `\s`, whose members differ between regex engines.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
-    #[schema(example = "jtrader")]
+    /// 3 to 50 letters, digits, `_`, `-` and `.`; surrounding white space is trimmed.
+    #[schema(
+        example = "jtrader",
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9_.-]{3,50}[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub username: String,
-    #[schema(example = "j.trader@example.com")]
+    /// Trimmed and lower-cased; at most 255 characters.
+    #[schema(
+        example = "j.trader@example.com",
+        max_length = 255,
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z0-9._%-]+@[A-Za-z0-9.-]+[.][A-Za-z]+[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub email: String,
-    /// At least 8 characters.
+    /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256, example = "a-long-password")]
     pub password: String,
-    #[schema(example = "trader")]
-    pub role: String,
-    /// Extra permissions on top of the role's defaults.
+    pub role: RoleName,
+    /// Extra permissions on top of the role's defaults (default none).
     #[serde(default)]
+    #[schema(value_type = Vec<Permission>)]
     pub permissions: Vec<String>,
 }
 
+/// Only the fields given change; `null` is the same as leaving a field out.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    pub role: Option<String>,
+    pub role: Option<RoleName>,
+    /// Replaces the extra permissions.
+    #[schema(value_type = Option<Vec<Permission>>)]
     pub permissions: Option<Vec<String>>,
-    /// `active` or `suspended`. Suspending ends the user's sessions and stops their keys.
-    pub status: Option<String>,
+    /// Suspending ends the user's sessions and stops their keys.
+    pub status: Option<UserStatusName>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    /// Checked against the caller's password (403 `INVALID_CREDENTIALS` when it differs).
     pub current_password: String,
+    /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
-fn parse_role(s: &str) -> Result<Role, DomainError> {
-    s.trim().parse()
-}
-
 #[utoipa::path(get, path = "/api/v1/users", tag = TAG, summary = "List users",
-    description = "Requires `users:read`.", params(PageParams),
-    responses((status = 200, body = ListData<UserDto>), (status = 403, body = ErrorEnvelope)))]
+    description = "Requires `users:read`. Oldest first.", params(PageParams),
+    responses((status = 200, description = "A page of users", body = Envelope<ListData<UserDto>>)))]
 pub async fn list(
     State(state): State<AppState>,
     _auth: Authorized<UsersRead>,
@@ -71,10 +85,13 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = TAG, summary = "Create a user",
-    description = "Requires `users:manage`. 409 when the username or email is taken.",
+    description = "Requires `users:manage`.",
     request_body = CreateUserRequest,
-    responses((status = 201, body = UserDto), (status = 400, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    responses(
+        (status = 201, description = "Created", body = Envelope<UserDto>,
+            headers(("Location" = String, description = "`/api/v1/users/{id}`"))),
+        (status = 409, description = "CONFLICT: the username or email is taken", body = ErrorEnvelope),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     _auth: Authorized<UsersManage>,
@@ -82,20 +99,23 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<ApiResponse<UserDto>, ApiError> {
     let new = NewUser {
-        role: parse_role(&body.role)?,
+        role: body.role.into(),
         username: body.username,
         email: body.email,
         password: body.password,
         permissions: body.permissions,
     };
     let user = state.engine.identity().create_user(new, &actor).await?;
-    Ok(ApiResponse::created(user.into()).message("User created"))
+    let location = format!("/api/v1/users/{}", user.id);
+    Ok(ApiResponse::created(user.into())
+        .message("User created")
+        .location(&location))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = TAG, summary = "Get a user",
-    description = "Requires `users:read`, or being that user.",
+    description = "Requires `users:read`, or being that user (403 otherwise).",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = UserDto), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The user", body = Envelope<UserDto>)))]
 pub async fn get(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -113,8 +133,7 @@ pub async fn get(
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = TAG, summary = "Change role, permissions or status",
     description = "Requires `users:manage`.",
     params(("id" = Uuid, Path)), request_body = UpdateUserRequest,
-    responses((status = 200, body = UserDto), (status = 400, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The user as changed", body = Envelope<UserDto>)))]
 pub async fn update(
     State(state): State<AppState>,
     _auth: Authorized<UsersManage>,
@@ -123,13 +142,9 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<ApiResponse<UserDto>, ApiError> {
     let patch = UserPatch {
-        role: body.role.as_deref().map(parse_role).transpose()?,
+        role: body.role.map(Into::into),
         permissions: body.permissions,
-        status: body
-            .status
-            .as_deref()
-            .map(|s| s.trim().parse::<UserStatus>())
-            .transpose()?,
+        status: body.status.map(Into::into),
     };
     let user = state
         .engine
@@ -140,8 +155,9 @@ pub async fn update(
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = TAG, summary = "Unlock after failed logins",
-    description = "Requires `users:manage`.", params(("id" = Uuid, Path)),
-    responses((status = 200, body = UserDto), (status = 404, body = ErrorEnvelope)))]
+    description = "Requires `users:manage`. Clears the failed-login count and the lock.",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The user, unlocked", body = Envelope<UserDto>)))]
 pub async fn unlock(
     State(state): State<AppState>,
     _auth: Authorized<UsersManage>,
@@ -153,15 +169,20 @@ pub async fn unlock(
 }
 
 #[utoipa::path(post, path = "/api/v1/users/me/password", tag = TAG, summary = "Change my password",
-    description = "Requires any valid credential and the current password.",
+    description = "Requires any valid credential and the current password. Ends the user's \
+                   other sessions (with an API key, all of them); the caller's session stays.",
     request_body = ChangePasswordRequest,
-    responses((status = 200, description = "Changed"), (status = 400, body = ErrorEnvelope)))]
+    responses(
+        (status = 200, description = "Changed", body = Envelope<NoData>),
+        (status = 403, description = "INVALID_CREDENTIALS: the current password is wrong",
+            body = ErrorEnvelope),
+    ))]
 pub async fn change_password(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
-) -> Result<ApiResponse<()>, ApiError> {
+) -> Result<ApiResponse<NoData>, ApiError> {
     state
         .engine
         .identity()
@@ -172,5 +193,5 @@ pub async fn change_password(
             &actor,
         )
         .await?;
-    Ok(ApiResponse::ok(()).message("Password changed"))
+    Ok(ApiResponse::ok(NoData).message("Password changed"))
 }

@@ -2,7 +2,6 @@
 //! attempts, secret rotation, test pings, retries and recovery.
 
 use axum::extract::State;
-use betflow_domain::DomainError;
 use betflow_domain::webhooks::{Attempt, DeliveryStatus, Webhook, WebhookChanges};
 use betflow_engine::webhooks::{DeliveryView, NewWebhook};
 use chrono::{DateTime, Utc};
@@ -10,11 +9,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::dto::ListData;
+use super::dto::{Deleted, ListData, PageParams};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
-use crate::envelope::ApiResponse;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::envelope::{ApiResponse, Envelope};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 
 pub const TAG: &str = "webhooks";
@@ -26,46 +25,93 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
+/// A new endpoint. The server trims surrounding white space (Rust's `str::trim`) from `name`
+/// and `url`; the patterns spell that class out rather than use `\\s`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateWebhookRequest {
-    #[schema(example = "slack-notifications")]
+    /// 1 to 100 characters once trimmed, no control characters.
+    #[schema(
+        example = "slack-notifications",
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]([^\x00-\x1F\x7F-\x9F]{0,98}[^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: String,
-    #[schema(example = "https://hooks.example.com/betflow")]
+    /// An absolute `http://` or `https://` URL without credentials or white space, at most
+    /// 2048 characters. Unless `BETFLOW_WEBHOOKS_ALLOW_PRIVATE` is set, a URL whose host is
+    /// (or resolves to) a private, loopback or link-local address is refused (400).
+    #[schema(
+        example = "https://hooks.example.com/betflow",
+        max_length = 2048,
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*https?://[^/?#@\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+([/?#][^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*)?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub url: String,
-    /// Event types; `workflow.*` style wildcards, `*` for all.
-    #[schema(example = json!(["workflow.approved", "workflow.created"]))]
-    pub events: Vec<String>,
+    /// 1 to 50 event types, `prefix.*` wildcards, or `*` for all.
+    #[schema(example = json!(["workflow.approved", "workflow.created"]), min_items = 1,
+        max_items = 50, inline)]
+    pub events: Vec<EventPattern>,
+    /// Free text, at most 1000 characters.
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub description: Option<String>,
     /// Default `true`.
     pub enabled: Option<bool>,
-    /// Per-request timeout in milliseconds (default 5000, at most 30000).
+    /// Per-request timeout in milliseconds (default 5000).
+    #[schema(minimum = 1, maximum = 30000)]
     pub timeout: Option<u32>,
-    /// Deliveries per minute; omitted: unlimited.
+    /// Deliveries per minute; omitted or `null`: unlimited.
+    #[schema(minimum = 1, maximum = 100000)]
     pub rate_limit: Option<u32>,
     /// Retries after the first attempt (the seed's `retryAttempts`), capped by the retry
     /// schedule. Default: the schedule's length.
+    #[schema(minimum = 0, maximum = 20)]
     pub retry_attempts: Option<u32>,
 }
 
+/// An event type (`workflow.created`), a `prefix.*` wildcard, or `*`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(value_type = String, max_length = 100, pattern = r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$")]
+#[serde(transparent)]
+pub struct EventPattern(pub String);
+
+/// Only the fields given change.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateWebhookRequest {
+    /// 1 to 100 characters once trimmed, no control characters.
+    #[schema(
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]([^\x00-\x1F\x7F-\x9F]{0,98}[^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: Option<String>,
+    /// As on creation.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*https?://[^/?#@\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+([/?#][^\x00-\x1F\x7F-\x9F \xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*)?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub url: Option<String>,
-    pub events: Option<Vec<String>>,
+    /// 1 to 50 event types, `prefix.*` wildcards, or `*`.
+    #[schema(min_items = 1, max_items = 50, inline)]
+    pub events: Option<Vec<EventPattern>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 1000, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
     pub description: Option<Option<String>>,
     /// Enabling again clears the failure record.
     pub enabled: Option<bool>,
+    /// Milliseconds.
+    #[schema(minimum = 1, maximum = 30000)]
     pub timeout: Option<u32>,
     /// `null` removes the limit.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 100000)]
     pub rate_limit: Option<Option<u32>>,
+    #[schema(minimum = 0, maximum = 20)]
     pub retry_attempts: Option<u32>,
+}
+
+fn patterns(events: Vec<EventPattern>) -> Vec<String> {
+    events.into_iter().map(|e| e.0).collect()
 }
 
 /// An endpoint; its secret is shown only when created or rotated.
@@ -149,6 +195,35 @@ impl From<Attempt> for AttemptResponse {
     }
 }
 
+/// A delivery's state.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatusName {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl From<DeliveryStatus> for DeliveryStatusName {
+    fn from(s: DeliveryStatus) -> Self {
+        match s {
+            DeliveryStatus::Pending => Self::Pending,
+            DeliveryStatus::Succeeded => Self::Succeeded,
+            DeliveryStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<DeliveryStatusName> for DeliveryStatus {
+    fn from(s: DeliveryStatusName) -> Self {
+        match s {
+            DeliveryStatusName::Pending => Self::Pending,
+            DeliveryStatusName::Succeeded => Self::Succeeded,
+            DeliveryStatusName::Failed => Self::Failed,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryResponse {
@@ -157,8 +232,7 @@ pub struct DeliveryResponse {
     /// The `webhook-id` header: the receiver's idempotency key.
     pub event_id: Uuid,
     pub event_type: String,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: DeliveryStatusName,
     pub attempt_count: u32,
     /// When the next attempt is due (pending deliveries).
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -177,7 +251,7 @@ impl From<DeliveryView> for DeliveryResponse {
             webhook_id: d.webhook_id,
             event_id: d.event_id,
             event_type: d.event_type,
-            status: d.status.as_str().to_owned(),
+            status: d.status.into(),
             attempt_count: d.attempts,
             next_attempt_at: d.next_attempt_at,
             last_status_code: d.last_status,
@@ -189,13 +263,12 @@ impl From<DeliveryView> for DeliveryResponse {
     }
 }
 
+/// The filter; paging is [`PageParams`], read from the same query string.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
-    pub page: Option<u32>,
-    pub limit: Option<u32>,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: Option<String>,
+    /// Only deliveries in this state.
+    pub status: Option<DeliveryStatusName>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -203,13 +276,15 @@ pub struct DeliveryParams {
 pub struct RecoverRequest {
     /// Re-queue failed deliveries created at or after this time…
     pub since: DateTime<Utc>,
-    /// …and before this one (default: now).
+    /// …and before this one (default: now). A window that ends before it starts holds
+    /// nothing (0 re-queued).
     pub until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoverResponse {
+    /// Deliveries queued again (at most 10,000 per call).
     pub recovered: usize,
 }
 
@@ -219,8 +294,9 @@ pub struct RecoverResponse {
                    secret is returned only here. URLs resolving to private, loopback or \
                    link-local addresses are refused.",
     request_body = CreateWebhookRequest,
-    responses((status = 201, body = WebhookWithSecret), (status = 400, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope)))]
+    responses((status = 201, description = "Registered; the secret is shown only here",
+        body = Envelope<WebhookWithSecret>,
+        headers(("Location" = String, description = "`/api/v1/webhooks/{id}`")))))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Manage>,
@@ -234,7 +310,7 @@ pub async fn create(
             NewWebhook {
                 name: body.name,
                 url: body.url,
-                events: body.events,
+                events: patterns(body.events),
                 description: body.description,
                 enabled: body.enabled.unwrap_or(true),
                 timeout_ms: body.timeout,
@@ -244,29 +320,36 @@ pub async fn create(
             &actor,
         )
         .await?;
+    let location = format!("/api/v1/webhooks/{}", w.id);
     Ok(ApiResponse::created(WebhookWithSecret {
         secret: w.secret.clone(),
         webhook: w.into(),
     })
-    .message("Webhook registered; the secret is shown only once"))
+    .message("Webhook registered; the secret is shown only once")
+    .location(&location))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = TAG, summary = "List webhooks",
-    description = "Requires `webhooks:manage`.",
-    responses((status = 200, body = Vec<WebhookResponse>), (status = 403, body = ErrorEnvelope)))]
+    description = "Requires `webhooks:manage`. Oldest first.", params(PageParams),
+    responses((status = 200, description = "A page of webhooks",
+        body = Envelope<ListData<WebhookResponse>>)))]
 pub async fn list(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
-) -> Result<ApiResponse<Vec<WebhookResponse>>, ApiError> {
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<WebhookResponse>>, ApiError> {
+    let page = paging.request()?;
     let hooks = state.engine.webhooks().await?;
-    Ok(ApiResponse::ok(
-        hooks.into_iter().map(WebhookResponse::from).collect(),
-    ))
+    Ok(ApiResponse::ok(ListData::from_all(
+        hooks,
+        page,
+        WebhookResponse::from,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = TAG, summary = "Get a webhook",
     description = "Requires `webhooks:manage`.", params(("id" = Uuid, Path)),
-    responses((status = 200, body = WebhookResponse), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The webhook", body = Envelope<WebhookResponse>)))]
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
@@ -278,8 +361,7 @@ pub async fn get(
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = TAG, summary = "Change a webhook",
     description = "Requires `webhooks:manage`. Only the fields given change.",
     params(("id" = Uuid, Path)), request_body = UpdateWebhookRequest,
-    responses((status = 200, body = WebhookResponse), (status = 400, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The webhook as changed", body = Envelope<WebhookResponse>)))]
 pub async fn update(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
@@ -290,7 +372,7 @@ pub async fn update(
     let changes = WebhookChanges {
         name: body.name,
         url: body.url,
-        events: body.events,
+        events: body.events.map(patterns),
         description: body.description,
         enabled: body.enabled,
         timeout_ms: body.timeout,
@@ -304,15 +386,15 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = TAG, summary = "Delete a webhook",
     description = "Requires `webhooks:manage`. Its deliveries go with it.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "Deleted"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "Deleted", body = Envelope<Deleted>)))]
 pub async fn delete(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<serde_json::Value>, ApiError> {
+) -> Result<ApiResponse<Deleted>, ApiError> {
     state.engine.delete_webhook(id, &actor).await?;
-    Ok(ApiResponse::ok(serde_json::json!({"id": id})).message("Webhook deleted"))
+    Ok(ApiResponse::ok(Deleted { id }).message("Webhook deleted"))
 }
 
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = TAG,
@@ -321,7 +403,7 @@ pub async fn delete(
                    signing for a grace period (`BETFLOW_WEBHOOK_SECRET_GRACE`), so deliveries \
                    carry both signatures until receivers switch.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = WebhookWithSecret), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The new secret", body = Envelope<WebhookWithSecret>)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
@@ -339,9 +421,10 @@ pub async fn rotate_secret(
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = TAG,
     summary = "Send a test ping",
     description = "Requires `webhooks:manage`. Sends a signed `ping` event now and returns the \
-                   delivery with its attempt (a failed ping is retried like any delivery).",
+                   delivery with its attempt (a failed ping is retried like any delivery). \
+                   A body, if sent, must be JSON and is ignored.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = DeliveryResponse), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The ping's delivery", body = Envelope<DeliveryResponse>)))]
 pub async fn test(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
@@ -356,25 +439,18 @@ pub async fn test(
     summary = "List a webhook's deliveries",
     description = "Requires `webhooks:manage`. Newest first, each with its attempts (status \
                    code, latency, response snippet) and the next retry time.",
-    params(("id" = Uuid, Path), DeliveryParams),
-    responses((status = 200, body = ListData<DeliveryResponse>),
-        (status = 404, body = ErrorEnvelope)))]
+    params(("id" = Uuid, Path), DeliveryParams, PageParams),
+    responses((status = 200, description = "A page of deliveries",
+        body = Envelope<ListData<DeliveryResponse>>)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<DeliveryParams>,
+    ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<DeliveryResponse>>, ApiError> {
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            DeliveryStatus::parse(s).ok_or_else(|| {
-                DomainError::invalid("status", "must be pending, succeeded or failed")
-            })
-        })
-        .transpose()?;
-    let page = betflow_domain::PageRequest::new(q.page, q.limit)?;
+    let status = q.status.map(DeliveryStatus::from);
+    let page = paging.request()?;
     let page = state.engine.deliveries(id, status, page).await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
@@ -385,9 +461,9 @@ pub async fn deliveries(
 #[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{deliveryId}/retry", tag = TAG,
     summary = "Retry a delivery now",
     description = "Requires `webhooks:manage`. Queues the delivery again at once, whatever \
-                   its state.",
+                   its state. A body, if sent, must be JSON and is ignored.",
     params(("deliveryId" = Uuid, Path)),
-    responses((status = 200, body = DeliveryResponse), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The delivery, queued", body = Envelope<DeliveryResponse>)))]
 pub async fn retry(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
@@ -403,8 +479,7 @@ pub async fn retry(
     description = "Requires `webhooks:manage`. Queues again every failed delivery created in \
                    `[since, until)` (at most 10,000 per call).",
     params(("id" = Uuid, Path)), request_body = RecoverRequest,
-    responses((status = 200, body = RecoverResponse), (status = 400, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "How many were queued again", body = Envelope<RecoverResponse>)))]
 pub async fn recover(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,

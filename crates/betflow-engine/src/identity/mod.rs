@@ -372,7 +372,12 @@ impl Identity {
     ) -> Result<Tokens, EngineError> {
         let refused = || EngineError::Unauthenticated(AuthFailure::InvalidCredentials);
         identity::check_login(login)?;
-        if login.is_empty() || login.len() > 255 || password.len() > identity::MAX_PASSWORD_LEN {
+        // The password bound is the one new passwords are held to (characters), so every
+        // password that could be set can be used.
+        if login.is_empty()
+            || login.len() > 255
+            || password.chars().count() > identity::MAX_PASSWORD_LEN
+        {
             return Err(refused());
         }
         let found = self.store.find_user_credentials(login).await?;
@@ -872,10 +877,17 @@ impl Identity {
             .find_user_credentials(&user.username)
             .await?
             .ok_or_else(|| EngineError::NotFound("user".into()))?;
-        if current.len() > identity::MAX_PASSWORD_LEN
+        if current.chars().count() > identity::MAX_PASSWORD_LEN
             || !self.hasher.verify(current.to_owned(), Some(hash)).await
         {
-            return Err(DomainError::invalid("currentPassword", "is incorrect").into());
+            // A 403, not a 400: the request is well formed, the caller is just not allowed to
+            // change the password without proving they know it.
+            return Err(EngineError::Rejected {
+                status: 403,
+                code: "INVALID_CREDENTIALS",
+                message: "The current password is incorrect".into(),
+                details: Some(json!({"field": "currentPassword"})),
+            });
         }
         let new_hash = self.hasher.hash(new_password.to_owned()).await?;
         let mut tx = self.store.begin().await?;
