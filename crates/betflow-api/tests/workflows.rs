@@ -29,6 +29,7 @@ betflow_store::conformance!(
     optional_bodies_may_be_left_out,
     created_objects_are_located,
     long_categories_are_refused_on_both_backends,
+    copies_of_the_longest_keys_and_names_fit,
 );
 
 async fn call(
@@ -2081,6 +2082,45 @@ async fn long_categories_are_refused_on_both_backends(db: TestDb) {
     .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["data"]["category"], "é".repeat(100));
+}
+
+/// A copy's default key and name stay valid when the original's are as long as allowed
+/// (`<key>_copy` of a 100-character key was a 400 on a body-less duplicate).
+async fn copies_of_the_longest_keys_and_names_fit(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let key = "k".repeat(100);
+    let name = "é".repeat(255);
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(json!({"key": key, "name": name, "steps": [
+            {"id": "a", "name": "A", "type": "approval", "assignees": ["trader"]}]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    let (status, copy) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/workflow-definitions/{key}/duplicate"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{copy}");
+    assert_eq!(copy["data"]["key"], format!("{}_copy", "k".repeat(95)));
+    assert_eq!(copy["data"]["name"], format!("{} (copy)", "é".repeat(248)));
+    let (status, _) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions/abc/duplicate",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "no such definition");
 }
 
 /// The document states what these routes accept and send (checked against the server by

@@ -6,7 +6,7 @@ use betflow_domain::workflow::record::{Definition, Version};
 use betflow_engine::workflows::NewDefinition;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -288,6 +288,23 @@ fn edges_of(g: &WorkflowGraph) -> Vec<EdgeDto> {
 /// `POST /workflow-definitions`. Unknown fields are refused (400).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "key": "odds_override",
+    "name": "Odds Override",
+    "category": "trading",
+    "tags": ["odds"],
+    "dataSchema": {"type": "object", "required": ["market"],
+                   "properties": {"market": {"type": "string"}}},
+    "steps": [
+        {"id": "review", "name": "Risk review", "type": "approval",
+         "assignees": ["risk_manager"], "timeout": 30, "fourEyes": false},
+        {"id": "rework", "name": "Rework", "type": "task", "assignees": ["senior_trader"]}
+    ],
+    "edges": [
+        {"from": "review", "to": "rework", "branch": "rejected"},
+        {"from": "rework", "to": "review"}
+    ]
+}))]
 pub struct DefinitionDocument {
     /// 3 to 100 of a-z, 0-9 and `_`; unique (409 `CONFLICT` when taken).
     #[schema(
@@ -328,6 +345,12 @@ pub struct DefinitionDocument {
 /// A new version's graph. Unknown fields are refused (400).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "steps": [
+        {"id": "review", "name": "Risk review", "type": "approval",
+         "assignees": ["risk_manager"], "requiredApprovals": 2, "timeout": 60}
+    ]
+}))]
 pub struct PublishRequest {
     /// Steps in order; the first is the start. At least one.
     #[schema(min_items = 1)]
@@ -337,12 +360,14 @@ pub struct PublishRequest {
     pub edges: Vec<EdgeDto>,
 }
 
-/// The body is optional: without one the copy is `<key>_copy`, named `<name> (copy)`.
+/// The body is optional: without one the copy is `<key>_copy`, named `<name> (copy)` (each
+/// shortened to stay within its limit).
 /// Unknown fields are refused (400).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DuplicateRequest {
-    /// Default: `<key>_copy`. 3 to 100 of a-z, 0-9 and `_`.
+    /// Default: `<key>_copy` (the key shortened to keep it within 100 characters). 3 to 100
+    /// of a-z, 0-9 and `_`.
     #[schema(pattern = r"^[a-z0-9_]{3,100}$", min_length = 3, max_length = 100)]
     pub key: Option<String>,
     /// Default: `<name> (copy)`. 1 to 255 characters, not only whitespace.
@@ -420,6 +445,19 @@ fn dto(d: Definition, v: &Version) -> DefinitionDto {
 fn created_definition(d: DefinitionDto, message: &str) -> Created<DefinitionDto> {
     let location = format!("/api/v1/workflow-definitions/{}", d.key);
     Created::new(location, ApiResponse::created(d).message(message))
+}
+
+/// The default key of a copy: `<key>_copy`, the key shortened as needed so the result is a
+/// valid key (at most 100 characters) whenever the original is one.
+fn copy_key(key: &str) -> String {
+    const SUFFIX: &str = "_copy";
+    let keep = key
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .take_while(|end| *end + SUFFIX.len() <= 100)
+        .last()
+        .unwrap_or(0);
+    format!("{}{SUFFIX}", &key[..keep])
 }
 
 /// The `dataSchema` of a definition must be an object (a JSON Schema document); `true` and
@@ -583,7 +621,7 @@ pub async fn duplicate(
     OptionalJson(body): OptionalJson<Option<DuplicateRequest>>,
 ) -> Result<Created<DefinitionDto>, ApiError> {
     let body = body.unwrap_or_default();
-    let new_key = body.key.unwrap_or_else(|| format!("{key}_copy"));
+    let new_key = body.key.unwrap_or_else(|| copy_key(&key));
     let (d, v) = state
         .engine
         .workflows()

@@ -15,7 +15,7 @@ use betflow_domain::workflow::{Decision, Priority, WorkflowStatus};
 use betflow_engine::workflows::{NewWorkflow, WorkflowView};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -328,6 +328,14 @@ pub(crate) fn check_tags(field: &str, tags: &[String]) -> Result<(), DomainError
 /// Unknown fields are refused (400).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "workflowType": "line_change_approval",
+    "data": {"lineId": "line-1", "eventName": "Arsenal v Chelsea", "oldOdds": 1.85,
+             "newOdds": 1.95, "marketType": "match_winner", "financialImpact": 25000,
+             "requestedBy": "live-betting-system"},
+    "priority": "high",
+    "tags": ["in-play"]
+}))]
 pub struct CreateWorkflowRequest {
     /// The key of an active workflow definition, e.g. `line_change_approval`; another value
     /// is a 400 naming `workflowType`.
@@ -705,7 +713,12 @@ fn query_tags(tags: Option<&str>) -> Result<Vec<String>, DomainError> {
     request_body = CreateWorkflowRequest,
     responses((status = 201, body = Envelope<WorkflowResponse>,
         description = "Created; `Location` is the new workflow's URL",
-        headers(("Location" = String, description = "`/api/v1/workflows/{id}`")))))]
+        headers(("Location" = String, description = "`/api/v1/workflows/{id}`")),
+        // The reads and actions under /workflows/{id} are linked by `ApiConventions`; a
+        // task's id is its workflow's.
+        links(("tasks_complete" = (operation_id = "tasks_complete",
+            parameters(("id" = "$response.body#/data/id")),
+            description = "Complete the workflow's open task step"))))))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Create>,
