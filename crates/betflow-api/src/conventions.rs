@@ -1,11 +1,13 @@
 //! The document-wide OpenAPI conventions applied by [`crate::ApiConventions`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayItems, Object, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 
 const API_PREFIX: &str = "/api/v1";
@@ -182,9 +184,23 @@ fn declare_errors(op: &mut Operation) {
         RefOr::T(integer_header("Seconds to wait before retrying")),
     );
     add(op, "429", limited);
+    // Also on statuses a route declared itself: the headers are the limiter's, whatever the
+    // route says, and every error answer is the error envelope.
     for (status, response) in op.responses.responses.iter_mut() {
-        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if status.starts_with('2') || status == "429" {
             *response = rate_limit_headers(std::mem::take(response));
+        }
+        if status == "429" {
+            response
+                .headers
+                .entry("Retry-After".into())
+                .or_insert_with(|| RefOr::T(integer_header("Seconds to wait before retrying")));
+        }
+        if (status.starts_with('4') || status.starts_with('5')) && response.content.is_empty() {
+            response.content = error_response("").content;
         }
     }
 }
@@ -304,7 +320,197 @@ fn add_links(doc: &mut OpenApi, created_under: &[(&str, &str)]) {
     }
 }
 
-pub(crate) fn apply(doc: &mut OpenApi, created_under: &[(&str, &str)]) {
+/// What [`crate::extract`] refuses in every request, as a pattern for strings whose schema
+/// states nothing stricter: no NUL in any JSON string of a body...
+const NO_NUL: &str = r"^[^\x00]*$";
+/// ...and no control character in any query or path parameter.
+const NO_CONTROL: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+
+/// A string schema with no rule of its own about its characters (no pattern, enum or format).
+fn unconstrained_string(o: &Object) -> bool {
+    let string = match &o.schema_type {
+        SchemaType::Type(t) => *t == Type::String,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        SchemaType::AnyValue => false,
+    };
+    string && o.pattern.is_none() && o.enum_values.is_none() && o.format.is_none()
+}
+
+/// Every schema directly inside `schema` (properties, items, map values, composites).
+fn children(schema: &Schema) -> Vec<&RefOr<Schema>> {
+    match schema {
+        Schema::Object(o) => {
+            let mut out: Vec<&RefOr<Schema>> = o.properties.values().collect();
+            if let Some(extra) = o.additional_properties.as_deref()
+                && let AdditionalProperties::RefOr(r) = extra
+            {
+                out.push(r);
+            }
+            out
+        }
+        Schema::Array(a) => match &a.items {
+            ArrayItems::RefOrSchema(r) => vec![r.as_ref()],
+            _ => vec![],
+        },
+        Schema::OneOf(c) => c.items.iter().collect(),
+        Schema::AllOf(c) => c.items.iter().collect(),
+        Schema::AnyOf(c) => c.items.iter().collect(),
+        _ => vec![],
+    }
+}
+
+fn children_mut(schema: &mut Schema) -> Vec<&mut RefOr<Schema>> {
+    match schema {
+        Schema::Object(o) => {
+            let mut out: Vec<&mut RefOr<Schema>> = o.properties.values_mut().collect();
+            if let Some(extra) = o.additional_properties.as_deref_mut()
+                && let AdditionalProperties::RefOr(r) = extra
+            {
+                out.push(r);
+            }
+            out
+        }
+        Schema::Array(a) => match &mut a.items {
+            ArrayItems::RefOrSchema(r) => vec![r.as_mut()],
+            _ => vec![],
+        },
+        Schema::OneOf(c) => c.items.iter_mut().collect(),
+        Schema::AllOf(c) => c.items.iter_mut().collect(),
+        Schema::AnyOf(c) => c.items.iter_mut().collect(),
+        _ => vec![],
+    }
+}
+
+/// The component names `schema` refers to, at any depth.
+fn referenced(doc: &OpenApi, schema: &RefOr<Schema>, seen: &mut BTreeSet<String>) {
+    match schema {
+        RefOr::Ref(r) => {
+            if let Some(name) = r.ref_location.strip_prefix("#/components/schemas/")
+                && seen.insert(name.to_owned())
+                && let Some(found) = doc.components.as_ref().and_then(|c| c.schemas.get(name))
+            {
+                referenced(doc, found, seen);
+            }
+        }
+        RefOr::T(s) => {
+            for child in children(s) {
+                referenced(doc, child, seen);
+            }
+        }
+    }
+}
+
+/// Gives every unconstrained string inside `schema` (not through references) `pattern`.
+fn constrain_strings(schema: &mut RefOr<Schema>, pattern: &str) {
+    let RefOr::T(schema) = schema else { return };
+    if let Schema::Object(o) = schema
+        && unconstrained_string(o)
+    {
+        o.pattern = Some(pattern.to_owned());
+    }
+    for child in children_mut(schema) {
+        constrain_strings(child, pattern);
+    }
+}
+
+/// States [`crate::extract`]'s character rules in the document: a body string with no
+/// pattern of its own may not hold NUL, a query or path parameter no control character. A
+/// route states stricter rules (names, free text) with its own pattern, which is kept.
+fn declare_character_rules(doc: &mut OpenApi) {
+    let mut in_bodies = BTreeSet::new();
+    for item in doc.paths.paths.values() {
+        for (_, op) in operations(item) {
+            if let Some(RefOr::T(body)) = &op.request_body {
+                for content in body.content.values() {
+                    if let RefOr::T(c) = content
+                        && let Some(schema) = &c.schema
+                    {
+                        referenced(doc, schema, &mut in_bodies);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(components) = doc.components.as_mut() {
+        for name in &in_bodies {
+            if let Some(schema) = components.schemas.get_mut(name) {
+                constrain_strings(schema, NO_NUL);
+            }
+        }
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with(API_PREFIX) {
+            continue;
+        }
+        for (_, op) in operations_mut(item) {
+            if let Some(RefOr::T(body)) = &mut op.request_body {
+                for content in body.content.values_mut() {
+                    if let RefOr::T(c) = content
+                        && let Some(schema) = &mut c.schema
+                    {
+                        constrain_strings(schema, NO_NUL);
+                    }
+                }
+            }
+            for param in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(p) = param
+                    && matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Path)
+                    && let Some(schema) = &mut p.schema
+                {
+                    constrain_strings(schema, NO_CONTROL);
+                }
+            }
+        }
+    }
+}
+
+/// Adds [`crate::LINKS`]-style links: from `(path, method, status)`'s answer, the value at
+/// `pointer`, to every operation on `target` (as its one path parameter).
+fn add_explicit_links(doc: &mut OpenApi, links: &[(&str, &str, &str, &str, &str)]) {
+    for (path, method, status, pointer, target) in links {
+        let Some(param) = target
+            .split_once('{')
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(name, _)| name.to_owned())
+        else {
+            continue;
+        };
+        let ids: Vec<String> = doc
+            .paths
+            .paths
+            .get(*target)
+            .map(|item| {
+                operations(item)
+                    .filter_map(|(_, op)| op.operation_id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(item) = doc.paths.paths.get_mut(*path) else {
+            continue;
+        };
+        let Some((_, op)) = operations_mut(item).find(|(m, _)| m == method) else {
+            continue;
+        };
+        let Some(RefOr::T(answer)) = op.responses.responses.get_mut(*status) else {
+            continue;
+        };
+        for id in ids {
+            let link = LinkBuilder::new()
+                .operation_id(&id)
+                .parameter(&param, format!("$response.body#{pointer}"))
+                .description(format!("`{id}` on the object this answer names"))
+                .build();
+            answer.links.entry(id).or_insert(RefOr::T(link));
+        }
+    }
+}
+
+pub(crate) fn apply(
+    doc: &mut OpenApi,
+    created_under: &[(&str, &str)],
+    links: &[(&str, &str, &str, &str, &str)],
+) {
+    declare_character_rules(doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         let api = path.starts_with(API_PREFIX);
         for (_, op) in operations_mut(item) {
@@ -316,4 +522,5 @@ pub(crate) fn apply(doc: &mut OpenApi, created_under: &[(&str, &str)]) {
         }
     }
     add_links(doc, created_under);
+    add_explicit_links(doc, links);
 }

@@ -349,6 +349,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// create path itself.
 const CREATED_UNDER: &[(&str, &str)] = &[];
 
+/// Links other than create → read, from an answer to the operations on an object it names:
+/// `(path, method, status, JSON pointer into the answer, target path)`. Every operation on the
+/// target path gets the value as its one path parameter.
+const LINKS: &[(&str, &str, &str, &str, &str)] = &[
+    // A test ping answers with its delivery, which can be retried.
+    (
+        "/api/v1/webhooks/{id}/test",
+        "post",
+        "200",
+        "/data/id",
+        "/api/v1/webhooks/deliveries/{deliveryId}/retry",
+    ),
+];
+
 /// Document-wide conventions, applied once to the merged document so that no route repeats
 /// them (and none can forget them). On every `/api/v1` operation it declares:
 ///
@@ -371,7 +385,7 @@ pub struct ApiConventions;
 
 impl utoipa::Modify for ApiConventions {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        conventions::apply(doc, CREATED_UNDER);
+        conventions::apply(doc, CREATED_UNDER, LINKS);
     }
 }
 
