@@ -269,6 +269,24 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
         assert_refused(status, &res, "newOdds", &format!("POST /workflows {odds}"));
     }
     assert_eq!(line_changes(&s, &admin).await, 0);
+    // The selection it names must be an id, of a selection that exists: the apply step,
+    // long after, could only give up.
+    for selection in [
+        json!("not-a-uuid"),
+        json!(7),
+        json!(uuid::Uuid::now_v7().to_string()),
+    ] {
+        let mut body = line(json!("2.5"));
+        body["data"]["selectionId"] = selection.clone();
+        let (status, res) = call(&s, Method::POST, "/api/v1/workflows", &admin, Some(body)).await;
+        assert_refused(
+            status,
+            &res,
+            "selectionId",
+            &format!("selectionId {selection}"),
+        );
+    }
+    assert_eq!(line_changes(&s, &admin).await, 0);
 
     // A valid one, whose data an edit then tries to make invalid: refused the same way.
     let (status, w) = call(

@@ -389,6 +389,8 @@ impl Workflows {
             .version(definition.id, definition.latest_version)
             .await?;
         let row = domain_row(&definition.key, &new.data, &self.risk)?;
+        self.check_line_selection(&definition.key, &new.data)
+            .await?;
 
         let t = now();
         let mut w = Instance {
@@ -653,6 +655,7 @@ impl Workflows {
             // The domain's rules too, as at creation: edited data cannot carry what creation
             // refuses (a line change's invalid `newOdds` would otherwise reach its apply step).
             domain_row(&definition.key, d, &self.risk)?;
+            self.check_line_selection(&definition.key, d).await?;
         }
         self.transition(id, actor, |w, _| {
             if w.status.is_final() {
@@ -2116,6 +2119,23 @@ fn event(
 enum DomainRow {
     Line(BettingLine),
     Content(BettingContent),
+}
+
+impl Workflows {
+    /// A line change that names a catalog selection must name one that exists: its approval
+    /// sets that selection's odds, and an unknown id would only surface when it completes.
+    async fn check_line_selection(&self, key: &str, data: &Value) -> Result<(), EngineError> {
+        if key != "line_change_approval" {
+            return Ok(());
+        }
+        let Some(id) = seeded::line_selection(data)? else {
+            return Ok(());
+        };
+        match self.store.get_selection(id).await? {
+            Some(_) => Ok(()),
+            None => Err(DomainError::invalid("selectionId", "names no selection").into()),
+        }
+    }
 }
 
 /// The seed's `betting_lines` / `betting_content` row for the seeded workflow types, checked

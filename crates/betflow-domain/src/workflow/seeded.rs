@@ -136,6 +136,9 @@ pub fn line_change_approval() -> SeedDefinition {
                     "description": "The decimal odds to set: above 1.0, at most 1000, at most \
                                     four decimal places (the rules of POST /selections)"},
                 "marketType": {"type": "string"},
+                "selectionId": {"type": "string", "format": "uuid",
+                    "description": "The catalog selection whose odds the approval sets, when \
+                                    the change is for one (it must exist)"},
                 "financialImpact": {"type": ["number", "string"],
                     "description": "Money at stake in minor units of the currency (cents), \
                                     a whole number, like every amount in betflow"},
@@ -343,6 +346,21 @@ pub fn decimal(field: &str, v: Option<&Value>) -> Result<Option<Decimal>, Domain
     decimal_text(field, &text).map(Some)
 }
 
+/// The catalog selection a line change is for, if it names one. Checked when the workflow
+/// is created or edited: the apply step, long after, could only give up on a malformed id.
+pub fn line_selection(data: &Value) -> Result<Option<uuid::Uuid>, DomainError> {
+    match data.get("selectionId") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => uuid::Uuid::parse_str(s)
+            .map(Some)
+            .map_err(|_| DomainError::invalid("selectionId", "must be a selection's id (a UUID)")),
+        Some(_) => Err(DomainError::invalid(
+            "selectionId",
+            "must be a selection's id (a UUID)",
+        )),
+    }
+}
+
 /// Checks a `line_change_approval` payload and computes its odds change and risk level.
 ///
 /// `newOdds` are the odds the workflow sets when it completes, so they obey every rule of
@@ -377,6 +395,9 @@ pub fn assess_line_change(
         None | Some(Value::Null) => None,
         Some(v) => Odds::from_json("newOdds", v).map_err(&mut keep).ok(),
     };
+    if let Err(e) = line_selection(data) {
+        keep(e);
+    }
     let impact = minor_units("financialImpact", data.get("financialImpact"))
         .map_err(&mut keep)
         .ok()
@@ -408,6 +429,27 @@ pub fn assess_line_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_change_names_its_selection_by_uuid_or_not_at_all() {
+        let t = RiskThresholds::default();
+        let id = uuid::Uuid::now_v7();
+        let ok = json!({"oldOdds": 2.0, "newOdds": "2.10", "selectionId": id.to_string()});
+        assert!(assess_line_change(&ok, &t).is_ok());
+        assert_eq!(line_selection(&ok).unwrap(), Some(id));
+        assert_eq!(line_selection(&json!({"oldOdds": 2.0})).unwrap(), None);
+        for bad in [
+            json!("not-a-uuid"),
+            json!(42),
+            json!({"id": id.to_string()}),
+        ] {
+            let data = json!({"oldOdds": 2.0, "newOdds": "2.10", "selectionId": bad});
+            let Err(DomainError::Validation(v)) = assess_line_change(&data, &t) else {
+                panic!("{data} accepted");
+            };
+            assert!(v.iter().any(|v| v.field == "selectionId"), "{v:?}");
+        }
+    }
 
     #[test]
     fn seeded_definitions_are_valid_and_match_the_seed() {
