@@ -23,6 +23,7 @@ betflow_store::conformance!(
     line_change_above_threshold_goes_through_approval,
     provider_callbacks_are_verified,
     every_money_movement_is_audited,
+    wallet_lists_are_pages_and_creates_say_where,
 );
 
 const SETTINGS: BetSettings = BetSettings {
@@ -438,7 +439,7 @@ async fn wallet_deposits_withdrawals_limits_and_idempotency(db: TestDb) {
         Some(json!({"amount": 100, "paymentMethodId": pm})),
     )
     .await;
-    assert_eq!(status, 400, "someone else's payment method");
+    assert_eq!(status, 404, "someone else's payment method");
     made(
         &s,
         &sam,
@@ -636,14 +637,18 @@ async fn bets_every_rejection_code(db: TestDb) {
     )
     .await;
     expect((status, res), 422, "INSUFFICIENT_FUNDS");
-    // An unknown selection is named, not mistaken for missing money.
+    // An unknown selection is named (404, like any reference to nothing), not mistaken for
+    // missing money.
     let unknown = uuid::Uuid::now_v7().to_string();
     let res = expect(
         place(single(&unknown, "2.0", 1_000)).await,
-        400,
-        "VALIDATION_ERROR",
+        404,
+        "NOT_FOUND",
     );
-    assert!(res.to_string().contains("legs[0].selectionId"), "{res}");
+    assert_eq!(
+        res["error"]["details"][0]["field"], "legs[0].selectionId",
+        "{res}"
+    );
     let res = expect(
         place(single(&b.sel[0][0], "2.5", 1_000)).await,
         409,
@@ -735,7 +740,6 @@ async fn bets_every_rejection_code(db: TestDb) {
         json!({"type": "system", "stake": 100, "legs": []}),
         json!({"type": "single", "stake": 100, "legs": []}),
         json!({"type": "parlay", "stake": 100, "legs": [{"selectionId": b.sel[0][0], "odds": "2.0"}]}),
-        json!({"type": "single", "stake": 100, "legs": [{"selectionId": uuid::Uuid::nil(), "odds": "2.0"}]}),
         json!({"type": "single", "stake": 100, "legs": [{"selectionId": b.sel[0][0], "odds": "0.5"}]}),
         json!({"type": "single", "stake": 100, "legs": [{"selectionId": b.sel[0][0], "odds": "2.0"}], "oddsChangePolicy": "maybe"}),
     ] {
@@ -874,7 +878,12 @@ async fn bets_settle_resettle_void_and_exposure(db: TestDb) {
     )
     .await;
     assert_eq!(status, 200, "{x}");
-    let home = x["data"]
+    assert_eq!(
+        (x["data"]["total"].as_u64(), x["data"]["page"].as_u64()),
+        (Some(2), Some(1)),
+        "{x}"
+    );
+    let home = x["data"]["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -1256,7 +1265,7 @@ async fn concurrent_customers_are_each_decided_on_their_own_funds(db: TestDb) {
         match t.await.unwrap() {
             (c, n, 201, _) if n >= 2 => accepted[c] += 1,
             (_, 0, 409, c) if c == "ODDS_CHANGED" => {}
-            (_, 1, 400, c) if c == "VALIDATION_ERROR" => {}
+            (_, 1, 404, c) if c == "NOT_FOUND" => {}
             (_, n, 422, c) if n >= 2 && c == "INSUFFICIENT_FUNDS" => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -1806,7 +1815,12 @@ async fn line_change_above_threshold_goes_through_approval(db: TestDb) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (_, prices) = call(&s, Method::GET, &format!("{sel}/prices"), &trader, None).await;
-    let last = prices["data"].as_array().unwrap().last().unwrap().clone();
+    let last = prices["data"]["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert!(last["reason"].as_str().unwrap().contains(&wf), "{last}");
 }
 
@@ -1878,15 +1892,45 @@ async fn provider_callbacks_are_verified(db: TestDb) {
     let (status, _) = send("not json".into(), now, None).await;
     assert_eq!(status, 400);
 
+    // The signature headers are required (400 naming each missing one), whether or not the
+    // server takes callbacks.
+    let res = s
+        .client
+        .post(s.url("/api/v1/wallet/provider-callback"))
+        .header("webhook-id", "msg_1")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res: Value = res.json().await.unwrap();
+    assert_eq!(
+        res["error"]["details"][1]["field"], "webhook-signature",
+        "{res}"
+    );
+
     let plain = server(TestDb::sqlite().await).await;
+    let unsigned = plain
+        .client
+        .post(plain.url("/api/v1/wallet/provider-callback"))
+        .body("{}");
+    let res = unsigned.send().await.unwrap();
+    assert_eq!(res.status(), 400, "headers first");
     let res = plain
         .client
         .post(plain.url("/api/v1/wallet/provider-callback"))
+        .header("webhook-id", "msg_1")
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", "v1,Zm9yZ2Vk")
         .body("{}")
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.status(),
+        404,
+        "a server without a secret takes no callbacks"
+    );
 }
 
 /// The audit trail of one customer's money: the deposit created and completed, the bet
@@ -2018,4 +2062,187 @@ async fn every_money_movement_is_audited(db: TestDb) {
         "the amount is reserved"
     );
     assert_balanced(&s, &admin).await;
+}
+
+/// Payment methods, transactions, bets and exposure are pages like every list; money-moving
+/// creates answer with a `Location`; a provider reference longer than its column is a 400
+/// on both backends (PostgreSQL used to fail the statement: a 500).
+async fn wallet_lists_are_pages_and_creates_say_where(db: TestDb) {
+    let s = server(db).await;
+    let admin = s.admin_token().await;
+    let (_, sam) = customer(&s, "sam").await;
+    for name in ["Visa 4242", "Visa 1881", "Bank"] {
+        made(
+            &s,
+            &sam,
+            "/api/v1/wallet/payment-methods",
+            json!({"type": "debit_card", "name": name, "details": {"last4": "4242"}}),
+        )
+        .await;
+    }
+    let (status, methods) = call(
+        &s,
+        Method::GET,
+        "/api/v1/wallet/payment-methods?limit=2&page=2",
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{methods}");
+    assert_eq!(
+        (&methods["data"]["total"], &methods["data"]["totalPages"]),
+        (&json!(3), &json!(2))
+    );
+    assert_eq!(methods["data"]["items"][0]["name"], "Bank", "oldest first");
+
+    let res = s
+        .with_token(Method::POST, "/api/v1/wallet/deposits", &sam)
+        .json(&json!({"amount": 5_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let dep: Value = res.json().await.unwrap();
+    let dep = dep["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/wallet/transactions/{dep}"));
+    let (status, t) = call(&s, Method::GET, &location, &sam, None).await;
+    assert_eq!((status, t["data"]["amount"].as_i64()), (200, Some(5_000)));
+
+    let resolve = format!("/api/v1/wallet/transactions/{dep}/resolve");
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        &resolve,
+        &admin,
+        Some(json!({"status": "completed", "externalReference": "r".repeat(101)})),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            code(&err),
+            err["error"]["details"][0]["field"].as_str()
+        ),
+        (400, "VALIDATION_ERROR", Some("externalReference")),
+        "{err}"
+    );
+    let (status, done) = call(
+        &s,
+        Method::POST,
+        &resolve,
+        &admin,
+        Some(
+            json!({"status": "completed", "externalReference": "r".repeat(100),
+                    "fees": 100.0}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        done["data"]["fees"], 100,
+        "a whole float is an integer: {done}"
+    );
+    assert_eq!(
+        (status, done["data"]["status"].as_str()),
+        (200, Some("completed")),
+        "{done}"
+    );
+
+    let b = book(&s, &admin).await;
+    let res = s
+        .with_token(Method::POST, "/api/v1/bets", &sam)
+        .json(&single(&b.sel[0][0], "2.0", 1_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let bet: Value = res.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/v1/bets/{}", bet["data"]["id"].as_str().unwrap())
+    );
+    assert_eq!(bet["data"]["totalOdds"], "2.00", "canonical odds");
+
+    // A break can be lengthened, not shortened: the shorter one conflicts with the one in
+    // force (409), it is not a malformed request.
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/me/breaks",
+        &sam,
+        Some(json!({"type": "time_out", "days": 7.0})),
+    )
+    .await;
+    assert_eq!(status, 200, "{res}");
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/me/breaks",
+        &sam,
+        Some(json!({"type": "time_out", "days": 2})),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (409, "BREAK_IN_FORCE"), "{res}");
+    // Unknown references are 404s naming the member.
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/deposits",
+        &sam,
+        Some(json!({"amount": 100, "paymentMethodId": uuid::Uuid::now_v7()})),
+    )
+    .await;
+    assert_eq!(
+        (status, res["error"]["details"][0]["field"].as_str()),
+        (404, Some("paymentMethodId")),
+        "{res}"
+    );
+    // Card data never reaches us, whatever its letter case.
+    for key in [
+        "CardNumber",
+        "card_NUMBER",
+        "Number",
+        "PAN",
+        "cvV",
+        "Cvc",
+        "securityCode",
+        "SECURITY_code",
+    ] {
+        let (status, res) = call(
+            &s,
+            Method::POST,
+            "/api/v1/wallet/payment-methods",
+            &sam,
+            Some(json!({"type": "credit_card", "name": "Visa", "details": {key: "x"}})),
+        )
+        .await;
+        assert_eq!(status, 400, "{key}: {res}");
+    }
+    for path in [
+        "/api/v1/bets?limit=1",
+        "/api/v1/wallet/transactions?limit=1",
+    ] {
+        let (status, page) = call(&s, Method::GET, path, &sam, None).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        assert_eq!(page["data"]["limit"], 1, "{path}: {page}");
+        assert_eq!(page["data"]["items"].as_array().unwrap().len(), 1, "{path}");
+    }
+    let (status, x) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/markets/{}/exposure?limit=1&page=2", b.m[0]),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{x}");
+    assert_eq!(
+        (
+            &x["data"]["total"],
+            x["data"]["items"].as_array().map(Vec::len)
+        ),
+        (&json!(2), Some(1)),
+        "{x}"
+    );
 }

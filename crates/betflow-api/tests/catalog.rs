@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 betflow_store::conformance!(
     catalog_crud_filters_and_odds,
     delete_retires_without_erasing,
+    every_list_is_a_page,
+    typed_bodies_refuse_what_their_schema_forbids,
 );
 
 async fn made(s: &TestServer, token: &str, path: &str, body: Value) -> Value {
@@ -138,12 +140,6 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
             "type",
         ),
         (
-            "/api/v1/leagues",
-            json!({"sportId": uuid::Uuid::now_v7(), "name": "x", "displayName": "x",
-            "slug": "x"}),
-            "sportId",
-        ),
-        (
             "/api/v1/events",
             json!({"sportId": sport, "homeTeamId": teams[0], "awayTeamId": teams[1],
             "startTime": "tomorrow"}),
@@ -164,6 +160,34 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
                 .any(|d| d["field"] == field),
             "{field} in {err}"
         );
+    }
+    // A reference to nothing is a 404 naming the member (the body itself is well formed).
+    for (path, body, field) in [
+        (
+            "/api/v1/leagues",
+            json!({"sportId": uuid::Uuid::now_v7(), "name": "x", "displayName": "x",
+            "slug": "x"}),
+            "sportId",
+        ),
+        (
+            "/api/v1/events",
+            json!({"sportId": sport, "homeTeamId": teams[0], "awayTeamId": uuid::Uuid::now_v7(),
+            "startTime": start}),
+            "awayTeamId",
+        ),
+        (
+            "/api/v1/selections",
+            json!({"marketId": uuid::Uuid::now_v7(), "name": "Draw", "odds": "3"}),
+            "marketId",
+        ),
+    ] {
+        let (status, err) = call(&s, Method::POST, path, &admin, Some(body)).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (404, Some("NOT_FOUND")),
+            "{path}: {err}"
+        );
+        assert_eq!(err["error"]["details"][0]["field"], field, "{path}: {err}");
     }
     let (status, _) = call(
         &s,
@@ -247,7 +271,8 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
         None,
     )
     .await;
-    let h = history["data"].as_array().unwrap();
+    assert_eq!(history["data"]["total"], 2, "{history}");
+    let h = history["data"]["items"].as_array().unwrap();
     assert_eq!(h.len(), 2, "{history}");
     assert_eq!(
         (h[0]["oldOdds"].clone(), h[0]["newOdds"].clone()),
@@ -368,6 +393,16 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
     }
     let (status, _) = call(&s, Method::GET, "/api/v1/events?status=over", &punter, None).await;
     assert_eq!(status, 400);
+    // A window that ends before it starts holds no event (not an error).
+    let (status, page) = call(
+        &s,
+        Method::GET,
+        "/api/v1/events?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z",
+        &punter,
+        None,
+    )
+    .await;
+    assert_eq!((status, &page["data"]["total"]), (200, &json!(0)), "{page}");
     let (_, teams_page) = call(&s, Method::GET, "/api/v1/teams?search=lon", &punter, None).await;
     assert_eq!(teams_page["data"]["total"], 2);
     let (status, _) = call(
@@ -473,7 +508,7 @@ async fn delete_retires_without_erasing(db: TestDb) {
         assert_eq!(status, 200, "{path} twice");
     }
     let (_, sports) = call(&s, Method::GET, "/api/v1/sports", &punter, None).await;
-    let listed: Vec<&str> = sports["data"]
+    let listed: Vec<&str> = sports["data"]["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -515,4 +550,283 @@ async fn delete_retires_without_erasing(db: TestDb) {
     )
     .await;
     assert_eq!(status, 400);
+}
+
+/// The list envelope `{items, total, page, limit, totalPages}` with `page` and `limit` on
+/// every catalog list, sports and price history included (they used to be bare arrays).
+async fn every_list_is_a_page(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let mut sports = vec![];
+    for (i, name) in ["darts", "golf", "snooker"].into_iter().enumerate() {
+        sports.push(id(&made(
+            &s,
+            &admin,
+            "/api/v1/sports",
+            json!({"name": name, "displayName": name, "slug": name, "sortOrder": i}),
+        )
+        .await));
+    }
+    let page = |path: String| {
+        let (s, admin) = (&s, admin.clone());
+        async move {
+            let (status, res) = call(s, Method::GET, &path, &admin, None).await;
+            assert_eq!(status, 200, "{path}: {res}");
+            let data = res["data"].clone();
+            for key in ["items", "total", "page", "limit", "totalPages"] {
+                assert!(data.get(key).is_some(), "{path}: no {key} in {data}");
+            }
+            data
+        }
+    };
+    let first = page("/api/v1/sports?limit=2".into()).await;
+    assert_eq!(
+        (
+            &first["total"],
+            &first["page"],
+            &first["limit"],
+            &first["totalPages"]
+        ),
+        (&json!(3), &json!(1), &json!(2), &json!(2))
+    );
+    assert_eq!(first["items"][0]["id"], sports[0].as_str(), "display order");
+    let second = page("/api/v1/sports?limit=2&page=2".into()).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["items"][0]["id"], sports[2].as_str());
+    for bad in [
+        "page=0",
+        "limit=0",
+        "limit=101",
+        "page=4294967296",
+        "page=x",
+    ] {
+        let (status, err) = call(
+            &s,
+            Method::GET,
+            &format!("/api/v1/sports?{bad}"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {err}");
+    }
+
+    // A selection's price history: the opening price and two changes, a page at a time.
+    let sport = sports[0].clone();
+    let mut teams = vec![];
+    for name in ["ann", "bob"] {
+        teams.push(id(&made(
+            &s,
+            &admin,
+            "/api/v1/teams",
+            json!({"sportId": sport, "name": name, "displayName": name, "slug": name}),
+        )
+        .await));
+    }
+    let event = id(&made(
+        &s,
+        &admin,
+        "/api/v1/events",
+        json!({"sportId": sport, "homeTeamId": teams[0], "awayTeamId": teams[1],
+               "startTime": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}),
+    )
+    .await);
+    let market = id(&made(
+        &s,
+        &admin,
+        "/api/v1/markets",
+        json!({"eventId": event, "type": "moneyline", "name": "Winner"}),
+    )
+    .await);
+    let sel = id(&made(
+        &s,
+        &admin,
+        "/api/v1/selections",
+        json!({"marketId": market, "name": "ann", "odds": "2.0"}),
+    )
+    .await);
+    for odds in ["2.02", "2.04"] {
+        let (status, res) = call(
+            &s,
+            Method::PATCH,
+            &format!("/api/v1/selections/{sel}"),
+            &admin,
+            Some(json!({"odds": odds})),
+        )
+        .await;
+        assert_eq!(status, 200, "{res}");
+    }
+    let prices = page(format!("/api/v1/selections/{sel}/prices?limit=1&page=3")).await;
+    assert_eq!(
+        (&prices["total"], &prices["totalPages"]),
+        (&json!(3), &json!(3))
+    );
+    assert_eq!(
+        prices["items"][0]["newOdds"], "2.04",
+        "oldest first: {prices}"
+    );
+    for path in [
+        "/api/v1/leagues".to_owned(),
+        "/api/v1/teams".to_owned(),
+        "/api/v1/events".to_owned(),
+        format!("/api/v1/sports/{sport}/events"),
+    ] {
+        let data = page(format!("{path}?limit=1")).await;
+        assert_eq!(data["limit"], 1, "{path}");
+    }
+}
+
+/// Catalog bodies are typed: a member the schema does not declare, a `null` where a value
+/// is required, a wrong type or an out-of-range decimal is a 400 naming the member; a create
+/// answers 201 with the `Location` of what it made.
+async fn typed_bodies_refuse_what_their_schema_forbids(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let res = s
+        .with_token(Method::POST, "/api/v1/sports", &admin)
+        .json(
+            &json!({"name": "rugby", "displayName": "Rugby", "slug": "rugby",
+                      "iconUrl": "https://example.com/r.svg"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let sport: Value = res.json().await.unwrap();
+    let sport = id(&sport["data"]);
+    assert_eq!(location, format!("/api/v1/sports/{sport}"));
+    let (status, got) = call(&s, Method::GET, &location, &admin, None).await;
+    assert_eq!((status, got["data"]["slug"].as_str()), (200, Some("rugby")));
+
+    let (status, patched) = call(
+        &s,
+        Method::PATCH,
+        &location,
+        &admin,
+        Some(json!({"iconUrl": null, "sortOrder": 3})),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["data"]["iconUrl"], Value::Null, "null clears it");
+    assert_eq!(patched["data"]["sortOrder"], 3);
+
+    let teams = [
+        made(
+            &s,
+            &admin,
+            "/api/v1/teams",
+            json!({"sportId": sport, "name": "A", "displayName": "A", "slug": "a"}),
+        )
+        .await,
+        made(
+            &s,
+            &admin,
+            "/api/v1/teams",
+            json!({"sportId": sport, "name": "B", "displayName": "B", "slug": "b"}),
+        )
+        .await,
+    ];
+    let event = id(&made(
+        &s,
+        &admin,
+        "/api/v1/events",
+        json!({"sportId": sport, "homeTeamId": id(&teams[0]), "awayTeamId": id(&teams[1]),
+               "startTime": "2030-01-01T15:00:00Z"}),
+    )
+    .await);
+    let market = id(&made(
+        &s,
+        &admin,
+        "/api/v1/markets",
+        json!({"eventId": event, "type": "point_spread", "name": "Handicap",
+               "handicap": "-1.5"}),
+    )
+    .await);
+    let sel = made(
+        &s,
+        &admin,
+        "/api/v1/selections",
+        json!({"marketId": market, "name": "A -1.5", "odds": 2.5, "probability": 0.4}),
+    )
+    .await;
+    assert_eq!(
+        (&sel["odds"], &sel["probability"]),
+        (&json!("2.50"), &json!("0.4")),
+        "a JSON number is read exactly: {sel}"
+    );
+
+    for (method, path, body, field) in [
+        (
+            Method::POST,
+            "/api/v1/sports".to_owned(),
+            json!({"name": "x", "displayName": "X", "slug": "x", "colour": "red"}),
+            "colour",
+        ),
+        (
+            Method::PATCH,
+            location.clone(),
+            json!({"name": null}),
+            "name",
+        ),
+        (
+            Method::PATCH,
+            location.clone(),
+            json!({"sortOrder": "first"}),
+            "sortOrder",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/events/{event}"),
+            json!({"sportId": sport}),
+            "sportId",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/events/{event}"),
+            json!({"status": "Live"}),
+            "status",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/markets/{market}"),
+            json!({"handicap": "1_000"}),
+            "handicap",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/markets/{market}"),
+            json!({"handicap": "1.505"}),
+            "handicap",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/markets/{market}"),
+            json!({"totalPoints": " 2.5"}),
+            "totalPoints",
+        ),
+        (
+            Method::POST,
+            "/api/v1/selections".to_owned(),
+            json!({"marketId": market, "name": "B", "odds": "1000.5"}),
+            "odds",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/selections/{}", id(&sel)),
+            json!({"reason": "x".repeat(501)}),
+            "reason",
+        ),
+    ] {
+        let (status, err) = call(&s, method.clone(), &path, &admin, Some(body.clone())).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{method} {path} {body}: {err}"
+        );
+        assert_eq!(
+            err["error"]["details"][0]["field"], field,
+            "{method} {path} {body}: {err}"
+        );
+    }
 }

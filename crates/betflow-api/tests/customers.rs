@@ -8,7 +8,11 @@ use common::{TestServer, spawn};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-betflow_store::conformance!(customers_register_and_set_preferences,);
+betflow_store::conformance!(
+    customers_register_and_set_preferences,
+    limits_name_a_pending_raise,
+    profile_is_null_for_staff_and_preferences_refuse_unknown_members,
+);
 
 async fn call(
     s: &TestServer,
@@ -239,4 +243,126 @@ async fn customers_register_and_set_preferences(db: TestDb) {
         got["data"]["displayOdds"], "2.50",
         "staff without preferences see decimal"
     );
+}
+
+/// `GET /me/limits` shows a raise waiting out its cooling-off with named fields
+/// (`{"amount", "effectiveAt"}`), not the stored `[amount, at]` pair; a removal pends with a
+/// null amount.
+async fn limits_name_a_pending_raise(db: TestDb) {
+    let s = spawn(db).await;
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/auth/register",
+        None,
+        Some(registration("lee", born(30, 0))),
+    )
+    .await;
+    assert_eq!(status, 201, "{res}");
+    let token = s.login("lee", "a-long-password").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let set = |amount: Value| {
+        let (s, token) = (&s, token.clone());
+        async move {
+            let (status, res) = call(
+                s,
+                Method::PUT,
+                "/api/v1/me/limits",
+                Some(&token),
+                Some(json!({"kind": "deposit", "period": "week", "amount": amount})),
+            )
+            .await;
+            assert_eq!(status, 200, "{res}");
+            res["data"]["limits"][0].clone()
+        }
+    };
+    let first = set(json!(20_000)).await;
+    assert_eq!(first["amount"], 20_000, "a first limit applies at once");
+    assert_eq!(first["pending"], Value::Null, "{first}");
+
+    let before = Utc::now();
+    let raised = set(json!(50_000)).await;
+    assert_eq!(raised["amount"], 20_000, "a raise waits");
+    assert_eq!(raised["pending"]["amount"], 50_000, "{raised}");
+    let at: chrono::DateTime<Utc> = raised["pending"]["effectiveAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        at >= before + Duration::hours(24) && at <= Utc::now() + Duration::hours(24),
+        "{at}: 24 hours of cooling-off"
+    );
+    assert_eq!(
+        raised["pending"].as_object().unwrap().len(),
+        2,
+        "exactly amount and effectiveAt: {raised}"
+    );
+
+    let (status, read) = call(&s, Method::GET, "/api/v1/me/limits", Some(&token), None).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["data"]["limits"][0], raised, "the read shows the same");
+    assert_eq!(read["data"]["exclusion"], Value::Null);
+
+    let removal = set(Value::Null).await;
+    assert_eq!(removal["amount"], 20_000);
+    assert_eq!(removal["pending"]["amount"], Value::Null, "{removal}");
+    assert!(removal["pending"]["effectiveAt"].is_string(), "{removal}");
+}
+
+/// Staff have no customer profile: `profile` and `preferences` are null (the schema says
+/// nullable). The preferences patch refuses members it does not know, and `null` for a
+/// member that cannot be absent.
+async fn profile_is_null_for_staff_and_preferences_refuse_unknown_members(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (status, me) = call(&s, Method::GET, "/api/v1/me/profile", Some(&admin), None).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["data"]["user"]["username"], "admin");
+    assert_eq!(
+        (&me["data"]["profile"], &me["data"]["preferences"]),
+        (&Value::Null, &Value::Null),
+        "{me}"
+    );
+    for (patch, field) in [
+        (json!({"theme": "dark"}), "theme"),
+        (json!({"oddsFormat": null}), "oddsFormat"),
+        (json!({"oddsFormat": "American"}), "oddsFormat"),
+        (
+            json!({"responsibleGaming": {"realityCheckMinutes": 60.5}}),
+            "responsibleGaming.realityCheckMinutes",
+        ),
+    ] {
+        let (status, err) = call(
+            &s,
+            Method::PATCH,
+            "/api/v1/me/preferences",
+            Some(&admin),
+            Some(patch.clone()),
+        )
+        .await;
+        assert_eq!(status, 400, "{patch}: {err}");
+        assert_eq!(err["error"]["details"][0]["field"], field, "{patch}: {err}");
+    }
+    let (status, prefs) = call(
+        &s,
+        Method::PATCH,
+        "/api/v1/me/preferences",
+        Some(&admin),
+        Some(json!({"uiPreferences": {"theme": "dark", "language": null},
+                    "responsibleGaming": {"realityCheckMinutes": null}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{prefs}");
+    assert_eq!(prefs["data"]["uiPreferences"], json!({"theme": "dark"}));
+    assert_eq!(
+        prefs["data"]["responsibleGaming"]["realityCheckMinutes"],
+        Value::Null,
+        "null removes it: {prefs}"
+    );
+    let (_, me) = call(&s, Method::GET, "/api/v1/me/profile", Some(&admin), None).await;
+    assert_eq!(me["data"]["profile"], Value::Null);
+    assert_eq!(me["data"]["preferences"]["uiPreferences"]["theme"], "dark");
 }

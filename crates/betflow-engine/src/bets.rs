@@ -20,11 +20,11 @@ use betflow_domain::sportsbook::wallet::{
     TransferKind,
 };
 use betflow_domain::time::now;
-use betflow_domain::{Page, Violation};
+use betflow_domain::{Page, PageRequest, Violation};
 use betflow_store::{Placement, Transaction as DbTransaction};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::batch::Outcome;
@@ -193,14 +193,18 @@ pub(crate) fn decide(
         });
         match state {
             Some(s) => states.push(s),
-            None => missing.push(Violation::new(
-                format!("legs[{i}].selectionId"),
-                "no such selection",
-            )),
+            None => missing.push(json!({"field": format!("legs[{i}].selectionId"),
+                                        "message": "no such selection"})),
         }
     }
     if !missing.is_empty() {
-        return Err(DomainError::Validation(missing).into());
+        // Like any other reference to nothing: 404, naming each leg at fault.
+        return Err(rejected(
+            404,
+            "NOT_FOUND",
+            format!("no such selection ({} of the legs)", missing.len()),
+            Some(Value::Array(missing)),
+        ));
     }
     let priced = bets::price(slip, &states, settings, at).map_err(refusal)?;
     if priced.in_play && !waited && !settings.in_play_delay.is_zero() {
@@ -418,11 +422,22 @@ impl Engine {
     pub async fn market_exposure(
         &self,
         market_id: Uuid,
-    ) -> Result<Vec<SelectionExposure>, EngineError> {
+        page: PageRequest,
+    ) -> Result<Page<SelectionExposure>, EngineError> {
         if self.store.get_market(market_id).await?.is_none() {
             return Err(EngineError::NotFound(format!("market {market_id}")));
         }
-        Ok(self.store.market_exposure(market_id).await?)
+        // Each selection's liability is relative to the whole market's stakes, so the
+        // market's rows (one per selection: a handful) are computed together and the page
+        // is cut from them.
+        let all = self.store.market_exposure(market_id).await?;
+        let total = all.len() as u64;
+        let items = all
+            .into_iter()
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+            .take(page.limit() as usize)
+            .collect();
+        Ok(Page::new(items, total, page))
     }
 
     pub async fn selection_exposure(

@@ -159,7 +159,7 @@ fn not_found(what: &str, id: Uuid) -> EngineError {
 }
 
 fn missing(field: &str, what: &str) -> EngineError {
-    DomainError::invalid(field, format!("no such {what}")).into()
+    crate::wallet::missing_reference(field, what)
 }
 
 fn conflict(e: StoreError, what: &str) -> EngineError {
@@ -369,8 +369,12 @@ impl Engine {
             .ok_or_else(|| not_found(T::TABLE.trim_end_matches('s'), id))
     }
 
-    pub async fn sports(&self, active_only: bool) -> Result<Vec<Sport>, EngineError> {
-        Ok(self.store.list_sports(active_only).await?)
+    pub async fn sports(
+        &self,
+        active_only: bool,
+        page: PageRequest,
+    ) -> Result<Page<Sport>, EngineError> {
+        Ok(self.store.list_sports(active_only, page).await?)
     }
 
     pub async fn leagues(
@@ -391,12 +395,9 @@ impl Engine {
         Ok(self.store.list_teams(sport, league, search, page).await?)
     }
 
+    /// Events in `[from, to)`. A `from` after `to` is an empty window, answered with an empty
+    /// page like any window no event falls in.
     pub async fn fixtures(&self, filter: &EventFilter) -> Result<Page<EventSummary>, EngineError> {
-        if let (Some(a), Some(b)) = (filter.from, filter.to)
-            && a > b
-        {
-            return Err(DomainError::invalid("from", "must not be after to").into());
-        }
         Ok(self.store.list_events(filter).await?)
     }
 
@@ -438,9 +439,13 @@ impl Engine {
         Ok(self.store.list_selections(&[market]).await?)
     }
 
-    pub async fn price_history(&self, selection: Uuid) -> Result<Vec<PriceChange>, EngineError> {
+    pub async fn price_history(
+        &self,
+        selection: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<PriceChange>, EngineError> {
         self.catalog_get::<Selection>(selection).await?;
-        Ok(self.store.price_history(selection).await?)
+        Ok(self.store.price_history(selection, page).await?)
     }
 
     /// Suspends an open market or reopens a suspended one, in one call.

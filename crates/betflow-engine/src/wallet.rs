@@ -10,7 +10,6 @@
 use std::future::Future;
 
 use betflow_domain::DomainError;
-use betflow_domain::Page;
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::identity::Role;
 use betflow_domain::sportsbook::customers::VerificationStatus;
@@ -23,6 +22,7 @@ use betflow_domain::sportsbook::wallet::{
 };
 use betflow_domain::text;
 use betflow_domain::time::now;
+use betflow_domain::{Page, PageRequest};
 use betflow_store::{AccountCheck, IdempotencyClaim, TransactionFilter};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -34,6 +34,10 @@ use crate::{Engine, EngineError};
 
 /// The most one deposit or withdrawal may move (minor units): 1,000,000.00.
 pub const MAX_AMOUNT: i64 = 100_000_000;
+
+/// Longest payment-provider reference kept on a transaction.
+pub const MAX_EXTERNAL_REFERENCE: usize = 100;
+
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION: Duration = Duration::hours(24);
 /// How long a claimed idempotency key whose request never finished blocks retries.
@@ -127,6 +131,18 @@ pub struct WalletView {
     #[serde(flatten)]
     pub balances: Balances,
     pub verification_status: VerificationStatus,
+}
+
+/// A body names an object that does not exist: 404 `NOT_FOUND`, with the member at fault in
+/// `details` as a validation error names it. A 404 like the URL's own, since either way the
+/// client asked for something that is not there, and not a 400: the body is well formed.
+pub(crate) fn missing_reference(field: &str, what: &str) -> EngineError {
+    rejected(
+        404,
+        "NOT_FOUND",
+        format!("{field}: no such {what}"),
+        Some(json!([{"field": field, "message": format!("no such {what}")}])),
+    )
 }
 
 pub(crate) fn rejected(
@@ -390,11 +406,7 @@ impl Engine {
         if let Some(id) = id {
             match self.store.get_payment_method(id).await? {
                 Some(m) if m.user_id == user_id && m.is_active => {}
-                _ => {
-                    return Err(
-                        DomainError::invalid("paymentMethodId", "no such payment method").into(),
-                    );
-                }
+                _ => return Err(missing_reference("paymentMethodId", "payment method")),
             }
         }
         Ok(())
@@ -571,6 +583,19 @@ impl Engine {
         if fees < 0 || fees > current.amount {
             return Err(DomainError::invalid("fees", "0 up to the amount").into());
         }
+        // The column is VARCHAR(100): PostgreSQL would fail the statement (a 500) where
+        // SQLite stores anything, so both refuse it here.
+        if details
+            .external_reference
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_EXTERNAL_REFERENCE)
+        {
+            return Err(DomainError::invalid(
+                "externalReference",
+                format!("at most {MAX_EXTERNAL_REFERENCE} characters"),
+            )
+            .into());
+        }
         crate::retry_contended(|| self.resolve_once(id, &current, target, fees, &details, actor))
             .await
     }
@@ -728,8 +753,12 @@ impl Engine {
         Ok(method)
     }
 
-    pub async fn payment_methods(&self, user_id: Uuid) -> Result<Vec<PaymentMethod>, EngineError> {
-        Ok(self.store.list_payment_methods(user_id).await?)
+    pub async fn payment_methods(
+        &self,
+        user_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<PaymentMethod>, EngineError> {
+        Ok(self.store.list_payment_methods(user_id, page).await?)
     }
 
     /// Every account summed from its transfers beside its projection, with the verdict: each
@@ -782,7 +811,7 @@ impl Engine {
         actor: &Actor,
     ) -> Result<ResponsibleGambling, EngineError> {
         self.change_rg(user_id, at, actor, |rg| {
-            rg.request_limit(kind, period, amount, at)
+            Ok(rg.request_limit(kind, period, amount, at)?)
         })
         .await
     }
@@ -795,8 +824,25 @@ impl Engine {
         at: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<ResponsibleGambling, EngineError> {
-        self.change_rg(user_id, at, actor, |rg| rg.take_break(exclusion, at))
-            .await
+        self.change_rg(user_id, at, actor, |rg| {
+            // A shorter break than the one in force conflicts with the customer's state (it
+            // would be fine another day): 409, not a malformed request.
+            if let Some(current) = rg.active_exclusion(at)
+                && exclusion.ends_at < current.ends_at
+            {
+                return Err(rejected(
+                    409,
+                    "BREAK_IN_FORCE",
+                    format!(
+                        "a break is in force until {}: it can be lengthened, not shortened",
+                        current.ends_at.to_rfc3339()
+                    ),
+                    Some(json!({"endsAt": current.ends_at})),
+                ));
+            }
+            Ok(rg.take_break(exclusion, at)?)
+        })
+        .await
     }
 
     async fn change_rg(
@@ -804,7 +850,7 @@ impl Engine {
         user_id: Uuid,
         at: DateTime<Utc>,
         actor: &Actor,
-        change: impl FnOnce(&mut ResponsibleGambling) -> Result<(), DomainError>,
+        change: impl FnOnce(&mut ResponsibleGambling) -> Result<(), EngineError>,
     ) -> Result<ResponsibleGambling, EngineError> {
         let mut tx = self.store.begin().await?;
         let current = tx.responsible_gambling(user_id).await?;

@@ -445,8 +445,8 @@ pub trait WebhookWrite {
 #[async_trait]
 pub trait CatalogRead {
     async fn get_sport(&self, id: Uuid) -> Result<Option<Sport>>;
-    /// In display order.
-    async fn list_sports(&self, active_only: bool) -> Result<Vec<Sport>>;
+    /// In display order, a page at a time.
+    async fn list_sports(&self, active_only: bool, page: PageRequest) -> Result<Page<Sport>>;
     async fn get_league(&self, id: Uuid) -> Result<Option<League>>;
     async fn list_leagues(&self, sport_id: Option<Uuid>, page: PageRequest)
     -> Result<Page<League>>;
@@ -467,8 +467,12 @@ pub trait CatalogRead {
     async fn get_selection(&self, id: Uuid) -> Result<Option<Selection>>;
     /// The selections of these markets.
     async fn list_selections(&self, market_ids: &[Uuid]) -> Result<Vec<Selection>>;
-    /// Every odds change of a selection, oldest first.
-    async fn price_history(&self, selection_id: Uuid) -> Result<Vec<PriceChange>>;
+    /// A selection's odds changes, oldest first, a page at a time.
+    async fn price_history(
+        &self,
+        selection_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<PriceChange>>;
 }
 
 /// Writing the catalog inside a transaction. `save_*` inserts, or with `update` rewrites the
@@ -558,7 +562,12 @@ pub trait WalletRead {
     /// Newest first.
     async fn list_transactions(&self, filter: &TransactionFilter)
     -> Result<Page<MoneyTransaction>>;
-    async fn list_payment_methods(&self, user_id: Uuid) -> Result<Vec<PaymentMethod>>;
+    /// A customer's payment methods, oldest first, a page at a time.
+    async fn list_payment_methods(
+        &self,
+        user_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<PaymentMethod>>;
     async fn get_payment_method(&self, id: Uuid) -> Result<Option<PaymentMethod>>;
     /// Every account's balance summed from the transfers, beside the projection's.
     async fn reconcile(&self) -> Result<Vec<AccountCheck>>;

@@ -107,9 +107,12 @@ async fn catalog_round_trips_and_constraints(db: TestDb) {
             .to_string(),
         "1.91"
     );
-    let history = st.price_history(sel.id).await.unwrap();
-    assert_eq!(history.len(), 1);
-    assert_eq!(history[0].old_odds.unwrap().to_string(), "1.85");
+    let history = st
+        .price_history(sel.id, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(history.total, 1);
+    assert_eq!(history.items[0].old_odds.unwrap().to_string(), "1.85");
 
     // Constraints: unique slugs, one market per (event, type, line), two different teams,
     // odds above 1.
@@ -269,5 +272,13 @@ async fn events_filter_search_and_count_markets(db: TestDb) {
         .unwrap();
     assert_eq!(teams.total, 2);
     assert_eq!(teams.items[0].display_name, "Arsenal");
-    assert_eq!(db.store.list_sports(true).await.unwrap().len(), 2);
+    let sports = db
+        .store
+        .list_sports(true, PageRequest::new(Some(1), Some(1)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (sports.total, sports.items.len(), sports.total_pages),
+        (2, 1, 2)
+    );
 }

@@ -6,25 +6,31 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use betflow_domain::DomainError;
 use betflow_domain::sportsbook::bets::{
-    Bet, BetFilter, BetSlip, BetStatus, BetType, LegResult, OddsChangePolicy, SelectionExposure,
-    SlipLeg,
+    Bet, BetFilter, BetLeg, BetSlip, BetStatus, BetType, LegResult, MAX_PARLAY_LEGS,
+    OddsChangePolicy, SelectionExposure, SlipLeg,
 };
-use betflow_domain::{DomainError, PageRequest};
+use betflow_domain::sportsbook::catalog::MarketStatus;
+use betflow_domain::sportsbook::odds::Odds;
 use betflow_engine::bets::{SettleMode, SettlementReport};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::dto::ListData;
-use super::wallet::{idempotency_key, money_response};
+use super::catalog::dto::{Whole, decimals, string_enum};
+use super::dto::{ListData, PageParams};
+use super::wallet::{IDEMPOTENCY_KEY, idempotency_key, money_response};
 use crate::AppState;
 use crate::auth::{Auth, Authorized, ClientInfo};
-use crate::envelope::ApiResponse;
+use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 
 pub const TAG: &str = "bets";
 
@@ -33,45 +39,313 @@ crate::permissions! {
     Exposure => ["sportsbook:manage"];
 }
 
+/// `schema_with` functions for the bets' enums, listed from the domain's own values.
+mod enums {
+    use super::*;
+
+    pub fn bet_type() -> RefOr<Schema> {
+        string_enum(
+            BetType::ALL.iter().map(|t| t.as_str()),
+            false,
+            "`single` (one leg) or `parlay` (2 to 12 legs on different events).",
+        )
+    }
+    pub fn bet_status() -> RefOr<Schema> {
+        string_enum(
+            BetStatus::ALL.iter().map(|t| t.as_str()),
+            false,
+            "Placed bets are `accepted`; settlement ends in a `settled_*` state or `voided`.",
+        )
+    }
+    pub fn leg_result() -> RefOr<Schema> {
+        string_enum(
+            LegResult::ALL.iter().map(|t| t.as_str()),
+            false,
+            "A selection's result.",
+        )
+    }
+    pub fn leg_result_nullable() -> RefOr<Schema> {
+        string_enum(
+            LegResult::ALL.iter().map(|t| t.as_str()),
+            true,
+            "The leg's result; null until its market settles.",
+        )
+    }
+    pub fn odds_change_policy() -> RefOr<Schema> {
+        string_enum(
+            OddsChangePolicy::ALL.iter().map(|t| t.as_str()),
+            false,
+            "When the offered odds moved since the customer saw them: `none` (default) \
+             refuses, `higher` accepts better odds, `any` accepts the current odds.",
+        )
+    }
+    pub fn market_status() -> RefOr<Schema> {
+        string_enum(
+            MarketStatus::ALL.iter().map(|t| t.as_str()),
+            false,
+            "The market's status after the call.",
+        )
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BetLegDto {
+    pub id: Uuid,
+    pub bet_id: Uuid,
+    pub selection_id: Uuid,
+    pub market_id: Uuid,
+    pub event_id: Uuid,
+    /// The decimal odds taken, in the canonical text form.
+    #[serde(with = "betflow_domain::sportsbook::odds::text")]
+    #[schema(value_type = String, example = "1.85")]
+    pub odds: Decimal,
+    #[schema(schema_with = enums::leg_result_nullable)]
+    pub result: Option<LegResult>,
+    pub settled_at: Option<DateTime<Utc>>,
+    /// The selection's name, for history listings.
+    pub selection_name: Option<String>,
+}
+
+impl From<BetLeg> for BetLegDto {
+    fn from(l: BetLeg) -> Self {
+        Self {
+            id: l.id,
+            bet_id: l.bet_id,
+            selection_id: l.selection_id,
+            market_id: l.market_id,
+            event_id: l.event_id,
+            odds: l.odds,
+            result: l.result,
+            settled_at: l.settled_at,
+            selection_name: l.selection_name,
+        }
+    }
+}
+
+/// A bet with its legs (the seed's bets and bet_selections).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BetDto {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(schema_with = enums::bet_type)]
+    pub bet_type: BetType,
+    #[schema(schema_with = enums::bet_status)]
+    pub status: BetStatus,
+    /// In integer minor units of `currencyCode`.
+    #[schema(example = 1000)]
+    pub stake: i64,
+    /// The product of the legs' odds, in the canonical text form.
+    #[serde(with = "betflow_domain::sportsbook::odds::text")]
+    #[schema(value_type = String, example = "1.85")]
+    pub total_odds: Decimal,
+    /// The return if every leg wins (stake included), in integer minor units.
+    #[schema(example = 1850)]
+    pub potential_win: i64,
+    /// The return paid on settlement (stake included), in integer minor units; 0 while open.
+    pub actual_win: i64,
+    #[schema(example = "GBP")]
+    pub currency_code: String,
+    pub placed_at: DateTime<Utc>,
+    pub settled_at: Option<DateTime<Utc>>,
+    pub void_reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub legs: Vec<BetLegDto>,
+}
+
+impl From<Bet> for BetDto {
+    fn from(b: Bet) -> Self {
+        Self {
+            id: b.id,
+            user_id: b.user_id,
+            bet_type: b.bet_type,
+            status: b.status,
+            stake: b.stake,
+            total_odds: b.total_odds,
+            potential_win: b.potential_win,
+            actual_win: b.actual_win,
+            currency_code: b.currency_code,
+            placed_at: b.placed_at,
+            settled_at: b.settled_at,
+            void_reason: b.void_reason,
+            metadata: b.metadata,
+            legs: b.legs.into_iter().map(BetLegDto::from).collect(),
+        }
+    }
+}
+
+/// Open stakes and liabilities on one selection. Money in integer minor units.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectionExposureDto {
+    pub selection_id: Uuid,
+    pub market_id: Uuid,
+    /// Open bets with a leg on this selection.
+    pub open_bets: i64,
+    /// Their stakes, in integer minor units.
+    pub stakes: i64,
+    /// What they return if every leg wins, in integer minor units (the house's worst case).
+    pub potential_payout: i64,
+    /// `potentialPayout` less the open stakes on the whole market, in integer minor units:
+    /// what the house loses if this selection wins (negative: what it keeps).
+    pub net_liability: i64,
+}
+
+impl From<SelectionExposure> for SelectionExposureDto {
+    fn from(e: SelectionExposure) -> Self {
+        Self {
+            selection_id: e.selection_id,
+            market_id: e.market_id,
+            open_bets: e.open_bets,
+            stakes: e.stakes,
+            potential_payout: e.potential_payout,
+            net_liability: e.net_liability,
+        }
+    }
+}
+
+/// What a settlement, resettlement or void did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementReportDto {
+    pub market_id: Uuid,
+    #[schema(schema_with = enums::market_status)]
+    pub market_status: MarketStatus,
+    /// Bets whose settlement this call decided (their last leg settled here).
+    pub bets_settled: u64,
+    /// Settled bets this call reversed and settled again.
+    pub bets_resettled: u64,
+    /// Legs that got a result here.
+    pub legs_updated: u64,
+    /// Returns credited by this call less returns it reversed, in integer minor units.
+    pub net_payout: i64,
+}
+
+impl From<SettlementReport> for SettlementReportDto {
+    fn from(r: SettlementReport) -> Self {
+        Self {
+            market_id: r.market_id,
+            market_status: r.market_status,
+            bets_settled: r.bets_settled,
+            bets_resettled: r.bets_resettled,
+            legs_updated: r.legs_updated,
+            net_payout: r.net_payout,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LegBody {
     pub selection_id: Uuid,
     /// The decimal odds the customer saw, e.g. `"2.10"`.
-    #[schema(value_type = String, example = "2.10")]
-    pub odds: Decimal,
+    #[schema(schema_with = decimals::odds)]
+    pub odds: Odds,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlaceBetBody {
-    /// single or parlay
     #[serde(rename = "type")]
-    pub bet_type: String,
-    /// Minor units (cents) of the customer's currency.
-    pub stake: i64,
+    #[schema(schema_with = enums::bet_type)]
+    pub bet_type: BetType,
+    /// In integer minor units (cents) of the customer's currency, at least 1 (the configured
+    /// minimum and maximum stakes are `STAKE_TOO_LOW` / `STAKE_TOO_HIGH`, 422).
+    #[schema(value_type = i64, minimum = 1, example = 1000)]
+    pub stake: Whole<i64>,
+    /// One leg for a single, 2 to 12 on different events for a parlay, each selection once
+    /// (a selection twice is a 400).
+    #[schema(min_items = 1, max_items = 12)]
     pub legs: Vec<LegBody>,
-    /// none (default): refuse if the odds moved; higher: accept better odds; any: accept the
-    /// current odds whatever they are.
-    pub odds_change_policy: Option<String>,
+    #[serde(default)]
+    #[schema(schema_with = enums::odds_change_policy)]
+    pub odds_change_policy: Option<OddsChangePolicy>,
+}
+
+/// [`PlaceBetBody`]'s schema with the leg count tied to the type, as `BetSlip::validate`
+/// checks it: a `single` has exactly one leg, a `parlay` 2 to 12.
+pub struct PlaceBetRequest;
+
+impl utoipa::PartialSchema for PlaceBetRequest {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder};
+        let shape = |bet_type: BetType, min: usize, max: usize| {
+            ObjectBuilder::new()
+                .property(
+                    "type",
+                    ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String)
+                        .enum_values(Some([bet_type.as_str()])),
+                )
+                .property(
+                    "legs",
+                    ArrayBuilder::new()
+                        .items(utoipa::openapi::Ref::from_schema_name("LegBody"))
+                        .min_items(Some(min))
+                        .max_items(Some(max)),
+                )
+        };
+        AllOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("PlaceBetBody"))
+            .item(
+                OneOfBuilder::new()
+                    .item(shape(BetType::Single, 1, 1))
+                    .item(shape(BetType::Parlay, 2, MAX_PARLAY_LEGS)),
+            )
+            .description(Some(
+                "A bet slip: a single (one leg) or a parlay (2 to 12 legs on different events).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PlaceBetRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "PlaceBetRequest".into()
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            "PlaceBetBody".to_owned(),
+            <PlaceBetBody as utoipa::PartialSchema>::schema(),
+        ));
+        <PlaceBetBody as ToSchema>::schemas(schemas);
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/bets", tag = TAG, summary = "Place a bet",
-    description = "Customers. Checked in one transaction under row locks: the market open \
-                   (`MARKET_SUSPENDED`, `MARKET_CLOSED`), the event not started unless the \
-                   market is in play and the in-play delay has passed (`EVENT_STARTED`), the \
-                   selection active (`SELECTION_INACTIVE`), the odds against the policy \
-                   (`ODDS_CHANGED`, 409, with the current odds), the stake and payout bounds \
+    description = "Customers (others: 404). Checked in one transaction under row locks, each \
+                   refusal with a stable code: the market open (`MARKET_SUSPENDED`, \
+                   `MARKET_CLOSED`), the event not started unless the market is in play and \
+                   the in-play delay has passed (`EVENT_STARTED`), the selection active \
+                   (`SELECTION_INACTIVE`), the odds against the policy (`ODDS_CHANGED`, 409, \
+                   with the current odds in `details`), the stake and payout bounds \
                    (`STAKE_TOO_LOW`, `STAKE_TOO_HIGH`, `MAX_PAYOUT_EXCEEDED`), limits and \
-                   breaks (`LIMIT_EXCEEDED`, `SELF_EXCLUDED` 403), the balance \
-                   (`INSUFFICIENT_FUNDS`); parlays have 2–12 legs from different events \
-                   (`DUPLICATE_EVENT_IN_PARLAY`). Other refusals are 422. The stake is then \
-                   held. Takes an `Idempotency-Key` header.",
-    params(("Idempotency-Key" = Option<String>, Header)),
-    request_body = PlaceBetBody,
-    responses((status = 201, description = "The accepted bet"), (status = 400, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
-        (status = 422, body = ErrorEnvelope)))]
+                   breaks (`LIMIT_EXCEEDED`; `SELF_EXCLUDED`, 403), the balance \
+                   (`INSUFFICIENT_FUNDS`), parlay legs on different events \
+                   (`DUPLICATE_EVENT_IN_PARLAY`); those without a status here are 422. A leg \
+                   count that does not fit the type or a selection twice is a 400, an \
+                   unknown selection a 404. The stake is then held. Takes an `Idempotency-Key` \
+                   header.",
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY,
+        pattern = r"^[\x21-\x7E]{1,255}$")),
+    request_body = PlaceBetRequest,
+    responses((status = 201, description = "The accepted bet", body = Envelope<BetDto>,
+            headers(("Location" = String, description = "The bet's URL"))),
+        (status = 403, description = "SELF_EXCLUDED: the customer is on a break (or the \
+                                      credential lacks a permission)", body = ErrorEnvelope),
+        (status = 404, description = "NOT_FOUND: the caller is not a customer, or a leg's \
+                                      selection does not exist (`details` names the legs)",
+            body = ErrorEnvelope),
+        (status = 409, description = "ODDS_CHANGED (the current odds are in `details`) or \
+                                      IDEMPOTENCY_KEY_IN_USE", body = ErrorEnvelope),
+        (status = 422, description = "INSUFFICIENT_FUNDS, MARKET_SUSPENDED, MARKET_CLOSED, \
+                                      EVENT_STARTED, SELECTION_INACTIVE, STAKE_TOO_LOW, \
+                                      STAKE_TOO_HIGH, MAX_PAYOUT_EXCEEDED, LIMIT_EXCEEDED, \
+                                      DUPLICATE_EVENT_IN_PARLAY or IDEMPOTENCY_KEY_REUSED",
+            body = ErrorEnvelope)))]
 pub async fn place(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -80,129 +354,134 @@ pub async fn place(
     ApiJson(body): ApiJson<PlaceBetBody>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers, &p, "POST /api/v1/bets", &body)?;
-    let bet_type = match body.bet_type.as_str() {
-        "single" => BetType::Single,
-        "parlay" => BetType::Parlay,
-        other => {
-            return Err(DomainError::invalid(
-                "type",
-                format!("{other:?}: single or parlay (system bets are not offered)"),
-            )
-            .into());
-        }
-    };
-    let policy = match body.odds_change_policy.as_deref() {
-        None => OddsChangePolicy::None,
-        Some(p) => OddsChangePolicy::parse(p).ok_or_else(|| {
-            ApiError::from(DomainError::invalid(
-                "oddsChangePolicy",
-                "none, higher or any",
-            ))
-        })?,
-    };
     let slip = BetSlip {
-        bet_type,
-        stake: body.stake,
+        bet_type: body.bet_type,
+        stake: body.stake.0,
         legs: body
             .legs
             .iter()
             .map(|l| SlipLeg {
                 selection_id: l.selection_id,
-                odds: l.odds,
+                odds: l.odds.get(),
             })
             .collect(),
-        odds_change_policy: policy,
+        odds_change_policy: body.odds_change_policy.unwrap_or(OddsChangePolicy::None),
     };
     let r = state
         .engine
         .place_bet(&p, slip, Utc::now(), key.as_ref(), &actor)
         .await?;
-    money_response(r)
+    money_response::<_, BetDto>(r, |b| format!("/api/v1/bets/{}", b.id))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct BetParams {
-    /// accepted, settled_win, settled_loss, settled_push, voided, ...
-    pub status: Option<String>,
+    #[param(schema_with = enums::bet_status)]
+    pub status: Option<BetStatus>,
     /// Placed at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Placed before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    /// Operators: one customer's bets.
+    /// Operators: one customer's bets (ignored for customers).
     pub user_id: Option<Uuid>,
-    pub page: Option<u32>,
-    pub limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/bets", tag = TAG, summary = "Betting history",
     description = "The caller's bets, newest first, each with its legs' selection names, odds \
                    and results (get_user_betting_history). Operators (`wallet:read` or \
                    `sportsbook:settle`) see everyone's, or one customer's with `userId`.",
-    params(BetParams),
-    responses((status = 200, description = "A page of bets"), (status = 400, body = ErrorEnvelope)))]
+    params(BetParams, PageParams),
+    responses((status = 200, description = "A page of bets", body = Envelope<ListData<BetDto>>)))]
 pub async fn list(
     State(state): State<AppState>,
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<BetParams>,
-) -> Result<ApiResponse<ListData<Bet>>, ApiError> {
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            BetStatus::parse(s).ok_or_else(|| {
-                ApiError::from(DomainError::invalid(
-                    "status",
-                    format!("unknown status {s:?}"),
-                ))
-            })
-        })
-        .transpose()?;
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<BetDto>>, ApiError> {
     let filter = BetFilter {
         user_id: q.user_id,
-        status,
+        status: q.status,
         from: q.from,
         to: q.to,
-        page: PageRequest::new(q.page, q.limit)?,
+        page: paging.request()?,
     };
     let page = state.engine.bets(&p, filter).await?;
-    Ok(ApiResponse::ok(ListData::from_page(page, |b| b)))
+    Ok(ApiResponse::ok(ListData::from_page(page, BetDto::from)))
 }
 
 #[utoipa::path(get, path = "/api/v1/bets/{id}", tag = TAG, summary = "One bet",
-    description = "The caller's own, or any for operators.", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The bet"), (status = 404, body = ErrorEnvelope)))]
+    description = "The caller's own, or any for operators (someone else's is a 404 to a \
+                   customer).", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The bet", body = Envelope<BetDto>)))]
 pub async fn get(
     State(state): State<AppState>,
     Auth(p): Auth,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Bet>, ApiError> {
-    Ok(ApiResponse::ok(state.engine.bet(&p, id).await?))
+) -> Result<ApiResponse<BetDto>, ApiError> {
+    Ok(ApiResponse::ok(state.engine.bet(&p, id).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettleBody {
-    /// A result (win, loss, push, void) for every selection of the market.
-    #[schema(value_type = Object)]
-    pub results: HashMap<Uuid, String>,
-    /// Required for a resettlement.
+    /// A result for every selection of the market, by selection id.
+    #[schema(schema_with = results_schema)]
+    pub results: HashMap<Uuid, LegResult>,
+    /// A note, at most 500 characters; accepted but not kept (only a resettlement records
+    /// why).
+    #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
     pub reason: Option<String>,
 }
 
-fn parse_results(body: &SettleBody) -> Result<HashMap<Uuid, LegResult>, ApiError> {
-    body.results
-        .iter()
-        .map(|(id, r)| {
-            LegResult::parse(r).map(|r| (*id, r)).ok_or_else(|| {
-                ApiError::from(DomainError::invalid(
-                    format!("results.{id}"),
-                    "win, loss, push or void",
-                ))
-            })
-        })
-        .collect()
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResettleBody {
+    /// The corrected result for every selection of the market, by selection id.
+    #[schema(schema_with = results_schema)]
+    pub results: HashMap<Uuid, LegResult>,
+    /// Why the market is corrected: required, something other than white space, free text
+    /// (line breaks, no other control character), at most 500 characters; kept on each
+    /// corrected bet's audit rows.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
+    pub reason: String,
+}
+
+/// Longest reason a settlement, resettlement or void keeps (on each bet and in the audit).
+const MAX_REASON: usize = 500;
+
+fn check_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
+    match reason {
+        Some(r) if r.chars().count() > MAX_REASON => {
+            Err(DomainError::invalid("reason", format!("at most {MAX_REASON} characters")).into())
+        }
+        other => Ok(other),
+    }
+}
+
+/// `{selectionId: win|loss|push|void}`.
+fn results_schema() -> RefOr<Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Object)
+        .property_names(Some(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Uuid,
+                ))),
+        ))
+        .additional_properties(Some(enums::leg_result()))
+        .description(Some(
+            "A result (win, loss, push, void) for every selection of the market, keyed by \
+             selection id.",
+        ))
+        .into()
 }
 
 #[utoipa::path(post, path = "/api/v1/markets/{id}/settle", tag = TAG, summary = "Settle a market",
@@ -210,23 +489,26 @@ fn parse_results(body: &SettleBody) -> Result<HashMap<Uuid, LegResult>, ApiError
                    singles pay stake × odds on a win and refund a push or void; a parlay \
                    settles with its last leg, counting void and push legs as 1.0. Repeating \
                    the same results changes nothing; different ones are 409 `ALREADY_SETTLED` \
-                   (use resettle).",
+                   (use resettle). A result missing for a selection, or for a selection of \
+                   another market, is a 400.",
     params(("id" = Uuid, Path)), request_body = SettleBody,
-    responses((status = 200, description = "The settlement report"), (status = 400, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The settlement report",
+            body = Envelope<SettlementReportDto>),
+        (status = 409, description = "ALREADY_SETTLED: settled with other results",
+            body = ErrorEnvelope)))]
 pub async fn settle(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<Settle>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<SettleBody>,
-) -> Result<ApiResponse<SettlementReport>, ApiError> {
-    let results = parse_results(&body)?;
+) -> Result<ApiResponse<SettlementReportDto>, ApiError> {
+    check_reason(body.reason)?;
     let r = state
         .engine
-        .settle_market(id, results, SettleMode::Settle, &actor)
+        .settle_market(id, body.results, SettleMode::Settle, &actor)
         .await?;
-    Ok(ApiResponse::ok(r))
+    Ok(ApiResponse::ok(r.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/markets/{id}/resettle", tag = TAG,
@@ -236,78 +518,101 @@ pub async fn settle(
                    again) and settled on the new results; nothing is overwritten and every \
                    step is audited. 409 `INSUFFICIENT_FUNDS` if a customer no longer holds a \
                    return being taken back (nothing is changed).",
-    params(("id" = Uuid, Path)), request_body = SettleBody,
-    responses((status = 200, description = "The settlement report"), (status = 400, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+    params(("id" = Uuid, Path)), request_body = ResettleBody,
+    responses((status = 200, description = "The settlement report",
+            body = Envelope<SettlementReportDto>),
+        (status = 409, description = "INSUFFICIENT_FUNDS: a customer no longer holds a return \
+                                      being taken back", body = ErrorEnvelope)))]
 pub async fn resettle(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<Settle>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<SettleBody>,
-) -> Result<ApiResponse<SettlementReport>, ApiError> {
-    let results = parse_results(&body)?;
-    let reason = body
-        .reason
+    ApiJson(body): ApiJson<ResettleBody>,
+) -> Result<ApiResponse<SettlementReportDto>, ApiError> {
+    let reason = check_reason(Some(body.reason))?
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| ApiError::from(DomainError::invalid("reason", "say why")))?;
     let r = state
         .engine
-        .settle_market(id, results, SettleMode::Resettle { reason }, &actor)
+        .settle_market(id, body.results, SettleMode::Resettle { reason }, &actor)
         .await?;
-    Ok(ApiResponse::ok(r))
+    Ok(ApiResponse::ok(r.into()))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VoidBody {
+    /// Why (default "market voided"): free text (line breaks, no other control character),
+    /// at most 500 characters.
+    #[serde(default)]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub reason: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/markets/{id}/void", tag = TAG, summary = "Void a market",
     description = "Requires `sportsbook:settle`. Every bet's leg on the market becomes void: \
                    singles are refunded, parlays carry on at 1.0 for that leg. A market already \
-                   settled is corrected through the ledger as by resettle.",
-    params(("id" = Uuid, Path)), request_body = VoidBody,
-    responses((status = 200, description = "The settlement report"), (status = 404, body = ErrorEnvelope)))]
+                   settled is corrected through the ledger as by resettle. The body is \
+                   optional.",
+    params(("id" = Uuid, Path)),
+    request_body(content = Option<VoidBody>, description = "Optional: an empty body voids \
+        with the default reason", content_type = "application/json"),
+    responses((status = 200, description = "The settlement report",
+            body = Envelope<SettlementReportDto>),
+        (status = 409, description = "INSUFFICIENT_FUNDS: a customer no longer holds a return \
+                                      being taken back", body = ErrorEnvelope)))]
 pub async fn void(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<Settle>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<VoidBody>,
-) -> Result<ApiResponse<SettlementReport>, ApiError> {
-    let reason = body.reason.unwrap_or_else(|| "market voided".into());
+    OptionalJson(body): OptionalJson<Option<VoidBody>>,
+) -> Result<ApiResponse<SettlementReportDto>, ApiError> {
+    let reason =
+        check_reason(body.and_then(|b| b.reason))?.unwrap_or_else(|| "market voided".into());
     let r = state
         .engine
         .settle_market(id, HashMap::new(), SettleMode::Void { reason }, &actor)
         .await?;
-    Ok(ApiResponse::ok(r))
+    Ok(ApiResponse::ok(r.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/markets/{id}/exposure", tag = TAG,
     summary = "A market's exposure",
     description = "Requires `sportsbook:manage`. Per selection, over open bets: stakes, \
                    potential payouts, and net liability (what the house pays out if it wins, \
-                   less the market's stakes).",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, description = "Per selection"), (status = 404, body = ErrorEnvelope)))]
+                   less the market's stakes), by selection name.",
+    params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, description = "A page of selections' exposure",
+        body = Envelope<ListData<SelectionExposureDto>>)))]
 pub async fn market_exposure(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<Exposure>,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Vec<SelectionExposure>>, ApiError> {
-    Ok(ApiResponse::ok(state.engine.market_exposure(id).await?))
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<SelectionExposureDto>>, ApiError> {
+    let page = state.engine.market_exposure(id, paging.request()?).await?;
+    Ok(ApiResponse::ok(ListData::from_page(
+        page,
+        SelectionExposureDto::from,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/selections/{id}/exposure", tag = TAG,
     summary = "A selection's exposure", description = "Requires `sportsbook:manage`.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The selection's exposure"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The selection's exposure",
+        body = Envelope<SelectionExposureDto>)))]
 pub async fn selection_exposure(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<Exposure>,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<SelectionExposure>, ApiError> {
-    Ok(ApiResponse::ok(state.engine.selection_exposure(id).await?))
+) -> Result<ApiResponse<SelectionExposureDto>, ApiError> {
+    Ok(ApiResponse::ok(
+        state.engine.selection_exposure(id).await?.into(),
+    ))
 }

@@ -1,29 +1,38 @@
 //! The sportsbook catalog under `/api/v1`: sports, leagues, teams, events, markets and
 //! selections. Reads need `sportsbook:read` (customers have it); writes `sportsbook:manage`.
 //! Creates take the entity's fields; `PATCH` takes any of them (`null` clears an optional
-//! one). Odds are exact decimal strings; `?oddsFormat=american|decimal|fractional` (or else
-//! the caller's preference) adds `displayOdds` in that format.
+//! one); unknown members are refused. Odds are exact decimal strings;
+//! `?oddsFormat=american|decimal|fractional` (or else the caller's preference) adds
+//! `displayOdds` in that format. Every list is a page (`page`, `limit`).
+
+pub mod dto;
 
 use axum::extract::State;
+use axum::http::header::LOCATION;
 use betflow_domain::DomainError;
 use betflow_domain::sportsbook::catalog::{
     Event, EventFilter, EventStatus, League, Market, Selection, Sport, Team,
 };
-use betflow_domain::sportsbook::odds::{OddsFormat, render};
+use betflow_domain::sportsbook::odds::OddsFormat;
 use betflow_engine::catalog::CatalogEntity;
+use betflow_engine::line_changes::SelectionUpdate;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::dto::ListData;
-use betflow_engine::line_changes::SelectionUpdate;
-
+use self::dto::{
+    EventCreate, EventDto, EventPatch, EventSummaryDto, EventView, LeagueCreate, LeagueDto,
+    LeaguePatch, MarketCreate, MarketDto, MarketPatch, MarketView, PendingApproval, PriceChangeDto,
+    SelectionCreate, SelectionDto, SelectionPatch, SelectionPending, SelectionView, SportCreate,
+    SportDto, SportPatch, TeamCreate, TeamDto, TeamPatch, as_patch, enums, typed,
+};
+use super::dto::{ListData, PageParams};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
-use crate::envelope::ApiResponse;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::envelope::{ApiResponse, Envelope};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 pub const TAG: &str = "sportsbook";
@@ -33,106 +42,137 @@ crate::permissions! {
     Manage => ["sportsbook:manage"];
 }
 
+/// A 201 answer with the `Location` of what was created.
+pub(crate) type Created<T> = ([(axum::http::HeaderName, String); 1], ApiResponse<T>);
+
+pub(crate) fn created<T: serde::Serialize>(location: String, body: T) -> Created<T> {
+    ([(LOCATION, location)], ApiResponse::created(body))
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct FormatParams {
-    /// `decimal` (default), `american` or `fractional`.
-    pub odds_format: Option<String>,
+    /// How `displayOdds` renders the odds; default: the caller's preference, else decimal.
+    #[param(schema_with = enums::odds_format)]
+    pub odds_format: Option<OddsFormat>,
 }
 
 /// `?oddsFormat=` if given, else the caller's preference, else decimal.
 async fn format_of(
     state: &AppState,
     principal: &betflow_engine::identity::Principal,
-    asked: Option<&str>,
+    asked: Option<OddsFormat>,
 ) -> Result<OddsFormat, ApiError> {
     if let Some(f) = asked {
-        return Ok(f.parse()?);
+        return Ok(f);
     }
     let (_, prefs) = state.engine.identity().customer(principal.user_id).await?;
     Ok(prefs.map(|p| p.odds_format).unwrap_or_default())
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-fn selection_json(s: &Selection, f: OddsFormat) -> Value {
-    let mut v = to_json(s);
-    v["displayOdds"] = json!(render(s.odds, f));
-    v["oddsFormat"] = to_json(&f);
-    v
-}
-
-fn market_json(m: &Market, selections: &[Selection], f: OddsFormat) -> Value {
-    let mut v = to_json(m);
-    v["selections"] = Value::Array(selections.iter().map(|s| selection_json(s, f)).collect());
-    v
-}
-
-async fn create<T: CatalogEntity + 'static>(
+/// Creates `T` from its typed request (re-serialized, so the engine sees exactly the
+/// members the schema declares) and answers 201 with its `Location`.
+async fn create<T, B, D>(
     state: &AppState,
     principal: &betflow_engine::identity::Principal,
     actor: &betflow_domain::audit::Actor,
-    body: Value,
-) -> Result<ApiResponse<Value>, ApiError> {
-    let e: T = state.engine.create_catalog(principal, &body, actor).await?;
-    Ok(ApiResponse::created(to_json(&e)))
-}
-
-async fn update<T: CatalogEntity + 'static>(
-    state: &AppState,
-    principal: &betflow_engine::identity::Principal,
-    actor: &betflow_domain::audit::Actor,
-    id: Uuid,
-    body: Value,
-) -> Result<ApiResponse<Value>, ApiError> {
+    body: &B,
+    collection: &str,
+) -> Result<Created<D>, ApiError>
+where
+    T: CatalogEntity + 'static,
+    B: serde::Serialize,
+    D: From<T> + serde::Serialize,
+{
     let e: T = state
         .engine
-        .update_catalog(principal, id, &body, None, actor)
+        .create_catalog(principal, &as_patch(body)?, actor)
         .await?;
-    Ok(ApiResponse::ok(to_json(&e)))
+    let location = format!("/api/v1/{collection}/{}", e.id());
+    Ok(created(location, D::from(e)))
 }
 
-async fn retire<T: CatalogEntity + 'static>(
+async fn update<T, B, D>(
     state: &AppState,
     principal: &betflow_engine::identity::Principal,
     actor: &betflow_domain::audit::Actor,
     id: Uuid,
-) -> Result<ApiResponse<Value>, ApiError> {
+    body: &B,
+) -> Result<ApiResponse<D>, ApiError>
+where
+    T: CatalogEntity + 'static,
+    B: serde::Serialize,
+    D: From<T> + serde::Serialize,
+{
+    let e: T = state
+        .engine
+        .update_catalog(principal, id, &as_patch(body)?, None, actor)
+        .await?;
+    Ok(ApiResponse::ok(D::from(e)))
+}
+
+async fn retire<T, D>(
+    state: &AppState,
+    principal: &betflow_engine::identity::Principal,
+    actor: &betflow_domain::audit::Actor,
+    id: Uuid,
+) -> Result<ApiResponse<D>, ApiError>
+where
+    T: CatalogEntity + 'static,
+    D: From<T> + serde::Serialize,
+{
     let e: T = state.engine.retire_catalog(principal, id, actor).await?;
-    Ok(ApiResponse::ok(to_json(&e)))
+    Ok(ApiResponse::ok(D::from(e)))
 }
 
 /// `DELETE` handlers: each deactivates its entity (see `Engine::retire_catalog`).
 macro_rules! retire_route {
-    ($name:ident, $t:ty, $path:literal, $what:literal) => {
+    ($name:ident, $t:ty, $dto:ty, $path:literal, $what:literal) => {
         #[utoipa::path(delete, path = $path, tag = TAG, summary = concat!("Retire a ", $what),
             description = concat!("Requires `sportsbook:manage`. The ", $what, " is deactivated, \
                 not erased: it leaves listings and takes no bets, and everything that names it \
-                (bets, prices, history) stays. Audited."),
+                (bets, prices, history) stays. Retiring it again changes nothing. Audited."),
             params(("id" = Uuid, Path)),
-            responses((status = 200, description = "The entity, now inactive"),
-                (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+            responses((status = 200, description = "The entity, now inactive",
+                body = Envelope<$dto>)))]
         pub async fn $name(
             State(state): State<AppState>,
             Authorized(p, _): Authorized<Manage>,
             ClientInfo(actor): ClientInfo,
             ApiPath(id): ApiPath<Uuid>,
-        ) -> Result<ApiResponse<Value>, ApiError> {
-            retire::<$t>(&state, &p, &actor, id).await
+        ) -> Result<ApiResponse<$dto>, ApiError> {
+            retire::<$t, $dto>(&state, &p, &actor, id).await
         }
     };
 }
 
-retire_route!(delete_sport, Sport, "/api/v1/sports/{id}", "sport");
-retire_route!(delete_league, League, "/api/v1/leagues/{id}", "league");
-retire_route!(delete_team, Team, "/api/v1/teams/{id}", "team");
-retire_route!(delete_market, Market, "/api/v1/markets/{id}", "market");
+retire_route!(
+    delete_sport,
+    Sport,
+    SportDto,
+    "/api/v1/sports/{id}",
+    "sport"
+);
+retire_route!(
+    delete_league,
+    League,
+    LeagueDto,
+    "/api/v1/leagues/{id}",
+    "league"
+);
+retire_route!(delete_team, Team, TeamDto, "/api/v1/teams/{id}", "team");
+retire_route!(
+    delete_market,
+    Market,
+    MarketDto,
+    "/api/v1/markets/{id}",
+    "market"
+);
 retire_route!(
     delete_selection,
     Selection,
+    SelectionDto,
     "/api/v1/selections/{id}",
     "selection"
 );
@@ -146,73 +186,68 @@ pub struct SportParams {
 }
 
 #[utoipa::path(get, path = "/api/v1/sports", tag = TAG, summary = "List sports",
-    description = "Requires `sportsbook:read`. Active sports in display order.",
-    params(SportParams), responses((status = 200, description = "Sports")))]
+    description = "Requires `sportsbook:read`. Active sports (or all with `all=true`) in \
+                   display order, a page at a time.",
+    params(SportParams, PageParams),
+    responses((status = 200, description = "A page of sports", body = Envelope<ListData<SportDto>>)))]
 pub async fn list_sports(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiQuery(q): ApiQuery<SportParams>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    let sports = state.engine.sports(!q.all.unwrap_or(false)).await?;
-    Ok(ApiResponse::ok(to_json(&sports)))
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<SportDto>>, ApiError> {
+    let page = state
+        .engine
+        .sports(!q.all.unwrap_or(false), paging.request()?)
+        .await?;
+    Ok(ApiResponse::ok(ListData::from_page(page, SportDto::from)))
 }
 
 #[utoipa::path(post, path = "/api/v1/sports", tag = TAG, summary = "Create a sport",
-    description = "Requires `sportsbook:manage`. `{name, displayName, slug, iconUrl?, isActive?, \
-                   sortOrder?, configuration?}`; name and slug are unique (409).",
-    request_body = Object,
-    responses((status = 201, description = "The sport"), (status = 400, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. Name and slug are unique: \
+                   `CONFLICT` (409) otherwise.",
+    request_body = SportCreate,
+    responses((status = 201, description = "The sport", body = Envelope<SportDto>,
+            headers(("Location" = String, description = "The sport's URL"))),
+        (status = 409, description = "CONFLICT: the name or slug is taken",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn create_sport(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    create::<Sport>(&state, &p, &actor, body).await
+) -> Result<Created<SportDto>, ApiError> {
+    let body: SportCreate = typed(body)?;
+    create::<Sport, _, _>(&state, &p, &actor, &body, "sports").await
 }
 
 #[utoipa::path(get, path = "/api/v1/sports/{id}", tag = TAG, summary = "Get a sport",
     description = "Requires `sportsbook:read`.", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The sport"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The sport", body = Envelope<SportDto>)))]
 pub async fn get_sport(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Value>, ApiError> {
+) -> Result<ApiResponse<SportDto>, ApiError> {
     let s: Sport = state.engine.catalog_get(id).await?;
-    Ok(ApiResponse::ok(to_json(&s)))
+    Ok(ApiResponse::ok(s.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/sports/{id}", tag = TAG, summary = "Change a sport",
-    description = "Requires `sportsbook:manage`.", params(("id" = Uuid, Path)),
-    request_body = Object,
-    responses((status = 200, description = "The sport"), (status = 400, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. Audited.", params(("id" = Uuid, Path)),
+    request_body = SportPatch,
+    responses((status = 200, description = "The sport", body = Envelope<SportDto>),
+        (status = 409, description = "CONFLICT: the name or slug is taken",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn update_sport(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    update::<Sport>(&state, &p, &actor, id, body).await
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct PageOnly {
-    pub page: Option<u32>,
-    pub limit: Option<u32>,
-}
-
-fn summary_json(s: &betflow_domain::sportsbook::catalog::EventSummary) -> Value {
-    let mut v = to_json(&s.event);
-    v["homeTeamName"] = json!(s.home_team_name);
-    v["awayTeamName"] = json!(s.away_team_name);
-    v["marketCount"] = json!(s.market_count);
-    v
+) -> Result<ApiResponse<SportDto>, ApiError> {
+    let body: SportPatch = typed(body)?;
+    update::<Sport, _, _>(&state, &p, &actor, id, &body).await
 }
 
 #[utoipa::path(get, path = "/api/v1/sports/{id}/events", tag = TAG,
@@ -220,351 +255,418 @@ fn summary_json(s: &betflow_domain::sportsbook::catalog::EventSummary) -> Value 
     description = "Requires `sportsbook:read`. The seed's get_events_with_markets: events \
                    starting from a day ago, soonest first, with team names and the number of \
                    active markets.",
-    params(("id" = Uuid, Path), PageOnly),
-    responses((status = 200, description = "Events"), (status = 404, body = ErrorEnvelope)))]
+    params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, description = "A page of events",
+        body = Envelope<ListData<EventSummaryDto>>)))]
 pub async fn sport_events(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(q): ApiQuery<PageOnly>,
-) -> Result<ApiResponse<ListData<Value>>, ApiError> {
-    let page = betflow_domain::PageRequest::new(q.page, q.limit)?;
-    let page = state.engine.sport_events(id, page).await?;
-    Ok(ApiResponse::ok(ListData::from_page(page, |s| {
-        summary_json(&s)
-    })))
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<EventSummaryDto>>, ApiError> {
+    let page = state.engine.sport_events(id, paging.request()?).await?;
+    Ok(ApiResponse::ok(ListData::from_page(
+        page,
+        EventSummaryDto::from,
+    )))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct LeagueParams {
+    /// Only this sport's leagues.
     pub sport_id: Option<Uuid>,
-    pub page: Option<u32>,
-    pub limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/leagues", tag = TAG, summary = "List leagues",
-    description = "Requires `sportsbook:read`.", params(LeagueParams),
-    responses((status = 200, description = "Leagues")))]
+    description = "Requires `sportsbook:read`. In display order.",
+    params(LeagueParams, PageParams),
+    responses((status = 200, description = "A page of leagues",
+        body = Envelope<ListData<LeagueDto>>)))]
 pub async fn list_leagues(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiQuery(q): ApiQuery<LeagueParams>,
-) -> Result<ApiResponse<ListData<Value>>, ApiError> {
-    let page = betflow_domain::PageRequest::new(q.page, q.limit)?;
-    let page = state.engine.leagues(q.sport_id, page).await?;
-    Ok(ApiResponse::ok(ListData::from_page(page, |l| to_json(&l))))
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<LeagueDto>>, ApiError> {
+    let page = state.engine.leagues(q.sport_id, paging.request()?).await?;
+    Ok(ApiResponse::ok(ListData::from_page(page, LeagueDto::from)))
 }
 
 #[utoipa::path(post, path = "/api/v1/leagues", tag = TAG, summary = "Create a league",
-    description = "Requires `sportsbook:manage`. `{sportId, name, displayName, slug, \
-                   countryCode?, season?, …}`; the slug is unique within the sport.",
-    request_body = Object,
-    responses((status = 201, description = "The league"), (status = 400, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. The sport must exist (400 on `sportId` \
+                   otherwise); the slug is unique within the sport (409).",
+    request_body = LeagueCreate,
+    responses((status = 201, description = "The league", body = Envelope<LeagueDto>,
+            headers(("Location" = String, description = "The league's URL"))),
+        (status = 409, description = "CONFLICT: the slug is taken in this sport",
+            body = crate::error::ErrorEnvelope),
+        (status = 404, description = "NOT_FOUND: the sport does not exist (`details` names the member)",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn create_league(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    create::<League>(&state, &p, &actor, body).await
+) -> Result<Created<LeagueDto>, ApiError> {
+    let body: LeagueCreate = typed(body)?;
+    create::<League, _, _>(&state, &p, &actor, &body, "leagues").await
 }
 
 #[utoipa::path(get, path = "/api/v1/leagues/{id}", tag = TAG, summary = "Get a league",
     description = "Requires `sportsbook:read`.", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The league"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The league", body = Envelope<LeagueDto>)))]
 pub async fn get_league(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Value>, ApiError> {
+) -> Result<ApiResponse<LeagueDto>, ApiError> {
     let l: League = state.engine.catalog_get(id).await?;
-    Ok(ApiResponse::ok(to_json(&l)))
+    Ok(ApiResponse::ok(l.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/leagues/{id}", tag = TAG, summary = "Change a league",
-    description = "Requires `sportsbook:manage`. Its sport is fixed.",
-    params(("id" = Uuid, Path)), request_body = Object,
-    responses((status = 200, description = "The league"), (status = 400, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. Its sport is fixed. Audited.",
+    params(("id" = Uuid, Path)), request_body = LeaguePatch,
+    responses((status = 200, description = "The league", body = Envelope<LeagueDto>),
+        (status = 409, description = "CONFLICT: the slug is taken in this sport",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn update_league(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    update::<League>(&state, &p, &actor, id, body).await
+) -> Result<ApiResponse<LeagueDto>, ApiError> {
+    let body: LeaguePatch = typed(body)?;
+    update::<League, _, _>(&state, &p, &actor, id, &body).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct TeamParams {
+    /// Only this sport's teams.
     pub sport_id: Option<Uuid>,
+    /// Only this league's teams.
     pub league_id: Option<Uuid>,
-    /// Full-text over name, display name, abbreviation and city; each word a prefix.
+    /// Full-text over name, display name, abbreviation and city; each word a prefix. No
+    /// control characters.
+    #[param(pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub search: Option<String>,
-    pub page: Option<u32>,
-    pub limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/teams", tag = TAG, summary = "List and search teams",
-    description = "Requires `sportsbook:read`.", params(TeamParams),
-    responses((status = 200, description = "Teams")))]
+    description = "Requires `sportsbook:read`.", params(TeamParams, PageParams),
+    responses((status = 200, description = "A page of teams", body = Envelope<ListData<TeamDto>>)))]
 pub async fn list_teams(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiQuery(q): ApiQuery<TeamParams>,
-) -> Result<ApiResponse<ListData<Value>>, ApiError> {
-    let page = betflow_domain::PageRequest::new(q.page, q.limit)?;
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<TeamDto>>, ApiError> {
     let page = state
         .engine
-        .teams(q.sport_id, q.league_id, q.search.as_deref(), page)
+        .teams(
+            q.sport_id,
+            q.league_id,
+            q.search.as_deref(),
+            paging.request()?,
+        )
         .await?;
-    Ok(ApiResponse::ok(ListData::from_page(page, |t| to_json(&t))))
+    Ok(ApiResponse::ok(ListData::from_page(page, TeamDto::from)))
 }
 
 #[utoipa::path(post, path = "/api/v1/teams", tag = TAG, summary = "Create a team",
-    description = "Requires `sportsbook:manage`. `{sportId, leagueId?, name, displayName, \
-                   slug, abbreviation?, city?, …}`.",
-    request_body = Object,
-    responses((status = 201, description = "The team"), (status = 400, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. The sport (and league, of that sport) must \
+                   exist (400 on the field otherwise); the slug is unique within the sport \
+                   (409).",
+    request_body = TeamCreate,
+    responses((status = 201, description = "The team", body = Envelope<TeamDto>,
+            headers(("Location" = String, description = "The team's URL"))),
+        (status = 409, description = "CONFLICT: the slug is taken in this sport",
+            body = crate::error::ErrorEnvelope),
+        (status = 404, description = "NOT_FOUND: the sport or league does not exist (`details` names the member)",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn create_team(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    create::<Team>(&state, &p, &actor, body).await
+) -> Result<Created<TeamDto>, ApiError> {
+    let body: TeamCreate = typed(body)?;
+    create::<Team, _, _>(&state, &p, &actor, &body, "teams").await
 }
 
 #[utoipa::path(get, path = "/api/v1/teams/{id}", tag = TAG, summary = "Get a team",
     description = "Requires `sportsbook:read`.", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The team"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The team", body = Envelope<TeamDto>)))]
 pub async fn get_team(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Value>, ApiError> {
+) -> Result<ApiResponse<TeamDto>, ApiError> {
     let t: Team = state.engine.catalog_get(id).await?;
-    Ok(ApiResponse::ok(to_json(&t)))
+    Ok(ApiResponse::ok(t.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/teams/{id}", tag = TAG, summary = "Change a team",
-    description = "Requires `sportsbook:manage`.", params(("id" = Uuid, Path)),
-    request_body = Object,
-    responses((status = 200, description = "The team"), (status = 400, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. Its sport is fixed. Audited.",
+    params(("id" = Uuid, Path)), request_body = TeamPatch,
+    responses((status = 200, description = "The team", body = Envelope<TeamDto>),
+        (status = 409, description = "CONFLICT: the slug is taken in this sport",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn update_team(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    update::<Team>(&state, &p, &actor, id, body).await
+) -> Result<ApiResponse<TeamDto>, ApiError> {
+    let body: TeamPatch = typed(body)?;
+    update::<Team, _, _>(&state, &p, &actor, id, &body).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
+    /// Only this sport's events.
     pub sport_id: Option<Uuid>,
+    /// Only this league's events.
     pub league_id: Option<Uuid>,
-    /// One of the seed's event statuses.
-    pub status: Option<String>,
-    /// Starting at or after (RFC 3339).
+    #[param(schema_with = enums::event_status)]
+    pub status: Option<EventStatus>,
+    /// Starting at or after (RFC 3339); not after `to`.
     pub from: Option<DateTime<Utc>>,
     /// Starting before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Only events in play.
     pub live: Option<bool>,
-    /// Words in either team's name.
+    /// Words in either team's name. No control characters.
+    #[param(pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub search: Option<String>,
-    pub page: Option<u32>,
-    pub limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/events", tag = TAG, summary = "List and search events",
     description = "Requires `sportsbook:read`. Soonest first, with team names and market \
-                   counts.", params(EventParams),
-    responses((status = 200, description = "Events"), (status = 400, body = ErrorEnvelope)))]
+                   counts. `from` after `to` is a 400.", params(EventParams, PageParams),
+    responses((status = 200, description = "A page of events",
+        body = Envelope<ListData<EventSummaryDto>>)))]
 pub async fn list_events(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiQuery(q): ApiQuery<EventParams>,
-) -> Result<ApiResponse<ListData<Value>>, ApiError> {
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<EventSummaryDto>>, ApiError> {
     let filter = EventFilter {
         sport_id: q.sport_id,
         league_id: q.league_id,
-        status: q
-            .status
-            .as_deref()
-            .map(str::parse::<EventStatus>)
-            .transpose()
-            .map_err(|_| DomainError::invalid("status", "is not an event status"))?,
+        status: q.status,
         from: q.from,
         to: q.to,
         live: q.live.unwrap_or(false),
         search: q.search,
-        page: betflow_domain::PageRequest::new(q.page, q.limit)?,
+        page: paging.request()?,
     };
     let page = state.engine.fixtures(&filter).await?;
-    Ok(ApiResponse::ok(ListData::from_page(page, |s| {
-        summary_json(&s)
-    })))
+    Ok(ApiResponse::ok(ListData::from_page(
+        page,
+        EventSummaryDto::from,
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/events", tag = TAG, summary = "Create an event",
-    description = "Requires `sportsbook:manage`. `{sportId, leagueId?, homeTeamId, awayTeamId, \
-                   startTime, status?, venue?, …}`: two different teams of the sport.",
-    request_body = Object,
-    responses((status = 201, description = "The event"), (status = 400, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. Two different teams of the sport (and a \
+                   league of the sport): 400 on the field at fault otherwise.",
+    request_body = EventCreate,
+    responses((status = 201, description = "The event", body = Envelope<EventDto>,
+        headers(("Location" = String, description = "The event's URL"))),
+        (status = 404, description = "NOT_FOUND: the sport, league or a team does not exist (`details` names the member)",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn create_event(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    create::<Event>(&state, &p, &actor, body).await
+) -> Result<Created<EventDto>, ApiError> {
+    let body: EventCreate = typed(body)?;
+    create::<Event, _, _>(&state, &p, &actor, &body, "events").await
 }
 
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = TAG,
     summary = "Get an event with its markets and selections",
     description = "Requires `sportsbook:read`.", params(("id" = Uuid, Path), FormatParams),
-    responses((status = 200, description = "The event"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The event", body = Envelope<EventView>)))]
 pub async fn get_event(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FormatParams>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    let f = format_of(&state, &p, q.odds_format.as_deref()).await?;
+) -> Result<ApiResponse<EventView>, ApiError> {
+    let f = format_of(&state, &p, q.odds_format).await?;
     let e: Event = state.engine.catalog_get(id).await?;
     let markets = state.engine.event_markets(id).await?;
-    let mut v = to_json(&e);
-    v["markets"] = Value::Array(markets.iter().map(|(m, s)| market_json(m, s, f)).collect());
-    Ok(ApiResponse::ok(v))
+    Ok(ApiResponse::ok(EventView {
+        event: e.into(),
+        markets: markets
+            .into_iter()
+            .map(|(m, s)| MarketView::new(m, s, f))
+            .collect(),
+    }))
 }
 
 #[utoipa::path(patch, path = "/api/v1/events/{id}", tag = TAG, summary = "Change an event",
-    description = "Requires `sportsbook:manage`. Status, scores, clock, start time and so on.",
-    params(("id" = Uuid, Path)), request_body = Object,
-    responses((status = 200, description = "The event"), (status = 400, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. Status, scores, clock, start time and so on; \
+                   its sport is fixed. Audited.",
+    params(("id" = Uuid, Path)), request_body = EventPatch,
+    responses((status = 200, description = "The event", body = Envelope<EventDto>)))]
 pub async fn update_event(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    update::<Event>(&state, &p, &actor, id, body).await
+) -> Result<ApiResponse<EventDto>, ApiError> {
+    let body: EventPatch = typed(body)?;
+    update::<Event, _, _>(&state, &p, &actor, id, &body).await
 }
 
 #[utoipa::path(post, path = "/api/v1/markets", tag = TAG, summary = "Create a market",
-    description = "Requires `sportsbook:manage`. `{eventId, type, name, handicap?, \
-                   totalPoints?, inPlay?, …}`; one market per event, type and line (409).",
-    request_body = Object,
-    responses((status = 201, description = "The market"), (status = 400, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. The event must exist (400 on `eventId`); \
+                   one market per event, type and line (409).",
+    request_body = MarketCreate,
+    responses((status = 201, description = "The market", body = Envelope<MarketDto>,
+            headers(("Location" = String, description = "The market's URL"))),
+        (status = 409, description = "CONFLICT: the event has this market already",
+            body = crate::error::ErrorEnvelope),
+        (status = 404, description = "NOT_FOUND: the event does not exist (`details` names the member)",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn create_market(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    create::<Market>(&state, &p, &actor, body).await
+) -> Result<Created<MarketDto>, ApiError> {
+    let body: MarketCreate = typed(body)?;
+    create::<Market, _, _>(&state, &p, &actor, &body, "markets").await
 }
 
 #[utoipa::path(get, path = "/api/v1/markets/{id}", tag = TAG,
     summary = "Get a market with its selections",
     description = "Requires `sportsbook:read`.", params(("id" = Uuid, Path), FormatParams),
-    responses((status = 200, description = "The market"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The market", body = Envelope<MarketView>)))]
 pub async fn get_market(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FormatParams>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    let f = format_of(&state, &p, q.odds_format.as_deref()).await?;
+) -> Result<ApiResponse<MarketView>, ApiError> {
+    let f = format_of(&state, &p, q.odds_format).await?;
     let m: Market = state.engine.catalog_get(id).await?;
     let selections = state.engine.market_selections(id).await?;
-    Ok(ApiResponse::ok(market_json(&m, &selections, f)))
+    Ok(ApiResponse::ok(MarketView::new(m, selections, f)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/markets/{id}", tag = TAG, summary = "Change a market",
-    description = "Requires `sportsbook:manage`.", params(("id" = Uuid, Path)),
-    request_body = Object,
-    responses((status = 200, description = "The market"), (status = 400, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. Its event is fixed. Audited.",
+    params(("id" = Uuid, Path)), request_body = MarketPatch,
+    responses((status = 200, description = "The market", body = Envelope<MarketDto>),
+        (status = 409, description = "CONFLICT: the event has this market already",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn update_market(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    update::<Market>(&state, &p, &actor, id, body).await
+) -> Result<ApiResponse<MarketDto>, ApiError> {
+    let body: MarketPatch = typed(body)?;
+    update::<Market, _, _>(&state, &p, &actor, id, &body).await
 }
 
 #[utoipa::path(post, path = "/api/v1/markets/{id}/suspend", tag = TAG,
     summary = "Suspend a market",
     description = "Requires `sportsbook:manage`. Open to suspended; suspending a suspended \
-                   market is harmless; any other status is 409.",
+                   market is harmless; any other status is 409 `INVALID_TRANSITION`.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The market"), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The market", body = Envelope<MarketDto>),
+        (status = 409, description = "INVALID_TRANSITION: the market is neither open nor \
+                                      suspended", body = crate::error::ErrorEnvelope)))]
 pub async fn suspend_market(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Value>, ApiError> {
+) -> Result<ApiResponse<MarketDto>, ApiError> {
     let m = state.engine.set_market_suspended(id, true, &actor).await?;
-    Ok(ApiResponse::ok(to_json(&m)).message("Market suspended"))
+    Ok(ApiResponse::ok(m.into()).message("Market suspended"))
 }
 
 #[utoipa::path(post, path = "/api/v1/markets/{id}/reopen", tag = TAG,
     summary = "Reopen a suspended market",
-    description = "Requires `sportsbook:manage`.", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The market"), (status = 409, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. Suspended to open; reopening an open market \
+                   is harmless; any other status is 409 `INVALID_TRANSITION`.",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The market", body = Envelope<MarketDto>),
+        (status = 409, description = "INVALID_TRANSITION: the market is neither open nor \
+                                      suspended", body = crate::error::ErrorEnvelope)))]
 pub async fn reopen_market(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Value>, ApiError> {
+) -> Result<ApiResponse<MarketDto>, ApiError> {
     let m = state.engine.set_market_suspended(id, false, &actor).await?;
-    Ok(ApiResponse::ok(to_json(&m)).message("Market reopened"))
+    Ok(ApiResponse::ok(m.into()).message("Market reopened"))
 }
 
 #[utoipa::path(post, path = "/api/v1/selections", tag = TAG, summary = "Create a selection",
-    description = "Requires `sportsbook:manage`. `{marketId, name, odds, shortName?, \
-                   probability?}`: decimal odds above 1.0, probability between 0 and 1. The \
-                   opening price starts its price history.",
-    request_body = Object,
-    responses((status = 201, description = "The selection"), (status = 400, body = ErrorEnvelope)))]
+    description = "Requires `sportsbook:manage`. The market must exist (400 on `marketId`). \
+                   The opening price starts its price history.",
+    request_body = SelectionCreate,
+    responses((status = 201, description = "The selection", body = Envelope<SelectionDto>,
+        headers(("Location" = String, description = "The selection's URL"))),
+        (status = 404, description = "NOT_FOUND: the market does not exist (`details` names the member)",
+            body = crate::error::ErrorEnvelope)))]
 pub async fn create_selection(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    create::<Selection>(&state, &p, &actor, body).await
+) -> Result<Created<SelectionDto>, ApiError> {
+    let body: SelectionCreate = typed(body)?;
+    create::<Selection, _, _>(&state, &p, &actor, &body, "selections").await
 }
 
 #[utoipa::path(get, path = "/api/v1/selections/{id}", tag = TAG, summary = "Get a selection",
     description = "Requires `sportsbook:read`.", params(("id" = Uuid, Path), FormatParams),
-    responses((status = 200, description = "The selection"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The selection", body = Envelope<SelectionView>)))]
 pub async fn get_selection(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<FormatParams>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    let f = format_of(&state, &p, q.odds_format.as_deref()).await?;
+) -> Result<ApiResponse<SelectionView>, ApiError> {
+    let f = format_of(&state, &p, q.odds_format).await?;
     let s: Selection = state.engine.catalog_get(id).await?;
-    Ok(ApiResponse::ok(selection_json(&s, f)))
+    Ok(ApiResponse::ok(SelectionView::new(s, f)))
+}
+
+/// What a selection change answers: applied (200) or waiting for approval (202).
+pub enum SelectionChanged {
+    Applied(ApiResponse<SelectionDto>),
+    Pending(ApiResponse<SelectionPending>),
+}
+
+impl axum::response::IntoResponse for SelectionChanged {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            Self::Applied(r) => r.into_response(),
+            Self::Pending(r) => r.into_response(),
+        }
+    }
 }
 
 #[utoipa::path(patch, path = "/api/v1/selections/{id}", tag = TAG,
@@ -576,55 +678,66 @@ pub async fn get_selection(
                    with `pendingApproval.workflowId`, a `line_change_approval` workflow carrying \
                    lineId, eventName, marketType, oldOdds, newOdds and financialImpact (minor \
                    units), and the odds change when it completes.",
-    params(("id" = Uuid, Path)), request_body = Object,
-    responses((status = 200, description = "The selection"),
-        (status = 202, description = "The selection, its odds change awaiting approval"),
-        (status = 400, body = ErrorEnvelope)))]
+    params(("id" = Uuid, Path)), request_body = SelectionPatch,
+    responses((status = 200, description = "The selection, changed", body = Envelope<SelectionDto>),
+        (status = 202, description = "The selection, its odds change awaiting approval",
+            body = Envelope<SelectionPending>)))]
 pub async fn update_selection(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(mut body): ApiJson<Value>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    let reason = match body.as_object_mut().and_then(|m| m.remove("reason")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(r)) if r.chars().count() <= 500 => Some(r),
-        Some(_) => {
-            return Err(
-                DomainError::invalid("reason", "must be text of at most 500 characters").into(),
-            );
-        }
-    };
+    ApiJson(body): ApiJson<Value>,
+) -> Result<SelectionChanged, ApiError> {
+    let body: SelectionPatch = typed(body)?;
+    if body
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 500)
+    {
+        return Err(
+            DomainError::invalid("reason", "must be text of at most 500 characters").into(),
+        );
+    }
     match state
         .engine
-        .update_selection(&p, id, &body, reason, &actor)
+        .update_selection(&p, id, &as_patch(&body)?, body.reason, &actor)
         .await?
     {
-        SelectionUpdate::Applied(s) => Ok(ApiResponse::ok(to_json(&s))),
+        SelectionUpdate::Applied(s) => Ok(SelectionChanged::Applied(ApiResponse::ok(s.into()))),
         SelectionUpdate::PendingApproval {
             selection,
             workflow,
-        } => {
-            let mut v = to_json(&selection);
-            v["pendingApproval"] = json!({"workflowId": workflow.instance.id,
-                "workflowType": "line_change_approval", "status": workflow.instance.status});
-            Ok(ApiResponse::accepted(v)
-                .message("The odds change is above the line-change threshold and awaits approval"))
-        }
+        } => Ok(SelectionChanged::Pending(
+            ApiResponse::accepted(SelectionPending {
+                selection: selection.into(),
+                pending_approval: PendingApproval {
+                    workflow_id: workflow.instance.id,
+                    workflow_type: "line_change_approval",
+                    status: workflow.instance.status.as_str(),
+                },
+            })
+            .message("The odds change is above the line-change threshold and awaits approval"),
+        )),
     }
 }
 
 #[utoipa::path(get, path = "/api/v1/selections/{id}/prices", tag = TAG,
     summary = "A selection's price history",
     description = "Requires `sportsbook:read`. Every odds change, oldest first, with who made \
-                   it and why.", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "Price changes"), (status = 404, body = ErrorEnvelope)))]
+                   it and why; the first is the opening price.",
+    params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, description = "A page of price changes",
+        body = Envelope<ListData<PriceChangeDto>>)))]
 pub async fn prices(
     State(state): State<AppState>,
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Value>, ApiError> {
-    let history = state.engine.price_history(id).await?;
-    Ok(ApiResponse::ok(to_json(&history)))
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<PriceChangeDto>>, ApiError> {
+    let history = state.engine.price_history(id, paging.request()?).await?;
+    Ok(ApiResponse::ok(ListData::from_page(
+        history,
+        PriceChangeDto::from,
+    )))
 }

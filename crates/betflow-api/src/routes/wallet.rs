@@ -2,31 +2,35 @@
 //! responsible-gambling limits and breaks, operators' resolution of pending transactions and
 //! the ledger's reconciliation. Money is integer minor units (cents) of the wallet's currency.
 
+pub mod dto;
+
 use axum::extract::State;
+use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use betflow_domain::sportsbook::limits::{Exclusion, LimitKind, Period, ResponsibleGambling};
-use betflow_domain::sportsbook::wallet::{
-    PaymentMethod, PaymentMethodType, Transaction, TransactionStatus, TransactionType,
-};
-use betflow_domain::{DomainError, PageRequest};
+use betflow_domain::DomainError;
+use betflow_domain::sportsbook::limits::Exclusion;
+use betflow_domain::sportsbook::wallet::{TransactionStatus, TransactionType};
 use betflow_engine::TransactionFilter;
 use betflow_engine::identity::Principal;
 use betflow_engine::wallet::{
     IdempotencyKey, Idempotent, MoneyRequest, NewPaymentMethod, Resolution, ResolutionDetails,
-    WalletView,
 };
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::dto::ListData;
+use self::dto::{
+    BreakBody, LimitBody, LimitsDto, MoneyBody, PaymentMethodBody, PaymentMethodDto,
+    ProviderCallbackBody, ResolveBody, TransactionDto, VerificationBody, WalletDto,
+};
+use super::dto::{ListData, PageParams};
 use crate::AppState;
 use crate::auth::{Auth, Authorized, ClientInfo};
-use crate::envelope::ApiResponse;
+use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -73,11 +77,21 @@ pub(crate) fn idempotency_key<T: Serialize>(
     }))
 }
 
-/// A money-moving call's answer: 201 with the result, or the first response to its key
-/// (marked `Idempotent-Replayed: true`).
-pub(crate) fn money_response<T: Serialize>(result: Idempotent<T>) -> Result<Response, ApiError> {
+/// A money-moving call's answer: 201 with the result and its `Location`, or the first
+/// response to its key (marked `Idempotent-Replayed: true`).
+pub(crate) fn money_response<T, D>(
+    result: Idempotent<T>,
+    location: impl FnOnce(&D) -> String,
+) -> Result<Response, ApiError>
+where
+    D: From<T> + Serialize,
+{
     match result {
-        Idempotent::Fresh(v) => Ok(ApiResponse::created(v).into_response()),
+        Idempotent::Fresh(v) => {
+            let dto = D::from(v);
+            let at = location(&dto);
+            Ok(([(LOCATION, at)], ApiResponse::created(dto)).into_response())
+        }
         Idempotent::Replay { status, body } => {
             let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
             let envelope = match body.get("error") {
@@ -94,49 +108,64 @@ pub(crate) fn money_response<T: Serialize>(result: Idempotent<T>) -> Result<Resp
     }
 }
 
+/// The OpenAPI description of the `Idempotency-Key` request header.
+pub(crate) const IDEMPOTENCY_KEY: &str = "1 to 255 visible ASCII characters. A retry with \
+    the same key and body gets the first response back (`Idempotent-Replayed: true`); the \
+    key with another body is 422 `IDEMPOTENCY_KEY_REUSED`; while the first request runs, 409 \
+    `IDEMPOTENCY_KEY_IN_USE`. Remembered for 24 hours.";
+
 #[utoipa::path(get, path = "/api/v1/wallet", tag = TAG, summary = "The caller's balances",
     description = "Customers only (others: 404). `balance` is cash available to bet or \
-                   withdraw, `pendingBalance` held stakes and reserved withdrawals; minor units \
-                   of `currencyCode`. This is the seed's user_balances, projected from the \
-                   double-entry ledger.",
-    responses((status = 200, description = "Balances"), (status = 404, body = ErrorEnvelope)))]
+                   withdraw, `pendingBalance` held stakes and reserved withdrawals; integer \
+                   minor units of `currencyCode`. This is the seed's user_balances, projected \
+                   from the double-entry ledger.",
+    responses((status = 200, description = "Balances", body = Envelope<WalletDto>),
+        (status = 404, description = "NOT_FOUND: the caller is not a customer",
+            body = ErrorEnvelope)))]
 pub async fn get_wallet(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> Result<ApiResponse<WalletView>, ApiError> {
-    Ok(ApiResponse::ok(state.engine.wallet(p.user_id).await?))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MoneyBody {
-    /// Minor units (cents), 1 to 100,000,000.
-    pub amount: i64,
-    pub payment_method_id: Option<Uuid>,
-    pub description: Option<String>,
+) -> Result<ApiResponse<WalletDto>, ApiError> {
+    Ok(ApiResponse::ok(
+        state.engine.wallet(p.user_id).await?.into(),
+    ))
 }
 
 impl From<MoneyBody> for MoneyRequest {
     fn from(b: MoneyBody) -> Self {
         Self {
-            amount: b.amount,
+            amount: b.amount.0,
             payment_method_id: b.payment_method_id,
             description: b.description,
         }
     }
 }
 
+fn transaction_location(t: &TransactionDto) -> String {
+    format!("/api/v1/wallet/transactions/{}", t.id)
+}
+
 #[utoipa::path(post, path = "/api/v1/wallet/deposits", tag = TAG, summary = "Deposit",
-    description = "Customers. Creates a pending deposit, credited (less fees) when the payment \
-                   provider or an operator completes it. Refused with `SELF_EXCLUDED` (403) \
-                   during a time-out or self-exclusion and `LIMIT_EXCEEDED` (422) beyond a \
-                   deposit limit. Send an `Idempotency-Key` header: a retry returns the first \
-                   response, the key with another body is 422, while the first is running 409.",
-    params(("Idempotency-Key" = Option<String>, Header)),
+    description = "Customers (others: 404). Creates a pending deposit, credited (less fees) \
+                   when the payment provider or an operator completes it. Refused with \
+                   `SELF_EXCLUDED` (403) during a time-out or self-exclusion and \
+                   `LIMIT_EXCEEDED` (422) beyond a deposit limit; an unknown or inactive \
+                   `paymentMethodId` is a 404. Send an `Idempotency-Key` header: a retry \
+                   returns the first response.",
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY,
+        pattern = r"^[\x21-\x7E]{1,255}$")),
     request_body = MoneyBody,
-    responses((status = 201, description = "The pending deposit"),
-        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+    responses((status = 201, description = "The pending deposit",
+            body = Envelope<TransactionDto>,
+            headers(("Location" = String, description = "The transaction's URL"))),
+        (status = 404, description = "NOT_FOUND: the caller is not a customer, or \
+                                      `paymentMethodId` is not one of theirs",
+            body = ErrorEnvelope),
+        (status = 409, description = "IDEMPOTENCY_KEY_IN_USE: the first request with this \
+                                      key is still running", body = ErrorEnvelope),
+        (status = 422, description = "LIMIT_EXCEEDED (a deposit limit) or \
+                                      IDEMPOTENCY_KEY_REUSED (the key with another body)",
+            body = ErrorEnvelope)))]
 pub async fn deposit(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -149,19 +178,29 @@ pub async fn deposit(
         .engine
         .request_deposit(&p, body.into(), Utc::now(), key.as_ref(), &actor)
         .await?;
-    money_response(r)
+    money_response::<_, TransactionDto>(r, transaction_location)
 }
 
 #[utoipa::path(post, path = "/api/v1/wallet/withdrawals", tag = TAG, summary = "Withdraw",
-    description = "Verified customers (`VERIFICATION_REQUIRED`, 403, otherwise). Reserves the \
-                   amount at once (cash to pending); it leaves when the transaction completes \
-                   and returns if it fails or is cancelled. `INSUFFICIENT_FUNDS` (422) beyond \
-                   the cash balance. Takes an `Idempotency-Key` as deposits do.",
-    params(("Idempotency-Key" = Option<String>, Header)),
+    description = "Verified customers (`VERIFICATION_REQUIRED`, 403, otherwise; others: \
+                   404). Reserves the amount at once (cash to pending); it leaves when the \
+                   transaction completes and returns if it fails or is cancelled. \
+                   `INSUFFICIENT_FUNDS` (422) beyond the cash balance. Takes an \
+                   `Idempotency-Key` as deposits do.",
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY,
+        pattern = r"^[\x21-\x7E]{1,255}$")),
     request_body = MoneyBody,
-    responses((status = 201, description = "The pending withdrawal"),
-        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+    responses((status = 201, description = "The pending withdrawal",
+            body = Envelope<TransactionDto>,
+            headers(("Location" = String, description = "The transaction's URL"))),
+        (status = 404, description = "NOT_FOUND: the caller is not a customer, or \
+                                      `paymentMethodId` is not one of theirs",
+            body = ErrorEnvelope),
+        (status = 409, description = "IDEMPOTENCY_KEY_IN_USE: the first request with this \
+                                      key is still running", body = ErrorEnvelope),
+        (status = 422, description = "INSUFFICIENT_FUNDS (beyond the cash balance) or \
+                                      IDEMPOTENCY_KEY_REUSED (the key with another body)",
+            body = ErrorEnvelope)))]
 pub async fn withdraw(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -174,23 +213,20 @@ pub async fn withdraw(
         .engine
         .request_withdrawal(&p, body.into(), key.as_ref(), &actor)
         .await?;
-    money_response(r)
+    money_response::<_, TransactionDto>(r, transaction_location)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct TransactionParams {
-    /// deposit, withdrawal, bet_debit, bet_credit, bonus, adjustment, fee, refund
     #[serde(rename = "type")]
-    #[param(rename = "type")]
-    pub tx_type: Option<String>,
-    /// pending, processing, completed, failed, cancelled, reversed
-    pub status: Option<String>,
-    /// Someone else's (needs `wallet:read`).
+    #[param(rename = "type", schema_with = dto::enums::transaction_type)]
+    pub tx_type: Option<TransactionType>,
+    #[param(schema_with = dto::enums::transaction_status)]
+    pub status: Option<TransactionStatus>,
+    /// Someone else's (needs `wallet:read`; ignored otherwise).
     pub user_id: Option<Uuid>,
-    pub page: Option<u32>,
-    pub limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/wallet/transactions", tag = TAG,
@@ -198,26 +234,15 @@ pub struct TransactionParams {
     description = "The caller's deposits, withdrawals and bet debits and credits, newest \
                    first; with `wallet:read`, `userId` reads another's and no `userId` reads \
                    everyone's.",
-    params(TransactionParams),
-    responses((status = 200, description = "A page of transactions"),
-        (status = 400, body = ErrorEnvelope)))]
+    params(TransactionParams, PageParams),
+    responses((status = 200, description = "A page of transactions",
+        body = Envelope<ListData<TransactionDto>>)))]
 pub async fn transactions(
     State(state): State<AppState>,
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<TransactionParams>,
-) -> Result<ApiResponse<ListData<Transaction>>, ApiError> {
-    let parse_err =
-        |f: &str, v: &str| ApiError::from(DomainError::invalid(f, format!("unknown value {v:?}")));
-    let tx_type = q
-        .tx_type
-        .as_deref()
-        .map(|v| TransactionType::parse(v).ok_or_else(|| parse_err("type", v)))
-        .transpose()?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|v| TransactionStatus::parse(v).ok_or_else(|| parse_err("status", v)))
-        .transpose()?;
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<TransactionDto>>, ApiError> {
     let user_id = if p.has("wallet:read") {
         q.user_id
     } else {
@@ -225,36 +250,29 @@ pub async fn transactions(
     };
     let filter = TransactionFilter {
         user_id,
-        tx_type,
-        status,
-        page: PageRequest::new(q.page, q.limit)?,
+        tx_type: q.tx_type,
+        status: q.status,
+        page: paging.request()?,
     };
     let page = state.engine.transactions(&filter).await?;
-    Ok(ApiResponse::ok(ListData::from_page(page, |t| t)))
+    Ok(ApiResponse::ok(ListData::from_page(
+        page,
+        TransactionDto::from,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/wallet/transactions/{id}", tag = TAG,
     summary = "One transaction", description = "The caller's own, or any with `wallet:read`.",
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The transaction"), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The transaction", body = Envelope<TransactionDto>)))]
 pub async fn transaction(
     State(state): State<AppState>,
     Auth(p): Auth,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiResponse<Transaction>, ApiError> {
-    Ok(ApiResponse::ok(state.engine.transaction(&p, id).await?))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResolveBody {
-    /// processing, completed, failed or cancelled.
-    pub status: String,
-    pub external_reference: Option<String>,
-    /// Minor units kept by the provider or the house, 0 up to the amount.
-    pub fees: Option<i64>,
-    #[schema(value_type = Object)]
-    pub processor_response: Option<Value>,
+) -> Result<ApiResponse<TransactionDto>, ApiError> {
+    Ok(ApiResponse::ok(
+        state.engine.transaction(&p, id).await?.into(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/wallet/transactions/{id}/resolve", tag = TAG,
@@ -263,17 +281,19 @@ pub struct ResolveBody {
                    Completing a deposit credits it less `fees`; completing a withdrawal pays \
                    out the reserved amount; failing or cancelling a withdrawal returns it. \
                    Asking for the status it already has returns it unchanged; any other move \
-                   from a final status is 409 `INVALID_TRANSITION`.",
+                   from a final status, or resolving what is not a deposit or withdrawal, is \
+                   409 `INVALID_TRANSITION`.",
     params(("id" = Uuid, Path)), request_body = ResolveBody,
-    responses((status = 200, description = "The transaction"), (status = 400, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The transaction", body = Envelope<TransactionDto>),
+        (status = 409, description = "INVALID_TRANSITION: not from this status",
+            body = ErrorEnvelope)))]
 pub async fn resolve(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<WalletManage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ResolveBody>,
-) -> Result<ApiResponse<Transaction>, ApiError> {
+) -> Result<ApiResponse<TransactionDto>, ApiError> {
     let resolution = Resolution::parse(&body.status)?;
     let t = state
         .engine
@@ -282,93 +302,87 @@ pub async fn resolve(
             resolution,
             ResolutionDetails {
                 external_reference: body.external_reference,
-                fees: body.fees,
-                processor_response: body.processor_response,
+                fees: body.fees.map(|f| f.0),
+                processor_response: body.processor_response.map(Value::Object),
             },
             &actor,
         )
         .await?;
-    Ok(ApiResponse::ok(t))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PaymentMethodBody {
-    /// credit_card, debit_card, bank_transfer, e_wallet, cryptocurrency
-    #[serde(rename = "type")]
-    pub method_type: String,
-    pub name: String,
-    /// The provider's token, brand, last four digits: never a card number.
-    #[schema(value_type = Object)]
-    pub details: Value,
-    #[serde(default)]
-    pub is_default: bool,
-    pub expires_at: Option<DateTime<Utc>>,
+    Ok(ApiResponse::ok(t.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/wallet/payment-methods", tag = TAG,
     summary = "Save a payment method",
-    description = "Customers. `details` holds what the provider tokenised; card numbers and \
-                   security codes are refused (400).",
+    description = "Customers (others: 404). `details` holds what the provider tokenised; card \
+                   numbers and security codes are refused (400).",
     request_body = PaymentMethodBody,
-    responses((status = 201, description = "The payment method"), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 201, description = "The payment method",
+            body = Envelope<PaymentMethodDto>),
+        (status = 404, description = "NOT_FOUND: the caller is not a customer",
+            body = ErrorEnvelope)))]
 pub async fn add_payment_method(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<PaymentMethodBody>,
-) -> Result<ApiResponse<PaymentMethod>, ApiError> {
-    let method_type = PaymentMethodType::parse(&body.method_type).ok_or_else(|| {
-        ApiError::from(DomainError::invalid(
-            "type",
-            "credit_card, debit_card, bank_transfer, e_wallet or cryptocurrency",
-        ))
-    })?;
+) -> Result<ApiResponse<PaymentMethodDto>, ApiError> {
     let m = state
         .engine
         .add_payment_method(
             &p,
             NewPaymentMethod {
-                method_type,
+                method_type: body.method_type,
                 name: body.name,
-                details: body.details,
+                details: Value::Object(body.details),
                 is_default: body.is_default,
                 expires_at: body.expires_at,
             },
             &actor,
         )
         .await?;
-    Ok(ApiResponse::created(m))
+    Ok(ApiResponse::created(m.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/wallet/payment-methods", tag = TAG,
-    summary = "The caller's payment methods",
-    responses((status = 200, description = "Payment methods")))]
+    summary = "The caller's payment methods", description = "Oldest first.",
+    params(PageParams),
+    responses((status = 200, description = "A page of payment methods",
+        body = Envelope<ListData<PaymentMethodDto>>)))]
 pub async fn payment_methods(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> Result<ApiResponse<Vec<PaymentMethod>>, ApiError> {
-    Ok(ApiResponse::ok(
-        state.engine.payment_methods(p.user_id).await?,
-    ))
+    ApiQuery(paging): ApiQuery<PageParams>,
+) -> Result<ApiResponse<ListData<PaymentMethodDto>>, ApiError> {
+    let page = state
+        .engine
+        .payment_methods(p.user_id, paging.request()?)
+        .await?;
+    Ok(ApiResponse::ok(ListData::from_page(
+        page,
+        PaymentMethodDto::from,
+    )))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountCheckDto {
     pub owner: Uuid,
-    pub kind: String,
+    #[schema(schema_with = dto::enums::account_kind)]
+    pub kind: betflow_domain::sportsbook::wallet::AccountKind,
+    #[schema(example = "GBP")]
     pub currency: String,
-    /// Credits less debits over every transfer.
+    /// Credits less debits over every transfer, in integer minor units of `currency`.
     pub from_transfers: i64,
-    /// The projection's balance (customer accounts; house accounts have none).
+    /// The projection's balance, in integer minor units of `currency` (customer accounts;
+    /// null for house accounts, which have none).
     pub projected: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reconciliation {
-    /// Per currency, the sum over every account: always 0 in a sound ledger.
+    /// Per currency, the sum over every account in integer minor units: always 0 in a sound
+    /// ledger.
     pub totals: std::collections::BTreeMap<String, i64>,
     /// Customer accounts whose projection disagrees with their transfers.
     pub mismatches: Vec<AccountCheckDto>,
@@ -379,8 +393,9 @@ pub struct Reconciliation {
 #[utoipa::path(get, path = "/api/v1/wallet/reconciliation", tag = TAG,
     summary = "Reconcile the ledger",
     description = "Requires `wallet:read`. Sums every account from its transfers, checks each \
-                   currency sums to zero and each customer balance equals its transfers.",
-    responses((status = 200, body = Reconciliation)))]
+                   currency sums to zero and each customer balance equals its transfers. A \
+                   report over the whole ledger, not a list: it is not paged.",
+    responses((status = 200, description = "The report", body = Envelope<Reconciliation>)))]
 pub async fn reconciliation(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<WalletRead>,
@@ -388,7 +403,7 @@ pub async fn reconciliation(
     let r = state.engine.reconcile().await?;
     let dto = |c: betflow_engine::AccountCheck| AccountCheckDto {
         owner: c.owner,
-        kind: c.kind.as_str().to_owned(),
+        kind: c.kind,
         currency: c.currency,
         from_transfers: c.from_transfers,
         projected: c.projected,
@@ -403,107 +418,72 @@ pub async fn reconciliation(
 
 #[utoipa::path(get, path = "/api/v1/me/limits", tag = TAG,
     summary = "The caller's limits and break",
-    description = "Deposit, stake and loss limits per day, week and month (minor units) with \
-                   any raise waiting out its 24-hour cooling-off, and the time-out or \
-                   self-exclusion in force.",
-    responses((status = 200, description = "Limits and break")))]
+    description = "Deposit, stake and loss limits per day, week and month (integer minor \
+                   units) with any raise waiting out its 24-hour cooling-off (`pending`: the \
+                   amount and when it applies), and the time-out or self-exclusion.",
+    responses((status = 200, description = "Limits and break", body = Envelope<LimitsDto>)))]
 pub async fn limits(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> Result<ApiResponse<ResponsibleGambling>, ApiError> {
+) -> Result<ApiResponse<LimitsDto>, ApiError> {
     Ok(ApiResponse::ok(
         state
             .engine
             .responsible_gambling(p.user_id, Utc::now())
-            .await?,
+            .await?
+            .into(),
     ))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LimitBody {
-    /// deposit, stake or loss
-    #[schema(value_type = String)]
-    pub kind: LimitKind,
-    /// day, week or month
-    #[schema(value_type = String)]
-    pub period: Period,
-    /// Minor units; null removes the limit (after the cooling-off).
-    pub amount: Option<i64>,
 }
 
 #[utoipa::path(put, path = "/api/v1/me/limits", tag = TAG, summary = "Set a limit",
     description = "Lowering a limit (or setting a first one) applies at once; raising or \
-                   removing one applies after 24 hours.",
+                   removing one applies after 24 hours (it shows as `pending` until then).",
     request_body = LimitBody,
-    responses((status = 200, description = "Limits and break"), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, description = "Limits and break", body = Envelope<LimitsDto>)))]
 pub async fn set_limit(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<LimitBody>,
-) -> Result<ApiResponse<ResponsibleGambling>, ApiError> {
+) -> Result<ApiResponse<LimitsDto>, ApiError> {
     let rg = state
         .engine
         .set_limit(
             p.user_id,
             body.kind,
             body.period,
-            body.amount,
+            body.amount.map(|a| a.0),
             Utc::now(),
             &actor,
         )
         .await?;
-    Ok(ApiResponse::ok(rg))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BreakBody {
-    /// time_out (with `days`, 1 to 42) or self_exclusion (with `months`, at least 6).
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub days: Option<u32>,
-    pub months: Option<u32>,
+    Ok(ApiResponse::ok(rg.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/me/breaks", tag = TAG, summary = "Take a break",
-    description = "A time-out (24 hours, a week, a month, up to six weeks) or self-exclusion \
-                   (six months or more), effective at once: no bets and no deposits until it \
-                   ends. It can be lengthened, never shortened or lifted early.",
-    request_body = BreakBody,
-    responses((status = 200, description = "Limits and break"), (status = 400, body = ErrorEnvelope)))]
+    description = "A time-out (1 to 42 days) or self-exclusion (6 to 60 months), effective at \
+                   once: no bets and no deposits until it ends. It can be lengthened, never \
+                   shortened or lifted early (a shorter one is 409 `BREAK_IN_FORCE`).",
+    request_body = dto::BreakRequest,
+    responses((status = 200, description = "Limits and break", body = Envelope<LimitsDto>),
+        (status = 409, description = "BREAK_IN_FORCE: a longer break is in force (its end is \
+                                      in `details.endsAt`)", body = ErrorEnvelope)))]
 pub async fn take_break(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientInfo(actor): ClientInfo,
     ApiJson(body): ApiJson<BreakBody>,
-) -> Result<ApiResponse<ResponsibleGambling>, ApiError> {
+) -> Result<ApiResponse<LimitsDto>, ApiError> {
     let at = Utc::now();
-    let exclusion = match (body.kind.as_str(), body.days, body.months) {
-        ("time_out", Some(days), None) => Exclusion::time_out(days, at)?,
-        ("self_exclusion", None, Some(months)) => Exclusion::self_exclusion(months, at)?,
-        _ => {
-            return Err(DomainError::invalid(
-                "type",
-                "time_out with days, or self_exclusion with months",
-            )
-            .into());
-        }
+    let exclusion = match body {
+        BreakBody::TimeOut { days } => Exclusion::time_out(days.0, at)?,
+        BreakBody::SelfExclusion { months } => Exclusion::self_exclusion(months.0, at)?,
     };
     let rg = state
         .engine
         .take_break(p.user_id, exclusion, at, &actor)
         .await?;
-    Ok(ApiResponse::ok(rg))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct VerificationBody {
-    /// unverified, pending, verified or rejected
-    #[schema(value_type = String)]
-    pub status: betflow_domain::sportsbook::customers::VerificationStatus,
+    Ok(ApiResponse::ok(rg.into()))
 }
 
 #[utoipa::path(put, path = "/api/v1/users/{id}/verification", tag = TAG,
@@ -511,42 +491,65 @@ pub struct VerificationBody {
     description = "Requires `users:manage`: the outcome of identity checks (KYC). Only \
                    `verified` customers withdraw.",
     params(("id" = Uuid, Path)), request_body = VerificationBody,
-    responses((status = 200, description = "The wallet with its verification status"),
-        (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, description = "The wallet with its verification status",
+        body = Envelope<WalletDto>)))]
 pub async fn set_verification(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<UsersManage>,
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<VerificationBody>,
-) -> Result<ApiResponse<WalletView>, ApiError> {
+) -> Result<ApiResponse<WalletDto>, ApiError> {
     state
         .engine
         .set_verification(id, body.status, &actor)
         .await?;
-    Ok(ApiResponse::ok(state.engine.wallet(id).await?))
+    Ok(ApiResponse::ok(state.engine.wallet(id).await?.into()))
 }
+
+/// The Standard Webhooks headers a provider's callback is signed with.
+const CALLBACK_HEADERS: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
 
 #[utoipa::path(post, path = "/api/v1/wallet/provider-callback", tag = TAG,
     summary = "A payment provider's callback",
     description = "Open, but signed: Standard Webhooks headers (`webhook-id`, \
                    `webhook-timestamp` within five minutes, `webhook-signature` `v1,` HMAC-SHA256 \
-                   with the shared `BETFLOW_PAYMENTS_WEBHOOK_SECRET`). The body names the \
-                   transaction (`transactionId` or `reference`) and its new `status` \
-                   (processing, completed, failed, cancelled), with optional \
-                   `externalReference`, `fees`, `processorResponse`; it resolves the transaction \
-                   as an operator's resolve does, so a retried callback is harmless. 401 \
-                   `INVALID_SIGNATURE` otherwise; 404 when no secret is configured.",
-    request_body = Object,
-    responses((status = 200, description = "The transaction"), (status = 400, body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)))]
+                   with the shared `BETFLOW_PAYMENTS_WEBHOOK_SECRET`) over the exact body. The \
+                   body names the transaction (`transactionId` or `reference`) and its new \
+                   `status`; it resolves the transaction as an operator's resolve does, so a \
+                   retried callback is harmless. A missing header is a 400; a wrong signature \
+                   or stale timestamp 401 `INVALID_SIGNATURE`; 404 when no secret is \
+                   configured. The body is read after the signature is checked.",
+    params(
+        ("webhook-id" = String, Header, description = "The message id the provider signed"),
+        ("webhook-timestamp" = String, Header,
+            description = "Unix seconds, within five minutes of the server's clock"),
+        ("webhook-signature" = String, Header,
+            description = "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated")),
+    request_body = ProviderCallbackBody,
+    responses((status = 200, description = "The transaction", body = Envelope<TransactionDto>),
+        (status = 401, description = "INVALID_SIGNATURE: the signature or timestamp is not \
+                                      valid", body = ErrorEnvelope),
+        (status = 404, description = "NOT_FOUND: callbacks are not configured, or no such \
+                                      transaction", body = ErrorEnvelope),
+        (status = 409, description = "INVALID_TRANSITION: not from this status",
+            body = ErrorEnvelope)))]
 pub async fn provider_callback(
     State(state): State<AppState>,
     ClientInfo(mut actor): ClientInfo,
     headers: HeaderMap,
     body: String,
-) -> Result<ApiResponse<Transaction>, ApiError> {
+) -> Result<ApiResponse<TransactionDto>, ApiError> {
+    // The three signature headers are required: without one the request is malformed (400),
+    // whatever the server's configuration; a wrong one is for the signature check (401).
+    let missing: Vec<_> = CALLBACK_HEADERS
+        .iter()
+        .filter(|h| headers.get(**h).is_none())
+        .map(|h| betflow_domain::Violation::new(*h, "required header"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(DomainError::Validation(missing).into());
+    }
     let header = |name: &str| {
         headers
             .get(name)
@@ -569,20 +572,25 @@ pub async fn provider_callback(
             &actor,
         )
         .await?;
-    Ok(ApiResponse::ok(t))
+    Ok(ApiResponse::ok(t.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/me/verification", tag = TAG,
     summary = "Ask to be verified",
-    description = "Customers. `unverified` or `rejected` becomes `pending` until an operator \
-                   records the outcome of the identity checks; otherwise nothing changes.",
-    responses((status = 200, description = "The wallet with its verification status"),
-        (status = 404, body = ErrorEnvelope)))]
+    description = "Customers (others: 404). `unverified` or `rejected` becomes `pending` until \
+                   an operator records the outcome of the identity checks; otherwise nothing \
+                   changes.",
+    responses((status = 200, description = "The wallet with its verification status",
+            body = Envelope<WalletDto>),
+        (status = 404, description = "NOT_FOUND: the caller is not a customer",
+            body = ErrorEnvelope)))]
 pub async fn request_verification(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientInfo(actor): ClientInfo,
-) -> Result<ApiResponse<WalletView>, ApiError> {
+) -> Result<ApiResponse<WalletDto>, ApiError> {
     state.engine.request_verification(p.user_id, &actor).await?;
-    Ok(ApiResponse::ok(state.engine.wallet(p.user_id).await?))
+    Ok(ApiResponse::ok(
+        state.engine.wallet(p.user_id).await?.into(),
+    ))
 }

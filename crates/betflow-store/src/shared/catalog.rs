@@ -455,14 +455,26 @@ impl CatalogRead for BackendStore {
         )
     }
 
-    async fn list_sports(&self, active_only: bool) -> Result<Vec<Sport>> {
+    async fn list_sports(&self, active_only: bool, page: PageRequest) -> Result<Page<Sport>> {
+        let filter = |qb: &mut QueryBuilder<Db>| {
+            if active_only {
+                qb.push(" WHERE is_active = ").push_bind(true);
+            }
+        };
+        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM sports");
+        filter(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {SPORT} FROM sports"));
-        if active_only {
-            qb.push(" WHERE is_active = ").push_bind(true);
-        }
-        qb.push(" ORDER BY sort_order, display_name");
+        filter(&mut qb);
+        // The id breaks ties so pages neither repeat nor skip a sport.
+        qb.push(" ORDER BY sort_order, display_name, id");
+        push_page(&mut qb, page);
         let rows: Vec<SportRow> = qb.build_query_as().fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(Sport::from).collect())
+        Ok(Page::new(
+            rows.into_iter().map(Sport::from).collect(),
+            to_total(total),
+            page,
+        ))
     }
 
     async fn get_league(&self, id: Uuid) -> Result<Option<League>> {
@@ -645,14 +657,24 @@ impl CatalogRead for BackendStore {
         rows.into_iter().map(Selection::try_from).collect()
     }
 
-    async fn price_history(&self, selection_id: Uuid) -> Result<Vec<PriceChange>> {
+    async fn price_history(
+        &self,
+        selection_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<PriceChange>> {
+        let mut count =
+            QueryBuilder::<Db>::new("SELECT COUNT(*) FROM selection_prices WHERE selection_id = ");
+        count.push_bind(selection_id);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let mut qb = QueryBuilder::<Db>::new(
             "SELECT id, selection_id, old_odds, new_odds, changed_by, reason, created_at \
              FROM selection_prices WHERE selection_id = ",
         );
         qb.push_bind(selection_id).push(" ORDER BY created_at, id");
+        push_page(&mut qb, page);
         let rows: Vec<PriceRow> = qb.build_query_as().fetch_all(&self.pool).await?;
-        rows.into_iter()
+        let items = rows
+            .into_iter()
             .map(|r| {
                 const T: &str = "selection_prices";
                 Ok(PriceChange {
@@ -665,7 +687,8 @@ impl CatalogRead for BackendStore {
                     created_at: r.created_at,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::new(items, to_total(total), page))
     }
 }
 

@@ -269,13 +269,28 @@ impl WalletRead for BackendStore {
         ))
     }
 
-    async fn list_payment_methods(&self, user_id: Uuid) -> Result<Vec<PaymentMethod>> {
+    async fn list_payment_methods(
+        &self,
+        user_id: Uuid,
+        page: betflow_domain::PageRequest,
+    ) -> Result<Page<PaymentMethod>> {
+        let mut count =
+            QueryBuilder::<Db>::new("SELECT COUNT(*) FROM payment_methods WHERE user_id = ");
+        count.push_bind(user_id);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let mut qb = QueryBuilder::<Db>::new(format!(
             "SELECT {PAYMENT_METHOD} FROM payment_methods WHERE user_id = "
         ));
         qb.push_bind(user_id).push(" ORDER BY created_at, id");
+        push_page(&mut qb, page);
         let rows: Vec<PaymentMethodRow> = qb.build_query_as().fetch_all(&self.pool).await?;
-        rows.into_iter().map(PaymentMethod::try_from).collect()
+        Ok(Page::new(
+            rows.into_iter()
+                .map(PaymentMethod::try_from)
+                .collect::<Result<_>>()?,
+            to_total(total),
+            page,
+        ))
     }
 
     async fn get_payment_method(&self, id: Uuid) -> Result<Option<PaymentMethod>> {
