@@ -19,7 +19,8 @@ use crate::error::{ApiError, codes};
 
 /// A JSON body. Wrong content type is 415, an oversized body 413, malformed JSON or a body
 /// that does not fit the DTO (including unknown fields where the DTO denies them) 400, and so
-/// is a NUL anywhere in it, with `details` naming each place (`username`, `data.title`).
+/// is a NUL anywhere in it, with `details` naming each place (`username`, `data.title`). An
+/// integer field takes an integral number in any JSON spelling (`4`, `4.0`, `4e0`).
 pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -39,10 +40,60 @@ where
         let rebuilt = Request::from_parts(parts, Body::from(bytes.clone()));
         let value = match axum::Json::<T>::from_request(rebuilt, state).await {
             Ok(axum::Json(v)) => v,
+            Err(JsonRejection::JsonDataError(e)) => match integral_floats_as_integers(&bytes) {
+                Some(v) => v,
+                None => return Err(json_rejection(JsonRejection::JsonDataError(e))),
+            },
             Err(rejection) => return Err(json_rejection(rejection)),
         };
         refuse_nul_in_json(&bytes)?;
         Ok(Self(value))
+    }
+}
+
+/// Largest integer every f64 near it represents exactly (2^53).
+const EXACT_F64_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// A second reading of a body that did not fit its DTO, with every integral number written
+/// as a float (`4.0`, `1e3`) taken as the integer it is. JSON has one number type and the
+/// OpenAPI document's `integer` is JSON Schema's, where `4.0` is an integer; serde reads it as
+/// a float and refuses it for an integer field. Only values up to 2^53 are converted, where
+/// the float is the integer exactly, so no amount is ever rounded. `None` when nothing was
+/// converted or the body still does not fit: the first error stands.
+fn integral_floats_as_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let mut doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !integral_floats_to_integers(&mut doc) {
+        return None;
+    }
+    serde_json::from_value(doc).ok()
+}
+
+/// Rewrites integral floats in place; whether any was.
+fn integral_floats_to_integers(v: &mut serde_json::Value) -> bool {
+    use serde_json::{Number, Value};
+    match v {
+        Value::Number(n) => match n.as_f64().filter(|_| n.is_f64()) {
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT_F64_INTEGERS => {
+                // In range, so the casts are exact.
+                *n = if f >= 0.0 {
+                    Number::from(f as u64)
+                } else {
+                    Number::from(f as i64)
+                };
+                true
+            }
+            _ => false,
+        },
+        // Every element is visited (no short-circuit): all of them are rewritten.
+        Value::Array(items) => items
+            .iter_mut()
+            .map(integral_floats_to_integers)
+            .fold(false, |any, changed| any | changed),
+        Value::Object(fields) => fields
+            .values_mut()
+            .map(integral_floats_to_integers)
+            .fold(false, |any, changed| any | changed),
+        _ => false,
     }
 }
 
@@ -190,5 +241,25 @@ where
         ApiJson::<T>::from_request(req, state)
             .await
             .map(|ApiJson(v)| Self(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integral_floats_become_integers_and_nothing_else_changes() {
+        let mut v = json!({"a": 4.0, "b": [1e3, 2.5, -0.0], "c": {"d": 7}, "e": "4.0",
+                           "f": 9007199254740992.0, "g": 1e300});
+        assert!(integral_floats_to_integers(&mut v));
+        assert_eq!(
+            v,
+            json!({"a": 4, "b": [1000, 2.5, 0], "c": {"d": 7}, "e": "4.0",
+                   "f": 9_007_199_254_740_992_u64, "g": 1e300})
+        );
+        let mut plain = json!({"a": 4, "b": [2.5], "s": "x"});
+        assert!(!integral_floats_to_integers(&mut plain));
     }
 }

@@ -21,6 +21,7 @@ betflow_store::conformance!(
     deliveries_are_signed_retried_and_listed,
     gone_disables_rotation_signs_twice_and_recovery_requeues,
     a_delivery_survives_a_restart,
+    integer_fields_take_integral_numbers_in_any_spelling,
 );
 
 /// One request the receiver got.
@@ -586,5 +587,54 @@ async fn private_targets_are_refused() {
         assert_eq!(status, 400, "{url}: {err}");
         assert_eq!(err["error"]["details"][0]["field"], "url", "{err}");
         assert!(err.to_string().contains("private"), "{err}");
+    }
+}
+
+/// The document's `integer` is JSON Schema's, where `5000.0` and `2e0` are integers: the
+/// server takes them as such (a contract test generated `"retryAttempts": 4.0` and got a 400),
+/// refuses a fractional or out-of-range number, and answers 201 with `Location`.
+async fn integer_fields_take_integral_numbers_in_any_spelling(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let post = |body: &'static str| {
+        s.with_token(Method::POST, "/api/v1/webhooks", &admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let res = post(
+        r#"{"name": "floats", "url": "http://127.0.0.1:9/hook", "events": ["*"],
+            "timeout": 5000.0, "retryAttempts": 2e0, "rateLimit": -0.0e0}"#,
+    )
+    .await
+    .unwrap();
+    // rateLimit 0 is out of its range (1..=100000): the integer is read, then refused.
+    assert_eq!(res.status(), 400);
+    let res = post(
+        r#"{"name": "floats", "url": "http://127.0.0.1:9/hook", "events": ["*"],
+            "timeout": 5000.0, "retryAttempts": 2e0, "rateLimit": 6.0E1}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    let hook = &body["data"]["webhook"];
+    assert_eq!(
+        location,
+        format!("/api/v1/webhooks/{}", hook["id"].as_str().unwrap())
+    );
+    assert_eq!(hook["timeout"], 5000);
+    assert_eq!(hook["retryAttempts"], 2);
+    assert_eq!(hook["rateLimit"], 60);
+    for bad in [
+        r#"{"name": "f", "url": "http://127.0.0.1:9/h", "events": ["*"], "timeout": 5000.5}"#,
+        r#"{"name": "f", "url": "http://127.0.0.1:9/h", "events": ["*"], "timeout": 1e300}"#,
+        r#"{"name": "f", "url": "http://127.0.0.1:9/h", "events": ["*"], "timeout": -1.0}"#,
+    ] {
+        let res = post(bad).await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "VALIDATION_ERROR", "{bad}: {err}");
     }
 }

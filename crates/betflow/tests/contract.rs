@@ -57,14 +57,17 @@ const SEED: &str = "20261207";
 ///   business rule the schema cannot state refuses: a workflow's `data` against its type's
 ///   data schema (types are created at run time), a definition's step graph, a stake above
 ///   the wallet's balance. A 400 to a schema-valid request is still a failure.
-/// - Stateful scenarios take up to 10 steps (the default is 6), so a walk can reach a created
-///   object's sub-resources (a webhook's test ping, then the delivery's retry).
+/// - Stateful: 30 scenarios of up to 10 steps (the defaults are `--max-examples` and 6), so
+///   walks reach created objects' sub-resources (a webhook's test ping, then its retry).
 const CONFIG: &str = r#"
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 
 [phases.stateful]
 max-steps = 10
+
+[phases.stateful.generation]
+max-examples = 30
 "#;
 
 /// Operations left out of the main runs, each with its reason (passed to schemathesis as an
@@ -273,6 +276,9 @@ async fn run_schemathesis(
         .args(scope)
         .args(&extra)
         .env("NO_COLOR", "1")
+        // Hypothesis loads a profile of its own when `CI` is set; without it, a run on a
+        // developer's machine is the run CI makes.
+        .env_remove("CI")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     for (k, _) in std::env::vars() {
