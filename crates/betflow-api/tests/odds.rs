@@ -109,9 +109,19 @@ fn items(data: &Value) -> Vec<Value> {
 }
 
 fn assert_refused(status: u16, res: &Value, field: &str, what: &str) {
+    assert_refused_with(400, status, res, field, what);
+}
+
+/// A workflow's free-form `data` is a schema-valid body refused by a business rule (the line
+/// change's rules): 422, where a catalog body's `odds` break its schema (400).
+fn assert_refused_by_rules(status: u16, res: &Value, field: &str, what: &str) {
+    assert_refused_with(422, status, res, field, what);
+}
+
+fn assert_refused_with(expected: u16, status: u16, res: &Value, field: &str, what: &str) {
     assert_eq!(
         (status, res["error"]["code"].as_str()),
-        (400, Some("VALIDATION_ERROR")),
+        (expected, Some("VALIDATION_ERROR")),
         "{what}: {res}"
     );
     assert!(
@@ -266,7 +276,7 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
             Some(line(odds.clone())),
         )
         .await;
-        assert_refused(status, &res, "newOdds", &format!("POST /workflows {odds}"));
+        assert_refused_by_rules(status, &res, "newOdds", &format!("POST /workflows {odds}"));
     }
     assert_eq!(line_changes(&s, &admin).await, 0);
     // The selection it names must be an id, of a selection that exists: the apply step,
@@ -279,7 +289,7 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
         let mut body = line(json!("2.5"));
         body["data"]["selectionId"] = selection.clone();
         let (status, res) = call(&s, Method::POST, "/api/v1/workflows", &admin, Some(body)).await;
-        assert_refused(
+        assert_refused_by_rules(
             status,
             &res,
             "selectionId",
@@ -308,7 +318,7 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
         Some(json!({"data": edited.clone()})),
     )
     .await;
-    assert_refused(status, &res, "newOdds", "PUT /workflows with newOdds 5000");
+    assert_refused_by_rules(status, &res, "newOdds", "PUT /workflows with newOdds 5000");
     edited["newOdds"] = json!("1.00001");
     let (status, res) = call(
         &s,
@@ -318,7 +328,7 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
         Some(json!({"data": edited})),
     )
     .await;
-    assert_refused(
+    assert_refused_by_rules(
         status,
         &res,
         "newOdds",

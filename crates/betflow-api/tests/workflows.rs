@@ -432,11 +432,12 @@ async fn data_and_request_validation(db: TestDb) {
     let s = spawn(db).await;
     let admin = s.admin_token().await;
     let post = |body: Value| call(&s, Method::POST, "/api/v1/workflows", &admin, Some(body));
+    // The definition's data schema is a business rule the document cannot state: 422.
     let (status, err) =
         post(json!({"workflowType": "content_publishing", "data": {"jurisdiction": 5}})).await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
-        (400, Some("VALIDATION_ERROR")),
+        (422, Some("VALIDATION_ERROR")),
         "{err}"
     );
     let details = err["error"]["details"].as_array().unwrap();
@@ -449,30 +450,51 @@ async fn data_and_request_validation(db: TestDb) {
         details.iter().any(|d| d["field"] == "data.jurisdiction"),
         "{err}"
     );
-    for (body, field) in [
-        (json!({"workflowType": "nope", "data": {}}), "workflowType"),
+    // 400: what the document states (enums, types, tag rules); 422: rules it cannot state
+    // (which definitions exist, the definition's own tags counted with these).
+    for (body, field, expected) in [
+        (
+            json!({"workflowType": "nope", "data": {}}),
+            "workflowType",
+            422,
+        ),
         (
             json!({"workflowType": "content_publishing", "data": content(), "priority": "urgent"}),
             "priority",
+            400,
         ),
         (
             json!({"workflowType": "content_publishing", "data": [1]}),
             "data",
+            400,
         ),
         (
             json!({"workflowType": "content_publishing", "data": content(), "tags": [""]}),
             "tags",
+            400,
+        ),
+        (
+            json!({"workflowType": "content_publishing", "data": content(), "tags": ["a\u{7}"]}),
+            "tags",
+            400,
+        ),
+        (
+            json!({"workflowType": "content_publishing", "data": content(),
+                   "tags": (0..21).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+            "tags",
+            400,
         ),
         (
             json!({"workflowType": "content_publishing", "data": content(),
                    "tags": (0..20).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
             "tags",
+            422,
         ),
     ] {
         let (status, err) = post(body).await;
         assert_eq!(
             (status, err["error"]["code"].as_str()),
-            (400, Some("VALIDATION_ERROR")),
+            (expected, Some("VALIDATION_ERROR")),
             "{err}"
         );
         assert_eq!(err["error"]["details"][0]["field"], field, "{err}");
@@ -680,6 +702,12 @@ async fn update_delete_and_audit_routes(db: TestDb) {
     .await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
+        (422, Some("VALIDATION_ERROR")),
+        "{err}"
+    );
+    let (status, err) = call(&s, Method::PUT, &path, &author, Some(json!({"data": 5}))).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
         (400, Some("VALIDATION_ERROR")),
         "{err}"
     );
@@ -865,7 +893,10 @@ async fn definitions_versions_and_branches(db: TestDb) {
         Some(bad),
     )
     .await;
-    assert_eq!(status, 400, "{err}");
+    assert_eq!(
+        status, 422,
+        "the graph's rules are not the document's: {err}"
+    );
     let fields: Vec<&str> = err["error"]["details"]
         .as_array()
         .unwrap()
@@ -1063,7 +1094,7 @@ async fn definitions_versions_and_branches(db: TestDb) {
         Some(uncompilable),
     )
     .await;
-    assert_eq!(status, 400, "{err}");
+    assert_eq!(status, 422, "{err}");
     assert_eq!(err["error"]["details"][0]["field"], "steps.check", "{err}");
 
     // A condition routes as the workflow is created: to the approval, or (no `false` edge)
@@ -1434,8 +1465,8 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
     .await;
     assert_eq!(
         (status, err["error"]["details"][0]["field"].as_str()),
-        (400, Some("newOdds")),
-        "{err}"
+        (422, Some("newOdds")),
+        "a line change's rules are the definition's: {err}"
     );
 
     let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;

@@ -6,12 +6,12 @@ use betflow_domain::workflow::record::{Definition, Version};
 use betflow_engine::workflows::NewDefinition;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::dto::{ListData, PageParams};
-use super::workflows::{Created, StepKindDto, TagValue, check_tags};
+use super::workflows::{Created, StepKindDto, TagValue, check_tags, refused_by_rules};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
@@ -84,14 +84,14 @@ impl From<TimeoutActionDto> for TimeoutAction {
     }
 }
 
-/// A role name, e.g. `trading_manager`; an unknown one is a 400 naming its step.
+/// A role name, e.g. `trading_manager`; an unknown one is a 422 naming its step.
 #[derive(ToSchema)]
 #[schema(as = RoleName, pattern = r"^[^\u0000]*$", example = "trading_manager")]
 pub struct RoleName(#[allow(dead_code)] String);
 
 /// One step. Unknown fields are ignored (as the seeds' step lists carry extras); optional
 /// fields may be null, which means absent. Which fields apply depends on `type`; publishing
-/// validates the whole graph and reports every problem at once, each with its step (400).
+/// validates the whole graph and reports every problem at once, each with its step (422).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Step)]
@@ -331,7 +331,7 @@ pub struct DefinitionDocument {
     #[schema(max_items = 20, value_type = Vec<TagValue>)]
     pub tags: Vec<String>,
     /// JSON Schema (an object) for the data of this definition's workflows; one that does
-    /// not compile is a 400.
+    /// not compile is a 422.
     #[schema(value_type = Option<Object>)]
     pub data_schema: Option<Value>,
     /// Steps in order; the first is the start. At least one.
@@ -447,6 +447,16 @@ fn created_definition(d: DefinitionDto, message: &str) -> Created<DefinitionDto>
     Created::new(location, ApiResponse::created(d).message(message))
 }
 
+/// Whether a violation of a definition is of a rule the document cannot state: the graph as
+/// a whole (reachability, branches, what each kind of step needs, known roles) and whether
+/// the data schema compiles. Those are 422; the fields the schema describes are 400.
+fn graph_rule(field: &str) -> bool {
+    field == "steps"
+        || field.starts_with("steps.")
+        || field.starts_with("edges")
+        || field == "dataSchema"
+}
+
 /// The default key of a copy: `<key>_copy`, the key shortened as needed so the result is a
 /// valid key (at most 100 characters) whenever the original is one.
 fn copy_key(key: &str) -> String {
@@ -501,7 +511,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/workflow-definitions", tag = TAG, summary = "Create or import a definition",
     description = "Requires `workflows:create` and `workflows:update`. Publishing validates the \
                    graph (one start, every step reachable, every path reaches an end, roles \
-                   exist) and reports every problem at once, each with its step (400).",
+                   exist) and reports every problem at once, each with its step (422).",
     request_body = DefinitionDocument,
     responses((status = 201, body = Envelope<DefinitionDto>,
         description = "Created; `Location` is the definition's URL",
@@ -523,7 +533,10 @@ pub async fn list(
                 parameters(("key" = "$response.body#/data/key")),
                 description = "Export it")),
         )),
-        (status = 409, body = ErrorEnvelope, description = "CONFLICT: the key is taken")))]
+        (status = 409, body = ErrorEnvelope, description = "CONFLICT: the key is taken"),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR, `details` naming \
+            each problem (`steps`, `steps.<id>`, `dataSchema`): the graph breaks a publishing \
+            rule, or the data schema does not compile")))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Manage>,
@@ -548,7 +561,8 @@ pub async fn create(
             },
             &actor,
         )
-        .await?;
+        .await
+        .map_err(|e| refused_by_rules(e, graph_rule))?;
     Ok(created_definition(
         dto(d, &v),
         "Workflow definition created",
@@ -570,12 +584,14 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/api/v1/workflow-definitions/{key}/versions", tag = TAG, summary = "Publish a version",
     description = "Requires `workflows:create` and `workflows:update`. The graph is validated as \
-                   on creation (400). Running workflows keep the version they started on.",
+                   on creation (422). Running workflows keep the version they started on.",
     params(("key" = String, Path, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$",
         description = "The definition key")), request_body = PublishRequest,
     responses((status = 201, body = Envelope<VersionDto>),
         (status = 409, body = ErrorEnvelope, description = "CONFLICT: another version was \
-            published at the same time; retry")))]
+            published at the same time; retry"),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR, `details` naming \
+            each problem (`steps`, `steps.<id>`): the graph breaks a publishing rule")))]
 pub async fn publish(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Manage>,
@@ -587,7 +603,8 @@ pub async fn publish(
         .engine
         .workflows()
         .publish_version(&principal, &key, graph(body.steps, body.edges), &actor)
-        .await?;
+        .await
+        .map_err(|e| refused_by_rules(e, graph_rule))?;
     Ok(ApiResponse::created(VersionDto::from(&v)).message("Version published"))
 }
 

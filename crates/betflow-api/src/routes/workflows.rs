@@ -12,10 +12,11 @@ use betflow_domain::workflow::record::{
     InstanceFilter, MAX_TAG_LEN, MAX_TAGS, StepRunStatus, TimelineEvent, normalize_tags,
 };
 use betflow_domain::workflow::{Decision, Priority, WorkflowStatus};
+use betflow_engine::EngineError;
 use betflow_engine::workflows::{NewWorkflow, WorkflowView};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -300,16 +301,22 @@ where
         })
 }
 
-/// Tags as a request gives them: at most [`MAX_TAGS`], each 1 to [`MAX_TAG_LEN`] characters
-/// and not only whitespace, counted as sent (before trimming and dropping repeats), so the
-/// server refuses exactly what the schema forbids. The domain then trims, deduplicates and
-/// checks the characters.
+/// Tags as a request gives them: at most [`MAX_TAGS`], each 1 to [`MAX_TAG_LEN`] characters,
+/// not only whitespace and without control characters, counted as sent (before trimming and
+/// dropping repeats), so the server refuses with a 400 exactly what the schema forbids. The
+/// domain then trims and deduplicates them.
 pub(crate) fn check_tags(field: &str, tags: &[String]) -> Result<(), DomainError> {
     if tags.len() > MAX_TAGS {
         return Err(DomainError::invalid(
             field,
             format!("at most {MAX_TAGS} tags"),
         ));
+    }
+    if let Some(v) = tags
+        .iter()
+        .find_map(|t| betflow_domain::text::check_name(field, t).err())
+    {
+        return Err(DomainError::Validation(vec![v]));
     }
     if tags
         .iter()
@@ -321,6 +328,32 @@ pub(crate) fn check_tags(field: &str, tags: &[String]) -> Result<(), DomainError
         ));
     }
     Ok(())
+}
+
+/// Maps a refusal of the engine's validation to its status: 422 (still `VALIDATION_ERROR`,
+/// with the same `details`) when every violation is of a rule the document cannot state,
+/// which `semantic` tells by field, and 400 as usual otherwise. The convention (DESIGN.md):
+/// 400 for a request that breaks what its schema states, 422 for a schema-valid request that
+/// a business rule refuses, such as a workflow's `data` against its definition's data schema
+/// or a definition's step graph.
+pub(crate) fn refused_by_rules(e: EngineError, semantic: impl Fn(&str) -> bool) -> ApiError {
+    let business = matches!(&e, EngineError::Invalid(DomainError::Validation(v))
+        if !v.is_empty() && v.iter().all(|v| semantic(&v.field)));
+    let mut err = ApiError::from(e);
+    if business {
+        err.status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    err
+}
+
+/// A workflow's `data` must be a JSON object: what the schema states, so a 400 (after it,
+/// every refusal of the data is the definition's rules, a 422).
+fn check_data_object(data: &Value) -> Result<(), DomainError> {
+    if data.is_object() {
+        Ok(())
+    } else {
+        Err(DomainError::invalid("data", "must be a JSON object"))
+    }
 }
 
 // ---- requests --------------------------------------------------------------------------
@@ -338,13 +371,13 @@ pub(crate) fn check_tags(field: &str, tags: &[String]) -> Result<(), DomainError
 }))]
 pub struct CreateWorkflowRequest {
     /// The key of an active workflow definition, e.g. `line_change_approval`; another value
-    /// is a 400 naming `workflowType`.
+    /// is a 422 naming `workflowType`.
     #[schema(
         example = "content_publishing",
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
     )]
     pub workflow_type: String,
-    /// Checked against the definition's data schema (a 400 lists every violation).
+    /// Checked against the definition's data schema (a 422 lists every violation).
     #[schema(value_type = Object)]
     pub data: Value,
     /// `medium` when not given.
@@ -709,7 +742,7 @@ fn query_tags(tags: Option<&str>) -> Result<Vec<String>, DomainError> {
 
 #[utoipa::path(post, path = "/api/v1/workflows", tag = TAG, summary = "Create (and start) a workflow",
     description = "Requires `workflows:create`. `data` is checked against the definition's \
-                   data schema; a 400 lists every violation.",
+                   data schema; a 422 lists every violation.",
     request_body = CreateWorkflowRequest,
     responses((status = 201, body = Envelope<WorkflowResponse>,
         description = "Created; `Location` is the new workflow's URL",
@@ -718,7 +751,11 @@ fn query_tags(tags: Option<&str>) -> Result<Vec<String>, DomainError> {
         // task's id is its workflow's.
         links(("tasks_complete" = (operation_id = "tasks_complete",
             parameters(("id" = "$response.body#/data/id")),
-            description = "Complete the workflow's open task step"))))))]
+            description = "Complete the workflow's open task step")))),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR, `details` naming \
+            each violation: `workflowType` names no active definition, `data` breaks the \
+            definition's data schema or its domain rules, or the tags with the definition's \
+            exceed 20")))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Create>,
@@ -726,6 +763,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateWorkflowRequest>,
 ) -> Result<Created<WorkflowResponse>, ApiError> {
     check_tags("tags", &body.tags)?;
+    check_data_object(&body.data)?;
     let priority = wire_enum("priority", &PriorityDto::ALL, body.priority.as_deref())?;
     let new = NewWorkflow {
         workflow_type: body.workflow_type,
@@ -734,11 +772,14 @@ pub async fn create(
         start: body.start.unwrap_or(true),
         tags: body.tags,
     };
+    // Past the checks above, every refusal is a rule of the definition (its key exists, its
+    // data schema, its tags with these, its domain rules): 422.
     let view = state
         .engine
         .workflows()
         .create(&principal, new, &actor)
-        .await?;
+        .await
+        .map_err(|e| refused_by_rules(e, |_| true))?;
     let w = WorkflowResponse::from(view);
     let location = format!("/api/v1/workflows/{}", w.id);
     Ok(Created::new(
@@ -947,11 +988,13 @@ pub async fn history(
 
 #[utoipa::path(put, path = "/api/v1/workflows/{id}", tag = TAG, summary = "Change data or priority",
     description = "Requires `workflows:update`. `data` is checked against the definition's \
-                   data schema (400).",
+                   data schema (422).",
     params(("id" = Uuid, Path)), request_body = UpdateWorkflowRequest,
     responses((status = 200, body = Envelope<WorkflowResponse>),
         (status = 409, body = ErrorEnvelope, description = "INVALID_TRANSITION: the workflow has \
-            finished and can no longer be edited")))]
+            finished and can no longer be edited"),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR, `details` naming \
+            each violation: `data` breaks the definition's data schema or its domain rules")))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Update>,
@@ -961,11 +1004,15 @@ pub async fn update(
 ) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
     let priority =
         wire_enum("priority", &PriorityDto::ALL, body.priority.as_deref())?.map(Priority::from);
+    if let Some(d) = &body.data {
+        check_data_object(d)?;
+    }
     let view = state
         .engine
         .workflows()
         .update(&principal, id, body.data, priority, &actor)
-        .await?;
+        .await
+        .map_err(|e| refused_by_rules(e, |_| true))?;
     Ok(ApiResponse::ok(view.into()).message("Workflow updated"))
 }
 
