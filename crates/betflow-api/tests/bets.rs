@@ -931,7 +931,11 @@ async fn bets_settle_resettle_void_and_exposure(db: TestDb) {
         Some(json!({"results": {b.sel[0][0].clone(): "win"}})),
     )
     .await;
-    assert_eq!(status, 400, "every selection needs a result: {r}");
+    assert_eq!(
+        (status, code(&r)),
+        (422, "RESULTS_MISMATCH"),
+        "every selection needs a result: {r}"
+    );
     let (status, r) = call(&s, Method::POST, &settle, &admin, Some(results.clone())).await;
     assert_eq!(status, 200, "{r}");
     assert_eq!(
@@ -1038,7 +1042,7 @@ async fn bets_settle_resettle_void_and_exposure(db: TestDb) {
         Some(json!({"results": {}, "reason": "x"})),
     )
     .await;
-    assert_eq!(status, 400, "{r}");
+    assert_eq!((status, code(&r)), (422, "RESULTS_MISMATCH"), "{r}");
 
     // History: one's own bets with legs' names; others see nothing of them.
     let (status, h) = call(
@@ -2139,13 +2143,37 @@ async fn wallet_lists_are_pages_and_creates_say_where(db: TestDb) {
     )
     .await;
     assert_eq!(
-        done["data"]["fees"], 100,
-        "a whole float is an integer: {done}"
-    );
-    assert_eq!(
         (status, done["data"]["status"].as_str()),
         (200, Some("completed")),
         "{done}"
+    );
+    assert_eq!(
+        done["data"]["fees"], 100,
+        "a whole float is an integer: {done}"
+    );
+    let (_, second) = call(
+        &s,
+        Method::POST,
+        "/api/v1/wallet/deposits",
+        &sam,
+        Some(json!({"amount": 500})),
+    )
+    .await;
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        &format!(
+            "/api/v1/wallet/transactions/{}/resolve",
+            second["data"]["id"].as_str().unwrap()
+        ),
+        &admin,
+        Some(json!({"status": "completed", "fees": 501})),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&res)),
+        (422, "FEES_EXCEED_AMOUNT"),
+        "within the schema, above this amount: {res}"
     );
 
     let b = book(&s, &admin).await;
@@ -2184,6 +2212,16 @@ async fn wallet_lists_are_pages_and_creates_say_where(db: TestDb) {
     )
     .await;
     assert_eq!((status, code(&res)), (409, "BREAK_IN_FORCE"), "{res}");
+    // The same selection twice is the one slip rule the schema cannot state: 422.
+    let (status, res) = call(
+        &s,
+        Method::POST,
+        "/api/v1/bets",
+        &sam,
+        Some(parlay((&b.sel[1][0], "2.0"), (&b.sel[1][0], "2.0"), 100)),
+    )
+    .await;
+    assert_eq!((status, code(&res)), (422, "DUPLICATE_SELECTION"), "{res}");
     // Unknown references are 404s naming the member.
     let (status, res) = call(
         &s,

@@ -104,12 +104,6 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
     // Bad input: every problem with its field; conflicts; missing references.
     for (path, body, field) in [
         (
-            "/api/v1/events",
-            json!({"sportId": sport, "homeTeamId": teams[0], "awayTeamId": teams[0],
-            "startTime": start}),
-            "awayTeamId",
-        ),
-        (
             "/api/v1/selections",
             json!({"marketId": market, "name": "Draw", "odds": "1.0"}),
             "odds",
@@ -161,7 +155,25 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
             "{field} in {err}"
         );
     }
-    // A reference to nothing is a 404 naming the member (the body itself is well formed).
+    // A reference to nothing is a 404 naming the member (the body itself is well formed); a
+    // schema-valid body a business rule refuses (the same team twice) is a 422.
+    let (status, err) = call(
+        &s,
+        Method::POST,
+        "/api/v1/events",
+        &admin,
+        Some(
+            json!({"sportId": sport, "homeTeamId": teams[0], "awayTeamId": teams[0],
+                    "startTime": start}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("SAME_TEAM")),
+        "{err}"
+    );
+    assert_eq!(err["error"]["details"][0]["field"], "awayTeamId", "{err}");
     for (path, body, field) in [
         (
             "/api/v1/leagues",
@@ -416,8 +428,11 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
     assert_eq!(status, 404);
 }
 
-/// `DELETE` deactivates: the entity leaves listings (an inactive selection takes no bets:
-/// `SELECTION_INACTIVE` in the bets tests), its row and history stay, the change is audited; customers cannot do it, unknown ids are 404.
+/// `DELETE` retires: the entity is deactivated (an inactive selection takes no bets:
+/// `SELECTION_INACTIVE` in the bets tests) and from then on the catalog API answers 404 for
+/// it, its sub-resources and its changes, and lists leave it out; its row and history stay
+/// (what refers to it keeps working: an event of a retired team, a retired market's void),
+/// and the change is audited. Customers cannot do it; unknown ids are 404.
 async fn delete_retires_without_erasing(db: TestDb) {
     let s = spawn(db).await;
     let admin = s.admin_token().await;
@@ -497,16 +512,97 @@ async fn delete_retires_without_erasing(db: TestDb) {
         let (status, r) = call(&s, Method::DELETE, &path, &admin, None).await;
         assert_eq!(status, 200, "{path}: {r}");
         assert_eq!(r["data"]["isActive"], false, "{path}");
-        let (status, r) = call(&s, Method::GET, &path, &admin, None).await;
-        assert_eq!(
-            (status, &r["data"]["isActive"]),
-            (200, &json!(false)),
-            "{path} is kept"
-        );
-        // Deleting again changes nothing and still answers.
-        let (status, _) = call(&s, Method::DELETE, &path, &admin, None).await;
-        assert_eq!(status, 200, "{path} twice");
+        // From then on it is gone from the catalog API, as anything deleted.
+        for method in [Method::GET, Method::PATCH, Method::DELETE] {
+            let body = (method == Method::PATCH).then(|| json!({"name": "back"}));
+            let (status, r) = call(&s, method.clone(), &path, &admin, body).await;
+            assert_eq!(
+                (status, r["error"]["code"].as_str()),
+                (404, Some("NOT_FOUND")),
+                "{method} {path} after DELETE"
+            );
+        }
     }
+    for path in [
+        format!("/api/v1/selections/{selection}/prices"),
+        format!("/api/v1/selections/{selection}/exposure"),
+        format!("/api/v1/markets/{market}/exposure"),
+        format!("/api/v1/sports/{spare}/events"),
+    ] {
+        let (status, r) = call(&s, Method::GET, &path, &admin, None).await;
+        assert_eq!(status, 404, "{path} of a retired entity: {r}");
+    }
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{market}/suspend"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{r}");
+    // Lists leave retired entities out (inactive sports included with all=true).
+    for (path, gone) in [
+        ("/api/v1/sports?all=true", &spare),
+        ("/api/v1/leagues", &league),
+        ("/api/v1/teams", &teams[1]),
+    ] {
+        let (_, page) = call(&s, Method::GET, path, &admin, None).await;
+        let listed: Vec<&str> = page["data"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["id"].as_str())
+            .collect();
+        assert!(!listed.contains(&gone.as_str()), "{path}: {page}");
+    }
+    let (_, ev) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/events/{event}"),
+        &punter,
+        None,
+    )
+    .await;
+    assert_eq!(ev["data"]["markets"], json!([]), "{ev}");
+    // Nothing new is built on a retired entity; what already refers to it keeps working.
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/teams",
+        &admin,
+        Some(
+            json!({"sportId": sport, "leagueId": league, "name": "Ruud", "displayName": "Ruud",
+                    "slug": "ruud"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"]["details"][0]["field"].as_str()),
+        (404, Some("leagueId")),
+        "{r}"
+    );
+    let (status, r) = call(
+        &s,
+        Method::PATCH,
+        &format!("/api/v1/events/{event}"),
+        &admin,
+        Some(json!({"venue": "Centre Court"})),
+    )
+    .await;
+    assert_eq!(status, 200, "an event of a retired team: {r}");
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        &format!("/api/v1/markets/{market}/void"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "a retired market's bets are still settled: {r}"
+    );
     let (_, sports) = call(&s, Method::GET, "/api/v1/sports", &punter, None).await;
     let listed: Vec<&str> = sports["data"]["items"]
         .as_array()

@@ -86,9 +86,13 @@ async fn customers_register_and_set_preferences(db: TestDb) {
     )
     .await;
     assert_eq!(
-        (status, err["error"]["details"][0]["field"].as_str()),
-        (400, Some("dateOfBirth")),
-        "{err}"
+        (
+            status,
+            err["error"]["code"].as_str(),
+            err["error"]["details"][0]["field"].as_str()
+        ),
+        (422, Some("UNDERAGE"), Some("dateOfBirth")),
+        "a rule of today's date, not of the request's shape: {err}"
     );
     // Every problem at once, account and profile.
     let mut bad = registration("x", born(30, 0));

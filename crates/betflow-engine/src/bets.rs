@@ -306,7 +306,22 @@ impl Engine {
         if principal.role != Role::Customer {
             return Err(EngineError::PermissionDenied(vec!["customer".into()]));
         }
-        slip.validate()?;
+        match slip.validate() {
+            // The same selection twice is the one rule of a slip its schema cannot state
+            // (JSON Schema has no uniqueness by member): 422, like the other bet rules. Any
+            // other problem is the slip's shape: 400 with every problem.
+            Err(DomainError::Validation(v))
+                if v.iter().all(|v| v.field.ends_with("].selectionId")) =>
+            {
+                return Err(rejected(
+                    422,
+                    "DUPLICATE_SELECTION",
+                    "a slip names each selection once",
+                    Some(json!(v)),
+                ));
+            }
+            other => other?,
+        }
         let user = principal.user_id;
         let currency = self.currency_of(user).await?;
         self.idempotent(key, || async {
@@ -427,6 +442,7 @@ impl Engine {
         if self.store.get_market(market_id).await?.is_none() {
             return Err(EngineError::NotFound(format!("market {market_id}")));
         }
+        self.not_retired("market", market_id).await?;
         // Each selection's liability is relative to the whole market's stakes, so the
         // market's rows (one per selection: a handful) are computed together and the page
         // is cut from them.
@@ -449,6 +465,7 @@ impl Engine {
             .get_selection(selection_id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("selection {selection_id}")))?;
+        self.not_retired("selection", selection_id).await?;
         self.store
             .market_exposure(s.market_id)
             .await?
@@ -690,7 +707,14 @@ fn check_results(
     if v.is_empty() {
         Ok(())
     } else {
-        Err(DomainError::Validation(v).into())
+        // Well formed results that do not fit this market's selections: a rule about the
+        // market, not the request's shape.
+        Err(rejected(
+            422,
+            "RESULTS_MISMATCH",
+            "the results must name each selection of the market, and only those",
+            Some(json!(v)),
+        ))
     }
 }
 

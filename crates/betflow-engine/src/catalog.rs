@@ -158,6 +158,17 @@ fn not_found(what: &str, id: Uuid) -> EngineError {
     EngineError::NotFound(format!("{what} {id}"))
 }
 
+/// A reference to an object of another sport: well formed, refused by a business rule the
+/// schema cannot state (422).
+fn sport_mismatch(field: &str, why: &str) -> EngineError {
+    crate::wallet::rejected(
+        422,
+        "SPORT_MISMATCH",
+        format!("{field}: {why}"),
+        Some(json!([{"field": field, "message": why}])),
+    )
+}
+
 fn missing(field: &str, what: &str) -> EngineError {
     crate::wallet::missing_reference(field, what)
 }
@@ -192,55 +203,101 @@ async fn audit<T: CatalogEntity>(
 }
 
 impl Engine {
-    async fn check_refs<T: CatalogEntity + 'static>(&self, e: &T) -> Result<(), EngineError> {
+    /// The references of `e` exist (404 naming the member otherwise) and fit (422). A
+    /// reference set on this write (all of them on a create, the changed ones on an update
+    /// of `before`) must also not be retired: what DELETE took away cannot be built on, while
+    /// what already refers to it keeps working.
+    async fn check_refs<T: CatalogEntity + 'static>(
+        &self,
+        e: &T,
+        before: Option<&T>,
+    ) -> Result<(), EngineError> {
         let any = e as &dyn std::any::Any;
+        // Typed here, so no `&dyn Any` (not `Send`) lives across the awaits below.
+        let created = before.is_none();
+        let (old_team, old_event) = {
+            let b = before.map(|b| b as &dyn std::any::Any);
+            (
+                b.and_then(|b| b.downcast_ref::<Team>()),
+                b.and_then(|b| b.downcast_ref::<Event>()),
+            )
+        };
         if let Some(l) = any.downcast_ref::<League>() {
             self.store
                 .get_sport(l.sport_id)
                 .await?
                 .ok_or_else(|| missing("sportId", "sport"))?;
+            if created {
+                self.live(l.sport_id, "sportId", "sport").await?;
+            }
         } else if let Some(t) = any.downcast_ref::<Team>() {
+            let old = old_team;
             self.store
                 .get_sport(t.sport_id)
                 .await?
                 .ok_or_else(|| missing("sportId", "sport"))?;
+            if old.is_none() {
+                self.live(t.sport_id, "sportId", "sport").await?;
+            }
             if let Some(l) = t.league_id {
                 let league = self
                     .store
                     .get_league(l)
                     .await?
                     .ok_or_else(|| missing("leagueId", "league"))?;
+                if old.is_none_or(|o| o.league_id != t.league_id) {
+                    self.live(l, "leagueId", "league").await?;
+                }
                 if league.sport_id != t.sport_id {
-                    return Err(DomainError::invalid("leagueId", "belongs to another sport").into());
+                    return Err(sport_mismatch("leagueId", "belongs to another sport"));
                 }
             }
         } else if let Some(ev) = any.downcast_ref::<Event>() {
+            let old = old_event;
             self.store
                 .get_sport(ev.sport_id)
                 .await?
                 .ok_or_else(|| missing("sportId", "sport"))?;
+            if old.is_none() {
+                self.live(ev.sport_id, "sportId", "sport").await?;
+            }
             if let Some(l) = ev.league_id {
                 let league = self
                     .store
                     .get_league(l)
                     .await?
                     .ok_or_else(|| missing("leagueId", "league"))?;
+                if old.is_none_or(|o| o.league_id != ev.league_id) {
+                    self.live(l, "leagueId", "league").await?;
+                }
                 if league.sport_id != ev.sport_id {
-                    return Err(DomainError::invalid("leagueId", "belongs to another sport").into());
+                    return Err(sport_mismatch("leagueId", "belongs to another sport"));
                 }
             }
-            for (field, id) in [
-                ("homeTeamId", ev.home_team_id),
-                ("awayTeamId", ev.away_team_id),
+            for (field, id, was) in [
+                ("homeTeamId", ev.home_team_id, old.map(|o| o.home_team_id)),
+                ("awayTeamId", ev.away_team_id, old.map(|o| o.away_team_id)),
             ] {
                 let team = self
                     .store
                     .get_team(id)
                     .await?
                     .ok_or_else(|| missing(field, "team"))?;
-                if team.sport_id != ev.sport_id {
-                    return Err(DomainError::invalid(field, "plays another sport").into());
+                if was != Some(id) {
+                    self.live(id, field, "team").await?;
                 }
+                if team.sport_id != ev.sport_id {
+                    return Err(sport_mismatch(field, "plays another sport"));
+                }
+            }
+            if !ev.has_two_teams() {
+                return Err(crate::wallet::rejected(
+                    422,
+                    "SAME_TEAM",
+                    "an event is between two different teams",
+                    Some(json!([{"field": "awayTeamId",
+                                 "message": "an event is between two different teams"}])),
+                ));
             }
         } else if let Some(m) = any.downcast_ref::<Market>() {
             self.store
@@ -252,6 +309,17 @@ impl Engine {
                 .get_market(s.market_id)
                 .await?
                 .ok_or_else(|| missing("marketId", "market"))?;
+            if created {
+                self.live(s.market_id, "marketId", "market").await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A reference to something DELETE retired is a reference to nothing (404).
+    async fn live(&self, id: Uuid, field: &str, what: &str) -> Result<(), EngineError> {
+        if self.store.is_retired(id).await? {
+            return Err(missing(field, what));
         }
         Ok(())
     }
@@ -264,7 +332,7 @@ impl Engine {
         actor: &Actor,
     ) -> Result<T, EngineError> {
         let entity: T = build(body)?;
-        self.check_refs(&entity).await?;
+        self.check_refs(&entity, None).await?;
         let mut tx = self.store.begin().await?;
         save(&mut tx, &entity, false)
             .await
@@ -296,9 +364,23 @@ impl Engine {
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<T, EngineError> {
+        self.change_catalog(principal, id, patch, reason, false, actor)
+            .await
+    }
+
+    /// An update, and with `retire` the entity's retirement in the same transaction.
+    async fn change_catalog<T: CatalogEntity + 'static>(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        patch: &Value,
+        reason: Option<String>,
+        retire: bool,
+        actor: &Actor,
+    ) -> Result<T, EngineError> {
         let current: T = self.catalog_get(id).await?;
         let next = patched(&current, patch)?;
-        self.check_refs(&next).await?;
+        self.check_refs(&next, Some(&current)).await?;
         let mut tx = self.store.begin().await?;
         let any_next = &next as &dyn std::any::Any;
         if let Some(s) = any_next.downcast_ref::<Selection>() {
@@ -327,22 +409,44 @@ impl Engine {
         {
             return Err(not_found(T::TABLE, id));
         }
+        if retire {
+            tx.retire(T::TABLE, id, now()).await?;
+        }
         audit(&mut tx, AuditAction::Update, Some(&current), &next, actor).await?;
         tx.commit().await?;
         Ok(next)
     }
 
-    /// Takes a catalog entity out of use, which is what `DELETE` does: it is deactivated,
-    /// not erased, so the bets, prices and audit rows that name it keep their meaning (and
-    /// the schema's cascades never run). Inactive entities leave listings and take no bets.
+    /// Takes a catalog entity out of use, which is what `DELETE` does: it is deactivated
+    /// (it takes no bets) and retired: from then on the catalog API answers 404 for it, its
+    /// sub-resources and its changes, and lists leave it out, as for anything deleted. Its
+    /// row is not erased, so the bets, prices and audit rows that name it keep their meaning
+    /// (the schema's cascades never run), and a retired market's bets are still settled or
+    /// voided. Retiring it again is a 404.
     pub async fn retire_catalog<T: CatalogEntity + 'static>(
         &self,
         principal: &Principal,
         id: Uuid,
         actor: &Actor,
     ) -> Result<T, EngineError> {
-        self.update_catalog(principal, id, &json!({"isActive": false}), None, actor)
-            .await
+        self.change_catalog(
+            principal,
+            id,
+            &json!({"isActive": false}),
+            None,
+            true,
+            actor,
+        )
+        .await
+    }
+
+    /// 404 for what DELETE retired: the catalog's reads and changes of it, and of its
+    /// sub-resources (exposure, prices, suspension), treat it as gone.
+    pub(crate) async fn not_retired(&self, what: &str, id: Uuid) -> Result<(), EngineError> {
+        if self.store.is_retired(id).await? {
+            return Err(not_found(what, id));
+        }
+        Ok(())
     }
 
     /// One catalog entity by id.
@@ -363,10 +467,12 @@ impl Engine {
                 .map(|v| Box::new(v) as _),
             _ => None,
         };
-        found
+        let found = found
             .and_then(|b| b.downcast::<T>().ok())
             .map(|b| *b)
-            .ok_or_else(|| not_found(T::TABLE.trim_end_matches('s'), id))
+            .ok_or_else(|| not_found(T::TABLE.trim_end_matches('s'), id))?;
+        self.not_retired(T::TABLE.trim_end_matches('s'), id).await?;
+        Ok(found)
     }
 
     pub async fn sports(
@@ -455,6 +561,7 @@ impl Engine {
         suspended: bool,
         actor: &Actor,
     ) -> Result<Market, EngineError> {
+        self.not_retired("market", id).await?;
         let mut tx = self.store.begin().await?;
         let current = tx
             .lock_market(id)

@@ -580,8 +580,18 @@ impl Engine {
             Resolution::Cancel => TransactionStatus::Cancelled,
         };
         let fees = details.fees.unwrap_or(current.fees);
-        if fees < 0 || fees > current.amount {
+        if fees < 0 {
             return Err(DomainError::invalid("fees", "0 up to the amount").into());
+        }
+        // Within the schema's bounds but above this transaction's amount: a rule about the
+        // transaction, not the request's shape.
+        if fees > current.amount {
+            return Err(rejected(
+                422,
+                "FEES_EXCEED_AMOUNT",
+                format!("fees {fees} exceed the amount {}", current.amount),
+                Some(json!([{"field": "fees", "message": "0 up to the amount"}])),
+            ));
         }
         // The column is VARCHAR(100): PostgreSQL would fail the statement (a 500) where
         // SQLite stores anything, so both refuse it here.

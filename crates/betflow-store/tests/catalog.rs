@@ -23,6 +23,7 @@ use common::{event, market, selection, sport, team};
 betflow_store::conformance!(
     catalog_round_trips_and_constraints,
     events_filter_search_and_count_markets,
+    retired_entities_stay_but_leave_lists,
 );
 
 async fn catalog_round_trips_and_constraints(db: TestDb) {
@@ -281,4 +282,66 @@ async fn events_filter_search_and_count_markets(db: TestDb) {
         (sports.total, sports.items.len(), sports.total_pages),
         (2, 1, 2)
     );
+}
+
+/// A retirement is recorded once (again changes nothing); the row stays readable by id (bets
+/// and settlement still need it) while the lists the catalog API shows leave it out.
+async fn retired_entities_stay_but_leave_lists(db: TestDb) {
+    let s = sport("tennis");
+    let spare = sport("golf");
+    let a = team(s.id, None, "Alcaraz", "Murcia");
+    let b = team(s.id, None, "Sinner", "Sexten");
+    let e = event(s.id, None, a.id, b.id, 24);
+    let m = market(e.id, MarketType::Moneyline, None);
+    let sel = selection(m.id, "Alcaraz", "1.70");
+    let mut tx = db.store.begin().await.unwrap();
+    tx.save_sport(&s, false).await.unwrap();
+    tx.save_sport(&spare, false).await.unwrap();
+    tx.save_team(&a, false).await.unwrap();
+    tx.save_team(&b, false).await.unwrap();
+    tx.save_event(&e, false).await.unwrap();
+    tx.save_market(&m, false).await.unwrap();
+    tx.save_selection(&sel, false).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let st = &db.store;
+    assert!(!st.is_retired(spare.id).await.unwrap());
+    let mut tx = db.store.begin().await.unwrap();
+    for (table, id) in [
+        ("sports", spare.id),
+        ("teams", b.id),
+        ("markets", m.id),
+        ("selections", sel.id),
+        ("sports", spare.id),
+    ] {
+        tx.retire(table, id, now()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    for id in [spare.id, b.id, m.id, sel.id] {
+        assert!(st.is_retired(id).await.unwrap(), "{id}");
+    }
+    assert!(!st.is_retired(s.id).await.unwrap());
+    assert!(
+        st.get_sport(spare.id).await.unwrap().is_some(),
+        "the row stays"
+    );
+    assert!(
+        st.get_selection(sel.id).await.unwrap().is_some(),
+        "the row stays"
+    );
+    let sports = st.list_sports(false, PageRequest::default()).await.unwrap();
+    assert_eq!(
+        sports.items.iter().map(|x| x.id).collect::<Vec<_>>(),
+        [s.id],
+        "inactive or not, a retired sport is not listed"
+    );
+    assert_eq!(sports.total, 1);
+    let teams = st
+        .list_teams(Some(s.id), None, None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(teams.items.iter().map(|x| x.id).collect::<Vec<_>>(), [a.id]);
+    assert!(st.list_markets(e.id).await.unwrap().is_empty());
+    assert!(st.list_selections(&[m.id]).await.unwrap().is_empty());
 }

@@ -316,7 +316,7 @@ impl ToSchema for PlaceBetRequest {
 }
 
 #[utoipa::path(post, path = "/api/v1/bets", tag = TAG, summary = "Place a bet",
-    description = "Customers (others: 404). Checked in one transaction under row locks, each \
+    description = "Customers (others: 403). Checked in one transaction under row locks, each \
                    refusal with a stable code: the market open (`MARKET_SUSPENDED`, \
                    `MARKET_CLOSED`), the event not started unless the market is in play and \
                    the in-play delay has passed (`EVENT_STARTED`), the selection active \
@@ -326,25 +326,27 @@ impl ToSchema for PlaceBetRequest {
                    breaks (`LIMIT_EXCEEDED`; `SELF_EXCLUDED`, 403), the balance \
                    (`INSUFFICIENT_FUNDS`), parlay legs on different events \
                    (`DUPLICATE_EVENT_IN_PARLAY`); those without a status here are 422. A leg \
-                   count that does not fit the type or a selection twice is a 400, an \
-                   unknown selection a 404. The stake is then held. Takes an `Idempotency-Key` \
-                   header.",
+                   count that does not fit the type is a 400, the same selection twice 422 \
+                   `DUPLICATE_SELECTION`, an unknown selection a 404. The stake is then held. \
+                   Takes an `Idempotency-Key` header.",
     params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY,
         pattern = r"^[\x21-\x7E]{1,255}$")),
     request_body = PlaceBetRequest,
     responses((status = 201, description = "The accepted bet", body = Envelope<BetDto>,
             headers(("Location" = String, description = "The bet's URL"))),
-        (status = 403, description = "SELF_EXCLUDED: the customer is on a break (or the \
-                                      credential lacks a permission)", body = ErrorEnvelope),
-        (status = 404, description = "NOT_FOUND: the caller is not a customer, or a leg's \
-                                      selection does not exist (`details` names the legs)",
+        (status = 403, description = "SELF_EXCLUDED: the customer is on a break; \
+                                      INSUFFICIENT_PERMISSIONS: the caller is not a customer",
+            body = ErrorEnvelope),
+        (status = 404, description = "NOT_FOUND: a leg's selection does not exist \
+                                      (`details` names the legs)",
             body = ErrorEnvelope),
         (status = 409, description = "ODDS_CHANGED (the current odds are in `details`) or \
                                       IDEMPOTENCY_KEY_IN_USE", body = ErrorEnvelope),
         (status = 422, description = "INSUFFICIENT_FUNDS, MARKET_SUSPENDED, MARKET_CLOSED, \
                                       EVENT_STARTED, SELECTION_INACTIVE, STAKE_TOO_LOW, \
                                       STAKE_TOO_HIGH, MAX_PAYOUT_EXCEEDED, LIMIT_EXCEEDED, \
-                                      DUPLICATE_EVENT_IN_PARLAY or IDEMPOTENCY_KEY_REUSED",
+                                      DUPLICATE_EVENT_IN_PARLAY, DUPLICATE_SELECTION or \
+                                      IDEMPOTENCY_KEY_REUSED",
             body = ErrorEnvelope)))]
 pub async fn place(
     State(state): State<AppState>,
@@ -489,12 +491,15 @@ fn results_schema() -> RefOr<Schema> {
                    singles pay stake × odds on a win and refund a push or void; a parlay \
                    settles with its last leg, counting void and push legs as 1.0. Repeating \
                    the same results changes nothing; different ones are 409 `ALREADY_SETTLED` \
-                   (use resettle). A result missing for a selection, or for a selection of \
-                   another market, is a 400.",
+                   (use resettle). A result missing for a selection of the market, or one for a \
+                   selection of another market, is 422 `RESULTS_MISMATCH`.",
     params(("id" = Uuid, Path)), request_body = SettleBody,
     responses((status = 200, description = "The settlement report",
             body = Envelope<SettlementReportDto>),
         (status = 409, description = "ALREADY_SETTLED: settled with other results",
+            body = ErrorEnvelope),
+        (status = 422, description = "RESULTS_MISMATCH: the results do not name each \
+                                      selection of the market, and only those",
             body = ErrorEnvelope)))]
 pub async fn settle(
     State(state): State<AppState>,
@@ -522,7 +527,10 @@ pub async fn settle(
     responses((status = 200, description = "The settlement report",
             body = Envelope<SettlementReportDto>),
         (status = 409, description = "INSUFFICIENT_FUNDS: a customer no longer holds a return \
-                                      being taken back", body = ErrorEnvelope)))]
+                                      being taken back", body = ErrorEnvelope),
+        (status = 422, description = "RESULTS_MISMATCH: the results do not name each \
+                                      selection of the market, and only those",
+            body = ErrorEnvelope)))]
 pub async fn resettle(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<Settle>,

@@ -1,9 +1,10 @@
 //! The sportsbook catalog under `/api/v1`: sports, leagues, teams, events, markets and
 //! selections. Reads need `sportsbook:read` (customers have it); writes `sportsbook:manage`.
 //! Creates take the entity's fields; `PATCH` takes any of them (`null` clears an optional
-//! one); unknown members are refused. Odds are exact decimal strings;
-//! `?oddsFormat=american|decimal|fractional` (or else the caller's preference) adds
-//! `displayOdds` in that format. Every list is a page (`page`, `limit`).
+//! one); unknown members are refused. `DELETE` retires an entity: the catalog answers 404
+//! for it from then on, while the bets and history that name it keep it. Odds are exact
+//! decimal strings; `?oddsFormat=american|decimal|fractional` (or else the caller's
+//! preference) adds `displayOdds` in that format. Every list is a page (`page`, `limit`).
 
 pub mod dto;
 
@@ -130,9 +131,11 @@ where
 macro_rules! retire_route {
     ($name:ident, $t:ty, $dto:ty, $path:literal, $what:literal) => {
         #[utoipa::path(delete, path = $path, tag = TAG, summary = concat!("Retire a ", $what),
-            description = concat!("Requires `sportsbook:manage`. The ", $what, " is deactivated, \
-                not erased: it leaves listings and takes no bets, and everything that names it \
-                (bets, prices, history) stays. Retiring it again changes nothing. Audited."),
+            description = concat!("Requires `sportsbook:manage`. The ", $what, " is retired: \
+                deactivated (it takes no bets) and from then on gone from the catalog API \
+                (404 for it, its changes and its sub-resources; lists leave it out), but not \
+                erased: everything that names it (bets, prices, history) stays and keeps \
+                working, and a retired market's bets are still settled or voided. Audited."),
             params(("id" = Uuid, Path)),
             responses((status = 200, description = "The entity, now inactive",
                 body = Envelope<$dto>)))]
@@ -181,7 +184,7 @@ retire_route!(
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct SportParams {
-    /// Include inactive sports (default: active only).
+    /// Include inactive sports (default: active only). Retired (deleted) ones never show.
     pub all: Option<bool>,
 }
 
@@ -295,8 +298,8 @@ pub async fn list_leagues(
 }
 
 #[utoipa::path(post, path = "/api/v1/leagues", tag = TAG, summary = "Create a league",
-    description = "Requires `sportsbook:manage`. The sport must exist (400 on `sportId` \
-                   otherwise); the slug is unique within the sport (409).",
+    description = "Requires `sportsbook:manage`. The sport must exist (404 naming \
+                   `sportId` otherwise); the slug is unique within the sport (409).",
     request_body = LeagueCreate,
     responses((status = 201, description = "The league", body = Envelope<LeagueDto>,
             headers(("Location" = String, description = "The league's URL"))),
@@ -379,15 +382,17 @@ pub async fn list_teams(
 }
 
 #[utoipa::path(post, path = "/api/v1/teams", tag = TAG, summary = "Create a team",
-    description = "Requires `sportsbook:manage`. The sport (and league, of that sport) must \
-                   exist (400 on the field otherwise); the slug is unique within the sport \
-                   (409).",
+    description = "Requires `sportsbook:manage`. The sport (and league) must exist (404 \
+                   naming the member) and the league be of that sport (422); the slug is \
+                   unique within the sport (409).",
     request_body = TeamCreate,
     responses((status = 201, description = "The team", body = Envelope<TeamDto>,
             headers(("Location" = String, description = "The team's URL"))),
         (status = 409, description = "CONFLICT: the slug is taken in this sport",
             body = crate::error::ErrorEnvelope),
         (status = 404, description = "NOT_FOUND: the sport or league does not exist (`details` names the member)",
+            body = crate::error::ErrorEnvelope),
+        (status = 422, description = "SPORT_MISMATCH: the league is of another sport",
             body = crate::error::ErrorEnvelope)))]
 pub async fn create_team(
     State(state): State<AppState>,
@@ -416,6 +421,8 @@ pub async fn get_team(
     params(("id" = Uuid, Path)), request_body = TeamPatch,
     responses((status = 200, description = "The team", body = Envelope<TeamDto>),
         (status = 409, description = "CONFLICT: the slug is taken in this sport",
+            body = crate::error::ErrorEnvelope),
+        (status = 422, description = "SPORT_MISMATCH: the league is of another sport",
             body = crate::error::ErrorEnvelope)))]
 pub async fn update_team(
     State(state): State<AppState>,
@@ -478,13 +485,16 @@ pub async fn list_events(
 }
 
 #[utoipa::path(post, path = "/api/v1/events", tag = TAG, summary = "Create an event",
-    description = "Requires `sportsbook:manage`. Two different teams of the sport (and a \
-                   league of the sport): 400 on the field at fault otherwise.",
+    description = "Requires `sportsbook:manage`. Two different teams of the sport, and a \
+                   league of the sport: 422 otherwise, naming the member at fault.",
     request_body = EventCreate,
     responses((status = 201, description = "The event", body = Envelope<EventDto>,
         headers(("Location" = String, description = "The event's URL"))),
         (status = 404, description = "NOT_FOUND: the sport, league or a team does not exist (`details` names the member)",
-            body = crate::error::ErrorEnvelope)))]
+            body = crate::error::ErrorEnvelope),
+        (status = 422, description = "SAME_TEAM (home and away are one team) or \
+                                      SPORT_MISMATCH (a team or the league is of another \
+                                      sport)", body = crate::error::ErrorEnvelope)))]
 pub async fn create_event(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
@@ -521,7 +531,10 @@ pub async fn get_event(
     description = "Requires `sportsbook:manage`. Status, scores, clock, start time and so on; \
                    its sport is fixed. Audited.",
     params(("id" = Uuid, Path)), request_body = EventPatch,
-    responses((status = 200, description = "The event", body = Envelope<EventDto>)))]
+    responses((status = 200, description = "The event", body = Envelope<EventDto>),
+        (status = 422, description = "SAME_TEAM (home and away are one team) or \
+                                      SPORT_MISMATCH (a team or the league is of another \
+                                      sport)", body = crate::error::ErrorEnvelope)))]
 pub async fn update_event(
     State(state): State<AppState>,
     Authorized(p, _): Authorized<Manage>,
@@ -534,8 +547,8 @@ pub async fn update_event(
 }
 
 #[utoipa::path(post, path = "/api/v1/markets", tag = TAG, summary = "Create a market",
-    description = "Requires `sportsbook:manage`. The event must exist (400 on `eventId`); \
-                   one market per event, type and line (409).",
+    description = "Requires `sportsbook:manage`. The event must exist (404 naming \
+                   `eventId`); one market per event, type and line (409).",
     request_body = MarketCreate,
     responses((status = 201, description = "The market", body = Envelope<MarketDto>,
             headers(("Location" = String, description = "The market's URL"))),
@@ -623,8 +636,8 @@ pub async fn reopen_market(
 }
 
 #[utoipa::path(post, path = "/api/v1/selections", tag = TAG, summary = "Create a selection",
-    description = "Requires `sportsbook:manage`. The market must exist (400 on `marketId`). \
-                   The opening price starts its price history.",
+    description = "Requires `sportsbook:manage`. The market must exist (404 naming \
+                   `marketId`). The opening price starts its price history.",
     request_body = SelectionCreate,
     responses((status = 201, description = "The selection", body = Envelope<SelectionDto>,
         headers(("Location" = String, description = "The selection's URL"))),

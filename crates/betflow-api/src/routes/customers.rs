@@ -40,7 +40,7 @@ pub struct RegisterRequest {
     /// At least 8 characters and at most 256 bytes (UTF-8).
     #[schema(min_length = 8, max_length = 256, example = "a-long-password")]
     pub password: String,
-    /// `YYYY-MM-DD`; customers must be at least 18 (400 on `dateOfBirth` otherwise).
+    /// `YYYY-MM-DD`; customers must be at least 18 (422 `UNDERAGE` otherwise).
     #[schema(value_type = String, format = Date, example = "1990-05-17")]
     pub date_of_birth: NaiveDate,
     /// ISO 3166 alpha-2.
@@ -171,12 +171,15 @@ pub struct CustomerResponse {
     summary = "Register as a customer",
     description = "Open to anyone, limited per client IP. Creates a user with role \
                    `customer`, its profile and default preferences; then log in. Under-18s and \
-                   future dates of birth are refused (400, `dateOfBirth`); a taken username or \
-                   email is a 409 that does not say which.",
+                   future dates of birth are refused with 422 `UNDERAGE` (a rule of today's \
+                   date the schema cannot state); a taken username or email is a 409 that \
+                   does not say which.",
     request_body = RegisterRequest,
     responses((status = 201, description = "The new customer", body = Envelope<CustomerResponse>),
         (status = 409, description = "CONFLICT: the username or email is taken",
-            body = ErrorEnvelope)))]
+            body = ErrorEnvelope),
+        (status = 422, description = "UNDERAGE: born less than 18 years ago (or in the \
+                                      future)", body = ErrorEnvelope)))]
 pub async fn register(
     State(state): State<AppState>,
     ClientInfo(actor): ClientInfo,

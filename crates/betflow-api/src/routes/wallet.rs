@@ -286,7 +286,9 @@ pub async fn transaction(
     params(("id" = Uuid, Path)), request_body = ResolveBody,
     responses((status = 200, description = "The transaction", body = Envelope<TransactionDto>),
         (status = 409, description = "INVALID_TRANSITION: not from this status",
-            body = ErrorEnvelope)))]
+            body = ErrorEnvelope),
+        (status = 422, description = "FEES_EXCEED_AMOUNT: `fees` above the transaction's \
+                                      amount", body = ErrorEnvelope)))]
 pub async fn resolve(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<WalletManage>,

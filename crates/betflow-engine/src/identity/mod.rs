@@ -12,7 +12,9 @@ use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::identity::{
     self, ApiKey, LockoutPolicy, Role, Session, User, UserStatus, grants,
 };
-use betflow_domain::sportsbook::customers::{Preferences, Profile, VerificationStatus};
+use betflow_domain::sportsbook::customers::{
+    MINIMUM_AGE, Preferences, Profile, VerificationStatus,
+};
 use betflow_domain::time::now;
 use betflow_domain::{DomainError, Page, PageRequest, Violation};
 use betflow_store::redis::RedisHandle;
@@ -680,6 +682,17 @@ impl Identity {
         {
             let DomainError::Validation(v) = r;
             violations.extend(v.iter().cloned());
+        }
+        // The age rule depends on today, which a schema cannot state: when it is the only
+        // problem the request is well formed and refused by a business rule (422); with other
+        // problems, every one is reported at once (400).
+        if !violations.is_empty() && violations.iter().all(|v| v.field == "dateOfBirth") {
+            return Err(crate::wallet::rejected(
+                422,
+                "UNDERAGE",
+                format!("customers must be at least {MINIMUM_AGE} years old"),
+                Some(serde_json::json!(violations)),
+            ));
         }
         let (username, email) = match names {
             Ok(n) if violations.is_empty() => n,

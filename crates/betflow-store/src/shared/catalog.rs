@@ -34,6 +34,10 @@ pub(super) const MARKET: &str = "id, event_id, type, name, description, handicap
 pub(super) const SELECTION: &str = "id, market_id, name, short_name, odds, probability, is_active, \
     metadata, created_at, updated_at";
 
+/// Leaves out what DELETE retired (see `catalog_retirements`): the catalog's lists show
+/// only what its reads can still find.
+const NOT_RETIRED: &str = "id NOT IN (SELECT id FROM catalog_retirements)";
+
 pub(super) fn dec(table: &'static str, v: &str) -> Result<Decimal> {
     Decimal::from_str(v).map_err(|e| corrupt(table, e))
 }
@@ -455,10 +459,19 @@ impl CatalogRead for BackendStore {
         )
     }
 
+    async fn is_retired(&self, id: Uuid) -> Result<bool> {
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT COUNT(*) FROM catalog_retirements WHERE id = ");
+        qb.push_bind(id);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+
     async fn list_sports(&self, active_only: bool, page: PageRequest) -> Result<Page<Sport>> {
         let filter = |qb: &mut QueryBuilder<Db>| {
+            qb.push(format!(" WHERE {NOT_RETIRED}"));
             if active_only {
-                qb.push(" WHERE is_active = ").push_bind(true);
+                qb.push(" AND is_active = ").push_bind(true);
             }
         };
         let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM sports");
@@ -491,8 +504,9 @@ impl CatalogRead for BackendStore {
         page: PageRequest,
     ) -> Result<Page<League>> {
         let filter = |qb: &mut QueryBuilder<Db>| {
+            qb.push(format!(" WHERE {NOT_RETIRED}"));
             if let Some(s) = sport_id {
-                qb.push(" WHERE sport_id = ").push_bind(s);
+                qb.push(" AND sport_id = ").push_bind(s);
             }
         };
         let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM leagues");
@@ -527,7 +541,7 @@ impl CatalogRead for BackendStore {
     ) -> Result<Page<Team>> {
         let words = search.map(search_words).unwrap_or_default();
         let filter = |qb: &mut QueryBuilder<Db>| {
-            qb.push(" WHERE 1 = 1");
+            qb.push(format!(" WHERE {NOT_RETIRED}"));
             if let Some(s) = sport_id {
                 qb.push(" AND sport_id = ").push_bind(s);
             }
@@ -630,8 +644,9 @@ impl CatalogRead for BackendStore {
     }
 
     async fn list_markets(&self, event_id: Uuid) -> Result<Vec<Market>> {
-        let mut qb =
-            QueryBuilder::<Db>::new(format!("SELECT {MARKET} FROM markets WHERE event_id = "));
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT {MARKET} FROM markets WHERE {NOT_RETIRED} AND event_id = "
+        ));
         qb.push_bind(event_id).push(" ORDER BY created_at, id");
         let rows: Vec<MarketRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(Market::try_from).collect()
@@ -646,7 +661,7 @@ impl CatalogRead for BackendStore {
             return Ok(Vec::new());
         }
         let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {SELECTION} FROM selections WHERE market_id IN ("
+            "SELECT {SELECTION} FROM selections WHERE {NOT_RETIRED} AND market_id IN ("
         ));
         let mut ids = qb.separated(", ");
         for id in market_ids {
@@ -874,6 +889,19 @@ impl CatalogWrite for BackendTx {
             .bind(micros(s.updated_at))
             .run(self)
             .await
+    }
+
+    async fn retire(&mut self, table: &str, id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO catalog_retirements (id, table_name, retired_at) VALUES (",
+        );
+        let mut v = qb.separated(", ");
+        v.push_bind(id)
+            .push_bind(table.to_owned())
+            .push_bind(micros(at));
+        qb.push(") ON CONFLICT (id) DO NOTHING");
+        qb.build().execute(&mut *self.tx).await?;
+        Ok(())
     }
 
     async fn lock_market(&mut self, id: Uuid) -> Result<Option<Market>> {
