@@ -10,6 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::catalog::dto::{NulFreeJson, NulFreeObject};
 use super::dto::{ListData, PageParams};
 use super::workflows::{Created, StepKindDto, TagValue, check_tags, refused_by_rules};
 use crate::AppState;
@@ -29,8 +30,8 @@ crate::permissions! {
 //
 // The domain's graph types carry no OpenAPI schema, so the API reads and writes these twins
 // and converts with exhaustive struct literals: a field added on one side and not the other
-// does not compile. Their serde attributes are the domain's, so a graph reads the same here
-// as from storage.
+// does not compile. Their defaults are the domain's; unlike storage, the API refuses unknown
+// fields, so a misspelt one (`timeOut`) is a 400 rather than a step silently without it.
 
 fn one() -> u32 {
     1
@@ -41,21 +42,85 @@ fn yes() -> bool {
 }
 
 /// What happens when an approval or task step's timeout passes. Default: escalate, adding
-/// no role.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "action", rename_all = "snake_case")]
-#[schema(as = TimeoutAction)]
+/// no role. Unknown fields are refused (400).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TimeoutActionDto {
     /// Add these roles as assignees and raise a notification; the step stays open.
     Escalate {
         #[serde(default, rename = "addRoles")]
-        #[schema(value_type = Vec<RoleName>)]
         add_roles: Vec<String>,
     },
-    /// Reject the step (and so, without a `rejected` edge, the workflow).
-    AutoReject,
+    /// Reject the step (and so, without a `rejected` edge, the workflow). A struct variant,
+    /// not a unit one, so that serde refuses unknown fields here too.
+    AutoReject {},
     /// Follow the step's `timeout` edge.
-    FollowTimeoutEdge,
+    FollowTimeoutEdge {},
+}
+
+// Written out because utoipa does not carry `deny_unknown_fields` into an internally tagged
+// enum's variants; `timeout_action_schema_names_every_variant` below keeps it in step.
+impl utoipa::PartialSchema for TimeoutActionDto {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type,
+        };
+        let variant = |action: &str, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(description))
+                .property(
+                    "action",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([action])),
+                )
+                .required("action")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .item(
+                variant(
+                    "escalate",
+                    "Add these roles as assignees and raise a notification; the step stays open.",
+                )
+                .property(
+                    "addRoles",
+                    ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name("RoleName")),
+                ),
+            )
+            .item(variant(
+                "auto_reject",
+                "Reject the step (and so, without a `rejected` edge, the workflow).",
+            ))
+            .item(variant(
+                "follow_timeout_edge",
+                "Follow the step's `timeout` edge.",
+            ))
+            .description(Some(
+                "What happens when an approval or task step's timeout passes. Default: \
+                 escalate, adding no role. Unknown fields are refused (400).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for TimeoutActionDto {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TimeoutAction".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "RoleName".to_owned(),
+            <RoleName as utoipa::PartialSchema>::schema(),
+        ));
+    }
 }
 
 impl Default for TimeoutActionDto {
@@ -68,8 +133,8 @@ impl From<TimeoutAction> for TimeoutActionDto {
     fn from(a: TimeoutAction) -> Self {
         match a {
             TimeoutAction::Escalate { add_roles } => Self::Escalate { add_roles },
-            TimeoutAction::AutoReject => Self::AutoReject,
-            TimeoutAction::FollowTimeoutEdge => Self::FollowTimeoutEdge,
+            TimeoutAction::AutoReject => Self::AutoReject {},
+            TimeoutAction::FollowTimeoutEdge => Self::FollowTimeoutEdge {},
         }
     }
 }
@@ -78,8 +143,8 @@ impl From<TimeoutActionDto> for TimeoutAction {
     fn from(a: TimeoutActionDto) -> Self {
         match a {
             TimeoutActionDto::Escalate { add_roles } => Self::Escalate { add_roles },
-            TimeoutActionDto::AutoReject => Self::AutoReject,
-            TimeoutActionDto::FollowTimeoutEdge => Self::FollowTimeoutEdge,
+            TimeoutActionDto::AutoReject {} => Self::AutoReject,
+            TimeoutActionDto::FollowTimeoutEdge {} => Self::FollowTimeoutEdge,
         }
     }
 }
@@ -89,11 +154,11 @@ impl From<TimeoutActionDto> for TimeoutAction {
 #[schema(as = RoleName, pattern = r"^[^\u0000]*$", example = "trading_manager")]
 pub struct RoleName(#[allow(dead_code)] String);
 
-/// One step. Unknown fields are ignored (as the seeds' step lists carry extras); optional
-/// fields may be null, which means absent. Which fields apply depends on `type`; publishing
-/// validates the whole graph and reports every problem at once, each with its step (422).
+/// One step. Unknown fields are refused (400); optional fields may be null, which means
+/// absent. Which fields apply depends on `type`; publishing validates the whole graph and
+/// reports every problem at once, each with its step (422).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = Step)]
 pub struct StepDto {
     /// 1 to 100 characters (UTF-8 bytes), not only whitespace, unique in the graph.
@@ -145,7 +210,7 @@ pub struct StepDto {
     pub action: Option<String>,
     /// The action's parameters (any JSON; each action checks its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Value)]
+    #[schema(value_type = NulFreeJson)]
     pub params: Option<Value>,
     /// For a delay step: minutes to wait (at least 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,8 +299,9 @@ impl From<BranchDto> for Branch {
     }
 }
 
-/// A branch edge between two steps. Unknown fields are ignored.
+/// A branch edge between two steps. Unknown fields are refused (400).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = Edge)]
 pub struct EdgeDto {
     #[schema(pattern = r"^[^\u0000]*$")]
@@ -332,7 +398,7 @@ pub struct DefinitionDocument {
     pub tags: Vec<String>,
     /// JSON Schema (an object) for the data of this definition's workflows; one that does
     /// not compile is a 422.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<NulFreeObject>)]
     pub data_schema: Option<Value>,
     /// Steps in order; the first is the start. At least one.
     #[schema(min_items = 1)]
@@ -672,4 +738,57 @@ pub async fn export(
         steps: steps_of(&v.graph),
         edges: edges_of(&v.graph),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written schema of [`TimeoutActionDto`] lists exactly the tags serde writes.
+    #[test]
+    fn timeout_action_schema_names_every_variant() {
+        let written: Vec<String> = [
+            TimeoutActionDto::Escalate { add_roles: vec![] },
+            TimeoutActionDto::AutoReject {},
+            TimeoutActionDto::FollowTimeoutEdge {},
+        ]
+        .iter()
+        .map(|a| {
+            serde_json::to_value(a).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+        let schema =
+            serde_json::to_value(<TimeoutActionDto as utoipa::PartialSchema>::schema()).unwrap();
+        let declared: Vec<String> = schema["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                v["properties"]["action"]["enum"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(written, declared);
+        for v in schema["oneOf"].as_array().unwrap() {
+            assert_eq!(v["additionalProperties"], false, "{v}");
+        }
+        // And serde does refuse what the schema forbids, on every variant.
+        for extra in [
+            r#"{"action": "escalate", "x": 1}"#,
+            r#"{"action": "auto_reject", "x": 1}"#,
+            r#"{"action": "follow_timeout_edge", "x": 1}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<TimeoutActionDto>(extra).is_err(),
+                "{extra}"
+            );
+        }
+        let plain: TimeoutActionDto = serde_json::from_str(r#"{"action": "auto_reject"}"#).unwrap();
+        assert!(matches!(plain, TimeoutActionDto::AutoReject {}));
+    }
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::catalog::dto::NulFreeObject;
 use super::dto::{ListData, PageParams};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
@@ -378,7 +379,7 @@ pub struct CreateWorkflowRequest {
     )]
     pub workflow_type: String,
     /// Checked against the definition's data schema (a 422 lists every violation).
-    #[schema(value_type = Object)]
+    #[schema(value_type = NulFreeObject)]
     pub data: Value,
     /// `medium` when not given.
     #[schema(value_type = Option<PriorityDto>)]
@@ -409,7 +410,7 @@ pub struct TagValue(#[allow(dead_code)] String);
 pub struct UpdateWorkflowRequest {
     /// Replaces the data; checked against the definition's data schema. `null` or absent
     /// leaves it.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<NulFreeObject>)]
     pub data: Option<Value>,
     /// `null` or absent leaves it.
     #[schema(value_type = Option<PriorityDto>)]
