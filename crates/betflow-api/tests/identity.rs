@@ -467,6 +467,40 @@ async fn user_administration_and_permission_checks(db: TestDb) {
         .await
         .unwrap();
     expect_error(res, 400, "VALIDATION_ERROR").await;
+
+    // Nobody changes their own account: not even an admin suspending or demoting itself,
+    // which would lock it (and, for the last admin, everyone) out.
+    let (_, me) = json(
+        s.with_token(Method::GET, "/api/v1/auth/me", &admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let my_id = me["data"]["id"].as_str().unwrap().to_owned();
+    for body in [
+        json!({"status": "suspended"}),
+        json!({"role": "customer"}),
+        json!({"permissions": []}),
+    ] {
+        let res = s
+            .with_token(Method::PATCH, &format!("/api/v1/users/{my_id}"), &admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_error(res, 403, "FORBIDDEN").await;
+    }
+    let (status, me) = json(
+        s.with_token(Method::GET, "/api/v1/auth/me", &admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["data"]["role"], "admin");
+    assert_eq!(me["data"]["status"], "active");
 }
 
 async fn create_key(s: &TestServer, token: &str, body: Value) -> (u16, Value) {
@@ -930,10 +964,7 @@ async fn registration_has_its_own_limit_apart_from_login() {
     assert!(res.headers().contains_key("retry-after"));
     let error = expect_error(res, 429, "RATE_LIMITED").await;
     assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("registrations"),
+        error["message"].as_str().unwrap().contains("registrations"),
         "{error}"
     );
     assert_eq!(

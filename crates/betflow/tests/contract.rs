@@ -44,7 +44,7 @@ const ADMIN_PASSWORD: &str = "contract-admin-password-1";
 const CUSTOMER_PASSWORD: &str = "contract-customer-password-1";
 /// Test cases per operation and phase: enough to reach every status an operation documents,
 /// few enough that the four runs (two roles on two backends) stay within a few minutes.
-const MAX_EXAMPLES: &str = "10";
+const MAX_EXAMPLES: &str = "6";
 const ALL_PHASES: &str = "examples,coverage,fuzzing,stateful";
 const ONE_OPERATION_PHASES: &str = "examples,coverage,fuzzing";
 /// Fixed, so a failure in CI reproduces locally with the same command.
@@ -57,7 +57,7 @@ const SEED: &str = "20261207";
 ///   business rule the schema cannot state refuses: a workflow's `data` against its type's
 ///   data schema (types are created at run time), a definition's step graph, a stake above
 ///   the wallet's balance. A 400 to a schema-valid request is still a failure.
-/// - Stateful: 30 scenarios of up to 10 steps (the defaults are `--max-examples` and 6), so
+/// - Stateful: 20 scenarios of up to 10 steps (the defaults are `--max-examples` and 6), so
 ///   walks reach created objects' sub-resources (a webhook's test ping, then its retry).
 const CONFIG: &str = r#"
 [checks.positive_data_acceptance]
@@ -67,7 +67,7 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5x
 max-steps = 10
 
 [phases.stateful.generation]
-max-examples = 30
+max-examples = 20
 "#;
 
 /// Operations left out of the main runs, each with its reason (passed to schemathesis as an

@@ -131,9 +131,13 @@ pub async fn get(
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = TAG, summary = "Change role, permissions or status",
-    description = "Requires `users:manage`.",
+    description = "Requires `users:manage`. Not for the caller's own account (403 FORBIDDEN).",
     params(("id" = Uuid, Path)), request_body = UpdateUserRequest,
-    responses((status = 200, description = "The user as changed", body = Envelope<UserDto>)))]
+    responses(
+        (status = 200, description = "The user as changed", body = Envelope<UserDto>),
+        (status = 403, description = "INSUFFICIENT_PERMISSIONS without `users:manage`; \
+            FORBIDDEN for the caller's own account", body = ErrorEnvelope),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     _auth: Authorized<UsersManage>,

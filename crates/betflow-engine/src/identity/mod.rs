@@ -796,12 +796,23 @@ impl Identity {
     }
 
     /// Changes role, extra permissions or status. Suspending ends every session at once.
+    ///
+    /// Never the caller's own account (403): one that could would grant itself permissions,
+    /// or suspend or demote the last administrator and lock everyone out.
     pub async fn update_user(
         &self,
         id: Uuid,
         patch: UserPatch,
         actor: &Actor,
     ) -> Result<User, EngineError> {
+        if actor.user_id == Some(id) {
+            return Err(EngineError::Rejected {
+                status: 403,
+                code: "FORBIDDEN",
+                message: "An account cannot change its own role, permissions or status".into(),
+                details: None,
+            });
+        }
         let permissions = patch
             .permissions
             .as_ref()
