@@ -30,6 +30,7 @@ betflow_store::conformance!(
     created_objects_are_located,
     long_categories_are_refused_on_both_backends,
     copies_of_the_longest_keys_and_names_fit,
+    unknown_graph_fields_are_refused,
 );
 
 async fn call(
@@ -2152,6 +2153,55 @@ async fn copies_of_the_longest_keys_and_names_fit(db: TestDb) {
     )
     .await;
     assert_eq!(status, 404, "no such definition");
+}
+
+/// A misspelt step, edge or timeout field is a 400 naming it, not a step silently without it
+/// (the document's step schemas allow no other fields).
+async fn unknown_graph_fields_are_refused(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let step = json!({"id": "a", "name": "A", "type": "approval", "assignees": ["trader"],
+                      "timeout": 5});
+    let mut misspelt = step.clone();
+    misspelt["timeOut"] = json!(5);
+    let mut odd_timeout = step.clone();
+    odd_timeout["onTimeout"] = json!({"action": "auto_reject", "after": 5});
+    for (steps, edges, needle) in [
+        (json!([misspelt]), json!([]), "timeOut"),
+        (json!([odd_timeout]), json!([]), "after"),
+        (
+            json!([step.clone(), {"id": "b", "name": "B", "type": "task", "assignees": ["trader"]}]),
+            json!([{"from": "a", "to": "b", "branch": "approved", "label": "x"}]),
+            "label",
+        ),
+    ] {
+        let (status, err) = call(
+            &s,
+            Method::POST,
+            "/api/v1/workflow-definitions",
+            &admin,
+            Some(json!({"key": "spelt", "name": "Spelt", "steps": steps, "edges": edges})),
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{err}"
+        );
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(needle),
+            "{err}"
+        );
+    }
+    let (status, r) = call(
+        &s,
+        Method::POST,
+        "/api/v1/workflow-definitions",
+        &admin,
+        Some(json!({"key": "spelt", "name": "Spelt", "steps": [step]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
 }
 
 /// The document states what these routes accept and send (checked against the server by
