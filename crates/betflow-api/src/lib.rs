@@ -361,6 +361,57 @@ const LINKS: &[(&str, &str, &str, &str, &str)] = &[
         "/data/id",
         "/api/v1/webhooks/deliveries/{deliveryId}/retry",
     ),
+    // Deposits and withdrawals are transactions: read, and resolved when stuck.
+    (
+        "/api/v1/wallet/deposits",
+        "post",
+        "201",
+        "/data/id",
+        "/api/v1/wallet/transactions/{id}",
+    ),
+    (
+        "/api/v1/wallet/deposits",
+        "post",
+        "201",
+        "/data/id",
+        "/api/v1/wallet/transactions/{id}/resolve",
+    ),
+    (
+        "/api/v1/wallet/withdrawals",
+        "post",
+        "201",
+        "/data/id",
+        "/api/v1/wallet/transactions/{id}",
+    ),
+    (
+        "/api/v1/wallet/withdrawals",
+        "post",
+        "201",
+        "/data/id",
+        "/api/v1/wallet/transactions/{id}/resolve",
+    ),
+    // A registered customer is a user: read, verified, unlocked, changed by an admin.
+    (
+        "/api/v1/auth/register",
+        "post",
+        "201",
+        "/data/user/id",
+        "/api/v1/users/{id}",
+    ),
+    (
+        "/api/v1/auth/register",
+        "post",
+        "201",
+        "/data/user/id",
+        "/api/v1/users/{id}/verification",
+    ),
+    (
+        "/api/v1/auth/register",
+        "post",
+        "201",
+        "/data/user/id",
+        "/api/v1/users/{id}/unlock",
+    ),
 ];
 
 /// Document-wide conventions, applied once to the merged document so that no route repeats
