@@ -303,7 +303,6 @@ fn validate_name(field: &str, value: &str) -> Result<(), DomainError> {
     }
 }
 
-
 fn truncate_user_agent(mut ua: String) -> String {
     if ua.len() > MAX_USER_AGENT_LEN {
         let mut cut = MAX_USER_AGENT_LEN;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use betflow_domain::audit::{AuditQuery, Severity, SystemEvent, SystemEventQuery};
-use betflow_engine::identity::IdentityConfig;
 use betflow_engine::Engine;
+use betflow_engine::identity::IdentityConfig;
 use betflow_store::redis::RedisHandle;
 use betflow_store::testing::{self, TestDb};
 use std::sync::Arc;
