@@ -512,7 +512,10 @@ mod tests {
         };
         let DomainError::Validation(v) = e.validate().unwrap_err();
         assert_eq!(v.len(), 3, "{v:?}");
-        assert!(!e.has_two_teams(), "checked with the references, as a business rule");
+        assert!(
+            !e.has_two_teams(),
+            "checked with the references, as a business rule"
+        );
         let s = Selection {
             id: Uuid::now_v7(),
             market_id: Uuid::now_v7(),
