@@ -1,9 +1,7 @@
 //! The seed's workflow API, end to end, on both backends.
 
-mod common;
-
+use crate::common::{TestServer, spawn};
 use betflow_store::testing::TestDb;
-use common::{TestServer, spawn};
 use reqwest::Method;
 use serde_json::{Value, json};
 

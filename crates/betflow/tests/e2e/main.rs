@@ -1,4 +1,6 @@
-//! The real `betflow` binary, started as a process and driven over HTTP and signals.
+//! The real `betflow` binary, started as a process and driven over HTTP and signals: the
+//! crate's one integration-test binary. This file holds the process tests; `readme` runs the
+//! README's curl tour as written, and `contract` runs schemathesis over the OpenAPI document.
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -10,7 +12,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-#[path = "e2e/readme.rs"]
+mod contract;
 mod readme;
 
 const JWT: &str = "e2e-test-secret-0123456789abcdef0123456789";

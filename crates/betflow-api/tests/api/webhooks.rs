@@ -2,17 +2,15 @@
 //! by an independent implementation of the spec, retries, 410, Retry-After, rotation, recovery,
 //! a delivery that survives a restart, and the SSRF guard.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{TestServer, fast_webhooks, identity_config, spawn, spawn_engine, test_config};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use betflow_store::testing::TestDb;
-use common::{TestServer, fast_webhooks, identity_config, spawn, spawn_engine, test_config};
 use hmac::{KeyInit, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};

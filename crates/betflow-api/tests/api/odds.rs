@@ -3,13 +3,11 @@
 //! change opened by the catalog or through `POST /workflows`, edited workflow data, and the
 //! approval's apply step), and odds are answered in one canonical text form everywhere.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{TestServer, call, spawn};
 use betflow_domain::jobs::NewJob;
 use betflow_store::testing::TestDb;
-use common::{TestServer, call, spawn};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,12 +1,10 @@
 //! socket.io, spoken raw (Engine.IO v4 over a WebSocket, socket.io v5 packets) so the test
 //! checks the wire protocol the official client uses, not a client library's view of it.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{TestServer, spawn, spawn_with, test_config};
 use betflow_store::testing::{self, TestDb};
-use common::{TestServer, spawn, spawn_with, test_config};
 use futures::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,11 +1,9 @@
 //! Live events over HTTP: the SSE stream, its filters, permissions and resume.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{TestServer, spawn};
 use betflow_store::testing::TestDb;
-use common::{TestServer, spawn};
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};

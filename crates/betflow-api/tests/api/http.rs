@@ -1,11 +1,9 @@
 //! The HTTP conventions every feature relies on, against the real app on a real socket.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{self, TestServer, expect_error, spawn, spawn_with, test_config};
 use betflow_store::testing::{self, TestDb};
-use common::{TestServer, expect_error, spawn, spawn_with, test_config};
 use serde_json::{Value, json};
 
 betflow_store::conformance!(

@@ -1,13 +1,13 @@
 //! Identity and access over HTTP, on both backends.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{
+    self, ADMIN_PASSWORD, TestServer, expect_error, limits, spawn, spawn_with, test_config,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use betflow_store::testing::{self, TestDb};
-use common::{ADMIN_PASSWORD, TestServer, expect_error, limits, spawn, spawn_with, test_config};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,13 +1,11 @@
 //! Wallets, the ledger, idempotency, bets, settlement and exposure over HTTP, on both
 //! backends.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{TestServer, call, identity_config, spawn_custom, test_config};
 use betflow_domain::sportsbook::bets::BetSettings;
 use betflow_store::testing::TestDb;
-use common::{TestServer, call, identity_config, spawn_custom, test_config};
 use reqwest::Method;
 use serde_json::{Value, json};
 

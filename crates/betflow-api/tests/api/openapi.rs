@@ -1,5 +1,5 @@
 //! Structural checks of the generated OpenAPI document: cheap, no server and no schemathesis
-//! (the contract test in `crates/betflow/tests/contract.rs` checks the document against the
+//! (the contract test in `crates/betflow/tests/e2e/contract.rs` checks the document against the
 //! running server). A route that forgets its body schema, or loses a common error status,
 //! fails here first, with every problem listed.
 

@@ -11,16 +11,14 @@
 //! what this proves. On SQLite, whose one writer serialises transactions, the same race
 //! checks correctness.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common::{TestServer, call, identity_config, spawn_custom, test_config};
 use betflow_domain::sportsbook::bets::BetSettings;
 use betflow_store::testing::{DATABASE_URL_VAR, TestDb};
-use common::{TestServer, call, identity_config, spawn_custom, test_config};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,9 +1,7 @@
 //! The sportsbook catalog over HTTP on both backends.
 
-mod common;
-
+use crate::common::{TestServer, call, spawn};
 use betflow_store::testing::TestDb;
-use common::{TestServer, call, spawn};
 use reqwest::Method;
 use serde_json::{Value, json};
 

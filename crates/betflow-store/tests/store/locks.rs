@@ -2,18 +2,16 @@
 //! waiting for a market holds no account, a settlement's accounts are all taken before its
 //! first transfer, and a deadlock that still happens is reported as contention.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{event, market, save_fixture, selection, sport, team, user};
 use betflow_domain::identity::{Role, Session};
 use betflow_domain::sportsbook::catalog::{MarketType, Selection};
 use betflow_domain::sportsbook::wallet::deposit_transfers;
 use betflow_domain::time::now;
 use betflow_store::testing::TestDb;
 use betflow_store::{Backend, Store};
-use common::{event, market, save_fixture, selection, sport, team, user};
 use uuid::Uuid;
 
 betflow_store::conformance!(

@@ -1,11 +1,10 @@
 //! Placement batches on both backends: many customers' wallets read and locked together, and
 //! their bets written together with each customer's stakes held by one guarded update.
 
-mod common;
-
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::common::{event, market, save_fixture, selection, sport, team, user};
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::identity::Role;
 use betflow_domain::sportsbook::bets::{Bet, BetFilter, BetLeg, BetStatus, BetType};
@@ -17,7 +16,6 @@ use betflow_domain::sportsbook::wallet::{
 use betflow_domain::time::now;
 use betflow_store::testing::TestDb;
 use betflow_store::{Placement, Store, StoreError};
-use common::{event, market, save_fixture, selection, sport, team, user};
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;

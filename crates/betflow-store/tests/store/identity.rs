@@ -1,5 +1,6 @@
 //! Users, API keys and sessions on both backends.
 
+use crate::common;
 use betflow_domain::PageRequest;
 use betflow_domain::identity::{ApiKey, Role, Session, User, UserStatus};
 use betflow_domain::time::now;
@@ -8,8 +9,6 @@ use betflow_store::{Store, StoreError};
 use chrono::Duration;
 use std::sync::Arc;
 use uuid::Uuid;
-
-mod common;
 
 betflow_store::conformance!(
     users_round_trip_and_are_found_case_insensitively,

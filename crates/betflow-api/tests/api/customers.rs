@@ -1,10 +1,8 @@
 //! Customer self-registration, the 18+ rule, profile and preferences, on both backends.
 
-mod common;
-
+use crate::common::{TestServer, spawn};
 use betflow_store::testing::TestDb;
 use chrono::{Datelike, Duration, Utc};
-use common::{TestServer, spawn};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -2,10 +2,8 @@
 //! on PostgreSQL and a stored row on SQLite before), no control characters in names and
 //! identifiers, line breaks but nothing else in free text.
 
-mod common;
-
+use crate::common::{TestServer, call, expect_error, spawn};
 use betflow_store::testing::TestDb;
-use common::{TestServer, call, expect_error, spawn};
 use reqwest::Method;
 use serde_json::{Value, json};
 

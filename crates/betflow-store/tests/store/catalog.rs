@@ -16,9 +16,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
-mod common;
-
-use common::{event, market, selection, sport, team};
+use crate::common::{event, market, selection, sport, team};
 
 betflow_store::conformance!(
     catalog_round_trips_and_constraints,

@@ -1,0 +1,16 @@
+//! The store's integration tests, as one test binary: each module is one area, run against
+//! SQLite and (when `BETFLOW_TEST_DATABASE_URL` is set) PostgreSQL through `conformance!`.
+//!
+//! Run one area with a filter: `cargo test -p betflow-store --test store locks::`.
+
+mod common;
+
+mod bets;
+mod catalog;
+mod conformance;
+mod connect;
+mod events;
+mod identity;
+mod jobs;
+mod locks;
+mod workflows;
