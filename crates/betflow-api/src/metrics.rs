@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latency by route and status, plus pool gauges.
+//! Prometheus metrics: request counts and latency by route and status, pool gauges, and
+//! the job worker's counters and histograms (recorded by the engine through the facade).
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -13,6 +14,16 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Job runs: a workflow step takes milliseconds, a webhook delivery up to its timeout.
+const JOB_RUN_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// How late jobs are claimed: milliseconds when the worker keeps up, up to hours when a
+/// backlog or an outage held them.
+const JOB_LAG_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide recorder. The `metrics` facade has one global recorder, so every app
@@ -21,7 +32,19 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(LATENCY.to_owned()), LATENCY_BUCKETS)
-            .expect("static, non-empty bucket list")
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(betflow_engine::jobs::metrics::DURATION.to_owned()),
+                    JOB_RUN_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(betflow_engine::jobs::metrics::QUEUE_LAG.to_owned()),
+                    JOB_LAG_BUCKETS,
+                )
+            })
+            .expect("static, non-empty bucket lists")
             .build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {

@@ -10,13 +10,13 @@ pub mod catalog;
 mod error;
 pub mod events;
 pub mod identity;
+pub mod jobs;
 pub mod line_changes;
 mod outbox;
 pub mod placement;
 pub mod ratelimit;
 pub mod wallet;
 pub mod webhooks;
-pub mod worker;
 pub mod workflows;
 
 use std::sync::Arc;
@@ -92,7 +92,7 @@ pub struct Engine {
     payments_secret: Option<String>,
     /// Customers' currencies (fixed at registration), by user id.
     currencies: moka::future::Cache<uuid::Uuid, Arc<str>>,
-    retention: worker::Retention,
+    retention: jobs::Retention,
 }
 
 /// The outcome of probing one dependency.
@@ -173,7 +173,7 @@ impl Engine {
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(600))
                 .build(),
-            retention: worker::Retention::default(),
+            retention: jobs::Retention::default(),
         })
     }
 
@@ -214,7 +214,7 @@ impl Engine {
     }
 
     /// How long audit rows and system events are kept (the seed's daily maintenance).
-    pub fn with_retention(mut self, retention: worker::Retention) -> Self {
+    pub fn with_retention(mut self, retention: jobs::Retention) -> Self {
         self.retention = retention;
         self
     }

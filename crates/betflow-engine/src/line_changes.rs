@@ -5,11 +5,11 @@
 
 use betflow_domain::DomainError;
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
+use betflow_domain::jobs::ApplyOddsChange;
 use betflow_domain::sportsbook::catalog::{PriceChange, Selection};
 use betflow_domain::sportsbook::odds::Odds;
 use betflow_domain::workflow::status::Priority;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -30,19 +30,6 @@ pub enum SelectionUpdate {
         selection: Selection,
         workflow: Box<WorkflowView>,
     },
-}
-
-/// The `apply_odds_change` job. The odds stay JSON until the job runs: they are checked
-/// there by [`Odds::from_json`], so a payload that somehow carries bad odds is refused and
-/// audited, never written, and never retried.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApplyPayload {
-    workflow_id: Uuid,
-    selection_id: Uuid,
-    old_odds: Value,
-    new_odds: Value,
-    created_by: Option<Uuid>,
 }
 
 impl Engine {
@@ -149,13 +136,15 @@ impl Engine {
     /// step writes them, whatever path created the workflow) and the selection still has
     /// the odds the approval was for. Otherwise the selection is left alone and the skip
     /// is audited with its reason.
+    ///
+    /// The job's odds stay JSON until here: they are checked by [`Odds::from_json`], so a
+    /// payload that somehow carries bad odds is refused and audited, never written, and never
+    /// retried.
     pub(crate) async fn apply_odds_change(
         &self,
-        payload: &Value,
+        p: &ApplyOddsChange,
         at: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        let p: ApplyPayload = serde_json::from_value(payload.clone())
-            .map_err(|e| EngineError::Internal(format!("apply_odds_change payload: {e}")))?;
         let new_odds = Odds::from_json("newOdds", &p.new_odds);
         let old_odds = betflow_domain::workflow::seeded::decimal("oldOdds", Some(&p.old_odds));
         let mut tx = self.store.begin().await?;

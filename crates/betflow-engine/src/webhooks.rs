@@ -122,12 +122,11 @@ fn new_secret() -> Result<String, EngineError> {
 }
 
 fn deliver_job(delivery: Uuid, at: DateTime<Utc>) -> NewJob {
-    NewJob {
-        kind: crate::worker::kinds::DELIVER_WEBHOOK.to_owned(),
-        payload: json!({"deliveryId": delivery}),
-        run_at: at,
-        max_attempts: 10,
-    }
+    let args =
+        betflow_domain::jobs::JobArgs::DeliverWebhook(betflow_domain::jobs::DeliverWebhook {
+            delivery_id: delivery,
+        });
+    NewJob::new(&args, at)
 }
 
 fn not_found(id: Uuid) -> EngineError {
@@ -522,15 +521,10 @@ impl Engine {
     /// The `webhook.deliver` job: one attempt of one delivery.
     pub async fn handle_delivery_job(
         &self,
-        payload: &Value,
+        job: &betflow_domain::jobs::DeliverWebhook,
         at: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        let id: Uuid = payload
-            .get("deliveryId")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| EngineError::Internal(format!("malformed delivery job {payload}")))?;
-        self.attempt_delivery(id, at, false).await
+        self.attempt_delivery(job.delivery_id, at, false).await
     }
 
     async fn attempt_delivery(

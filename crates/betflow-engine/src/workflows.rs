@@ -8,7 +8,7 @@ use std::sync::Arc;
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::events::NewEvent;
 use betflow_domain::identity::Role;
-use betflow_domain::jobs::NewJob;
+use betflow_domain::jobs::{ApplyOddsChange, JobArgs, NewJob, StepJob};
 use betflow_domain::time::now;
 use betflow_domain::workflow::expr::{ActionEffect, Condition, Facts, run_action};
 use betflow_domain::workflow::graph::{
@@ -997,11 +997,10 @@ impl Workflows {
     /// the step says. A timer for a step the workflow has already left does nothing.
     pub async fn handle_step_timeout(
         &self,
-        payload: &Value,
+        job: &StepJob,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        let (id, step_id, visit) = step_job_target(payload)?;
-        let step_id = step_id.as_str();
+        let (id, step_id, visit) = (job.workflow_id, job.step_id.as_str(), job.visit);
         let Some((tx, mut w, version)) = self.lock(id).await? else {
             return Ok(());
         };
@@ -1086,10 +1085,10 @@ impl Workflows {
     /// a job run twice (a lease that ran out mid-run) moves the workflow once.
     pub async fn handle_run_step(
         &self,
-        payload: &Value,
+        job: &StepJob,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        let (id, step_id, visit) = step_job_target(payload)?;
+        let (id, step_id, visit) = (job.workflow_id, &job.step_id, job.visit);
         let Some((tx, mut w, version)) = self.lock(id).await? else {
             return Ok(());
         };
@@ -1101,7 +1100,7 @@ impl Workflows {
         }
         let graph = &version.graph;
         let step = graph
-            .step(&step_id)
+            .step(step_id)
             .ok_or_else(|| EngineError::Internal(format!("step {step_id} is not in the graph")))?
             .clone();
         let prev = Before::of(&w);
@@ -2205,15 +2204,20 @@ async fn settle_content(tx: &mut Box<dyn Transaction>, w: &Instance) -> Result<(
         && w.status == WorkflowStatus::Completed
         && let Some(selection) = w.data.get("selectionId")
     {
-        tx.enqueue_job(&NewJob {
-            kind: crate::worker::kinds::APPLY_ODDS_CHANGE.to_owned(),
-            payload: json!({"workflowId": w.id, "selectionId": selection,
-                "oldOdds": w.data.get("oldOdds"), "newOdds": w.data.get("newOdds"),
-                "createdBy": w.created_by}),
-            run_at: w.updated_at,
-            max_attempts: 10,
-        })
-        .await?;
+        match serde_json::from_value::<Uuid>(selection.clone()) {
+            Ok(selection_id) => {
+                let args = JobArgs::ApplyOddsChange(ApplyOddsChange {
+                    workflow_id: w.id,
+                    selection_id,
+                    old_odds: w.data.get("oldOdds").cloned().unwrap_or(Value::Null),
+                    new_odds: w.data.get("newOdds").cloned().unwrap_or(Value::Null),
+                    created_by: w.created_by,
+                });
+                tx.enqueue_job(&NewJob::new(&args, w.updated_at)).await?;
+            }
+            Err(e) => tracing::warn!(workflow = %w.id, error = %e,
+                "approved line change names no selection; no odds to apply"),
+        }
     }
     Ok(())
 }
@@ -2226,41 +2230,20 @@ fn step_job(graph: &WorkflowGraph, w: &Instance) -> Option<NewJob> {
     }
     let step_id = w.current_step.clone()?;
     let step = graph.step(&step_id)?;
-    let payload = json!({"workflowId": w.id, "stepId": step_id, "visit": w.step_visit});
-    let (kind, run_at) = match step.kind {
-        StepKind::Action => (crate::worker::kinds::RUN_STEP, w.updated_at),
+    let target = StepJob {
+        workflow_id: w.id,
+        step_id,
+        visit: w.step_visit,
+    };
+    let (args, run_at) = match step.kind {
+        StepKind::Action => (JobArgs::RunStep(target), w.updated_at),
         StepKind::Delay => (
-            crate::worker::kinds::RUN_STEP,
+            JobArgs::RunStep(target),
             w.updated_at + chrono::Duration::minutes(i64::from(step.delay.unwrap_or(0))),
         ),
-        _ => (crate::worker::kinds::STEP_TIMEOUT, w.due_at?),
+        _ => (JobArgs::StepTimeout(target), w.due_at?),
     };
-    Some(NewJob {
-        kind: kind.to_owned(),
-        payload,
-        run_at,
-        max_attempts: 10,
-    })
-}
-
-/// `{workflowId, stepId, visit}` of a step job.
-fn step_job_target(payload: &Value) -> Result<(Uuid, String, u32), EngineError> {
-    let bad = || EngineError::Internal(format!("malformed step job payload {payload}"));
-    let id: Uuid = payload
-        .get("workflowId")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)?;
-    let step_id = payload
-        .get("stepId")
-        .and_then(Value::as_str)
-        .ok_or_else(bad)?;
-    let visit = payload
-        .get("visit")
-        .and_then(Value::as_u64)
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(bad)?;
-    Ok((id, step_id.to_owned(), visit))
+    Some(NewJob::new(&args, run_at))
 }
 
 fn decision_error(e: DecisionError) -> EngineError {

@@ -26,7 +26,7 @@ betflow_store::conformance!(
 async fn history_past_its_retention_is_pruned(db: TestDb) {
     use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
     let engine =
-        make_engine(db.store.clone(), None).with_retention(betflow_engine::worker::Retention {
+        make_engine(db.store.clone(), None).with_retention(betflow_engine::jobs::Retention {
             system_events: None,
             ..Default::default()
         });

@@ -225,8 +225,8 @@ fn parse_retention(input: &str) -> Result<Retention, String> {
 }
 
 impl WorkflowArgs {
-    pub fn retention(&self) -> betflow_engine::worker::Retention {
-        betflow_engine::worker::Retention {
+    pub fn retention(&self) -> betflow_engine::jobs::Retention {
+        betflow_engine::jobs::Retention {
             audit: self.audit_retention,
             system_events: self.system_event_retention,
         }

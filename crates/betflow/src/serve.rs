@@ -125,7 +125,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let worker = args.workflows.runs(ProcessRole::Worker).then(|| {
-        betflow_engine::worker::spawn(
+        betflow_engine::jobs::spawn(
             engine.clone(),
             format!("{}:{}", addr, std::process::id()),
             args.workflows.worker_poll,

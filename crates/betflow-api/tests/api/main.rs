@@ -14,6 +14,7 @@ mod customers;
 mod http;
 mod identity;
 mod input;
+mod jobs;
 mod odds;
 mod openapi;
 mod realtime;

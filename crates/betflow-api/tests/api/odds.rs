@@ -370,7 +370,9 @@ async fn the_apply_step_checks_the_odds_again(db: TestDb) {
         let mut tx = s.db.store.begin().await.unwrap();
         let job = tx
             .enqueue_job(&NewJob {
-                kind: betflow_engine::worker::kinds::APPLY_ODDS_CHANGE.into(),
+                kind: betflow_domain::jobs::JobKind::ApplyOddsChange
+                    .as_str()
+                    .into(),
                 payload: json!({"workflowId": uuid::Uuid::now_v7(), "selectionId": b.sel,
                                 "oldOdds": "2.00", "newOdds": new_odds, "createdBy": null}),
                 run_at: chrono::Utc::now(),

@@ -48,7 +48,7 @@ impl TestServer {
     #[allow(dead_code)]
     pub fn worker(&self) -> Relay {
         let (tx, rx) = tokio::sync::watch::channel(false);
-        betflow_engine::worker::spawn(
+        betflow_engine::jobs::spawn(
             self.engine.clone(),
             "test-worker".into(),
             Duration::from_millis(20),
