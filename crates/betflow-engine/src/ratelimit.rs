@@ -111,6 +111,14 @@ impl RateLimiter {
     }
 }
 
+impl crate::Engine {
+    /// Counts a request against `rule` in `bucket`: shared by every node when Redis is
+    /// configured.
+    pub async fn rate_limit(&self, bucket: &str, rule: Rule) -> Decision {
+        self.limiter.check(bucket, rule).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use betflow_domain::identity::LockoutPolicy;
 use betflow_domain::units::{parse_byte_size, parse_duration};
 use betflow_domain::workflow::seeded::{RiskThresholds, Threshold};
+use betflow_engine::EngineConfig;
 use betflow_engine::identity::IdentityConfig;
 use betflow_engine::ratelimit::Rule;
 use betflow_store::{Backend, StoreConfig};
@@ -492,6 +493,25 @@ pub struct ServeArgs {
     /// Mount test-only routes (/__debug/sleep, /__debug/panic). Never in production.
     #[arg(long, env = "BETFLOW_DEBUG_ROUTES", hide = true)]
     pub debug_routes: bool,
+}
+
+impl ServeArgs {
+    /// Every engine setting from the flags, with the JWT secret resolved by the caller.
+    /// Fails on a setting whose value only makes sense once parsed (bet bounds, risk
+    /// thresholds, the payments secret's source).
+    pub fn engine_config(&self, jwt_secret: &Secret) -> anyhow::Result<EngineConfig> {
+        Ok(EngineConfig {
+            identity: self.auth.identity_config(jwt_secret),
+            bets: self.bets.settings()?,
+            bet_batching: self.bets.batching(),
+            decision_batching: self.workflows.batching(),
+            line_change: self.bets.line_change(),
+            risk: self.workflows.risk_thresholds()?,
+            retention: self.workflows.retention(),
+            webhooks: self.webhooks.settings(),
+            payments_secret: self.bets.payments_secret()?,
+        })
+    }
 }
 
 /// A secret that never appears in `Debug` output or logs.

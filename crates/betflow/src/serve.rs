@@ -41,7 +41,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Checked before waiting on the database so a misconfigured node fails at once.
     let (jwt_secret, secret_source) =
         resolve_jwt_secret(args.jwt_secret.as_deref(), backend, &args.db.data_dir)?;
-    let payments_secret = args.bets.payments_secret()?;
+    let engine_config = args.engine_config(&jwt_secret)?;
     let http = HttpConfig {
         cors_origins: args
             .cors_origins
@@ -61,7 +61,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         serve_api: args.workflows.runs(ProcessRole::Api),
         socket_auth_grace: args.socket_auth_grace,
     };
-    let risk = args.workflows.risk_thresholds()?;
 
     let store = open_store(&store_config).await?;
     let redis = match args.redis_url.as_deref().filter(|u| !u.is_empty()) {
@@ -74,17 +73,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Some(Arc::new(handle))
         }
     };
-    let engine = Arc::new(
-        Engine::new(store, redis, &args.auth.identity_config(&jwt_secret))?
-            .with_risk_thresholds(risk)
-            .with_webhook_settings(args.webhooks.settings())?
-            .with_bet_batching(args.bets.batching())
-            .with_decision_batching(args.workflows.batching())
-            .with_retention(args.workflows.retention())
-            .with_bet_settings(args.bets.settings()?)
-            .with_line_change(args.bets.line_change())
-            .with_payment_callback_secret(payments_secret),
-    );
+    let engine = Arc::new(Engine::new(store, redis, engine_config)?);
     let generated_admin_password = engine
         .identity()
         .ensure_admin(args.auth.admin_password.clone().filter(|p| !p.is_empty()))
@@ -133,11 +122,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )
     });
     let relay = args.workflows.runs(ProcessRole::Worker).then(|| {
-        betflow_engine::events::spawn_relay(
-            engine.clone(),
-            args.workflows.event_poll,
-            stop_rx.clone(),
-        )
+        engine
+            .realtime()
+            .spawn_relay(args.workflows.event_poll, stop_rx.clone())
     });
     let server = axum::serve(
         listener,
@@ -259,10 +246,13 @@ fn cli_actor() -> betflow_domain::audit::Actor {
 
 async fn cli_engine(db: &crate::config::DatabaseArgs) -> anyhow::Result<Engine> {
     let store = open_store(&db.store_config()).await?;
-    let config = betflow_engine::identity::IdentityConfig::new(
-        Secret::ephemeral().expose().as_bytes().to_vec(),
-    );
-    Ok(Engine::new(store, None, &config)?)
+    let config = betflow_engine::EngineConfig {
+        identity: betflow_engine::identity::IdentityConfig::new(
+            Secret::ephemeral().expose().as_bytes().to_vec(),
+        ),
+        ..Default::default()
+    };
+    Ok(Engine::new(store, None, config)?)
 }
 
 async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
