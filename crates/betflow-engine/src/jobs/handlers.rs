@@ -65,7 +65,7 @@ impl JobHandler for DeliverWebhook {
         let JobArgs::DeliverWebhook(d) = job else {
             return Err(wrong_kind(self.kind(), job));
         };
-        ctx.engine.handle_delivery_job(d, ctx.now).await
+        ctx.engine.webhooks().handle_delivery_job(d, ctx.now).await
     }
 }
 

@@ -179,7 +179,7 @@ pub fn spawn(
             if ran < BATCH as usize {
                 tokio::select! {
                     _ = tokio::time::sleep(poll) => {}
-                    _ = engine.events().jobs.notified() => {}
+                    _ = engine.realtime().hub().jobs.notified() => {}
                     _ = stop.changed() => {}
                 }
             }
