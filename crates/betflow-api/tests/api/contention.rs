@@ -229,8 +229,11 @@ enum Done {
 async fn one_customer_racing_settlements_and_deposits_never_deadlocks(db: TestDb) {
     let deadlocks_before = db.deadlocks(false).await;
     let s = Arc::new(
-        spawn_custom(db, test_config(), None, identity_config(), |e| {
-            e.with_bet_settings(SETTINGS)
+        spawn_custom(db, test_config(), None, identity_config(), |c| {
+            betflow_engine::EngineConfig {
+                bets: SETTINGS,
+                ..c
+            }
         })
         .await,
     );

@@ -196,7 +196,15 @@ async fn cors_allows_configured_origins_only() {
     let mut cfg = test_config();
     cfg.cors_origins = vec!["not a url".into()];
     let engine = std::sync::Arc::new(
-        betflow_engine::Engine::new(s.db.store.clone(), None, &common::identity_config()).unwrap(),
+        betflow_engine::Engine::new(
+            s.db.store.clone(),
+            None,
+            betflow_engine::EngineConfig {
+                identity: common::identity_config(),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
     );
     assert!(betflow_api::app(engine, &cfg).is_err());
 }

@@ -371,7 +371,7 @@ async fn gone_disables_rotation_signs_twice_and_recovery_requeues(db: TestDb) {
             .contains("410")
     );
     s.relayed().await;
-    let events = s.engine.events_after(0, 1000).await.unwrap();
+    let events = s.engine.realtime().events_after(0, 1000).await.unwrap();
     let disabled = events
         .iter()
         .find(|e| e.event_type == "endpoint.disabled")
@@ -531,10 +531,16 @@ async fn a_delivery_survives_a_restart(db: TestDb) {
 
     // A new process on the same database takes the job over once the lease has run out.
     let store = betflow_store::connect(&store_config).await.unwrap();
-    let restarted = betflow_engine::Engine::new(store, None, &identity_config())
-        .unwrap()
-        .with_webhook_settings(fast_webhooks())
-        .unwrap();
+    let restarted = betflow_engine::Engine::new(
+        store,
+        None,
+        betflow_engine::EngineConfig {
+            identity: identity_config(),
+            webhooks: fast_webhooks(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(
         restarted
             .run_due_jobs("new", now + chrono::Duration::seconds(30))
