@@ -2,12 +2,14 @@
 
 #![allow(dead_code)]
 
+mod client;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use betflow_api::HttpConfig;
-use betflow_engine::Engine;
 use betflow_engine::identity::IdentityConfig;
+use betflow_engine::{Engine, EngineConfig};
 use betflow_store::redis::RedisHandle;
 use betflow_store::testing::TestDb;
 
@@ -32,14 +34,16 @@ impl TestServer {
     #[allow(dead_code)]
     pub fn relay(&self) -> Relay {
         let (tx, rx) = tokio::sync::watch::channel(false);
-        betflow_engine::events::spawn_relay(self.engine.clone(), Duration::from_millis(20), rx);
+        self.engine
+            .realtime()
+            .spawn_relay(Duration::from_millis(20), rx);
         Relay(tx)
     }
 
     /// Waits until every event committed so far has been relayed to this node's listeners.
     #[allow(dead_code)]
     pub async fn relayed(&self) {
-        while self.engine.relay_once().await.unwrap() > 0 {}
+        while self.engine.realtime().relay_once().await.unwrap() > 0 {}
         // The hub hands events to the socket and SSE tasks asynchronously.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -120,24 +124,27 @@ pub async fn spawn_engine(
     identity: IdentityConfig,
     webhooks: betflow_engine::webhooks::WebhookSettings,
 ) -> TestServer {
-    spawn_custom(db, config, redis, identity, |e| {
-        e.with_webhook_settings(webhooks).unwrap()
+    spawn_custom(db, config, redis, identity, |c| EngineConfig {
+        webhooks,
+        ..c
     })
     .await
 }
 
-/// A server whose engine `customize` configures further (bet settings, ...).
+/// A server whose engine settings `customize` changes further (bet settings, ...).
 pub async fn spawn_custom(
     db: TestDb,
     config: HttpConfig,
     redis: Option<&str>,
     identity: IdentityConfig,
-    customize: impl FnOnce(Engine) -> Engine,
+    customize: impl FnOnce(EngineConfig) -> EngineConfig,
 ) -> TestServer {
     let redis = redis.map(|u| Arc::new(RedisHandle::new(u).unwrap()));
-    let engine = Arc::new(customize(
-        Engine::new(db.store.clone(), redis, &identity).unwrap(),
-    ));
+    let config_for_engine = customize(EngineConfig {
+        identity,
+        ..Default::default()
+    });
+    let engine = Arc::new(Engine::new(db.store.clone(), redis, config_for_engine).unwrap());
     engine.workflows().ensure_seeded().await.unwrap();
     let app = betflow_api::app(engine.clone(), &config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
