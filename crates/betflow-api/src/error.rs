@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use betflow_domain::DomainError;
-use betflow_engine::{AuthFailure, EngineError};
+use betflow_engine::{AuthFailure, EngineError, Refusal, RefusalKind};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -220,17 +220,32 @@ impl From<EngineError> for ApiError {
                 )
             }
             EngineError::Internal(cause) => Self::internal(cause),
-            other => match other.client_error() {
-                Some(c) => {
-                    let status =
-                        StatusCode::from_u16(c.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-                    let mut e = Self::new(status, c.code, c.message);
-                    e.details = c.details;
-                    e
-                }
+            other => match other.refusal() {
+                Some(r) => Self::refusal(r),
                 None => Self::internal(other),
             },
         }
+    }
+}
+
+impl ApiError {
+    /// The answer to an engine's refusal: its kind's status, its code, message and details.
+    pub fn refusal(r: Refusal) -> Self {
+        let mut e = Self::new(status_of(r.kind), r.code, r.message);
+        e.details = r.details;
+        e
+    }
+}
+
+/// The one place a refusal's kind becomes an HTTP status.
+pub fn status_of(kind: RefusalKind) -> StatusCode {
+    match kind {
+        RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+        RefusalKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+        RefusalKind::NotFound => StatusCode::NOT_FOUND,
+        RefusalKind::Conflict => StatusCode::CONFLICT,
+        RefusalKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -248,5 +263,32 @@ mod tests {
             (StatusCode::SERVICE_UNAVAILABLE, codes::SERVICE_UNAVAILABLE)
         );
         assert!(!e.message.contains("deadlock"), "{}", e.message);
+    }
+
+    /// Each kind of refusal answers with the status it always had.
+    #[test]
+    fn refusals_keep_their_statuses() {
+        let refused = |kind| EngineError::refused(kind, "X", "x", None);
+        let cases = [
+            (EngineError::from(DomainError::invalid("f", "bad")), 400, "VALIDATION_ERROR"),
+            (EngineError::PermissionDenied(vec!["a".into()]), 403, "INSUFFICIENT_PERMISSIONS"),
+            (EngineError::NotFound("x".into()), 404, "NOT_FOUND"),
+            (EngineError::InvalidTransition("x".into()), 409, "INVALID_TRANSITION"),
+            (EngineError::SegregationOfDuties("x".into()), 403, "SEGREGATION_OF_DUTIES"),
+            (EngineError::NotAssignee("x".into()), 403, "NOT_ASSIGNEE"),
+            (EngineError::Unprocessable("x".into()), 422, "UNPROCESSABLE_ENTITY"),
+            (EngineError::Conflict("x".into()), 409, "CONFLICT"),
+            (refused(RefusalKind::Invalid), 400, "X"),
+            (refused(RefusalKind::Unauthenticated), 401, "X"),
+            (refused(RefusalKind::Forbidden), 403, "X"),
+            (refused(RefusalKind::NotFound), 404, "X"),
+            (refused(RefusalKind::Conflict), 409, "X"),
+            (refused(RefusalKind::Unprocessable), 422, "X"),
+        ];
+        for (error, status, code) in cases {
+            let e = ApiError::from(error);
+            assert_eq!((e.status.as_u16(), e.code), (status, code));
+            assert!(!e.www_authenticate, "only failed authentication names schemes");
+        }
     }
 }

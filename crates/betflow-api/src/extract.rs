@@ -17,6 +17,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, codes};
 
+mod idempotency;
+
+pub(crate) use idempotency::{IDEMPOTENCY_KEY, IdempotentJson, money_response};
+
 /// A JSON body. Wrong content type is 415, an oversized body 413, malformed JSON or a body
 /// that does not fit the DTO (including unknown fields where the DTO denies them) 400, and so
 /// is a NUL anywhere in it, with `details` naming each place (`username`, `data.title`). An

@@ -6,9 +6,13 @@
 pub mod audit;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod identity;
+pub mod ids;
 pub mod jobs;
+pub mod money;
 pub mod page;
+pub mod refusal;
 pub mod sportsbook;
 pub mod text;
 pub mod time;

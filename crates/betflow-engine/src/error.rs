@@ -1,7 +1,8 @@
 use betflow_domain::DomainError;
+use betflow_domain::refusal::RefusalKind;
 use betflow_store::StoreError;
 
-/// Why a credential was refused. Each maps to a 401 with the seed's wording.
+/// Why a credential was refused. The API answers each with the seed's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     /// No credential at all.
@@ -16,7 +17,9 @@ pub enum AuthFailure {
     InvalidCredentials,
 }
 
-/// Why an engine call failed, in terms the API maps to a status code.
+/// Why an engine call failed: a refusal of the client's request (with its [`RefusalKind`]),
+/// failed authentication, or a fault on our side. No HTTP here: the API maps each to a
+/// status.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -39,14 +42,14 @@ pub enum EngineError {
     /// The caller's role may not act on this step.
     #[error("not an assignee: {0}")]
     NotAssignee(String),
-    /// Well-formed but cannot be processed (422).
+    /// Well-formed but cannot be processed.
     #[error("unprocessable: {0}")]
     Unprocessable(String),
     /// A business rule refused the request with a stable code clients switch on
     /// (`INSUFFICIENT_FUNDS`, `ODDS_CHANGED`, ...), and details such as the current odds.
     #[error("{code}: {message}")]
     Rejected {
-        status: u16,
+        kind: RefusalKind,
         code: &'static str,
         message: String,
         details: Option<serde_json::Value>,
@@ -55,7 +58,7 @@ pub enum EngineError {
     Unavailable(String),
     /// The database aborted the transaction to break a deadlock or a serialization
     /// conflict, and it was run again (see [`crate::retry_contended`]) without getting
-    /// through. Nothing was written; the client may retry (503).
+    /// through. Nothing was written; the client may retry.
     #[error("contention: {0}")]
     Contention(String),
     /// A fault on our side; the message is for logs, not for clients.
@@ -70,34 +73,64 @@ impl From<StoreError> for EngineError {
             e @ StoreError::Contention { .. } => Self::Contention(e.to_string()),
             StoreError::Conflict { constraint } => Self::Conflict(constraint),
             // The ledger refused to overdraw a customer account.
-            StoreError::InsufficientFunds { .. } => Self::Rejected {
-                status: 422,
-                code: "INSUFFICIENT_FUNDS",
-                message: "the balance does not cover this".into(),
-                details: None,
-            },
+            StoreError::InsufficientFunds { .. } => Self::refused(
+                RefusalKind::Unprocessable,
+                "INSUFFICIENT_FUNDS",
+                "the balance does not cover this",
+                None,
+            ),
             other => Self::Internal(other.to_string()),
         }
     }
 }
 
-/// A refusal as clients see it: status, stable code, message and details.
+/// A refusal as clients see it, without a status: its kind, stable code, message and
+/// details.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClientError {
-    pub status: u16,
+pub struct Refusal {
+    pub kind: RefusalKind,
     pub code: &'static str,
     pub message: String,
     pub details: Option<serde_json::Value>,
 }
 
 impl EngineError {
-    /// The 4xx answer to this error, or `None` for faults on our side (and for failed
-    /// authentication, whose answer the API layer words). One mapping, used by the API and to
+    /// A business rule's refusal.
+    pub fn refused(
+        kind: RefusalKind,
+        code: &'static str,
+        message: impl Into<String>,
+        details: Option<serde_json::Value>,
+    ) -> Self {
+        Self::Rejected {
+            kind,
+            code,
+            message: message.into(),
+            details,
+        }
+    }
+
+    /// A body names an object that does not exist: `NOT_FOUND`, with the member at fault in
+    /// `details` as a validation error names it. Not found like the URL's own, since either
+    /// way the client asked for something that is not there, and not invalid: the body is
+    /// well formed.
+    pub fn missing_reference(field: &str, what: &str) -> Self {
+        Self::refused(
+            RefusalKind::NotFound,
+            "NOT_FOUND",
+            format!("{field}: no such {what}"),
+            Some(serde_json::json!([{"field": field, "message": format!("no such {what}")}])),
+        )
+    }
+
+    /// The refusal this error is, or `None` for faults on our side (and for failed
+    /// authentication, whose answer the API words). One mapping, used by the API and to
     /// record refusals under an idempotency key.
-    pub fn client_error(&self) -> Option<ClientError> {
-        let (status, code, message, details) = match self {
+    pub fn refusal(&self) -> Option<Refusal> {
+        use RefusalKind as K;
+        let (kind, code, message, details) = match self {
             Self::Invalid(DomainError::Validation(v)) => (
-                400,
+                K::Invalid,
                 "VALIDATION_ERROR",
                 v.iter()
                     .map(|v| format!("{}: {}", v.field, v.message))
@@ -106,30 +139,34 @@ impl EngineError {
                 Some(serde_json::json!(v)),
             ),
             Self::PermissionDenied(missing) => (
-                403,
+                K::Forbidden,
                 "INSUFFICIENT_PERMISSIONS",
                 format!("Missing required permissions: {}", missing.join(", ")),
                 Some(serde_json::json!({ "missing": missing })),
             ),
-            Self::NotFound(what) => (404, "NOT_FOUND", format!("Not found: {what}"), None),
-            Self::InvalidTransition(why) => (409, "INVALID_TRANSITION", why.clone(), None),
-            Self::SegregationOfDuties(why) => (403, "SEGREGATION_OF_DUTIES", why.clone(), None),
-            Self::NotAssignee(why) => (403, "NOT_ASSIGNEE", why.clone(), None),
-            Self::Unprocessable(why) => (422, "UNPROCESSABLE_ENTITY", why.clone(), None),
-            Self::Conflict(what) => (409, "CONFLICT", what.clone(), None),
+            Self::NotFound(what) => (K::NotFound, "NOT_FOUND", format!("Not found: {what}"), None),
+            Self::InvalidTransition(why) => (K::Conflict, "INVALID_TRANSITION", why.clone(), None),
+            Self::SegregationOfDuties(why) => {
+                (K::Forbidden, "SEGREGATION_OF_DUTIES", why.clone(), None)
+            }
+            Self::NotAssignee(why) => (K::Forbidden, "NOT_ASSIGNEE", why.clone(), None),
+            Self::Unprocessable(why) => {
+                (K::Unprocessable, "UNPROCESSABLE_ENTITY", why.clone(), None)
+            }
+            Self::Conflict(what) => (K::Conflict, "CONFLICT", what.clone(), None),
             Self::Rejected {
-                status,
+                kind,
                 code,
                 message,
                 details,
-            } => (*status, *code, message.clone(), details.clone()),
+            } => (*kind, *code, message.clone(), details.clone()),
             Self::Unauthenticated(_)
             | Self::Unavailable(_)
             | Self::Contention(_)
             | Self::Internal(_) => return None,
         };
-        Some(ClientError {
-            status,
+        Some(Refusal {
+            kind,
             code,
             message,
             details,

@@ -42,7 +42,7 @@ impl Engine {
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<SelectionUpdate, EngineError> {
-        let current: Selection = self.catalog_get(id).await?;
+        let current: Selection = self.catalog().get(id).await?;
         // The odds asked for pass the rules of `POST /selections` before anything is
         // measured or written, so absurd numbers are a 400, not an overflow.
         let asked = match patch.get("odds") {
@@ -51,19 +51,24 @@ impl Engine {
         };
         let Some(new_odds) = asked.filter(|o| *o != current.odds) else {
             return Ok(SelectionUpdate::Applied(
-                self.update_catalog(principal, id, patch, reason, actor)
+                self.catalog()
+                    .update(principal, id, patch, reason, actor)
                     .await?,
             ));
         };
         let old_odds = current.odds;
-        let exposure = self.selection_exposure(id).await?;
+        let exposure = self
+            .bets()
+            .selection_exposure(betflow_domain::ids::SelectionId::from(id))
+            .await?;
         let liability = exposure.net_liability.max(0);
         if !self
             .line_change
             .needs_approval(old_odds, new_odds, liability)
         {
             return Ok(SelectionUpdate::Applied(
-                self.update_catalog(principal, id, patch, reason, actor)
+                self.catalog()
+                    .update(principal, id, patch, reason, actor)
                     .await?,
             ));
         }
@@ -73,7 +78,8 @@ impl Engine {
             m.remove("odds");
         }
         let selection: Selection = if rest.as_object().is_some_and(|m| !m.is_empty()) {
-            self.update_catalog(principal, id, &rest, reason.clone(), actor)
+            self.catalog()
+                .update(principal, id, &rest, reason.clone(), actor)
                 .await?
         } else {
             current.clone()

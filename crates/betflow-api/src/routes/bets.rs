@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use betflow_domain::DomainError;
+use betflow_domain::ids::{BetId, MarketId, SelectionId};
 use betflow_domain::sportsbook::bets::{
     Bet, BetFilter, BetLeg, BetSlip, BetStatus, BetType, LegResult, MAX_PARLAY_LEGS,
     OddsChangePolicy, SelectionExposure, SlipLeg,
@@ -25,12 +25,13 @@ use uuid::Uuid;
 
 use super::catalog::dto::{Whole, decimals, string_enum};
 use super::dto::{ListData, PageParams};
-use super::wallet::{IDEMPOTENCY_KEY, idempotency_key, money_response};
 use crate::AppState;
 use crate::auth::{Auth, Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
+use crate::extract::{
+    ApiJson, ApiPath, ApiQuery, IDEMPOTENCY_KEY, IdempotentJson, OptionalJson, money_response,
+};
 
 pub const TAG: &str = "bets";
 
@@ -352,10 +353,8 @@ pub async fn place(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientInfo(actor): ClientInfo,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<PlaceBetBody>,
+    IdempotentJson { key, body }: IdempotentJson<PlaceBetBody>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers, &p, "POST /api/v1/bets", &body)?;
     let slip = BetSlip {
         bet_type: body.bet_type,
         stake: body.stake.0,
@@ -364,14 +363,15 @@ pub async fn place(
             .iter()
             .map(|l| SlipLeg {
                 selection_id: l.selection_id,
-                odds: l.odds.get(),
+                odds: l.odds,
             })
             .collect(),
         odds_change_policy: body.odds_change_policy.unwrap_or(OddsChangePolicy::None),
     };
     let r = state
         .engine
-        .place_bet(&p, slip, Utc::now(), key.as_ref(), &actor)
+        .bets()
+        .place(&p, slip, Utc::now(), key.as_ref(), &actor)
         .await?;
     money_response::<_, BetDto>(r, |b| format!("/api/v1/bets/{}", b.id))
 }
@@ -409,7 +409,7 @@ pub async fn list(
         to: q.to,
         page: paging.request()?,
     };
-    let page = state.engine.bets(&p, filter).await?;
+    let page = state.engine.bets().list(&p, filter).await?;
     Ok(ApiResponse::ok(ListData::from_page(page, BetDto::from)))
 }
 
@@ -422,7 +422,9 @@ pub async fn get(
     Auth(p): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<BetDto>, ApiError> {
-    Ok(ApiResponse::ok(state.engine.bet(&p, id).await?.into()))
+    Ok(ApiResponse::ok(
+        state.engine.bets().get(&p, BetId::from(id)).await?.into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -511,7 +513,8 @@ pub async fn settle(
     check_reason(body.reason)?;
     let r = state
         .engine
-        .settle_market(id, body.results, SettleMode::Settle, &actor)
+        .bets()
+        .settle_market(MarketId::from(id), body.results, SettleMode::Settle, &actor)
         .await?;
     Ok(ApiResponse::ok(r.into()))
 }
@@ -543,7 +546,8 @@ pub async fn resettle(
         .ok_or_else(|| ApiError::from(DomainError::invalid("reason", "say why")))?;
     let r = state
         .engine
-        .settle_market(id, body.results, SettleMode::Resettle { reason }, &actor)
+        .bets()
+        .settle_market(MarketId::from(id), body.results, SettleMode::Resettle { reason }, &actor)
         .await?;
     Ok(ApiResponse::ok(r.into()))
 }
@@ -584,7 +588,8 @@ pub async fn void(
         check_reason(body.and_then(|b| b.reason))?.unwrap_or_else(|| "market voided".into());
     let r = state
         .engine
-        .settle_market(id, HashMap::new(), SettleMode::Void { reason }, &actor)
+        .bets()
+        .settle_market(MarketId::from(id), HashMap::new(), SettleMode::Void { reason }, &actor)
         .await?;
     Ok(ApiResponse::ok(r.into()))
 }
@@ -603,7 +608,11 @@ pub async fn market_exposure(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<SelectionExposureDto>>, ApiError> {
-    let page = state.engine.market_exposure(id, paging.request()?).await?;
+    let page = state
+        .engine
+        .bets()
+        .market_exposure(MarketId::from(id), paging.request()?)
+        .await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
         SelectionExposureDto::from,
@@ -621,6 +630,11 @@ pub async fn selection_exposure(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<SelectionExposureDto>, ApiError> {
     Ok(ApiResponse::ok(
-        state.engine.selection_exposure(id).await?.into(),
+        state
+            .engine
+            .bets()
+            .selection_exposure(SelectionId::from(id))
+            .await?
+            .into(),
     ))
 }

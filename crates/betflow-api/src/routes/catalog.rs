@@ -68,7 +68,7 @@ async fn format_of(
     if let Some(f) = asked {
         return Ok(f);
     }
-    let (_, prefs) = state.engine.identity().customer(principal.user_id).await?;
+    let (_, prefs) = state.engine.customers().get(principal.user_id).await?;
     Ok(prefs.map(|p| p.odds_format).unwrap_or_default())
 }
 
@@ -88,7 +88,8 @@ where
 {
     let e: T = state
         .engine
-        .create_catalog(principal, &as_patch(body)?, actor)
+        .catalog()
+        .create(principal, &as_patch(body)?, actor)
         .await?;
     let location = format!("/api/v1/{collection}/{}", e.id());
     Ok(created(location, D::from(e)))
@@ -108,7 +109,8 @@ where
 {
     let e: T = state
         .engine
-        .update_catalog(principal, id, &as_patch(body)?, None, actor)
+        .catalog()
+        .update(principal, id, &as_patch(body)?, None, actor)
         .await?;
     Ok(ApiResponse::ok(D::from(e)))
 }
@@ -123,7 +125,7 @@ where
     T: CatalogEntity + 'static,
     D: From<T> + serde::Serialize,
 {
-    let e: T = state.engine.retire_catalog(principal, id, actor).await?;
+    let e: T = state.engine.catalog().retire(principal, id, actor).await?;
     Ok(ApiResponse::ok(D::from(e)))
 }
 
@@ -201,6 +203,7 @@ pub async fn list_sports(
 ) -> Result<ApiResponse<ListData<SportDto>>, ApiError> {
     let page = state
         .engine
+        .catalog()
         .sports(!q.all.unwrap_or(false), paging.request()?)
         .await?;
     Ok(ApiResponse::ok(ListData::from_page(page, SportDto::from)))
@@ -232,7 +235,7 @@ pub async fn get_sport(
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<SportDto>, ApiError> {
-    let s: Sport = state.engine.catalog_get(id).await?;
+    let s: Sport = state.engine.catalog().get(id).await?;
     Ok(ApiResponse::ok(s.into()))
 }
 
@@ -267,7 +270,7 @@ pub async fn sport_events(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<EventSummaryDto>>, ApiError> {
-    let page = state.engine.sport_events(id, paging.request()?).await?;
+    let page = state.engine.catalog().sport_events(id, paging.request()?).await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
         EventSummaryDto::from,
@@ -293,7 +296,7 @@ pub async fn list_leagues(
     ApiQuery(q): ApiQuery<LeagueParams>,
     ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<LeagueDto>>, ApiError> {
-    let page = state.engine.leagues(q.sport_id, paging.request()?).await?;
+    let page = state.engine.catalog().leagues(q.sport_id, paging.request()?).await?;
     Ok(ApiResponse::ok(ListData::from_page(page, LeagueDto::from)))
 }
 
@@ -325,7 +328,7 @@ pub async fn get_league(
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<LeagueDto>, ApiError> {
-    let l: League = state.engine.catalog_get(id).await?;
+    let l: League = state.engine.catalog().get(id).await?;
     Ok(ApiResponse::ok(l.into()))
 }
 
@@ -371,6 +374,7 @@ pub async fn list_teams(
 ) -> Result<ApiResponse<ListData<TeamDto>>, ApiError> {
     let page = state
         .engine
+        .catalog()
         .teams(
             q.sport_id,
             q.league_id,
@@ -412,7 +416,7 @@ pub async fn get_team(
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<TeamDto>, ApiError> {
-    let t: Team = state.engine.catalog_get(id).await?;
+    let t: Team = state.engine.catalog().get(id).await?;
     Ok(ApiResponse::ok(t.into()))
 }
 
@@ -477,7 +481,7 @@ pub async fn list_events(
         search: q.search,
         page: paging.request()?,
     };
-    let page = state.engine.fixtures(&filter).await?;
+    let page = state.engine.catalog().fixtures(&filter).await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
         EventSummaryDto::from,
@@ -516,8 +520,8 @@ pub async fn get_event(
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<EventView>, ApiError> {
     let f = format_of(&state, &p, q.odds_format).await?;
-    let e: Event = state.engine.catalog_get(id).await?;
-    let markets = state.engine.event_markets(id).await?;
+    let e: Event = state.engine.catalog().get(id).await?;
+    let markets = state.engine.catalog().event_markets(id).await?;
     Ok(ApiResponse::ok(EventView {
         event: e.into(),
         markets: markets
@@ -577,8 +581,8 @@ pub async fn get_market(
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<MarketView>, ApiError> {
     let f = format_of(&state, &p, q.odds_format).await?;
-    let m: Market = state.engine.catalog_get(id).await?;
-    let selections = state.engine.market_selections(id).await?;
+    let m: Market = state.engine.catalog().get(id).await?;
+    let selections = state.engine.catalog().market_selections(id).await?;
     Ok(ApiResponse::ok(MarketView::new(m, selections, f)))
 }
 
@@ -613,7 +617,7 @@ pub async fn suspend_market(
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<MarketDto>, ApiError> {
-    let m = state.engine.set_market_suspended(id, true, &actor).await?;
+    let m = state.engine.catalog().set_market_suspended(id, true, &actor).await?;
     Ok(ApiResponse::ok(m.into()).message("Market suspended"))
 }
 
@@ -631,7 +635,7 @@ pub async fn reopen_market(
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<MarketDto>, ApiError> {
-    let m = state.engine.set_market_suspended(id, false, &actor).await?;
+    let m = state.engine.catalog().set_market_suspended(id, false, &actor).await?;
     Ok(ApiResponse::ok(m.into()).message("Market reopened"))
 }
 
@@ -663,7 +667,7 @@ pub async fn get_selection(
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<SelectionView>, ApiError> {
     let f = format_of(&state, &p, q.odds_format).await?;
-    let s: Selection = state.engine.catalog_get(id).await?;
+    let s: Selection = state.engine.catalog().get(id).await?;
     Ok(ApiResponse::ok(SelectionView::new(s, f)))
 }
 
@@ -748,7 +752,7 @@ pub async fn prices(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<PriceChangeDto>>, ApiError> {
-    let history = state.engine.price_history(id, paging.request()?).await?;
+    let history = state.engine.catalog().price_history(id, paging.request()?).await?;
     Ok(ApiResponse::ok(ListData::from_page(
         history,
         PriceChangeDto::from,

@@ -5,21 +5,17 @@
 pub mod dto;
 
 use axum::extract::State;
-use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use betflow_domain::DomainError;
 use betflow_domain::sportsbook::limits::Exclusion;
 use betflow_domain::sportsbook::wallet::{TransactionStatus, TransactionType};
 use betflow_engine::TransactionFilter;
-use betflow_engine::identity::Principal;
-use betflow_engine::wallet::{
-    IdempotencyKey, Idempotent, MoneyRequest, NewPaymentMethod, Resolution, ResolutionDetails,
-};
+use betflow_domain::ids::{TransactionId, UserId};
+use betflow_engine::wallet::{MoneyRequest, NewPaymentMethod, Resolution, ResolutionDetails};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -32,7 +28,9 @@ use crate::AppState;
 use crate::auth::{Auth, Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{
+    ApiJson, ApiPath, ApiQuery, IDEMPOTENCY_KEY, IdempotentJson, money_response,
+};
 
 pub const TAG: &str = "wallet";
 
@@ -41,78 +39,6 @@ crate::permissions! {
     WalletManage => ["wallet:manage"];
     UsersManage => ["users:manage"];
 }
-
-/// The `Idempotency-Key` of a money-moving request, bound to the caller, the route and the
-/// request body (canonical JSON), so the same key with another body is recognised.
-pub(crate) fn idempotency_key<T: Serialize>(
-    headers: &HeaderMap,
-    principal: &Principal,
-    route: &str,
-    body: &T,
-) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(raw) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = raw
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::from(DomainError::invalid(
-                "Idempotency-Key",
-                "1 to 255 visible ASCII characters",
-            ))
-        })?;
-    let canonical = serde_json::to_value(body)
-        .map(|v| v.to_string())
-        .map_err(ApiError::internal)?;
-    let mut h = Sha256::new();
-    h.update(route.as_bytes());
-    h.update([0]);
-    h.update(canonical.as_bytes());
-    Ok(Some(IdempotencyKey {
-        user_id: principal.user_id,
-        key: key.to_owned(),
-        fingerprint: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-    }))
-}
-
-/// A money-moving call's answer: 201 with the result and its `Location`, or the first
-/// response to its key (marked `Idempotent-Replayed: true`).
-pub(crate) fn money_response<T, D>(
-    result: Idempotent<T>,
-    location: impl FnOnce(&D) -> String,
-) -> Result<Response, ApiError>
-where
-    D: From<T> + Serialize,
-{
-    match result {
-        Idempotent::Fresh(v) => {
-            let dto = D::from(v);
-            let at = location(&dto);
-            Ok(([(LOCATION, at)], ApiResponse::created(dto)).into_response())
-        }
-        Idempotent::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
-            let envelope = match body.get("error") {
-                Some(error) => json!({"success": false, "error": error,
-                                      "timestamp": crate::envelope::timestamp()}),
-                None => json!({"success": true, "data": body.get("data"),
-                               "timestamp": crate::envelope::timestamp()}),
-            };
-            let mut res = (status, axum::Json(envelope)).into_response();
-            res.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok(res)
-        }
-    }
-}
-
-/// The OpenAPI description of the `Idempotency-Key` request header.
-pub(crate) const IDEMPOTENCY_KEY: &str = "1 to 255 visible ASCII characters. A retry with \
-    the same key and body gets the first response back (`Idempotent-Replayed: true`); the \
-    key with another body is 422 `IDEMPOTENCY_KEY_REUSED`; while the first request runs, 409 \
-    `IDEMPOTENCY_KEY_IN_USE`. Remembered for 24 hours.";
 
 #[utoipa::path(get, path = "/api/v1/wallet", tag = TAG, summary = "The caller's balances",
     description = "Customers only (others: 404). `balance` is cash available to bet or \
@@ -127,7 +53,7 @@ pub async fn get_wallet(
     Auth(p): Auth,
 ) -> Result<ApiResponse<WalletDto>, ApiError> {
     Ok(ApiResponse::ok(
-        state.engine.wallet(p.user_id).await?.into(),
+        state.engine.wallet().view(UserId::from(p.user_id)).await?.into(),
     ))
 }
 
@@ -170,12 +96,11 @@ pub async fn deposit(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientInfo(actor): ClientInfo,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<MoneyBody>,
+    IdempotentJson { key, body }: IdempotentJson<MoneyBody>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers, &p, "POST /api/v1/wallet/deposits", &body)?;
     let r = state
         .engine
+        .wallet()
         .request_deposit(&p, body.into(), Utc::now(), key.as_ref(), &actor)
         .await?;
     money_response::<_, TransactionDto>(r, transaction_location)
@@ -205,12 +130,11 @@ pub async fn withdraw(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientInfo(actor): ClientInfo,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<MoneyBody>,
+    IdempotentJson { key, body }: IdempotentJson<MoneyBody>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers, &p, "POST /api/v1/wallet/withdrawals", &body)?;
     let r = state
         .engine
+        .wallet()
         .request_withdrawal(&p, body.into(), key.as_ref(), &actor)
         .await?;
     money_response::<_, TransactionDto>(r, transaction_location)
@@ -254,7 +178,7 @@ pub async fn transactions(
         status: q.status,
         page: paging.request()?,
     };
-    let page = state.engine.transactions(&filter).await?;
+    let page = state.engine.wallet().transactions(&filter).await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
         TransactionDto::from,
@@ -271,7 +195,12 @@ pub async fn transaction(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<TransactionDto>, ApiError> {
     Ok(ApiResponse::ok(
-        state.engine.transaction(&p, id).await?.into(),
+        state
+            .engine
+            .wallet()
+            .transaction(&p, TransactionId::from(id))
+            .await?
+            .into(),
     ))
 }
 
@@ -299,8 +228,9 @@ pub async fn resolve(
     let resolution = Resolution::parse(&body.status)?;
     let t = state
         .engine
+        .wallet()
         .resolve_transaction(
-            id,
+            TransactionId::from(id),
             resolution,
             ResolutionDetails {
                 external_reference: body.external_reference,
@@ -330,6 +260,7 @@ pub async fn add_payment_method(
 ) -> Result<ApiResponse<PaymentMethodDto>, ApiError> {
     let m = state
         .engine
+        .wallet()
         .add_payment_method(
             &p,
             NewPaymentMethod {
@@ -357,7 +288,8 @@ pub async fn payment_methods(
 ) -> Result<ApiResponse<ListData<PaymentMethodDto>>, ApiError> {
     let page = state
         .engine
-        .payment_methods(p.user_id, paging.request()?)
+        .wallet()
+        .payment_methods(UserId::from(p.user_id), paging.request()?)
         .await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
@@ -402,7 +334,7 @@ pub async fn reconciliation(
     State(state): State<AppState>,
     Authorized(_caller, _): Authorized<WalletRead>,
 ) -> Result<ApiResponse<Reconciliation>, ApiError> {
-    let r = state.engine.reconcile().await?;
+    let r = state.engine.wallet().reconcile().await?;
     let dto = |c: betflow_engine::AccountCheck| AccountCheckDto {
         owner: c.owner,
         kind: c.kind,
@@ -431,7 +363,8 @@ pub async fn limits(
     Ok(ApiResponse::ok(
         state
             .engine
-            .responsible_gambling(p.user_id, Utc::now())
+            .wallet()
+            .responsible_gambling(UserId::from(p.user_id), Utc::now())
             .await?
             .into(),
     ))
@@ -450,8 +383,9 @@ pub async fn set_limit(
 ) -> Result<ApiResponse<LimitsDto>, ApiError> {
     let rg = state
         .engine
+        .wallet()
         .set_limit(
-            p.user_id,
+            UserId::from(p.user_id),
             body.kind,
             body.period,
             body.amount.map(|a| a.0),
@@ -483,7 +417,8 @@ pub async fn take_break(
     };
     let rg = state
         .engine
-        .take_break(p.user_id, exclusion, at, &actor)
+        .wallet()
+        .take_break(UserId::from(p.user_id), exclusion, at, &actor)
         .await?;
     Ok(ApiResponse::ok(rg.into()))
 }
@@ -502,11 +437,13 @@ pub async fn set_verification(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<VerificationBody>,
 ) -> Result<ApiResponse<WalletDto>, ApiError> {
+    let user = UserId::from(id);
     state
         .engine
-        .set_verification(id, body.status, &actor)
+        .wallet()
+        .set_verification(user, body.status, &actor)
         .await?;
-    Ok(ApiResponse::ok(state.engine.wallet(id).await?.into()))
+    Ok(ApiResponse::ok(state.engine.wallet().view(user).await?.into()))
 }
 
 /// The Standard Webhooks headers a provider's callback is signed with.
@@ -565,6 +502,7 @@ pub async fn provider_callback(
     ));
     let t = state
         .engine
+        .wallet()
         .provider_callback(
             &header("webhook-id"),
             &header("webhook-timestamp"),
@@ -591,8 +529,12 @@ pub async fn request_verification(
     Auth(p): Auth,
     ClientInfo(actor): ClientInfo,
 ) -> Result<ApiResponse<WalletDto>, ApiError> {
-    state.engine.request_verification(p.user_id, &actor).await?;
+    state
+        .engine
+        .wallet()
+        .request_verification(UserId::from(p.user_id), &actor)
+        .await?;
     Ok(ApiResponse::ok(
-        state.engine.wallet(p.user_id).await?.into(),
+        state.engine.wallet().view(UserId::from(p.user_id)).await?.into(),
     ))
 }

@@ -576,6 +576,7 @@ async fn wallet_deposits_withdrawals_limits_and_idempotency(db: TestDb) {
     // Keys are forgotten after 24 hours; then the key is free again.
     let pruned = s
         .engine
+        .wallet()
         .prune_idempotency_keys(chrono::Utc::now() + chrono::Duration::hours(25))
         .await
         .unwrap();
@@ -1676,10 +1677,10 @@ async fn cooling_off_and_breaks_follow_an_injected_clock(db: TestDb) {
     use betflow_domain::sportsbook::limits::{Exclusion, LimitKind, Period};
     let s = server(db).await;
     let (id, _) = customer(&s, "sam").await;
-    let user: uuid::Uuid = id.parse().unwrap();
+    let user: betflow_domain::ids::UserId = id.parse::<uuid::Uuid>().unwrap().into();
     let actor = Actor::default();
     let t0 = chrono::Utc::now();
-    let e = &s.engine;
+    let e = s.engine.wallet();
     e.set_limit(user, LimitKind::Stake, Period::Day, Some(1_000), t0, &actor)
         .await
         .unwrap();

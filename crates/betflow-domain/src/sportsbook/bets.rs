@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::catalog::{Event, EventStatus, Market, MarketStatus, Selection};
+use super::odds::Odds;
 use crate::DomainError;
 
 string_enum!(
@@ -131,8 +132,8 @@ pub struct BetSlip {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SlipLeg {
     pub selection_id: Uuid,
-    /// The decimal odds the customer saw.
-    pub odds: Decimal,
+    /// The decimal odds the customer saw, checked by [`Odds`]'s one rule on the way in.
+    pub odds: Odds,
 }
 
 impl BetSlip {
@@ -159,12 +160,6 @@ impl BetSlip {
         }
         let mut seen = HashSet::new();
         for (i, leg) in self.legs.iter().enumerate() {
-            if leg.odds <= Decimal::ONE {
-                v.push(crate::Violation::new(
-                    format!("legs[{i}].odds"),
-                    "decimal odds above 1.0",
-                ));
-            }
             if !seen.insert(leg.selection_id) {
                 v.push(crate::Violation::new(
                     format!("legs[{i}].selectionId"),
@@ -243,13 +238,13 @@ pub fn price(
         in_play |= leg_in_play;
         let current = s.selection.odds.get();
         let accept = match slip.odds_change_policy {
-            OddsChangePolicy::None => current == leg.odds,
-            OddsChangePolicy::Higher => current >= leg.odds,
+            OddsChangePolicy::None => current == leg.odds.get(),
+            OddsChangePolicy::Higher => current >= leg.odds.get(),
             OddsChangePolicy::Any => true,
         };
         if !accept {
             changed.push(json!({"selectionId": s.selection.id,
-                       "requestedOdds": super::odds::canonical(leg.odds),
+                       "requestedOdds": super::odds::canonical(leg.odds.get()),
                        "currentOdds": s.selection.odds}));
         }
         legs.push(PricedLeg {

@@ -70,6 +70,7 @@ impl Engine {
 /// One round of housekeeping; failures are logged, and the next round tries again.
 pub(super) async fn run(engine: &Engine) {
     match engine
+        .wallet()
         .prune_idempotency_keys(betflow_domain::time::now())
         .await
     {

@@ -1,6 +1,7 @@
 //! Wallets, money transactions, the ledger, limits and idempotency keys.
 
 use async_trait::async_trait;
+use betflow_domain::idempotency::Outcome;
 use betflow_domain::sportsbook::limits::ResponsibleGambling;
 use betflow_domain::sportsbook::wallet::{
     AccountKind, Balances, PaymentMethod, Transaction as MoneyTransaction, TransactionStatus,
@@ -41,11 +42,8 @@ pub enum IdempotencyClaim {
     InFlight,
     /// The key was used with a different request.
     Mismatch,
-    /// The key's first response: replay it.
-    Done {
-        status: u16,
-        body: serde_json::Value,
-    },
+    /// The key's first outcome: replay it.
+    Done(Outcome),
 }
 
 /// Reading wallets, their transactions and the ledger.
@@ -118,12 +116,12 @@ pub trait WalletWrite {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> Result<IdempotencyClaim>;
+    /// Records the outcome of the key's request, to replay to its retries.
     async fn complete_idempotency(
         &mut self,
         user_id: Uuid,
         key: &str,
-        status: u16,
-        body: &serde_json::Value,
+        outcome: &Outcome,
     ) -> Result<()>;
     async fn release_idempotency(&mut self, user_id: Uuid, key: &str) -> Result<()>;
     /// Forgets keys created before `before` (Stripe keeps them 24 hours); returns how many.

@@ -4,6 +4,8 @@
 
 use async_trait::async_trait;
 use betflow_domain::Page;
+use betflow_domain::idempotency::Outcome;
+use betflow_domain::refusal::RefusalKind;
 use betflow_domain::sportsbook::limits::ResponsibleGambling;
 use betflow_domain::sportsbook::wallet::{
     AccountKind, Balances, PaymentMethod, PaymentMethodType, Transaction, TransactionStatus,
@@ -591,10 +593,7 @@ impl WalletWrite for BackendTx {
             return Ok(IdempotencyClaim::Mismatch);
         }
         if let (Some(status), Some(body)) = (status, response) {
-            return Ok(IdempotencyClaim::Done {
-                status: u16::try_from(status).map_err(|e| corrupt("idempotency_keys", e))?,
-                body: body.0,
-            });
+            return Ok(IdempotencyClaim::Done(outcome_from_row(status, body.0)?));
         }
         if locked_at >= micros(stale_before) {
             return Ok(IdempotencyClaim::InFlight);
@@ -614,13 +613,13 @@ impl WalletWrite for BackendTx {
         &mut self,
         user_id: Uuid,
         key: &str,
-        status: u16,
-        body: &Value,
+        outcome: &Outcome,
     ) -> Result<()> {
+        let (status, body) = outcome_row(outcome);
         let mut qb = QueryBuilder::<Db>::new("UPDATE idempotency_keys SET status_code = ");
-        qb.push_bind(i32::from(status))
+        qb.push_bind(status)
             .push(", response = ")
-            .push_bind(Json(body.clone()))
+            .push_bind(Json(body))
             .push(" WHERE user_id = ")
             .push_bind(user_id)
             .push(" AND key = ")
@@ -644,6 +643,68 @@ impl WalletWrite for BackendTx {
         qb.build().execute(&mut *self.tx).await?;
         Ok(())
     }
+}
+
+/// An idempotent outcome as its row keeps it: `status_code` is the status of the first
+/// answer (201 for a creation; a refusal's status by its kind), `response` `{"data": ...}`
+/// or `{"error": {code, message, details}}`. The columns predate typed outcomes, and rows
+/// written either way read back the same.
+fn outcome_row(outcome: &Outcome) -> (i32, Value) {
+    match outcome {
+        Outcome::Created(data) => (201, serde_json::json!({ "data": data })),
+        Outcome::Refused {
+            kind,
+            code,
+            message,
+            details,
+        } => (
+            match kind {
+                RefusalKind::Invalid => 400,
+                RefusalKind::Unauthenticated => 401,
+                RefusalKind::Forbidden => 403,
+                RefusalKind::NotFound => 404,
+                RefusalKind::Conflict => 409,
+                RefusalKind::Unprocessable => 422,
+            },
+            serde_json::json!({"error": {"code": code, "message": message, "details": details}}),
+        ),
+    }
+}
+
+/// The outcome a row keeps (see [`outcome_row`]).
+fn outcome_from_row(status: i32, body: Value) -> Result<Outcome> {
+    let kind = match status {
+        201 => {
+            let data = body.get("data").cloned().unwrap_or(Value::Null);
+            return Ok(Outcome::Created(data));
+        }
+        400 => RefusalKind::Invalid,
+        401 => RefusalKind::Unauthenticated,
+        403 => RefusalKind::Forbidden,
+        404 => RefusalKind::NotFound,
+        409 => RefusalKind::Conflict,
+        422 => RefusalKind::Unprocessable,
+        other => {
+            return Err(corrupt(
+                "idempotency_keys",
+                format!("status_code {other} is no outcome"),
+            ));
+        }
+    };
+    let error = body.get("error").cloned().unwrap_or(Value::Null);
+    let text = |field: &str| {
+        error
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| corrupt("idempotency_keys", format!("response error.{field}")))
+    };
+    Ok(Outcome::Refused {
+        kind,
+        code: text("code")?,
+        message: text("message")?,
+        details: error.get("details").cloned().filter(|d| !d.is_null()),
+    })
 }
 
 impl BackendTx {

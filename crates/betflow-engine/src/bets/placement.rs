@@ -23,13 +23,13 @@ use betflow_store::{BatchContext, Placement, Store};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::decide::{Legs, decide};
 use crate::EngineError;
 use crate::batch::{Outcome, Work, copy};
-use crate::bets::{Legs, decide};
-use crate::wallet::{IdempotencyKey, finish};
+use crate::idempotency::{IdempotencyKey, record_created};
 
 /// One bet waiting for a batch.
-pub(crate) struct Request {
+pub(super) struct Request {
     pub user: Uuid,
     pub currency: String,
     pub slip: BetSlip,
@@ -40,11 +40,11 @@ pub(crate) struct Request {
 
 /// What a batched bet became: placed, refused with a client error, or failed with the
 /// batch's commit.
-pub(crate) type Placed = Box<Result<Bet, EngineError>>;
+pub(super) type Placed = Box<Result<Bet, EngineError>>;
 
-pub(crate) struct Placer {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) bets: BetSettings,
+pub(super) struct Placer {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) bets: BetSettings,
 }
 
 impl Work for Placer {
@@ -131,9 +131,7 @@ impl Placer {
                     placed.push((i, p));
                     outcomes.push(Outcome::Alone);
                 }
-                Err(e) if e.client_error().is_some() => {
-                    outcomes.push(Outcome::Done(Box::new(Err(e))))
-                }
+                Err(e) if e.refusal().is_some() => outcomes.push(Outcome::Done(Box::new(Err(e)))),
                 Ok(None) | Err(_) => outcomes.push(Outcome::Alone),
             }
         }
@@ -145,7 +143,7 @@ impl Placer {
             return alone();
         }
         for (i, p) in &placed {
-            if finish(&mut tx, batch[*i].key.as_ref(), 201, &p.bet)
+            if record_created(&mut tx, batch[*i].key.as_ref(), &p.bet)
                 .await
                 .is_err()
             {
