@@ -547,7 +547,12 @@ pub async fn resettle(
     let r = state
         .engine
         .bets()
-        .settle_market(MarketId::from(id), body.results, SettleMode::Resettle { reason }, &actor)
+        .settle_market(
+            MarketId::from(id),
+            body.results,
+            SettleMode::Resettle { reason },
+            &actor,
+        )
         .await?;
     Ok(ApiResponse::ok(r.into()))
 }
@@ -589,7 +594,12 @@ pub async fn void(
     let r = state
         .engine
         .bets()
-        .settle_market(MarketId::from(id), HashMap::new(), SettleMode::Void { reason }, &actor)
+        .settle_market(
+            MarketId::from(id),
+            HashMap::new(),
+            SettleMode::Void { reason },
+            &actor,
+        )
         .await?;
     Ok(ApiResponse::ok(r.into()))
 }

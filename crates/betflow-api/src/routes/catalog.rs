@@ -270,7 +270,11 @@ pub async fn sport_events(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<EventSummaryDto>>, ApiError> {
-    let page = state.engine.catalog().sport_events(id, paging.request()?).await?;
+    let page = state
+        .engine
+        .catalog()
+        .sport_events(id, paging.request()?)
+        .await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
         EventSummaryDto::from,
@@ -296,7 +300,11 @@ pub async fn list_leagues(
     ApiQuery(q): ApiQuery<LeagueParams>,
     ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<LeagueDto>>, ApiError> {
-    let page = state.engine.catalog().leagues(q.sport_id, paging.request()?).await?;
+    let page = state
+        .engine
+        .catalog()
+        .leagues(q.sport_id, paging.request()?)
+        .await?;
     Ok(ApiResponse::ok(ListData::from_page(page, LeagueDto::from)))
 }
 
@@ -617,7 +625,11 @@ pub async fn suspend_market(
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<MarketDto>, ApiError> {
-    let m = state.engine.catalog().set_market_suspended(id, true, &actor).await?;
+    let m = state
+        .engine
+        .catalog()
+        .set_market_suspended(id, true, &actor)
+        .await?;
     Ok(ApiResponse::ok(m.into()).message("Market suspended"))
 }
 
@@ -635,7 +647,11 @@ pub async fn reopen_market(
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<MarketDto>, ApiError> {
-    let m = state.engine.catalog().set_market_suspended(id, false, &actor).await?;
+    let m = state
+        .engine
+        .catalog()
+        .set_market_suspended(id, false, &actor)
+        .await?;
     Ok(ApiResponse::ok(m.into()).message("Market reopened"))
 }
 
@@ -752,7 +768,11 @@ pub async fn prices(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<PriceChangeDto>>, ApiError> {
-    let history = state.engine.catalog().price_history(id, paging.request()?).await?;
+    let history = state
+        .engine
+        .catalog()
+        .price_history(id, paging.request()?)
+        .await?;
     Ok(ApiResponse::ok(ListData::from_page(
         history,
         PriceChangeDto::from,

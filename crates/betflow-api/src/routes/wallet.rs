@@ -8,10 +8,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use betflow_domain::DomainError;
+use betflow_domain::ids::{TransactionId, UserId};
 use betflow_domain::sportsbook::limits::Exclusion;
 use betflow_domain::sportsbook::wallet::{TransactionStatus, TransactionType};
 use betflow_engine::TransactionFilter;
-use betflow_domain::ids::{TransactionId, UserId};
 use betflow_engine::wallet::{MoneyRequest, NewPaymentMethod, Resolution, ResolutionDetails};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -28,9 +28,7 @@ use crate::AppState;
 use crate::auth::{Auth, Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{
-    ApiJson, ApiPath, ApiQuery, IDEMPOTENCY_KEY, IdempotentJson, money_response,
-};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, IDEMPOTENCY_KEY, IdempotentJson, money_response};
 
 pub const TAG: &str = "wallet";
 
@@ -53,7 +51,12 @@ pub async fn get_wallet(
     Auth(p): Auth,
 ) -> Result<ApiResponse<WalletDto>, ApiError> {
     Ok(ApiResponse::ok(
-        state.engine.wallet().view(UserId::from(p.user_id)).await?.into(),
+        state
+            .engine
+            .wallet()
+            .view(UserId::from(p.user_id))
+            .await?
+            .into(),
     ))
 }
 
@@ -443,7 +446,9 @@ pub async fn set_verification(
         .wallet()
         .set_verification(user, body.status, &actor)
         .await?;
-    Ok(ApiResponse::ok(state.engine.wallet().view(user).await?.into()))
+    Ok(ApiResponse::ok(
+        state.engine.wallet().view(user).await?.into(),
+    ))
 }
 
 /// The Standard Webhooks headers a provider's callback is signed with.
@@ -535,6 +540,11 @@ pub async fn request_verification(
         .request_verification(UserId::from(p.user_id), &actor)
         .await?;
     Ok(ApiResponse::ok(
-        state.engine.wallet().view(UserId::from(p.user_id)).await?.into(),
+        state
+            .engine
+            .wallet()
+            .view(UserId::from(p.user_id))
+            .await?
+            .into(),
     ))
 }
