@@ -1,6 +1,6 @@
 //! The sportsbook catalog over HTTP on both backends.
 
-use crate::common::{TestServer, call, spawn};
+use crate::common::{TestServer, spawn};
 use betflow_store::testing::TestDb;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -13,9 +13,7 @@ betflow_store::conformance!(
 );
 
 async fn made(s: &TestServer, token: &str, path: &str, body: Value) -> Value {
-    let (status, res) = call(s, Method::POST, path, token, Some(body)).await;
-    assert_eq!(status, 201, "{path}: {res}");
-    res["data"].clone()
+    s.post_as(token, path, body).await.note(path).created()
 }
 
 fn id(v: &Value) -> String {
@@ -138,14 +136,13 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
             "startTime",
         ),
     ] {
-        let (status, err) = call(&s, Method::POST, path, &admin, Some(body)).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (400, Some("VALIDATION_ERROR")),
-            "{path}: {err}"
-        );
+        let err = s
+            .post_as(&admin, path, body)
+            .await
+            .note(path)
+            .refused(400, "VALIDATION_ERROR");
         assert!(
-            err["error"]["details"]
+            err["details"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -155,23 +152,16 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
     }
     // A reference to nothing is a 404 naming the member (the body itself is well formed); a
     // schema-valid body a business rule refuses (the same team twice) is a 422.
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/events",
-        &admin,
-        Some(
+    let err = s
+        .post_as(
+            &admin,
+            "/api/v1/events",
             json!({"sportId": sport, "homeTeamId": teams[0], "awayTeamId": teams[0],
                     "startTime": start}),
-        ),
-    )
-    .await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (422, Some("SAME_TEAM")),
-        "{err}"
-    );
-    assert_eq!(err["error"]["details"][0]["field"], "awayTeamId", "{err}");
+        )
+        .await
+        .refused(422, "SAME_TEAM");
+    assert_eq!(err["details"][0]["field"], "awayTeamId", "{err}");
     for (path, body, field) in [
         (
             "/api/v1/leagues",
@@ -191,96 +181,78 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
             "marketId",
         ),
     ] {
-        let (status, err) = call(&s, Method::POST, path, &admin, Some(body)).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (404, Some("NOT_FOUND")),
-            "{path}: {err}"
-        );
-        assert_eq!(err["error"]["details"][0]["field"], field, "{path}: {err}");
+        let err = s
+            .post_as(&admin, path, body)
+            .await
+            .note(path)
+            .refused(404, "NOT_FOUND");
+        assert_eq!(err["details"][0]["field"], field, "{path}: {err}");
     }
-    let (status, _) = call(
-        &s,
-        Method::POST,
+    s.post_as(
+        &admin,
         "/api/v1/sports",
-        &admin,
-        Some(json!({"name": "soccer", "displayName": "Soccer", "slug": "football"})),
+        json!({"name": "soccer", "displayName": "Soccer", "slug": "football"}),
     )
-    .await;
-    assert_eq!(status, 409, "slugs are unique");
-    let (status, _) = call(
-        &s,
-        Method::POST,
+    .await
+    .note("slugs are unique")
+    .status(409);
+    s.post_as(
+        &admin,
         "/api/v1/markets",
-        &admin,
-        Some(json!({"eventId": event, "type": "moneyline", "name": "again"})),
+        json!({"eventId": event, "type": "moneyline", "name": "again"}),
     )
-    .await;
-    assert_eq!(status, 409, "one market per event, type and line");
+    .await
+    .note("one market per event, type and line")
+    .status(409);
 
     // Customers read but never write.
-    let (status, _) = call(&s, Method::GET, "/api/v1/sports", &punter, None).await;
-    assert_eq!(status, 200);
-    let (status, _) = call(
-        &s,
-        Method::POST,
-        "/api/v1/sports",
+    s.get_as(&punter, "/api/v1/sports").await.ok();
+    s.post_as(
         &punter,
-        Some(json!({"name": "golf", "displayName": "Golf", "slug": "golf"})),
+        "/api/v1/sports",
+        json!({"name": "golf", "displayName": "Golf", "slug": "golf"}),
     )
-    .await;
-    assert_eq!(status, 403);
+    .await
+    .status(403);
 
     // An event with its markets and selections, odds in the caller's format.
-    let (status, got) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/events/{event}?oddsFormat=american"),
-        &punter,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{got}");
-    let sel = &got["data"]["markets"][0]["selections"];
+    let got = s
+        .get_as(
+            &punter,
+            &format!("/api/v1/events/{event}?oddsFormat=american"),
+        )
+        .await
+        .ok();
+    let sel = &got["markets"][0]["selections"];
     assert_eq!(sel[0]["displayOdds"], "-118");
     assert_eq!(sel[1]["displayOdds"], "+350");
-    let (_, got) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/selections/{home}?oddsFormat=fractional"),
+    let got = s
+        .get_as(
+            &punter,
+            &format!("/api/v1/selections/{home}?oddsFormat=fractional"),
+        )
+        .await
+        .ok();
+    assert_eq!(got["displayOdds"], "17/20");
+    s.get_as(
         &punter,
-        None,
-    )
-    .await;
-    assert_eq!(got["data"]["displayOdds"], "17/20");
-    let (status, _) = call(
-        &s,
-        Method::GET,
         &format!("/api/v1/selections/{home}?oddsFormat=hex"),
-        &punter,
-        None,
     )
-    .await;
-    assert_eq!(status, 400);
+    .await
+    .status(400);
 
     // An odds change keeps its history and its audit row.
-    let (status, changed) = call(
-        &s,
-        Method::PATCH,
-        &format!("/api/v1/selections/{home}"),
+    s.patch_as(
         &admin,
-        Some(json!({"odds": "1.91", "reason": "money on Chelsea"})),
+        &format!("/api/v1/selections/{home}"),
+        json!({"odds": "1.91", "reason": "money on Chelsea"}),
     )
-    .await;
-    assert_eq!(status, 200, "{changed}");
-    let (_, history) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/selections/{home}/prices"),
-        &punter,
-        None,
-    )
-    .await;
+    .await
+    .ok();
+    let history = s
+        .get_as(&punter, &format!("/api/v1/selections/{home}/prices"))
+        .await
+        .status(200);
     assert_eq!(history["data"]["total"], 2, "{history}");
     let h = history["data"]["items"].as_array().unwrap();
     assert_eq!(h.len(), 2, "{history}");
@@ -293,72 +265,38 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
         (json!("1.85"), json!("1.91"))
     );
     assert_eq!(h[1]["reason"], "money on Chelsea");
-    let (_, audit) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/audit-logs?tableName=selections&recordId={home}"),
-        &admin,
-        None,
-    )
-    .await;
+    let audit = s
+        .get_as(
+            &admin,
+            &format!("/api/v1/audit-logs?tableName=selections&recordId={home}"),
+        )
+        .await
+        .status(200);
     let items = audit["data"]["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{audit}");
     let update = items.iter().find(|a| a["action"] == "UPDATE").unwrap();
     assert_eq!(update["oldValues"]["odds"], "1.85");
     assert_eq!(update["newValues"]["odds"], "1.91");
-    let (status, _) = call(
-        &s,
-        Method::PATCH,
-        &format!("/api/v1/selections/{home}"),
+    s.patch_as(
         &admin,
-        Some(json!({"marketId": uuid::Uuid::now_v7()})),
+        &format!("/api/v1/selections/{home}"),
+        json!({"marketId": uuid::Uuid::now_v7()}),
     )
-    .await;
-    assert_eq!(status, 400, "a selection stays in its market");
+    .await
+    .note("a selection stays in its market")
+    .status(400);
 
     // Suspend and reopen in one call each; a closed market can do neither.
-    let (status, m) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/markets/{market}/suspend"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, m["data"]["status"].as_str()),
-        (200, Some("suspended"))
-    );
-    let (status, m) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/markets/{market}/reopen"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!((status, m["data"]["status"].as_str()), (200, Some("open")));
-    call(
-        &s,
-        Method::PATCH,
-        &format!("/api/v1/markets/{market}"),
-        &admin,
-        Some(json!({"status": "closed"})),
-    )
-    .await;
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/markets/{market}/suspend"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (409, Some("INVALID_TRANSITION")),
-        "{err}"
-    );
+    let m = s.market_action(&admin, &market, "suspend", None).await.ok();
+    assert_eq!(m["status"].as_str(), Some("suspended"));
+    let m = s.market_action(&admin, &market, "reopen", None).await.ok();
+    assert_eq!(m["status"].as_str(), Some("open"));
+    s.patch_market(&admin, &market, json!({"status": "closed"}))
+        .await
+        .ok();
+    s.post_empty(&admin, &format!("/api/v1/markets/{market}/suspend"))
+        .await
+        .refused(409, "INVALID_TRANSITION");
 
     // Listing: the sport's events with market counts, filters, full-text search.
     let live = made(
@@ -369,14 +307,10 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
         "awayTeamId": teams[0], "startTime": chrono::Utc::now().to_rfc3339(), "status": "live"}),
     )
     .await;
-    let (_, page) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/sports/{sport}/events"),
-        &punter,
-        None,
-    )
-    .await;
+    let page = s
+        .get_as(&punter, &format!("/api/v1/sports/{sport}/events"))
+        .await
+        .status(200);
     let items = page["data"]["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{page}");
     assert_eq!(items[0]["id"], live["id"], "soonest first");
@@ -390,40 +324,30 @@ async fn catalog_crud_filters_and_odds(db: TestDb) {
         ("status=scheduled", 1),
         (&format!("leagueId={league}"), 1),
     ] {
-        let (status, page) = call(
-            &s,
-            Method::GET,
-            &format!("/api/v1/events?{q}"),
-            &punter,
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{q}");
+        let page = s
+            .get_as(&punter, &format!("/api/v1/events?{q}"))
+            .await
+            .note(q)
+            .status(200);
         assert_eq!(page["data"]["total"], n, "{q}: {page}");
     }
-    let (status, _) = call(&s, Method::GET, "/api/v1/events?status=over", &punter, None).await;
-    assert_eq!(status, 400);
+    s.get_as(&punter, "/api/v1/events?status=over")
+        .await
+        .status(400);
     // A window that ends before it starts holds no event (not an error).
-    let (status, page) = call(
-        &s,
-        Method::GET,
-        "/api/v1/events?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z",
-        &punter,
-        None,
-    )
-    .await;
-    assert_eq!((status, &page["data"]["total"]), (200, &json!(0)), "{page}");
-    let (_, teams_page) = call(&s, Method::GET, "/api/v1/teams?search=lon", &punter, None).await;
-    assert_eq!(teams_page["data"]["total"], 2);
-    let (status, _) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/teams/{}", uuid::Uuid::now_v7()),
-        &punter,
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
+    let page = s
+        .get_as(
+            &punter,
+            "/api/v1/events?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z",
+        )
+        .await
+        .ok();
+    assert_eq!(page["total"], 0, "{page}");
+    let teams_page = s.get_as(&punter, "/api/v1/teams?search=lon").await.ok();
+    assert_eq!(teams_page["total"], 2);
+    s.get_as(&punter, &format!("/api/v1/teams/{}", uuid::Uuid::now_v7()))
+        .await
+        .status(404);
 }
 
 /// `DELETE` retires: the entity is deactivated (an inactive selection takes no bets:
@@ -491,15 +415,9 @@ async fn delete_retires_without_erasing(db: TestDb) {
     )
     .await);
 
-    let (status, err) = call(
-        &s,
-        Method::DELETE,
-        &format!("/api/v1/sports/{spare}"),
-        &punter,
-        None,
-    )
-    .await;
-    assert_eq!(status, 403, "{err}");
+    s.delete_as(&punter, &format!("/api/v1/sports/{spare}"))
+        .await
+        .status(403);
     for path in [
         format!("/api/v1/selections/{selection}"),
         format!("/api/v1/markets/{market}"),
@@ -507,18 +425,15 @@ async fn delete_retires_without_erasing(db: TestDb) {
         format!("/api/v1/leagues/{league}"),
         format!("/api/v1/sports/{spare}"),
     ] {
-        let (status, r) = call(&s, Method::DELETE, &path, &admin, None).await;
-        assert_eq!(status, 200, "{path}: {r}");
+        let r = s.delete_as(&admin, &path).await.note(&path).status(200);
         assert_eq!(r["data"]["isActive"], false, "{path}");
         // From then on it is gone from the catalog API, as anything deleted.
         for method in [Method::GET, Method::PATCH, Method::DELETE] {
             let body = (method == Method::PATCH).then(|| json!({"name": "back"}));
-            let (status, r) = call(&s, method.clone(), &path, &admin, body).await;
-            assert_eq!(
-                (status, r["error"]["code"].as_str()),
-                (404, Some("NOT_FOUND")),
-                "{method} {path} after DELETE"
-            );
+            s.send(method.clone(), &path, &admin, body, None)
+                .await
+                .note(format!("{method} {path} after DELETE"))
+                .refused(404, "NOT_FOUND");
         }
     }
     for path in [
@@ -527,25 +442,21 @@ async fn delete_retires_without_erasing(db: TestDb) {
         format!("/api/v1/markets/{market}/exposure"),
         format!("/api/v1/sports/{spare}/events"),
     ] {
-        let (status, r) = call(&s, Method::GET, &path, &admin, None).await;
-        assert_eq!(status, 404, "{path} of a retired entity: {r}");
+        s.get_as(&admin, &path)
+            .await
+            .note(format!("{path} of a retired entity"))
+            .status(404);
     }
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/markets/{market}/suspend"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 404, "{r}");
+    s.post_empty(&admin, &format!("/api/v1/markets/{market}/suspend"))
+        .await
+        .status(404);
     // Lists leave retired entities out (inactive sports included with all=true).
     for (path, gone) in [
         ("/api/v1/sports?all=true", &spare),
         ("/api/v1/leagues", &league),
         ("/api/v1/teams", &teams[1]),
     ] {
-        let (_, page) = call(&s, Method::GET, path, &admin, None).await;
+        let page = s.get_as(&admin, path).await.status(200);
         let listed: Vec<&str> = page["data"]["items"]
             .as_array()
             .unwrap()
@@ -554,54 +465,39 @@ async fn delete_retires_without_erasing(db: TestDb) {
             .collect();
         assert!(!listed.contains(&gone.as_str()), "{path}: {page}");
     }
-    let (_, ev) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/events/{event}"),
-        &punter,
-        None,
-    )
-    .await;
+    let ev = s
+        .get_as(&punter, &format!("/api/v1/events/{event}"))
+        .await
+        .status(200);
     assert_eq!(ev["data"]["markets"], json!([]), "{ev}");
     // Nothing new is built on a retired entity; what already refers to it keeps working.
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/teams",
-        &admin,
-        Some(
+    let r = s
+        .post_as(
+            &admin,
+            "/api/v1/teams",
             json!({"sportId": sport, "leagueId": league, "name": "Ruud", "displayName": "Ruud",
                     "slug": "ruud"}),
-        ),
-    )
-    .await;
+        )
+        .await
+        .status(404);
     assert_eq!(
-        (status, r["error"]["details"][0]["field"].as_str()),
-        (404, Some("leagueId")),
+        r["error"]["details"][0]["field"].as_str(),
+        Some("leagueId"),
         "{r}"
     );
-    let (status, r) = call(
-        &s,
-        Method::PATCH,
+    s.patch_as(
+        &admin,
         &format!("/api/v1/events/{event}"),
-        &admin,
-        Some(json!({"venue": "Centre Court"})),
+        json!({"venue": "Centre Court"}),
     )
-    .await;
-    assert_eq!(status, 200, "an event of a retired team: {r}");
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/markets/{market}/void"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(
-        status, 200,
-        "a retired market's bets are still settled: {r}"
-    );
-    let (_, sports) = call(&s, Method::GET, "/api/v1/sports", &punter, None).await;
+    .await
+    .note("an event of a retired team")
+    .status(200);
+    s.post_empty(&admin, &format!("/api/v1/markets/{market}/void"))
+        .await
+        .note("a retired market's bets are still settled")
+        .status(200);
+    let sports = s.get_as(&punter, "/api/v1/sports").await.status(200);
     let listed: Vec<&str> = sports["data"]["items"]
         .as_array()
         .unwrap()
@@ -612,14 +508,13 @@ async fn delete_retires_without_erasing(db: TestDb) {
         listed.contains(&sport.as_str()) && !listed.contains(&spare.as_str()),
         "{sports}"
     );
-    let (_, audit) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/audit-logs?tableName=selections&recordId={selection}"),
-        &admin,
-        None,
-    )
-    .await;
+    let audit = s
+        .get_as(
+            &admin,
+            &format!("/api/v1/audit-logs?tableName=selections&recordId={selection}"),
+        )
+        .await
+        .status(200);
     let update = audit["data"]["items"]
         .as_array()
         .unwrap()
@@ -632,18 +527,11 @@ async fn delete_retires_without_erasing(db: TestDb) {
         format!("/api/v1/sports/{}", uuid::Uuid::now_v7()),
         format!("/api/v1/selections/{}", uuid::Uuid::now_v7()),
     ] {
-        let (status, r) = call(&s, Method::DELETE, &path, &admin, None).await;
-        assert_eq!(status, 404, "{path}: {r}");
+        s.delete_as(&admin, &path).await.note(path).status(404);
     }
-    let (status, _) = call(
-        &s,
-        Method::DELETE,
-        "/api/v1/markets/not-a-uuid",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 400);
+    s.delete_as(&admin, "/api/v1/markets/not-a-uuid")
+        .await
+        .status(400);
 }
 
 /// The list envelope `{items, total, page, limit, totalPages}` with `page` and `limit` on
@@ -664,8 +552,7 @@ async fn every_list_is_a_page(db: TestDb) {
     let page = |path: String| {
         let (s, admin) = (&s, admin.clone());
         async move {
-            let (status, res) = call(s, Method::GET, &path, &admin, None).await;
-            assert_eq!(status, 200, "{path}: {res}");
+            let res = s.get_as(&admin, &path).await.note(&path).status(200);
             let data = res["data"].clone();
             for key in ["items", "total", "page", "limit", "totalPages"] {
                 assert!(data.get(key).is_some(), "{path}: no {key} in {data}");
@@ -694,15 +581,10 @@ async fn every_list_is_a_page(db: TestDb) {
         "page=4294967296",
         "page=x",
     ] {
-        let (status, err) = call(
-            &s,
-            Method::GET,
-            &format!("/api/v1/sports?{bad}"),
-            &admin,
-            None,
-        )
-        .await;
-        assert_eq!(status, 400, "{bad}: {err}");
+        s.get_as(&admin, &format!("/api/v1/sports?{bad}"))
+            .await
+            .note(bad)
+            .status(400);
     }
 
     // A selection's price history: the opening price and two changes, a page at a time.
@@ -740,15 +622,13 @@ async fn every_list_is_a_page(db: TestDb) {
     )
     .await);
     for odds in ["2.02", "2.04"] {
-        let (status, res) = call(
-            &s,
-            Method::PATCH,
-            &format!("/api/v1/selections/{sel}"),
+        s.patch_as(
             &admin,
-            Some(json!({"odds": odds})),
+            &format!("/api/v1/selections/{sel}"),
+            json!({"odds": odds}),
         )
-        .await;
-        assert_eq!(status, 200, "{res}");
+        .await
+        .ok();
     }
     let prices = page(format!("/api/v1/selections/{sel}/prices?limit=1&page=3")).await;
     assert_eq!(
@@ -790,20 +670,15 @@ async fn typed_bodies_refuse_what_their_schema_forbids(db: TestDb) {
     let sport: Value = res.json().await.unwrap();
     let sport = id(&sport["data"]);
     assert_eq!(location, format!("/api/v1/sports/{sport}"));
-    let (status, got) = call(&s, Method::GET, &location, &admin, None).await;
-    assert_eq!((status, got["data"]["slug"].as_str()), (200, Some("rugby")));
+    let got = s.get_as(&admin, &location).await.ok();
+    assert_eq!(got["slug"].as_str(), Some("rugby"));
 
-    let (status, patched) = call(
-        &s,
-        Method::PATCH,
-        &location,
-        &admin,
-        Some(json!({"iconUrl": null, "sortOrder": 3})),
-    )
-    .await;
-    assert_eq!(status, 200, "{patched}");
-    assert_eq!(patched["data"]["iconUrl"], Value::Null, "null clears it");
-    assert_eq!(patched["data"]["sortOrder"], 3);
+    let patched = s
+        .patch_as(&admin, &location, json!({"iconUrl": null, "sortOrder": 3}))
+        .await
+        .ok();
+    assert_eq!(patched["iconUrl"], Value::Null, "null clears it");
+    assert_eq!(patched["sortOrder"], 3);
 
     let teams = [
         made(
@@ -912,14 +787,13 @@ async fn typed_bodies_refuse_what_their_schema_forbids(db: TestDb) {
             "reason",
         ),
     ] {
-        let (status, err) = call(&s, method.clone(), &path, &admin, Some(body.clone())).await;
+        let err = s
+            .send(method.clone(), &path, &admin, Some(body.clone()), None)
+            .await
+            .note(format!("{method} {path} {body}"))
+            .refused(400, "VALIDATION_ERROR");
         assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (400, Some("VALIDATION_ERROR")),
-            "{method} {path} {body}: {err}"
-        );
-        assert_eq!(
-            err["error"]["details"][0]["field"], field,
+            err["details"][0]["field"], field,
             "{method} {path} {body}: {err}"
         );
     }

@@ -15,12 +15,17 @@ betflow_store::conformance!(
     listing_filters_and_pages,
     update_delete_and_audit_routes,
     bulk_approve_reports_each_id,
-    definitions_versions_and_branches,
+    definitions_are_checked_when_published,
+    a_rejection_routes_to_rework_and_back,
+    a_new_version_leaves_running_workflows_on_theirs,
+    definitions_export_import_duplicate_and_page,
+    conditions_route_as_the_workflow_is_created,
     inbox_lists_and_completes_tasks,
     export_in_all_three_formats,
     analytics_and_system_stats,
     seed_rows_for_lines_and_content,
-    content_rejected_at_each_step_and_line_cancelled_from_each_state,
+    content_rejected_at_each_step,
+    line_change_cancelled_from_each_state,
     quorum_of_two_end_to_end,
     bulk_approve_of_a_thousand,
     status_lists_every_step_run,
@@ -30,22 +35,6 @@ betflow_store::conformance!(
     copies_of_the_longest_keys_and_names_fit,
     unknown_graph_fields_are_refused,
 );
-
-async fn call(
-    s: &TestServer,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = s.with_token(method, path, token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
-}
 
 fn content() -> Value {
     json!({"title": "New Featured Bets for Premier League", "contentType": "featured_bets",
@@ -63,26 +52,7 @@ async fn create(s: &TestServer, token: &str, kind: &str, data: Value, extra: Val
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
-    let (status, res) = call(s, Method::POST, "/api/v1/workflows", token, Some(body)).await;
-    assert_eq!(status, 201, "{res}");
-    res["data"].clone()
-}
-
-async fn act(
-    s: &TestServer,
-    token: &str,
-    id: &str,
-    verb: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    call(
-        s,
-        Method::POST,
-        &format!("/api/v1/workflows/{id}/{verb}"),
-        token,
-        body,
-    )
-    .await
+    s.create_workflow(token, body).await.created()
 }
 
 async fn content_publishing_end_to_end(db: TestDb) {
@@ -115,31 +85,25 @@ async fn content_publishing_end_to_end(db: TestDb) {
     assert!(w["estimatedCompletion"].is_null(), "no history yet");
     let id = w["id"].as_str().unwrap().to_owned();
 
-    let (status, r) = act(
-        &s,
-        &cm,
-        &id,
-        "approve",
-        Some(json!({"comments": "Looks good"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["currentStep"], "compliance_check");
-    assert_eq!(r["data"]["progress"], 33);
-    let (status, r) = act(&s, &co, &id, "approve", None).await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["currentStep"], "final_publish");
+    let r = s
+        .act(&cm, &id, "approve", Some(json!({"comments": "Looks good"})))
+        .await
+        .ok();
+    assert_eq!(r["currentStep"], "compliance_check");
+    assert_eq!(r["progress"], 33);
+    let r = s.approve(&co, &id).await.ok();
+    assert_eq!(r["currentStep"], "final_publish");
     // The task step is completed by an approve from its assignee role.
-    let (status, r) = act(
-        &s,
-        &publisher,
-        &id,
-        "approve",
-        Some(json!({"stepId": "final_publish"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    let done = &r["data"];
+    let r = s
+        .act(
+            &publisher,
+            &id,
+            "approve",
+            Some(json!({"stepId": "final_publish"})),
+        )
+        .await
+        .ok();
+    let done = &r;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["progress"], 100);
     assert!(done["completedAt"].is_string());
@@ -149,16 +113,11 @@ async fn content_publishing_end_to_end(db: TestDb) {
     assert_eq!(approvals[0]["status"], "approved");
     assert_eq!(approvals[0]["comments"], "Looks good");
 
-    let (status, hist) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{id}/history"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    let kinds: Vec<&str> = hist["data"]
+    let hist = s
+        .get_as(&admin, &format!("/api/v1/workflows/{id}/history"))
+        .await
+        .ok();
+    let kinds: Vec<&str> = hist
         .as_array()
         .unwrap()
         .iter()
@@ -178,23 +137,15 @@ async fn content_publishing_end_to_end(db: TestDb) {
             "workflow.completed"
         ]
     );
-    let (status, st) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{id}/status"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(st["data"]["status"], "completed");
+    let st = s
+        .get_as(&admin, &format!("/api/v1/workflows/{id}/status"))
+        .await
+        .ok();
+    assert_eq!(st["status"], "completed");
 
-    let (status, err) = act(&s, &publisher, &id, "approve", None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (409, Some("INVALID_TRANSITION")),
-        "{err}"
-    );
+    s.approve(&publisher, &id)
+        .await
+        .refused(409, "INVALID_TRANSITION");
     assert!(
         done["estimatedCompletion"].is_null(),
         "finished workflows have none"
@@ -209,14 +160,13 @@ async fn content_publishing_end_to_end(db: TestDb) {
     assert!(eta >= chrono::Utc::now() - chrono::Duration::seconds(5));
 
     // Every transition left an audit row.
-    let (_, audit) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/audit-logs?tableName=workflow_instances&recordId={id}"),
-        &admin,
-        None,
-    )
-    .await;
+    let audit = s
+        .get_as(
+            &admin,
+            &format!("/api/v1/audit-logs?tableName=workflow_instances&recordId={id}"),
+        )
+        .await
+        .status(200);
     assert_eq!(audit["data"]["total"], 4, "{audit}");
 }
 
@@ -244,47 +194,32 @@ async fn line_change_rejected_at_each_step(db: TestDb) {
         .await;
         let id = w["id"].as_str().unwrap().to_owned();
         for token in deciders.iter().take(reject_at) {
-            let (status, r) = act(&s, token, &id, "approve", None).await;
-            assert_eq!(status, 200, "{r}");
+            s.approve(token, &id).await.ok();
         }
-        let (status, r) = act(
-            &s,
-            deciders[reject_at],
-            &id,
-            "reject",
-            Some(json!({"reason": "too risky", "comments": "no"})),
-        )
-        .await;
-        assert_eq!(status, 200, "{r}");
-        assert_eq!(r["data"]["status"], "rejected");
-        assert_eq!(r["data"]["currentStep"], steps[reject_at]);
-        let last = r["data"]["approvals"]
-            .as_array()
-            .unwrap()
-            .last()
-            .unwrap()
-            .clone();
+        let r = s
+            .act(
+                deciders[reject_at],
+                &id,
+                "reject",
+                Some(json!({"reason": "too risky", "comments": "no"})),
+            )
+            .await
+            .ok();
+        assert_eq!(r["status"], "rejected");
+        assert_eq!(r["currentStep"], steps[reject_at]);
+        let last = r["approvals"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(last["status"], "rejected");
-        let (status, _) = act(&s, &admin, &id, "approve", None).await;
-        assert_eq!(status, 409);
+        s.approve(&admin, &id).await.status(409);
     }
     // Approved through every step.
     let w = create(&s, &requester, "line_change_approval", line(), json!({})).await;
     let id = w["id"].as_str().unwrap().to_owned();
     for token in deciders {
-        let (status, r) = act(&s, token, &id, "approve", None).await;
-        assert_eq!(status, 200, "{r}");
+        s.approve(token, &id).await.ok();
     }
-    let (_, r) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{id}"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(r["data"]["status"], "completed");
-    assert_eq!(r["data"]["priority"], "medium");
+    let r = s.workflow(&admin, &id).await.ok();
+    assert_eq!(r["status"], "completed");
+    assert_eq!(r["priority"], "medium");
 }
 
 async fn cancel_from_each_open_state_and_invalid_transitions(db: TestDb) {
@@ -303,28 +238,19 @@ async fn cancel_from_each_open_state_and_invalid_transitions(db: TestDb) {
     assert_eq!(pending["status"], "pending");
     assert!(pending["currentStep"].is_null());
     let pid = pending["id"].as_str().unwrap().to_owned();
-    let (status, err) = act(&s, &admin, &pid, "approve", None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (409, Some("INVALID_TRANSITION"))
-    );
-    let (status, r) = act(
-        &s,
-        &admin,
-        &pid,
-        "cancel",
-        Some(json!({"reason": "duplicate"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "cancelled");
+    s.approve(&admin, &pid)
+        .await
+        .refused(409, "INVALID_TRANSITION");
+    let r = s
+        .act(&admin, &pid, "cancel", Some(json!({"reason": "duplicate"})))
+        .await
+        .ok();
+    assert_eq!(r["status"], "cancelled");
     for verb in ["start", "cancel", "approve", "reject"] {
-        let (status, err) = act(&s, &admin, &pid, verb, None).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (409, Some("INVALID_TRANSITION")),
-            "{verb}"
-        );
+        s.act(&admin, &pid, verb, None)
+            .await
+            .note(verb)
+            .refused(409, "INVALID_TRANSITION");
     }
 
     let started = create(
@@ -336,24 +262,18 @@ async fn cancel_from_each_open_state_and_invalid_transitions(db: TestDb) {
     )
     .await;
     let sid = started["id"].as_str().unwrap().to_owned();
-    let (status, r) = act(&s, &admin, &sid, "start", None).await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "in_progress");
-    assert_eq!(r["data"]["currentStep"], "content_review");
-    let (status, _) = act(&s, &admin, &sid, "start", None).await;
-    assert_eq!(status, 409);
-    let (status, r) = act(&s, &admin, &sid, "cancel", None).await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "cancelled");
+    let r = s.act(&admin, &sid, "start", None).await.ok();
+    assert_eq!(r["status"], "in_progress");
+    assert_eq!(r["currentStep"], "content_review");
+    s.act(&admin, &sid, "start", None).await.status(409);
+    let r = s.act(&admin, &sid, "cancel", None).await.ok();
+    assert_eq!(r["status"], "cancelled");
 
     let missing = uuid::Uuid::now_v7();
-    let (status, err) = act(&s, &admin, &missing.to_string(), "approve", None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (404, Some("NOT_FOUND"))
-    );
-    let (status, _) = act(&s, &admin, "not-a-uuid", "approve", None).await;
-    assert_eq!(status, 400);
+    s.approve(&admin, &missing.to_string())
+        .await
+        .refused(404, "NOT_FOUND");
+    s.approve(&admin, "not-a-uuid").await.status(400);
 }
 
 async fn four_eyes_and_assignee_rules(db: TestDb) {
@@ -365,81 +285,49 @@ async fn four_eyes_and_assignee_rules(db: TestDb) {
     let w = create(&s, &creator, "line_change_approval", line(), json!({})).await;
     let id = w["id"].as_str().unwrap().to_owned();
 
-    let (status, err) = act(&s, &creator, &id, "approve", None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (403, Some("SEGREGATION_OF_DUTIES")),
-        "{err}"
-    );
-    let (status, err) = act(&s, &st, &id, "approve", None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (403, Some("NOT_ASSIGNEE")),
-        "{err}"
-    );
-    let (status, err) = act(&s, &trader, &id, "approve", None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (403, Some("INSUFFICIENT_PERMISSIONS")),
-        "{err}"
-    );
+    s.approve(&creator, &id)
+        .await
+        .refused(403, "SEGREGATION_OF_DUTIES");
+    s.approve(&st, &id).await.refused(403, "NOT_ASSIGNEE");
+    s.approve(&trader, &id)
+        .await
+        .refused(403, "INSUFFICIENT_PERMISSIONS");
 
     // The admin may decide any step, but not two steps of one workflow.
-    let (status, r) = act(
-        &s,
+    s.act(
         &admin,
         &id,
         "approve",
         Some(json!({"stepId": "line_impact_analysis"})),
     )
-    .await;
-    assert_eq!(status, 200, "{r}");
+    .await
+    .ok();
     // A double click with the step named is refused harmlessly.
-    let (status, err) = act(
-        &s,
+    s.act(
         &admin,
         &id,
         "approve",
         Some(json!({"stepId": "line_impact_analysis"})),
     )
-    .await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (409, Some("INVALID_TRANSITION")),
-        "{err}"
-    );
-    let (status, err) = act(&s, &admin, &id, "approve", None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (403, Some("SEGREGATION_OF_DUTIES")),
-        "{err}"
-    );
-    let (status, r) = act(&s, &st, &id, "approve", None).await;
-    assert_eq!(status, 200, "{r}");
-    let (_, r) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{id}"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 2);
+    .await
+    .refused(409, "INVALID_TRANSITION");
+    s.approve(&admin, &id)
+        .await
+        .refused(403, "SEGREGATION_OF_DUTIES");
+    s.approve(&st, &id).await.ok();
+    let r = s.workflow(&admin, &id).await.ok();
+    assert_eq!(r["approvals"].as_array().unwrap().len(), 2);
 }
 
 async fn data_and_request_validation(db: TestDb) {
     let s = spawn(db).await;
     let admin = s.admin_token().await;
-    let post = |body: Value| call(&s, Method::POST, "/api/v1/workflows", &admin, Some(body));
+    let post = |body: Value| s.create_workflow(&admin, body);
     // The definition's data schema is a business rule the document cannot state: 422.
-    let (status, err) =
-        post(json!({"workflowType": "content_publishing", "data": {"jurisdiction": 5}})).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (422, Some("VALIDATION_ERROR")),
-        "{err}"
-    );
-    let details = err["error"]["details"].as_array().unwrap();
+    let err = post(json!({"workflowType": "content_publishing", "data": {"jurisdiction": 5}}))
+        .await
+        .refused(422, "VALIDATION_ERROR");
+    let details = err["details"].as_array().unwrap();
     assert_eq!(
         details.len(),
         3,
@@ -490,27 +378,21 @@ async fn data_and_request_validation(db: TestDb) {
             422,
         ),
     ] {
-        let (status, err) = post(body).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (expected, Some("VALIDATION_ERROR")),
-            "{err}"
-        );
-        assert_eq!(err["error"]["details"][0]["field"], field, "{err}");
+        let err = post(body).await.refused(expected, "VALIDATION_ERROR");
+        assert_eq!(err["details"][0]["field"], field, "{err}");
     }
-    let (status, _) =
-        post(json!({"workflowType": "content_publishing", "data": content(), "extra": 1})).await;
-    assert_eq!(status, 400);
+    post(json!({"workflowType": "content_publishing", "data": content(), "extra": 1}))
+        .await
+        .status(400);
     let w = create(&s, &admin, "content_publishing", content(), json!({})).await;
-    let (status, _) = act(
-        &s,
+    s.act(
         &admin,
         w["id"].as_str().unwrap(),
         "approve",
         Some(json!({"comment": "typo"})),
     )
-    .await;
-    assert_eq!(status, 400);
+    .await
+    .status(400);
 }
 
 async fn concurrent_approvals_count_once(db: TestDb) {
@@ -561,16 +443,9 @@ async fn concurrent_approvals_count_once(db: TestDb) {
             [200, 409, 409, 409],
             "exactly one decision counts on {id}"
         );
-        let (_, r) = call(
-            &s,
-            Method::GET,
-            &format!("/api/v1/workflows/{id}"),
-            &admin,
-            None,
-        )
-        .await;
-        assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 1);
-        assert_eq!(r["data"]["currentStep"], "senior_trader_approval");
+        let r = s.workflow(&admin, id).await.ok();
+        assert_eq!(r["approvals"].as_array().unwrap().len(), 1);
+        assert_eq!(r["currentStep"], "senior_trader_approval");
     }
     // All 32 went through the decision batcher (a request it hands back counts as alone),
     // and /metrics shows it.
@@ -618,11 +493,9 @@ async fn listing_filters_and_pages(db: TestDb) {
     let get = |q: &str| {
         let path = format!("/api/v1/workflows?{q}");
         let (s, admin) = (&s, admin.clone());
-        async move { call(s, Method::GET, &path, &admin, None).await }
+        async move { s.get_as(&admin, &path).await }
     };
-    let (status, page) = get("page=2&limit=2").await;
-    assert_eq!(status, 200);
-    let d = &page["data"];
+    let d = get("page=2&limit=2").await.ok();
     assert_eq!(
         (
             d["total"].as_u64(),
@@ -655,9 +528,8 @@ async fn listing_filters_and_pages(db: TestDb) {
         // Tags exactly as the document's pattern allows: empty items are skipped.
         ("tags=vip,,%20", 2),
     ] {
-        let (status, page) = get(q).await;
-        assert_eq!(status, 200, "{q}");
-        assert_eq!(page["data"]["total"], n, "{q}");
+        let page = get(q).await.ok();
+        assert_eq!(page["total"], n, "{q}");
     }
     for q in [
         "limit=101",
@@ -671,12 +543,7 @@ async fn listing_filters_and_pages(db: TestDb) {
         &format!("tags={}", "x".repeat(51)),
         &format!("tags={}", vec!["t"; 21].join(",")),
     ] {
-        let (status, err) = get(q).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (400, Some("VALIDATION_ERROR")),
-            "{q}: {err}"
-        );
+        get(q).await.note(q).refused(400, "VALIDATION_ERROR");
     }
 }
 
@@ -691,84 +558,57 @@ async fn update_delete_and_audit_routes(db: TestDb) {
     let id = w["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/workflows/{id}");
 
-    let (status, err) = call(
-        &s,
-        Method::PUT,
-        &path,
-        &author,
-        Some(json!({"data": {"title": 1}})),
-    )
-    .await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (422, Some("VALIDATION_ERROR")),
-        "{err}"
-    );
-    let (status, err) = call(&s, Method::PUT, &path, &author, Some(json!({"data": 5}))).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (400, Some("VALIDATION_ERROR")),
-        "{err}"
-    );
+    s.put_as(&author, &path, json!({"data": {"title": 1}}))
+        .await
+        .refused(422, "VALIDATION_ERROR");
+    s.put_as(&author, &path, json!({"data": 5}))
+        .await
+        .refused(400, "VALIDATION_ERROR");
     let mut data = content();
     data["title"] = json!("Edited title");
-    let (status, r) = call(
-        &s,
-        Method::PUT,
-        &path,
-        &author,
-        Some(json!({"data": data, "priority": "critical"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["priority"], "critical");
-    assert_eq!(r["data"]["data"]["title"], "Edited title");
+    let r = s
+        .put_as(
+            &author,
+            &path,
+            json!({"data": data, "priority": "critical"}),
+        )
+        .await
+        .ok();
+    assert_eq!(r["priority"], "critical");
+    assert_eq!(r["data"]["title"], "Edited title");
 
-    let (status, trail) = call(&s, Method::GET, &format!("{path}/audit"), &auditor, None).await;
-    assert_eq!(status, 200, "{trail}");
-    let actions: Vec<&str> = trail["data"]
+    let trail = s.get_as(&auditor, &format!("{path}/audit")).await.ok();
+    let actions: Vec<&str> = trail
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["INSERT", "UPDATE"]);
-    let (status, err) = call(&s, Method::GET, &format!("{path}/audit"), &tm, None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (403, Some("INSUFFICIENT_PRIVILEGES"))
-    );
+    s.get_as(&tm, &format!("{path}/audit"))
+        .await
+        .refused(403, "INSUFFICIENT_PRIVILEGES");
 
-    let (status, err) = call(&s, Method::DELETE, &path, &author, None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (403, Some("INSUFFICIENT_PRIVILEGES"))
-    );
-    let (status, _) = call(&s, Method::DELETE, &path, &manager, None).await;
-    assert_eq!(status, 200);
-    let (status, _) = call(&s, Method::GET, &path, &admin, None).await;
-    assert_eq!(status, 404);
-    let (status, _) = call(&s, Method::DELETE, &path, &manager, None).await;
-    assert_eq!(status, 404);
-    let (_, list) = call(&s, Method::GET, "/api/v1/workflows", &admin, None).await;
-    assert_eq!(list["data"]["total"], 0);
+    s.delete_as(&author, &path)
+        .await
+        .refused(403, "INSUFFICIENT_PRIVILEGES");
+    s.delete_as(&manager, &path).await.ok();
+    s.get_as(&admin, &path).await.status(404);
+    s.delete_as(&manager, &path).await.status(404);
+    let list = s.get_as(&admin, "/api/v1/workflows").await.ok();
+    assert_eq!(list["total"], 0);
 
     // Finished workflows cannot be edited.
     let w = create(&s, &author, "content_publishing", content(), json!({})).await;
     let id = w["id"].as_str().unwrap().to_owned();
-    act(&s, &admin, &id, "cancel", None).await;
-    let (status, err) = call(
-        &s,
-        Method::PUT,
-        &format!("/api/v1/workflows/{id}"),
+    s.act(&admin, &id, "cancel", None).await.ok();
+    s.put_as(
         &admin,
-        Some(json!({"priority": "low"})),
+        &format!("/api/v1/workflows/{id}"),
+        json!({"priority": "low"}),
     )
-    .await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (409, Some("INVALID_TRANSITION"))
-    );
+    .await
+    .refused(409, "INVALID_TRANSITION");
 }
 
 async fn bulk_approve_reports_each_id(db: TestDb) {
@@ -783,21 +623,22 @@ async fn bulk_approve_reports_each_id(db: TestDb) {
         );
     }
     let done = create(&s, &author, "content_publishing", content(), json!({})).await["id"].clone();
-    act(&s, &admin, done.as_str().unwrap(), "cancel", None).await;
+    s.act(&admin, done.as_str().unwrap(), "cancel", None)
+        .await
+        .ok();
     let missing = json!(uuid::Uuid::now_v7());
     let mut all = ids.clone();
     all.push(done.clone());
     all.push(missing.clone());
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflows/bulk/approve",
-        &cm,
-        Some(json!({"workflowIds": all, "comments": "batch"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    let d = &r["data"];
+    let r = s
+        .post_as(
+            &cm,
+            "/api/v1/workflows/bulk/approve",
+            json!({"workflowIds": all, "comments": "batch"}),
+        )
+        .await
+        .ok();
+    let d = &r;
     assert_eq!(
         (
             d["successful"].as_u64(),
@@ -810,39 +651,29 @@ async fn bulk_approve_reports_each_id(db: TestDb) {
     assert_eq!(results[3]["error"]["code"], "INVALID_TRANSITION");
     assert_eq!(results[4]["error"]["code"], "NOT_FOUND");
     assert!(results[0].get("error").is_none());
-    let (_, w) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{}", ids[0].as_str().unwrap()),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(w["data"]["currentStep"], "compliance_check");
+    let w = s
+        .get_as(
+            &admin,
+            &format!("/api/v1/workflows/{}", ids[0].as_str().unwrap()),
+        )
+        .await
+        .ok();
+    assert_eq!(w["currentStep"], "compliance_check");
     for body in [
         json!({"workflowIds": []}),
         json!({"workflowIds": vec![uuid::Uuid::now_v7(); 1001]}),
         json!({"workflowIds": ["x"]}),
     ] {
-        let (status, _) = call(
-            &s,
-            Method::POST,
-            "/api/v1/workflows/bulk/approve",
-            &cm,
-            Some(body),
-        )
-        .await;
-        assert_eq!(status, 400);
+        s.post_as(&cm, "/api/v1/workflows/bulk/approve", body)
+            .await
+            .status(400);
     }
 }
 
-async fn definitions_versions_and_branches(db: TestDb) {
-    let s = spawn(db).await;
-    let admin = s.admin_token().await;
-    let (_, author) = s.user_token(&admin, "author", "senior_trader").await;
-    let (_, reviewer) = s.user_token(&admin, "reviewer", "risk_manager").await;
-    let (_, reviewer2) = s.user_token(&admin, "reviewer2", "risk_manager").await;
-    let doc = json!({
+/// The `odds_override` definition: a risk review whose rejection routes to a rework task
+/// and back.
+fn odds_override() -> Value {
+    json!({
         "key": "odds_override", "name": "Odds Override", "category": "trading", "tags": ["odds"],
         "dataSchema": {"type": "object", "required": ["market"], "properties": {"market": {"type": "string"}}},
         "steps": [
@@ -854,29 +685,23 @@ async fn definitions_versions_and_branches(db: TestDb) {
             {"from": "review", "to": "rework", "branch": "rejected"},
             {"from": "rework", "to": "review"}
         ]
-    });
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(doc.clone()),
-    )
-    .await;
-    assert_eq!(status, 201, "{r}");
-    assert_eq!(r["data"]["latestVersion"], 1);
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(doc.clone()),
-    )
-    .await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (409, Some("CONFLICT"))
-    );
+    })
+}
+
+const DEFINITIONS: &str = "/api/v1/workflow-definitions";
+
+async fn definitions_are_checked_when_published(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, reviewer) = s.user_token(&admin, "reviewer", "risk_manager").await;
+    let r = s
+        .post_as(&admin, DEFINITIONS, odds_override())
+        .await
+        .created();
+    assert_eq!(r["latestVersion"], 1);
+    s.post_as(&admin, DEFINITIONS, odds_override())
+        .await
+        .refused(409, "CONFLICT");
 
     // Invalid graphs: every problem, each with its step.
     let bad = json!({"key": "broken_one", "name": "Broken",
@@ -884,18 +709,11 @@ async fn definitions_versions_and_branches(db: TestDb) {
                   {"id": "b", "name": "B", "type": "condition", "assignees": []},
                   {"id": "c", "name": "C", "type": "task", "assignees": ["trader"]}],
         "edges": [{"from": "a", "to": "c", "branch": "true"}]});
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(bad),
-    )
-    .await;
-    assert_eq!(
-        status, 422,
-        "the graph's rules are not the document's: {err}"
-    );
+    let err = s
+        .post_as(&admin, DEFINITIONS, bad)
+        .await
+        .note("the graph's rules are not the document's")
+        .status(422);
     let fields: Vec<&str> = err["error"]["details"]
         .as_array()
         .unwrap()
@@ -905,17 +723,39 @@ async fn definitions_versions_and_branches(db: TestDb) {
     for f in ["steps.a", "steps.b"] {
         assert!(fields.contains(&f), "{f} missing: {err}");
     }
-    let (status, _) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
+    s.post_as(
         &admin,
-        Some(json!({"key": "X Y", "name": "", "steps": []})),
+        DEFINITIONS,
+        json!({"key": "X Y", "name": "", "steps": []}),
     )
-    .await;
-    assert_eq!(status, 400);
+    .await
+    .status(400);
+    s.post_as(&reviewer, DEFINITIONS, json!({}))
+        .await
+        .status(403);
 
-    // A rejection routes to rework; a new visit of the review needs a new decision.
+    // A condition that does not compile is refused at publish time, with its step.
+    let uncompilable = json!({"key": "auto_flow", "name": "Auto", "steps": [
+        {"id": "check", "name": "Check", "type": "condition", "condition": "data.amount >"},
+        {"id": "ok", "name": "OK", "type": "approval", "assignees": ["admin"]}],
+        "edges": [{"from": "check", "to": "ok", "branch": "true"}]});
+    let err = s
+        .post_as(&admin, DEFINITIONS, uncompilable)
+        .await
+        .status(422);
+    assert_eq!(err["error"]["details"][0]["field"], "steps.check", "{err}");
+}
+
+/// A rejection routes to rework; a new visit of the review needs a new decision.
+async fn a_rejection_routes_to_rework_and_back(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "senior_trader").await;
+    let (_, reviewer) = s.user_token(&admin, "reviewer", "risk_manager").await;
+    let (_, reviewer2) = s.user_token(&admin, "reviewer2", "risk_manager").await;
+    s.post_as(&admin, DEFINITIONS, odds_override())
+        .await
+        .created();
     let w = create(
         &s,
         &author,
@@ -925,25 +765,27 @@ async fn definitions_versions_and_branches(db: TestDb) {
     )
     .await;
     let id = w["id"].as_str().unwrap().to_owned();
-    let (status, r) = act(
-        &s,
-        &reviewer,
-        &id,
-        "reject",
-        Some(json!({"reason": "margin"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "in_progress");
-    assert_eq!(r["data"]["currentStep"], "rework");
-    let (status, r) = act(&s, &author, &id, "approve", None).await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["currentStep"], "review");
-    let (status, r) = act(&s, &reviewer2, &id, "approve", None).await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "completed");
+    let r = s
+        .act(&reviewer, &id, "reject", Some(json!({"reason": "margin"})))
+        .await
+        .ok();
+    assert_eq!(r["status"], "in_progress");
+    assert_eq!(r["currentStep"], "rework");
+    let r = s.approve(&author, &id).await.ok();
+    assert_eq!(r["currentStep"], "review");
+    let r = s.approve(&reviewer2, &id).await.ok();
+    assert_eq!(r["status"], "completed");
+}
 
-    // Version 2 adds a second approval; the running workflow keeps version 1.
+/// Version 2 adds a second approval; the running workflow keeps version 1.
+async fn a_new_version_leaves_running_workflows_on_theirs(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "senior_trader").await;
+    let (_, reviewer) = s.user_token(&admin, "reviewer", "risk_manager").await;
+    s.post_as(&admin, DEFINITIONS, odds_override())
+        .await
+        .created();
     let running = create(
         &s,
         &author,
@@ -955,16 +797,9 @@ async fn definitions_versions_and_branches(db: TestDb) {
     let v2 = json!({"steps": [
         {"id": "review", "name": "Risk review", "type": "approval", "assignees": ["risk_manager"], "fourEyes": false},
         {"id": "signoff", "name": "Sign-off", "type": "approval", "assignees": ["trading_manager"]}]});
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions/odds_override/versions",
-        &admin,
-        Some(v2),
-    )
-    .await;
-    assert_eq!(status, 201, "{r}");
-    assert_eq!(r["data"]["version"], 2);
+    let versions = format!("{DEFINITIONS}/odds_override/versions");
+    let r = s.post_as(&admin, &versions, v2).await.created();
+    assert_eq!(r["version"], 2);
     let fresh = create(
         &s,
         &author,
@@ -974,143 +809,71 @@ async fn definitions_versions_and_branches(db: TestDb) {
     )
     .await;
     assert_eq!(fresh["version"], 2);
-    let (status, r) = act(
-        &s,
-        &reviewer,
-        running["id"].as_str().unwrap(),
-        "approve",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        r["data"]["status"], "completed",
-        "version 1 ends after the review"
-    );
-    let (_, versions) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflow-definitions/odds_override/versions",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(versions["data"].as_array().unwrap().len(), 2);
+    let r = s
+        .approve(&reviewer, running["id"].as_str().unwrap())
+        .await
+        .ok();
+    assert_eq!(r["status"], "completed", "version 1 ends after the review");
+    let listed = s.get_as(&admin, &versions).await.ok();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+}
 
-    // Export, then import under another key; duplicate.
-    let (status, exported) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflow-definitions/odds_override/export",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    let mut doc = exported["data"].clone();
+/// Export, then import under another key; duplicate; the list is a page like every list.
+async fn definitions_export_import_duplicate_and_page(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "senior_trader").await;
+    s.post_as(&admin, DEFINITIONS, odds_override())
+        .await
+        .created();
+    let exported = s
+        .get_as(&admin, &format!("{DEFINITIONS}/odds_override/export"))
+        .await
+        .ok();
+    let mut doc = exported.clone();
     doc["key"] = json!("odds_override_eu");
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(doc),
-    )
-    .await;
-    assert_eq!(status, 201, "{r}");
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions/odds_override/duplicate",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 201, "{r}");
-    assert_eq!(r["data"]["key"], "odds_override_copy");
-    let (_, list) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflow-definitions",
-        &author,
-        None,
-    )
-    .await;
+    s.post_as(&admin, DEFINITIONS, doc).await.status(201);
+    let r = s
+        .post_empty(&admin, &format!("{DEFINITIONS}/odds_override/duplicate"))
+        .await
+        .created();
+    assert_eq!(r["key"], "odds_override_copy");
+    let list = s.get_as(&author, DEFINITIONS).await.ok();
     assert_eq!(
-        list["data"]["items"].as_array().unwrap().len(),
+        list["items"].as_array().unwrap().len(),
         5,
         "two seeded and three created"
     );
-    assert_eq!(list["data"]["total"], 5);
-    let (_, page) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflow-definitions?page=2&limit=2",
-        &author,
-        None,
-    )
-    .await;
-    let keys: Vec<&str> = page["data"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["key"].as_str().unwrap())
-        .collect();
-    let all: Vec<&str> = list["data"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(keys, all[2..4], "the second page of two");
+    assert_eq!(list["total"], 5);
+    let page = s
+        .get_as(&author, &format!("{DEFINITIONS}?page=2&limit=2"))
+        .await
+        .ok();
+    let keys = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(keys(&page), keys(&list)[2..4], "the second page of two");
     assert_eq!(
-        (
-            page["data"]["page"].as_u64(),
-            page["data"]["totalPages"].as_u64()
-        ),
+        (page["page"].as_u64(), page["totalPages"].as_u64()),
         (Some(2), Some(3))
     );
-    let (status, _) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &reviewer,
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(status, 403);
+}
 
-    // A condition that does not compile is refused at publish time, with its step.
-    let uncompilable = json!({"key": "auto_flow", "name": "Auto", "steps": [
-        {"id": "check", "name": "Check", "type": "condition", "condition": "data.amount >"},
-        {"id": "ok", "name": "OK", "type": "approval", "assignees": ["admin"]}],
-        "edges": [{"from": "check", "to": "ok", "branch": "true"}]});
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(uncompilable),
-    )
-    .await;
-    assert_eq!(status, 422, "{err}");
-    assert_eq!(err["error"]["details"][0]["field"], "steps.check", "{err}");
-
-    // A condition routes as the workflow is created: to the approval, or (no `false` edge)
-    // straight to completion.
+/// A condition routes as the workflow is created: to the approval, or (no `false` edge)
+/// straight to completion.
+async fn conditions_route_as_the_workflow_is_created(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
     let auto = json!({"key": "auto_flow", "name": "Auto", "steps": [
         {"id": "check", "name": "Check", "type": "condition", "condition": "data.amount > 10"},
         {"id": "ok", "name": "OK", "type": "approval", "assignees": ["admin"]}],
         "edges": [{"from": "check", "to": "ok", "branch": "true"}]});
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(auto),
-    )
-    .await;
-    assert_eq!(status, 201, "{r}");
+    s.post_as(&admin, DEFINITIONS, auto).await.status(201);
     let big = create(&s, &admin, "auto_flow", json!({"amount": 50}), json!({})).await;
     assert_eq!(
         (big["status"].as_str(), big["currentStep"].as_str()),
@@ -1137,9 +900,8 @@ async fn inbox_lists_and_completes_tasks(db: TestDb) {
     let inbox = |token: String| {
         let s = &s;
         async move {
-            let (status, r) = call(s, Method::GET, "/api/v1/tasks", &token, None).await;
-            assert_eq!(status, 200, "{r}");
-            r["data"]["items"].as_array().unwrap().clone()
+            let r = s.get_as(&token, "/api/v1/tasks").await.ok();
+            r["items"].as_array().unwrap().clone()
         }
     };
     let mine = inbox(cm.clone()).await;
@@ -1153,77 +915,45 @@ async fn inbox_lists_and_completes_tasks(db: TestDb) {
         1,
         "admins see every open step"
     );
-    let (_, by_role) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflows?assignee=content_manager",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(by_role["data"]["total"], 1);
-    let (status, _) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflows?assignee=wizard",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 400);
+    let by_role = s
+        .get_as(&admin, "/api/v1/workflows?assignee=content_manager")
+        .await
+        .ok();
+    assert_eq!(by_role["total"], 1);
+    s.get_as(&admin, "/api/v1/workflows?assignee=wizard")
+        .await
+        .status(400);
 
     // An approval step is not completed through the inbox.
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/tasks/{id}/complete"),
-        &author,
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (409, Some("INVALID_TRANSITION")),
-        "{err}"
-    );
-    let (status, _) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/tasks/{id}/complete"),
-        &risk,
-        None,
-    )
-    .await;
-    assert_eq!(status, 403, "risk managers lack workflows:execute");
+    s.post_empty(&author, &format!("/api/v1/tasks/{id}/complete"))
+        .await
+        .refused(409, "INVALID_TRANSITION");
+    s.post_empty(&risk, &format!("/api/v1/tasks/{id}/complete"))
+        .await
+        .note("risk managers lack workflows:execute")
+        .status(403);
 
-    act(&s, &cm, &id, "approve", None).await;
+    s.approve(&cm, &id).await.ok();
     assert!(inbox(cm.clone()).await.is_empty());
     assert_eq!(inbox(co.clone()).await.len(), 1);
-    act(&s, &co, &id, "approve", None).await;
+    s.approve(&co, &id).await.ok();
     let tasks = inbox(publisher.clone()).await;
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0]["kind"], "task");
     assert_eq!(tasks[0]["stepId"], "final_publish");
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/tasks/{id}/complete"),
-        &publisher,
-        Some(json!({"comments": "published"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "completed");
+    let r = s
+        .post_as(
+            &publisher,
+            &format!("/api/v1/tasks/{id}/complete"),
+            json!({"comments": "published"}),
+        )
+        .await
+        .ok();
+    assert_eq!(r["status"], "completed");
     assert!(inbox(publisher.clone()).await.is_empty());
-    let (status, _) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/tasks/{id}/complete"),
-        &publisher,
-        None,
-    )
-    .await;
-    assert_eq!(status, 409);
+    s.post_empty(&publisher, &format!("/api/v1/tasks/{id}/complete"))
+        .await
+        .status(409);
 }
 
 async fn export_in_all_three_formats(db: TestDb) {
@@ -1353,22 +1083,19 @@ async fn analytics_and_system_stats(db: TestDb) {
     let (_, rm) = s.user_token(&admin, "risky", "risk_manager").await;
     let done = create(&s, &creator, "line_change_approval", line(), json!({})).await;
     for t in [&tm, &st, &rm] {
-        act(&s, t, done["id"].as_str().unwrap(), "approve", None).await;
+        s.approve(t, done["id"].as_str().unwrap()).await.ok();
     }
     let rejected = create(&s, &creator, "line_change_approval", line(), json!({})).await;
-    act(&s, &tm, rejected["id"].as_str().unwrap(), "reject", None).await;
+    s.act(&tm, rejected["id"].as_str().unwrap(), "reject", None)
+        .await
+        .ok();
     create(&s, &creator, "line_change_approval", line(), json!({})).await;
 
-    let (status, r) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflows/analytics?period=7d",
-        &tm,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    let a = &r["data"];
+    let r = s
+        .get_as(&tm, "/api/v1/workflows/analytics?period=7d")
+        .await
+        .ok();
+    let a = &r;
     assert_eq!(a["total"], 3);
     assert_eq!(
         a["byStatus"],
@@ -1394,29 +1121,23 @@ async fn analytics_and_system_stats(db: TestDb) {
     assert_eq!(days.len(), 8, "every day of the period, today included");
     assert_eq!(days.last().unwrap()["completed"], 1);
 
-    let (_, other) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflows/analytics?period=1d&type=content_publishing",
-        &tm,
-        None,
-    )
-    .await;
-    assert_eq!(other["data"]["total"], 0);
-    let (status, _) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflows/analytics?period=2w",
-        &tm,
-        None,
-    )
-    .await;
-    assert_eq!(status, 400);
-    let (status, _) = call(&s, Method::GET, "/api/v1/workflows/analytics", &rm, None).await;
-    assert_eq!(status, 200, "risk managers monitor workflows");
+    let other = s
+        .get_as(
+            &tm,
+            "/api/v1/workflows/analytics?period=1d&type=content_publishing",
+        )
+        .await
+        .ok();
+    assert_eq!(other["total"], 0);
+    s.get_as(&tm, "/api/v1/workflows/analytics?period=2w")
+        .await
+        .status(400);
+    s.get_as(&rm, "/api/v1/workflows/analytics")
+        .await
+        .note("risk managers monitor workflows")
+        .status(200);
 
-    let (status, stats) = call(&s, Method::GET, "/api/v1/system/stats", &admin, None).await;
-    assert_eq!(status, 200, "{stats}");
+    let stats = s.get_as(&admin, "/api/v1/system/stats").await.status(200);
     assert_eq!(stats["data"]["workflowsByType"]["line_change_approval"], 3);
     assert_eq!(stats["data"]["workflowDefinitions"], 2);
     assert_eq!(stats["data"]["users"], 5);
@@ -1427,11 +1148,9 @@ async fn analytics_and_system_stats(db: TestDb) {
                "total_users": 5, "total_betting_content": 0, "total_betting_lines": 3})
     );
     assert!(stats["data"]["timestamp"].is_string());
-    let (status, err) = call(&s, Method::GET, "/api/v1/system/stats", &tm, None).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (403, Some("INSUFFICIENT_PRIVILEGES"))
-    );
+    s.get_as(&tm, "/api/v1/system/stats")
+        .await
+        .refused(403, "INSUFFICIENT_PRIVILEGES");
 }
 
 async fn seed_rows_for_lines_and_content(db: TestDb) {
@@ -1454,18 +1173,18 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
 
     let mut bad = line();
     bad["newOdds"] = json!("1.0");
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflows",
-        &admin,
-        Some(json!({"workflowType": "line_change_approval", "data": bad})),
-    )
-    .await;
+    let err = s
+        .create_workflow(
+            &admin,
+            json!({"workflowType": "line_change_approval", "data": bad}),
+        )
+        .await
+        .note("a line change's rules are the definition's")
+        .status(422);
     assert_eq!(
-        (status, err["error"]["details"][0]["field"].as_str()),
-        (422, Some("newOdds")),
-        "a line change's rules are the definition's: {err}"
+        err["error"]["details"][0]["field"].as_str(),
+        Some("newOdds"),
+        "{err}"
     );
 
     let (_, cm) = s.user_token(&admin, "cmanager", "content_manager").await;
@@ -1489,7 +1208,7 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
     );
     assert_eq!(row.financial_impact, 50_000, "minor units, as given");
     for t in [&cm, &co, &publisher] {
-        act(&s, t, &cid.to_string(), "approve", None).await;
+        s.approve(t, &cid.to_string()).await.ok();
     }
     let row = s
         .engine
@@ -1502,7 +1221,8 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
     assert_eq!(row.status, "published");
 }
 
-async fn content_rejected_at_each_step_and_line_cancelled_from_each_state(db: TestDb) {
+/// Content rejected at each step is finished: no decision, cancel or start applies after.
+async fn content_rejected_at_each_step(db: TestDb) {
     let s = spawn(db).await;
     let admin = s.admin_token().await;
     let (_, author) = s.user_token(&admin, "author", "content_team").await;
@@ -1517,37 +1237,33 @@ async fn content_rejected_at_each_step_and_line_cancelled_from_each_state(db: Te
         let w = create(&s, &author, "content_publishing", content(), json!({})).await;
         let id = w["id"].as_str().unwrap().to_owned();
         for token in deciders.iter().take(reject_at) {
-            let (status, r) = act(&s, token, &id, "approve", None).await;
-            assert_eq!(status, 200, "{r}");
+            s.approve(token, &id).await.ok();
         }
-        let (status, r) = act(
-            &s,
-            deciders[reject_at],
-            &id,
-            "reject",
-            Some(json!({"reason": "off-brand"})),
-        )
-        .await;
-        assert_eq!(status, 200, "{r}");
-        assert_eq!(
-            r["data"]["status"], "rejected",
-            "rejected at {}",
-            steps[reject_at]
-        );
-        assert_eq!(r["data"]["currentStep"], steps[reject_at]);
+        let r = s
+            .act(
+                deciders[reject_at],
+                &id,
+                "reject",
+                Some(json!({"reason": "off-brand"})),
+            )
+            .await
+            .ok();
+        assert_eq!(r["status"], "rejected", "rejected at {}", steps[reject_at]);
+        assert_eq!(r["currentStep"], steps[reject_at]);
         for verb in ["approve", "reject", "cancel", "start"] {
-            let (status, err) = act(&s, &admin, &id, verb, None).await;
-            assert_eq!(
-                (status, err["error"]["code"].as_str()),
-                (409, Some("INVALID_TRANSITION")),
-                "{verb} after a rejection at {}",
-                steps[reject_at]
-            );
+            s.act(&admin, &id, verb, None)
+                .await
+                .note(format!("{verb} after a rejection at {}", steps[reject_at]))
+                .refused(409, "INVALID_TRANSITION");
         }
     }
+}
 
-    // line_change_approval cancelled from pending and from each step; a completed or
-    // rejected one cannot be cancelled.
+/// line_change_approval cancelled from pending and from each step; a completed or rejected
+/// one cannot be cancelled.
+async fn line_change_cancelled_from_each_state(db: TestDb) {
+    let s = spawn(db).await;
+    let admin = s.admin_token().await;
     let (_, requester) = s.user_token(&admin, "requester", "trading_manager").await;
     let (_, tm) = s.user_token(&admin, "tmanager", "trading_manager").await;
     let (_, st) = s.user_token(&admin, "senior", "senior_trader").await;
@@ -1560,48 +1276,39 @@ async fn content_rejected_at_each_step_and_line_cancelled_from_each_state(db: Te
         json!({"start": false}),
     )
     .await;
-    let (status, r) = act(&s, &admin, pending["id"].as_str().unwrap(), "cancel", None).await;
-    assert_eq!(
-        (status, r["data"]["status"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    let r = s
+        .act(&admin, pending["id"].as_str().unwrap(), "cancel", None)
+        .await
+        .ok();
+    assert_eq!(r["status"].as_str(), Some("cancelled"), "{r}");
     let line_deciders = [&tm, &st, &rm];
     for approved in 0..3 {
         let w = create(&s, &requester, "line_change_approval", line(), json!({})).await;
         let id = w["id"].as_str().unwrap().to_owned();
         for token in line_deciders.iter().take(approved) {
-            let (status, r) = act(&s, token, &id, "approve", None).await;
-            assert_eq!(status, 200, "{r}");
+            s.approve(token, &id).await.ok();
         }
-        let (status, r) = act(&s, &admin, &id, "cancel", Some(json!({"reason": "stale"}))).await;
-        assert_eq!(status, 200, "{r}");
-        assert_eq!(r["data"]["status"], "cancelled");
+        let r = s
+            .act(&admin, &id, "cancel", Some(json!({"reason": "stale"})))
+            .await
+            .ok();
+        assert_eq!(r["status"], "cancelled");
     }
     let done = create(&s, &requester, "line_change_approval", line(), json!({})).await;
     let done = done["id"].as_str().unwrap().to_owned();
     for token in line_deciders {
-        act(&s, token, &done, "approve", None).await;
+        s.approve(token, &done).await.ok();
     }
     let rejected = create(&s, &requester, "line_change_approval", line(), json!({})).await;
     let rejected = rejected["id"].as_str().unwrap().to_owned();
-    act(&s, &tm, &rejected, "reject", None).await;
+    s.act(&tm, &rejected, "reject", None).await.ok();
     for (id, state) in [(&done, "completed"), (&rejected, "rejected")] {
-        let (_, r) = call(
-            &s,
-            Method::GET,
-            &format!("/api/v1/workflows/{id}"),
-            &admin,
-            None,
-        )
-        .await;
-        assert_eq!(r["data"]["status"], state);
-        let (status, err) = act(&s, &admin, id, "cancel", None).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (409, Some("INVALID_TRANSITION")),
-            "cancel a {state} workflow"
-        );
+        let r = s.workflow(&admin, id).await.ok();
+        assert_eq!(r["status"], state);
+        s.act(&admin, id, "cancel", None)
+            .await
+            .note(format!("cancel a {state} workflow"))
+            .refused(409, "INVALID_TRANSITION");
     }
 }
 
@@ -1625,15 +1332,9 @@ async fn quorum_of_two_end_to_end(db: TestDb) {
         ],
         "edges": []
     });
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(doc),
-    )
-    .await;
-    assert_eq!(status, 201, "{r}");
+    s.post_as(&admin, "/api/v1/workflow-definitions", doc)
+        .await
+        .status(201);
 
     // Two approvals complete it; the first leaves it waiting; one user cannot count twice.
     let w = create(
@@ -1645,32 +1346,26 @@ async fn quorum_of_two_end_to_end(db: TestDb) {
     )
     .await;
     let id = w["id"].as_str().unwrap().to_owned();
-    let (status, r) = act(
-        &s,
-        &reviewers[0],
-        &id,
-        "approve",
-        Some(json!({"comments": "one"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "in_progress");
-    assert_eq!(r["data"]["currentStep"], "dual_review");
-    let (status, err) = act(&s, &reviewers[0], &id, "approve", None).await;
-    assert_eq!(status, 409, "{err}");
-    let (status, r) = act(&s, &reviewers[1], &id, "approve", None).await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "completed");
-    assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 2);
-    let (_, history) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{id}/history"),
-        &admin,
-        None,
-    )
-    .await;
-    let kinds: Vec<&str> = history["data"]
+    let r = s
+        .act(
+            &reviewers[0],
+            &id,
+            "approve",
+            Some(json!({"comments": "one"})),
+        )
+        .await
+        .ok();
+    assert_eq!(r["status"], "in_progress");
+    assert_eq!(r["currentStep"], "dual_review");
+    s.approve(&reviewers[0], &id).await.status(409);
+    let r = s.approve(&reviewers[1], &id).await.ok();
+    assert_eq!(r["status"], "completed");
+    assert_eq!(r["approvals"].as_array().unwrap().len(), 2);
+    let history = s
+        .get_as(&admin, &format!("/api/v1/workflows/{id}/history"))
+        .await
+        .ok();
+    let kinds: Vec<&str> = history
         .as_array()
         .unwrap()
         .iter()
@@ -1689,10 +1384,9 @@ async fn quorum_of_two_end_to_end(db: TestDb) {
     )
     .await;
     let id = w["id"].as_str().unwrap().to_owned();
-    act(&s, &reviewers[0], &id, "approve", None).await;
-    let (status, r) = act(&s, &reviewers[1], &id, "reject", None).await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["data"]["status"], "rejected");
+    s.approve(&reviewers[0], &id).await.ok();
+    let r = s.act(&reviewers[1], &id, "reject", None).await.ok();
+    assert_eq!(r["status"], "rejected");
 
     // Four reviewers race on a quorum of two: exactly two approvals count.
     let w = create(
@@ -1723,16 +1417,9 @@ async fn quorum_of_two_end_to_end(db: TestDb) {
     }
     statuses.sort();
     assert_eq!(statuses, [200, 200, 409, 409]);
-    let (_, r) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{id}"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(r["data"]["status"], "completed");
-    assert_eq!(r["data"]["approvals"].as_array().unwrap().len(), 2);
+    let r = s.workflow(&admin, &id).await.ok();
+    assert_eq!(r["status"], "completed");
+    assert_eq!(r["approvals"].as_array().unwrap().len(), 2);
 }
 
 /// The bulk size: 1,000 workflows approved in one request, a result for each.
@@ -1751,7 +1438,7 @@ async fn bulk_approve_of_a_thousand(db: TestDb) {
         .await;
     // One of them is cancelled first: its approval fails and takes nothing from the others.
     let cancelled = ids[500].as_str().unwrap().to_owned();
-    act(&s, &admin, &cancelled, "cancel", None).await;
+    s.act(&admin, &cancelled, "cancel", None).await.ok();
     let res = s
         .with_token(Method::POST, "/api/v1/workflows/bulk/approve", &cm)
         .json(&json!({"workflowIds": ids, "comments": "bulk"}))
@@ -1776,26 +1463,24 @@ async fn bulk_approve_of_a_thousand(db: TestDb) {
         assert_eq!(result["success"], i != 500, "{result}");
     }
     assert_eq!(results[500]["error"]["code"], "INVALID_TRANSITION");
-    let (_, page) = call(
-        &s,
-        Method::GET,
-        "/api/v1/workflows?type=content_publishing&status=in_progress&limit=1",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(page["data"]["total"], 999);
-    for i in [0, 499, 999] {
-        let (_, w) = call(
-            &s,
-            Method::GET,
-            &format!("/api/v1/workflows/{}", ids[i].as_str().unwrap()),
+    let page = s
+        .get_as(
             &admin,
-            None,
+            "/api/v1/workflows?type=content_publishing&status=in_progress&limit=1",
         )
-        .await;
-        assert_eq!(w["data"]["currentStep"], "compliance_check");
-        assert_eq!(w["data"]["approvals"].as_array().unwrap().len(), 1);
+        .await
+        .ok();
+    assert_eq!(page["total"], 999);
+    for i in [0, 499, 999] {
+        let w = s
+            .get_as(
+                &admin,
+                &format!("/api/v1/workflows/{}", ids[i].as_str().unwrap()),
+            )
+            .await
+            .ok();
+        assert_eq!(w["currentStep"], "compliance_check");
+        assert_eq!(w["approvals"].as_array().unwrap().len(), 1);
     }
 }
 
@@ -1810,16 +1495,11 @@ async fn status_lists_every_step_run(db: TestDb) {
     let runs = |id: String| {
         let (s, admin) = (&s, &admin);
         async move {
-            let (status, r) = call(
-                s,
-                Method::GET,
-                &format!("/api/v1/workflows/{id}/status"),
-                admin,
-                None,
-            )
-            .await;
-            assert_eq!(status, 200, "{r}");
-            r["data"]["steps"]
+            let r = s
+                .get_as(admin, &format!("/api/v1/workflows/{id}/status"))
+                .await
+                .ok();
+            r["steps"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -1863,8 +1543,10 @@ async fn status_lists_every_step_run(db: TestDb) {
         ),
         ("line_impact_analysis", 1, "running", true, None)
     );
-    act(&s, &tm, &id, "approve", None).await;
-    act(&s, &st, &id, "reject", Some(json!({"reason": "no"}))).await;
+    s.approve(&tm, &id).await.ok();
+    s.act(&st, &id, "reject", Some(json!({"reason": "no"})))
+        .await
+        .ok();
     let got = runs(id.clone()).await;
     let summary: Vec<(&str, u64, &str, bool)> = got
         .iter()
@@ -1881,8 +1563,8 @@ async fn status_lists_every_step_run(db: TestDb) {
 
     let w = create(&s, &requester, "line_change_approval", line(), json!({})).await;
     let id = w["id"].as_str().unwrap().to_owned();
-    act(&s, &tm, &id, "approve", None).await;
-    act(&s, &admin, &id, "cancel", None).await;
+    s.approve(&tm, &id).await.ok();
+    s.act(&admin, &id, "cancel", None).await.ok();
     let summary: Vec<(String, String)> = runs(id).await.into_iter().map(|r| (r.0, r.2)).collect();
     assert_eq!(
         summary,
@@ -1901,8 +1583,7 @@ async fn status_lists_every_step_run(db: TestDb) {
     let w = create(&s, &author, "content_publishing", content(), json!({})).await;
     let id = w["id"].as_str().unwrap().to_owned();
     for token in [&cm, &co, &publisher] {
-        let (status, r) = act(&s, token, &id, "approve", None).await;
-        assert_eq!(status, 200, "{r}");
+        s.approve(token, &id).await.ok();
     }
     let summary: Vec<(String, String)> = runs(id).await.into_iter().map(|r| (r.0, r.2)).collect();
     assert_eq!(
@@ -1913,15 +1594,12 @@ async fn status_lists_every_step_run(db: TestDb) {
             ("final_publish".to_owned(), "completed".to_owned()),
         ]
     );
-    let (status, _) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{}/status", uuid::Uuid::now_v7()),
+    s.get_as(
         &admin,
-        None,
+        &format!("/api/v1/workflows/{}/status", uuid::Uuid::now_v7()),
     )
-    .await;
-    assert_eq!(status, 404);
+    .await
+    .status(404);
 }
 
 /// Approve, reject, cancel, complete and duplicate take an optional body: none at all, an
@@ -2043,9 +1721,8 @@ async fn created_objects_are_located(db: TestDb) {
         location,
         format!("/api/v1/workflows/{}", body["data"]["id"].as_str().unwrap())
     );
-    let (status, read) = call(&s, Method::GET, &location, &admin, None).await;
-    assert_eq!(status, 200);
-    assert_eq!(read["data"]["id"], body["data"]["id"]);
+    let read = s.get_as(&admin, &location).await.ok();
+    assert_eq!(read["id"], body["data"]["id"]);
 
     for (path, body) in [
         (
@@ -2068,13 +1745,13 @@ async fn created_objects_are_located(db: TestDb) {
         let created: Value = res.json().await.unwrap();
         let key = created["data"]["key"].as_str().unwrap();
         assert_eq!(location, format!("/api/v1/workflow-definitions/{key}"));
-        let (status, read) = call(&s, Method::GET, &location, &admin, None).await;
-        assert_eq!(status, 200);
-        assert_eq!(read["data"]["key"], key);
+        let read = s.get_as(&admin, &location).await.ok();
+        assert_eq!(read["key"], key);
         // The export is an envelope around a document that imports as it is.
-        let (status, export) =
-            call(&s, Method::GET, &format!("{location}/export"), &admin, None).await;
-        assert_eq!(status, 200);
+        let export = s
+            .get_as(&admin, &format!("{location}/export"))
+            .await
+            .status(200);
         assert_eq!(export["success"], true);
         assert_eq!(export["data"]["key"], key);
     }
@@ -2089,29 +1766,20 @@ async fn long_categories_are_refused_on_both_backends(db: TestDb) {
         json!({"key": "categorised", "name": "Categorised", "category": category, "steps": [
             {"id": "a", "name": "A", "type": "approval", "assignees": ["trader"]}]})
     };
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(doc("é".repeat(101))),
-    )
-    .await;
+    let err = s
+        .post_as(&admin, "/api/v1/workflow-definitions", doc("é".repeat(101)))
+        .await
+        .status(400);
     assert_eq!(
-        (status, err["error"]["details"][0]["field"].as_str()),
-        (400, Some("category")),
+        err["error"]["details"][0]["field"].as_str(),
+        Some("category"),
         "{err}"
     );
-    let (status, created) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
-        &admin,
-        Some(doc("é".repeat(100))),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(created["data"]["category"], "é".repeat(100));
+    let created = s
+        .post_as(&admin, "/api/v1/workflow-definitions", doc("é".repeat(100)))
+        .await
+        .created();
+    assert_eq!(created["category"], "é".repeat(100));
 }
 
 /// A copy's default key and name stay valid when the original's are as long as allowed
@@ -2121,36 +1789,27 @@ async fn copies_of_the_longest_keys_and_names_fit(db: TestDb) {
     let admin = s.admin_token().await;
     let key = "k".repeat(100);
     let name = "é".repeat(255);
-    let (status, r) = call(
-        &s,
-        Method::POST,
+    s.post_as(
+        &admin,
         "/api/v1/workflow-definitions",
-        &admin,
-        Some(json!({"key": key, "name": name, "steps": [
-            {"id": "a", "name": "A", "type": "approval", "assignees": ["trader"]}]})),
+        json!({"key": key, "name": name, "steps": [
+            {"id": "a", "name": "A", "type": "approval", "assignees": ["trader"]}]}),
     )
-    .await;
-    assert_eq!(status, 201, "{r}");
-    let (status, copy) = call(
-        &s,
-        Method::POST,
-        &format!("/api/v1/workflow-definitions/{key}/duplicate"),
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 201, "{copy}");
+    .await
+    .status(201);
+    let copy = s
+        .post_empty(
+            &admin,
+            &format!("/api/v1/workflow-definitions/{key}/duplicate"),
+        )
+        .await
+        .status(201);
     assert_eq!(copy["data"]["key"], format!("{}_copy", "k".repeat(95)));
     assert_eq!(copy["data"]["name"], format!("{} (copy)", "é".repeat(248)));
-    let (status, _) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions/abc/duplicate",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 404, "no such definition");
+    s.post_empty(&admin, "/api/v1/workflow-definitions/abc/duplicate")
+        .await
+        .note("no such definition")
+        .status(404);
 }
 
 /// A misspelt step, edge or timeout field is a 400 naming it, not a step silently without it
@@ -2173,33 +1832,23 @@ async fn unknown_graph_fields_are_refused(db: TestDb) {
             "label",
         ),
     ] {
-        let (status, err) = call(
-            &s,
-            Method::POST,
-            "/api/v1/workflow-definitions",
-            &admin,
-            Some(json!({"key": "spelt", "name": "Spelt", "steps": steps, "edges": edges})),
-        )
-        .await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (400, Some("VALIDATION_ERROR")),
-            "{err}"
-        );
-        assert!(
-            err["error"]["message"].as_str().unwrap().contains(needle),
-            "{err}"
-        );
+        let err = s
+            .post_as(
+                &admin,
+                "/api/v1/workflow-definitions",
+                json!({"key": "spelt", "name": "Spelt", "steps": steps, "edges": edges}),
+            )
+            .await
+            .refused(400, "VALIDATION_ERROR");
+        assert!(err["message"].as_str().unwrap().contains(needle), "{err}");
     }
-    let (status, r) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflow-definitions",
+    s.post_as(
         &admin,
-        Some(json!({"key": "spelt", "name": "Spelt", "steps": [step]})),
+        "/api/v1/workflow-definitions",
+        json!({"key": "spelt", "name": "Spelt", "steps": [step]}),
     )
-    .await;
-    assert_eq!(status, 201, "{r}");
+    .await
+    .status(201);
 }
 
 /// The document states what these routes accept and send (checked against the server by

@@ -1,0 +1,277 @@
+//! A typed test client: one method per resource a test drives, each answering a [`Reply`]
+//! whose fluent checks say what the test expects, e.g.
+//! `s.deposit(&token, 600).await.refused(422, "LIMIT_EXCEEDED")` or
+//! `s.place(&token, body).await.created()["id"]`.
+//!
+//! The checks are `#[track_caller]`, so a failure points at the test's line and prints the
+//! request and the whole answer.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::TestServer;
+
+/// One answer: its status, its JSON body (`null` when there is none) and whether it was an
+/// idempotent replay.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+    request: String,
+}
+
+impl Reply {
+    /// Asserts `status` and returns the whole body.
+    #[track_caller]
+    pub fn status(self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "{}: want {status}, got {}: {}",
+            self.request, self.status, self.body
+        );
+        self.body
+    }
+
+    /// Asserts 200 and returns `data`.
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        self.status(200)["data"].take()
+    }
+
+    /// Asserts 201 and returns `data`.
+    #[track_caller]
+    pub fn created(self) -> Value {
+        self.status(201)["data"].take()
+    }
+
+    /// Asserts 201 and returns the created object's `id`.
+    #[track_caller]
+    pub fn created_id(self) -> String {
+        let data = self.created();
+        data["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {data}"))
+            .to_owned()
+    }
+
+    /// Asserts the refusal's status and stable code; returns the `error` object (its
+    /// `details`, `message`, ...).
+    #[track_caller]
+    pub fn refused(self, status: u16, code: &str) -> Value {
+        let request = self.request.clone();
+        let mut body = self.status(status);
+        assert_eq!(
+            body["error"]["code"], code,
+            "{request}: want {status} {code}: {body}"
+        );
+        body["error"].take()
+    }
+
+    /// Asserts whether the answer was an idempotent replay; passes it on.
+    #[track_caller]
+    pub fn replay(self, replayed: bool) -> Self {
+        assert_eq!(
+            self.replayed, replayed,
+            "{}: replayed? {}",
+            self.request, self.body
+        );
+        self
+    }
+
+    /// Adds what the test was checking to any failure's message.
+    pub fn note(mut self, note: impl std::fmt::Display) -> Self {
+        self.request = format!("{} ({note})", self.request);
+        self
+    }
+
+    /// (status, whole body), for a test that decides what to expect from the answer.
+    pub fn into_parts(self) -> (u16, Value) {
+        (self.status, self.body)
+    }
+
+    /// The error code, or "" when the answer is no error.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// Plain requests as the holder of a token.
+impl TestServer {
+    /// Sends `body` (if any) to `path` as the holder of `token`, with an `Idempotency-Key`
+    /// when `key` is given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Reply {
+        let request = format!("{method} {path}");
+        let mut req = self.with_token(method, path, token);
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let replayed = res.headers().get("idempotent-replayed").is_some();
+        Reply {
+            status: res.status().as_u16(),
+            body: res.json().await.unwrap_or(Value::Null),
+            replayed,
+            request,
+        }
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Reply {
+        self.send(Method::GET, path, token, None, None).await
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, token, Some(body), None).await
+    }
+
+    /// A POST without a body.
+    pub async fn post_empty(&self, token: &str, path: &str) -> Reply {
+        self.send(Method::POST, path, token, None, None).await
+    }
+
+    pub async fn put_as(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, token, Some(body), None).await
+    }
+
+    pub async fn patch_as(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, token, Some(body), None)
+            .await
+    }
+
+    pub async fn delete_as(&self, token: &str, path: &str) -> Reply {
+        self.send(Method::DELETE, path, token, None, None).await
+    }
+
+    /// A POST with an `Idempotency-Key`.
+    pub async fn post_keyed(&self, token: &str, path: &str, key: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, token, Some(body), Some(key))
+            .await
+    }
+}
+
+/// The wallet and responsible gambling.
+impl TestServer {
+    /// Requests a deposit of `amount` minor units.
+    pub async fn deposit(&self, token: &str, amount: i64) -> Reply {
+        self.deposit_with(token, json!({ "amount": amount })).await
+    }
+
+    pub async fn deposit_with(&self, token: &str, body: Value) -> Reply {
+        self.post_as(token, "/api/v1/wallet/deposits", body).await
+    }
+
+    /// Requests a withdrawal of `amount` minor units.
+    pub async fn withdraw(&self, token: &str, amount: i64) -> Reply {
+        self.post_as(
+            token,
+            "/api/v1/wallet/withdrawals",
+            json!({ "amount": amount }),
+        )
+        .await
+    }
+
+    /// Resolves a pending deposit or withdrawal (`{"status": "completed", ...}`).
+    pub async fn resolve(&self, token: &str, transaction: &str, body: Value) -> Reply {
+        let path = format!("/api/v1/wallet/transactions/{transaction}/resolve");
+        self.post_as(token, &path, body).await
+    }
+
+    pub async fn wallet(&self, token: &str) -> Reply {
+        self.get_as(token, "/api/v1/wallet").await
+    }
+
+    pub async fn transaction(&self, token: &str, id: &str) -> Reply {
+        let path = format!("/api/v1/wallet/transactions/{id}");
+        self.get_as(token, &path).await
+    }
+
+    pub async fn reconciliation(&self, token: &str) -> Reply {
+        self.get_as(token, "/api/v1/wallet/reconciliation").await
+    }
+
+    /// Sets one of the caller's limits (`{"kind", "period", "amount"}`).
+    pub async fn set_limit(&self, token: &str, body: Value) -> Reply {
+        self.put_as(token, "/api/v1/me/limits", body).await
+    }
+
+    /// Takes a break or a self-exclusion (`{"type", "days" | "months"}`).
+    pub async fn take_break(&self, token: &str, body: Value) -> Reply {
+        self.post_as(token, "/api/v1/me/breaks", body).await
+    }
+}
+
+/// The sportsbook: bets, markets and selections.
+impl TestServer {
+    pub async fn place(&self, token: &str, bet: Value) -> Reply {
+        self.post_as(token, "/api/v1/bets", bet).await
+    }
+
+    pub async fn bet(&self, token: &str, id: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/bets/{id}")).await
+    }
+
+    /// Runs `verb` (`suspend`, `reopen`, `settle`, `resettle`, `void`, ...) on a market.
+    pub async fn market_action(
+        &self,
+        token: &str,
+        market: &str,
+        verb: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let path = format!("/api/v1/markets/{market}/{verb}");
+        self.send(Method::POST, &path, token, body, None).await
+    }
+
+    pub async fn settle(&self, token: &str, market: &str, results: Value) -> Reply {
+        self.market_action(token, market, "settle", Some(results))
+            .await
+    }
+
+    pub async fn patch_market(&self, token: &str, market: &str, body: Value) -> Reply {
+        self.patch_as(token, &format!("/api/v1/markets/{market}"), body)
+            .await
+    }
+
+    pub async fn patch_selection(&self, token: &str, selection: &str, body: Value) -> Reply {
+        self.patch_as(token, &format!("/api/v1/selections/{selection}"), body)
+            .await
+    }
+}
+
+/// Workflows and their tasks.
+impl TestServer {
+    /// Creates a workflow from a full body (`{"workflowType", "data", ...}`).
+    pub async fn create_workflow(&self, token: &str, body: Value) -> Reply {
+        self.post_as(token, "/api/v1/workflows", body).await
+    }
+
+    pub async fn workflow(&self, token: &str, id: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/workflows/{id}")).await
+    }
+
+    /// Runs `verb` (`approve`, `reject`, `cancel`, `start`, ...) on a workflow.
+    pub async fn act(&self, token: &str, id: &str, verb: &str, body: Option<Value>) -> Reply {
+        let path = format!("/api/v1/workflows/{id}/{verb}");
+        self.send(Method::POST, &path, token, body, None).await
+    }
+
+    /// Approves a workflow's current step without a body.
+    pub async fn approve(&self, token: &str, id: &str) -> Reply {
+        self.act(token, id, "approve", None).await
+    }
+
+    pub async fn complete_task(&self, token: &str, id: &str, body: Option<Value>) -> Reply {
+        let path = format!("/api/v1/tasks/{id}/complete");
+        self.send(Method::POST, &path, token, body, None).await
+    }
+}
