@@ -12,6 +12,10 @@ use super::graph::{StepDef, StepKind, TimeoutAction, WorkflowGraph};
 use crate::DomainError;
 use crate::sportsbook::odds::{Odds, change_percent, decimal_text};
 
+pub mod effects;
+
+pub use effects::{DomainRow, Effect, Requirement, domain_row, effects, requirements};
+
 /// A definition as seeded: key, descriptive fields, its first version's graph and the JSON
 /// Schema its workflows' data must satisfy.
 #[derive(Debug, Clone, PartialEq)]
