@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use betflow_domain::events::Event;
+use betflow_domain::events::{Address, Event};
 use betflow_engine::Engine;
 use betflow_engine::identity::{Presented, Principal};
 use serde_json::{Value, json};
@@ -65,29 +65,22 @@ impl Realtime {
 }
 
 fn user_room(id: Uuid) -> String {
-    format!("user:{id}")
+    Address::User(id).to_string()
 }
 
 fn workflow_room(id: Uuid) -> String {
-    format!("workflow:{id}")
+    Address::Workflow(id).to_string()
 }
 
 fn role_room(role: &str) -> String {
-    format!("role:{role}")
+    Address::Role(role.to_owned()).to_string()
 }
 
-/// The rooms an event goes to: its workflow's watchers, the workflow's creator, and the
-/// roles it concerns (a task's assignees).
+/// The rooms an event goes to: its addresses, whose string forms are the room names (a
+/// workflow event's are its workflow's watchers, the workflow's creator, and the roles it
+/// concerns, such as a task's assignees).
 fn rooms_for(e: &Event) -> Vec<String> {
-    let mut rooms = Vec::new();
-    if let Some(w) = e.workflow_id {
-        rooms.push(workflow_room(w));
-    }
-    if let Some(u) = e.user_id {
-        rooms.push(user_room(u));
-    }
-    rooms.extend(e.roles.iter().map(|r| role_room(r)));
-    rooms
+    e.to.iter().map(Address::to_string).collect()
 }
 
 fn token_of(v: &Value) -> Option<String> {
@@ -259,7 +252,7 @@ pub fn layer(engine: Arc<Engine>, auth_grace: Duration) -> (SocketIoLayer, Realt
         stats: Arc::new(RealtimeStats::default()),
     };
     let stats = realtime.stats.clone();
-    let mut events = engine.events().subscribe();
+    let mut events = engine.realtime().hub().subscribe();
     tokio::spawn(async move {
         loop {
             let e = match events.recv().await {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use betflow_domain::Page;
 use betflow_domain::audit::AuditEntry;
+use betflow_domain::events::NewEvent;
 use betflow_domain::sportsbook::bets::{Bet, BetFilter, LegResult, SelectionExposure};
 use betflow_domain::sportsbook::catalog::{Event as Fixture, Market, Selection};
 use betflow_domain::sportsbook::limits::ResponsibleGambling;
@@ -47,13 +48,16 @@ pub struct BatchContext {
 }
 
 /// Everything one placed bet writes: the bet and its legs, its `bet_debit` transaction, the
-/// stake held (cash to pending, one customer's own accounts) and its audit row.
+/// stake held (cash to pending, one customer's own accounts), its audit row and the outbox
+/// events that announce it, all in the placement's one statement (or batch).
 #[derive(Debug, Clone)]
 pub struct Placement {
     pub bet: Bet,
     pub debit: MoneyTransaction,
     pub hold: Transfer,
     pub audit: AuditEntry,
+    /// Written to the outbox with the bet, numbered in order; none when the write fails.
+    pub events: Vec<NewEvent>,
 }
 
 /// Placing and settling bets, inside a transaction.
@@ -92,16 +96,11 @@ pub trait BetWrite {
     /// counts against stake and loss limits.
     async fn bet_usage(&mut self, user_id: Uuid, since: DateTime<Utc>) -> Result<(i64, i64)>;
     /// Writes a placed bet: the bet and its legs, its `bet_debit` transaction, the stake held
-    /// (a transfer between one customer's own accounts, with the projection) and its audit
-    /// row, in one statement where the backend allows (PostgreSQL). Fails with
-    /// [`StoreError::InsufficientFunds`](crate::StoreError::InsufficientFunds) if the debit cannot be covered.
-    async fn record_placement(
-        &mut self,
-        bet: &Bet,
-        debit: &MoneyTransaction,
-        hold: &Transfer,
-        audit: &AuditEntry,
-    ) -> Result<()>;
+    /// (a transfer between one customer's own accounts, with the projection), its audit row
+    /// and its outbox events, in one statement where the backend allows (PostgreSQL). Fails
+    /// with [`StoreError::InsufficientFunds`](crate::StoreError::InsufficientFunds) if the
+    /// debit cannot be covered, and then the caller must roll the transaction back.
+    async fn record_placement(&mut self, placement: &Placement) -> Result<()>;
     /// The market's selections, read inside this transaction. A settlement holding the
     /// market's lock reads them here: a read through the pool would wait for a second
     /// connection while the bets queued on that lock hold the others, and a full pool

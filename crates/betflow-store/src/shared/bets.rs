@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use betflow_domain::Page;
-use betflow_domain::audit::AuditEntry;
+use betflow_domain::events::NewEvent;
 use betflow_domain::sportsbook::bets::{
     Bet, BetFilter, BetLeg, BetStatus, BetType, LegResult, SelectionExposure,
 };
 use betflow_domain::sportsbook::catalog::{Event as Fixture, Market, Selection};
-use betflow_domain::sportsbook::wallet::{Transaction as MoneyTransaction, Transfer};
+use betflow_domain::sportsbook::wallet::Transfer;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::audit::{corrupt, micros, part, push_audits_insert, push_page, to_total};
 use super::catalog::{EVENT, EventRow, MARKET, MarketRow, SELECTION, SelectionRow, dec, qualified};
+use super::events::push_events_insert;
 use super::wallet::{
     balances, limits_at, moved_within, push_move_within, push_transactions_insert,
     push_transfers_insert,
@@ -461,27 +462,23 @@ impl BetWrite for BackendTx {
         Ok(qb.build_query_as().fetch_one(&mut *self.tx).await?)
     }
 
-    async fn record_placement(
-        &mut self,
-        bet: &Bet,
-        debit: &MoneyTransaction,
-        hold: &Transfer,
-        audit: &AuditEntry,
-    ) -> Result<()> {
+    async fn record_placement(&mut self, p: &Placement) -> Result<()> {
         // One round trip: on PostgreSQL every insert is a data-modifying CTE of the statement
         // that holds the stake (foreign keys between the parts are checked at its end); on
         // SQLite the same statements go to its thread as one batch.
+        let hold = &p.hold;
         let at = micros(hold.created_at);
         let mut qb = QueryBuilder::<Db>::new(if WRITE_CTE { "WITH b AS (" } else { "" });
-        push_bets_insert(&mut qb, [bet]);
+        push_bets_insert(&mut qb, [&p.bet]);
         qb.push(part("), l AS ("));
-        push_legs_insert(&mut qb, [bet]);
+        push_legs_insert(&mut qb, [&p.bet]);
         qb.push(part("), t AS ("));
-        push_transactions_insert(&mut qb, [debit]);
+        push_transactions_insert(&mut qb, [&p.debit]);
         qb.push(part("), x AS ("));
         push_transfers_insert(&mut qb, std::slice::from_ref(hold));
         qb.push(part("), a AS ("));
-        push_audits_insert(&mut qb, [audit]);
+        push_audits_insert(&mut qb, [&p.audit]);
+        push_events_part(&mut qb, &p.events);
         qb.push(part(") "));
         push_move_within(&mut qb, hold, at);
         let kinds: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self.tx).await?;
@@ -621,6 +618,11 @@ impl BackendTx {
         push_transfers_insert(&mut qb, &transfers);
         qb.push(part("), a AS ("));
         push_audits_insert(&mut qb, placements.iter().map(|p| &p.audit));
+        let events: Vec<NewEvent> = placements
+            .iter()
+            .flat_map(|p| p.events.iter().cloned())
+            .collect();
+        push_events_part(&mut qb, &events);
         qb.push(part(") "));
         qb.push("UPDATE ledger_accounts SET balance = balance + CASE kind WHEN ")
             .push_bind(from)
@@ -689,7 +691,18 @@ pub(super) fn statements<T>(items: &[T], bytes_of: impl Fn(&T) -> usize) -> Vec<
 /// values dominate (the whole bet), each leg adds its row, the rest is about a kilobyte.
 fn placement_bytes(p: &Placement) -> usize {
     let json = |v: &Option<Value>| v.as_ref().map_or(0, json_len);
-    1024 + 192 * p.bet.legs.len() + json(&p.audit.old_values) + json(&p.audit.new_values)
+    let events: usize = p.events.iter().map(|e| 256 + json_len(&e.payload)).sum();
+    1024 + 192 * p.bet.legs.len() + json(&p.audit.old_values) + json(&p.audit.new_values) + events
+}
+
+/// The outbox events of a placement statement, as its next part (after the audit rows), so
+/// they are written exactly when the bets are.
+fn push_events_part(qb: &mut QueryBuilder<Db>, events: &[NewEvent]) {
+    if events.is_empty() {
+        return;
+    }
+    qb.push(part("), e AS ("));
+    push_events_insert(qb, events);
 }
 
 /// The length of `v` as JSON text, without building the text.

@@ -1,7 +1,7 @@
 //! The outbox of domain events, compiled once per backend.
 
 use async_trait::async_trait;
-use betflow_domain::events::{Event, NewEvent};
+use betflow_domain::events::{Address, Event, NewEvent};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -15,17 +15,15 @@ use crate::{Backend, EventRead, EventWrite, Result};
 /// Arbitrary, fixed: the advisory lock that makes PostgreSQL sequencers take turns.
 const SEQUENCER_LOCK: i64 = 0x6265_7466_6c6f_7701;
 
-const COLUMNS: &str =
-    "id, seq, event_type, workflow_id, user_id, roles, payload, created_at FROM outbox_events";
+const COLUMNS: &str = "id, seq, event_type, audience, payload, created_at FROM outbox_events";
 
 #[derive(FromRow)]
 struct EventRow {
     id: Uuid,
     seq: Option<i64>,
     event_type: String,
-    workflow_id: Option<Uuid>,
-    user_id: Option<Uuid>,
-    roles: Json<Vec<String>>,
+    /// The addresses' string forms, in order (migration 0013).
+    audience: Json<Vec<Address>>,
     payload: Json<Value>,
     created_at: DateTime<Utc>,
 }
@@ -36,9 +34,7 @@ impl From<EventRow> for Event {
             id: r.id,
             seq: r.seq.unwrap_or(0),
             event_type: r.event_type,
-            workflow_id: r.workflow_id,
-            roles: r.roles.0,
-            user_id: r.user_id,
+            to: r.audience.0,
             timestamp: r.created_at,
             data: r.payload.0,
         }
@@ -130,8 +126,8 @@ impl EventWrite for BackendTx {
 /// `INSERT INTO outbox_events ... VALUES ...`, appended to `qb`; numbered after `base` when
 /// given (SQLite), else left for the sequencer (PostgreSQL).
 pub(super) fn push_events_insert(qb: &mut QueryBuilder<Db>, events: &[NewEvent]) {
-    const INSERT: &str = "INSERT INTO outbox_events (id, seq, event_type, workflow_id, user_id, \
-        roles, payload, created_at) ";
+    const INSERT: &str =
+        "INSERT INTO outbox_events (id, seq, event_type, audience, payload, created_at) ";
     if BACKEND == Backend::Postgres {
         // seq stays NULL for the sequencer.
         qb.push(INSERT);
@@ -162,9 +158,7 @@ fn push_event_fields<Sep: std::fmt::Display>(
     e: &NewEvent,
 ) {
     v.push_bind(e.event_type.clone())
-        .push_bind(e.workflow_id)
-        .push_bind(e.user_id)
-        .push_bind(Json(e.roles.clone()))
+        .push_bind(Json(e.to.clone()))
         .push_bind(Json(e.payload.clone()))
         .push_bind(micros(e.created_at));
 }

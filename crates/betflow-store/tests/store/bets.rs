@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::common::{event, market, save_fixture, selection, sport, team, user};
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
+use betflow_domain::events::{Address, Event, NewEvent};
 use betflow_domain::identity::Role;
 use betflow_domain::sportsbook::bets::{Bet, BetFilter, BetLeg, BetStatus, BetType};
 use betflow_domain::sportsbook::catalog::{MarketType, Selection};
@@ -24,6 +25,9 @@ betflow_store::conformance!(
     batch_context_reads_each_customers_wallet_in_id_order,
     record_placements_writes_every_bet_and_holds_each_customers_sum,
     an_overdrawing_batch_fails_and_leaves_nothing,
+    placements_write_their_events_with_them_in_order,
+    a_placement_that_cannot_be_covered_writes_no_event,
+    a_deposit_writes_its_events_in_its_transaction_and_a_failed_one_none,
 );
 
 const GBP: &str = "GBP";
@@ -132,7 +136,25 @@ fn placement(user: Uuid, sel: &Selection, event_id: Uuid, stake: i64) -> Placeme
         debit,
         hold,
         audit,
+        events: Vec::new(),
     }
+}
+
+/// `p` carrying two events: to its customer, and to its market's watchers.
+fn announced(mut p: Placement, kind: &str) -> Placement {
+    let (user, market) = (p.bet.user_id, p.bet.legs[0].market_id);
+    p.events = vec![
+        NewEvent::new(kind, json!({"betId": p.bet.id, "n": 1}), now()).to([Address::User(user)]),
+        NewEvent::new(kind, json!({"betId": p.bet.id, "n": 2}), now())
+            .to([Address::Market(market), Address::Topic("bets".into())]),
+    ];
+    p
+}
+
+/// Every event in the outbox, numbered, oldest first.
+async fn outbox(store: &Arc<dyn Store>) -> Vec<Event> {
+    while store.sequence_events(100).await.unwrap() > 0 {}
+    store.events_after(0, 1_000).await.unwrap()
 }
 
 async fn balances(store: &Arc<dyn Store>, user: Uuid) -> (i64, i64) {
@@ -232,9 +254,9 @@ async fn an_overdrawing_batch_fails_and_leaves_nothing(db: TestDb) {
         .event_id;
     // Each bet alone is covered; the second customer's two together are not.
     let batch = vec![
-        placement(users[0], &sel, event_id, 400),
-        placement(users[1], &sel, event_id, 300),
-        placement(users[1], &sel, event_id, 300),
+        announced(placement(users[0], &sel, event_id, 400), "bet.placed"),
+        announced(placement(users[1], &sel, event_id, 300), "bet.placed"),
+        announced(placement(users[1], &sel, event_id, 300), "bet.placed"),
     ];
     let mut tx = db.store.begin().await.unwrap();
     let err = tx.record_placements(&batch).await.unwrap_err();
@@ -248,4 +270,125 @@ async fn an_overdrawing_batch_fails_and_leaves_nothing(db: TestDb) {
     assert_eq!(bets_of(&db.store, users[0]).await, 0);
     assert_eq!(bets_of(&db.store, users[1]).await, 0);
     assert!(db.store.get_bet(batch[0].bet.id).await.unwrap().is_none());
+    assert!(
+        outbox(&db.store).await.is_empty(),
+        "no event of the failed batch"
+    );
+}
+
+/// A placement's events are written by its own statement, after the events of every write
+/// committed before it and in the order the engine gave them, with their addresses.
+async fn placements_write_their_events_with_them_in_order(db: TestDb) {
+    let (users, sel) = setup(&db.store, &[10_000, 10_000]).await;
+    let event_id = db
+        .store
+        .get_market(sel.market_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .event_id;
+    let single = announced(placement(users[0], &sel, event_id, 100), "bet.placed");
+    let mut tx = db.store.begin().await.unwrap();
+    tx.record_placement(&single).await.unwrap();
+    tx.commit().await.unwrap();
+    // A batch of placements, some with events and some without.
+    let batch = vec![
+        announced(placement(users[1], &sel, event_id, 200), "bet.batched"),
+        placement(users[0], &sel, event_id, 300),
+        announced(placement(users[0], &sel, event_id, 400), "bet.batched"),
+    ];
+    let mut tx = db.store.begin().await.unwrap();
+    tx.record_placements(&batch).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let read = outbox(&db.store).await;
+    let want: Vec<&NewEvent> = single
+        .events
+        .iter()
+        .chain(batch.iter().flat_map(|p| &p.events))
+        .collect();
+    assert_eq!(read.len(), 6);
+    for (got, want) in read.iter().zip(&want) {
+        assert_eq!(got.id, want.id);
+        assert_eq!(got.event_type, want.event_type);
+        assert_eq!(got.to, want.to);
+        assert_eq!(got.data, want.payload);
+    }
+    assert!(read.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        read[1].to,
+        [
+            Address::Market(sel.market_id),
+            Address::Topic("bets".into())
+        ]
+    );
+    assert_eq!(balances(&db.store, users[0]).await, (10_000 - 800, 800));
+}
+
+async fn a_placement_that_cannot_be_covered_writes_no_event(db: TestDb) {
+    let (users, sel) = setup(&db.store, &[500]).await;
+    let event_id = db
+        .store
+        .get_market(sel.market_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .event_id;
+    let p = announced(placement(users[0], &sel, event_id, 600), "bet.placed");
+    let mut tx = db.store.begin().await.unwrap();
+    let err = tx.record_placement(&p).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::InsufficientFunds { .. }),
+        "{err:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert!(outbox(&db.store).await.is_empty());
+    assert_eq!(bets_of(&db.store, users[0]).await, 0);
+    // The same placement, covered, writes them.
+    let p = announced(placement(users[0], &sel, event_id, 500), "bet.placed");
+    let mut tx = db.store.begin().await.unwrap();
+    tx.record_placement(&p).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(outbox(&db.store).await.len(), 2);
+}
+
+/// Wallet movements are several writes in one transaction: their events go in with
+/// `insert_events` before the commit, and a movement that fails takes them with it.
+async fn a_deposit_writes_its_events_in_its_transaction_and_a_failed_one_none(db: TestDb) {
+    let (users, _) = setup(&db.store, &[1_000]).await;
+    let user = users[0];
+    let deposited = |n: i64| {
+        NewEvent::new("wallet.deposited", json!({"n": n}), now()).to([Address::User(user)])
+    };
+    let mut tx = db.store.begin().await.unwrap();
+    tx.lock_wallet(user, GBP).await.unwrap();
+    tx.apply_transfers(&deposit_transfers(user, GBP, 250, 0))
+        .await
+        .unwrap();
+    let events = [deposited(1), deposited(2)];
+    tx.insert_events(&events).await.unwrap();
+    tx.commit().await.unwrap();
+    // A withdrawal the customer cannot cover: its event was inserted before the failing
+    // transfer, and goes with the rollback.
+    let mut tx = db.store.begin().await.unwrap();
+    tx.lock_wallet(user, GBP).await.unwrap();
+    tx.insert_events(&[deposited(3)]).await.unwrap();
+    let overdraw = Transfer::new(
+        Account::customer(user, AccountKind::Cash, GBP),
+        Account::house(AccountKind::Clearing, GBP),
+        5_000,
+        TransferKind::Withdrawal,
+    );
+    let err = tx.apply_transfers(&[overdraw]).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::InsufficientFunds { .. }),
+        "{err:?}"
+    );
+    tx.rollback().await.unwrap();
+
+    let read = outbox(&db.store).await;
+    let ids: Vec<Uuid> = read.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [events[0].id, events[1].id]);
+    assert_eq!(read[0].to, [Address::User(user)]);
+    assert_eq!(balances(&db.store, user).await, (1_250, 0));
 }

@@ -2,7 +2,7 @@
 
 use betflow_domain::PageRequest;
 use betflow_domain::audit::{AuditAction, AuditEntry, AuditQuery};
-use betflow_domain::events::NewEvent;
+use betflow_domain::events::{Address, NewEvent};
 use betflow_domain::jobs::NewJob;
 use betflow_domain::time::now;
 use betflow_domain::workflow::graph::StepKind;
@@ -473,13 +473,12 @@ async fn transitions_of_several_workflows_share_statements(db: TestDb) {
             data: Some(json!({"note": big})),
             created_at: t,
         }]);
-        let mut e = NewEvent::new(
+        let e = NewEvent::new(
             "workflow.step_approved",
             json!({"id": w.id, "note": big}),
             t,
         );
-        e.workflow_id = Some(w.id);
-        outbox.push(vec![e]);
+        outbox.push(vec![e.to([Address::Workflow(w.id)])]);
         audits.push(AuditEntry {
             id: Uuid::now_v7(),
             table_name: "workflow_instances".into(),
