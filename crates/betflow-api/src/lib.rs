@@ -30,7 +30,6 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use betflow_engine::Engine;
@@ -147,13 +146,14 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
+// Every resource module under `routes` exposes its own router with its OpenAPI paths
+// (`router()`, and `public_router()` for the operations anyone may call); they are merged here
+// and nowhere else, into groups that share one guard: the open system routes, the public
+// groups each limited per client IP by its own rule, and everything else authenticated.
+
 /// Routes anyone may call: service endpoints.
 fn system_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(routes::system::root))
-        .routes(routes!(routes::system::health))
-        .routes(routes!(routes::system::ready))
-        .routes(routes!(routes::system::metrics))
+    routes::system::router()
 }
 
 /// Public `/api/v1` routes, each group limited per client IP by its own rule.
@@ -165,150 +165,36 @@ fn public_routes() -> OpenApiRouter<AppState> {
 
 /// Login and refresh: the password-guessing budget.
 fn login_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(routes::auth::login))
-        .routes(routes!(routes::auth::refresh))
+    routes::auth::public_router()
 }
 
 fn registration_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(routes::customers::register))
+    routes::customers::public_router()
 }
 
 /// The payment provider's signed callbacks.
 fn callback_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(routes::wallet::provider_callback))
+    routes::wallet::public_router()
 }
 
 /// Everything else under `/api/v1`: authenticated and limited per caller.
 fn protected_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(routes::auth::logout))
-        .routes(routes!(routes::auth::me))
-        .routes(routes!(routes::users::list, routes::users::create))
-        .routes(routes!(routes::users::get, routes::users::update))
-        .routes(routes!(routes::users::unlock))
-        .routes(routes!(routes::users::change_password))
-        .routes(routes!(routes::api_keys::create, routes::api_keys::list))
-        .routes(routes!(routes::api_keys::revoke))
-        .routes(routes!(routes::audit::list))
-        .routes(routes!(routes::workflows::create, routes::workflows::list))
-        .routes(routes!(
-            routes::workflows::get,
-            routes::workflows::update,
-            routes::workflows::delete
-        ))
-        .routes(routes!(routes::workflows::audit))
-        .routes(routes!(routes::workflows::bulk_approve))
-        .routes(routes!(routes::export::export))
-        .routes(routes!(routes::analytics::analytics))
-        .routes(routes!(routes::analytics::stats))
-        .routes(routes!(
-            routes::definitions::list,
-            routes::definitions::create
-        ))
-        .routes(routes!(routes::definitions::get))
-        .routes(routes!(
-            routes::definitions::publish,
-            routes::definitions::versions
-        ))
-        .routes(routes!(routes::definitions::duplicate))
-        .routes(routes!(routes::definitions::export))
-        .routes(routes!(routes::tasks::list))
-        .routes(routes!(routes::tasks::complete))
-        .routes(routes!(routes::workflows::start))
-        .routes(routes!(routes::workflows::approve))
-        .routes(routes!(routes::workflows::reject))
-        .routes(routes!(routes::workflows::cancel))
-        .routes(routes!(routes::workflows::status))
-        .routes(routes!(routes::workflows::history))
-        .routes(routes!(routes::events::stream))
-        .routes(routes!(routes::events::stats))
-        .routes(routes!(routes::webhooks::create, routes::webhooks::list))
-        .routes(routes!(
-            routes::webhooks::get,
-            routes::webhooks::update,
-            routes::webhooks::delete
-        ))
-        .routes(routes!(routes::webhooks::rotate_secret))
-        .routes(routes!(routes::webhooks::test))
-        .routes(routes!(routes::webhooks::deliveries))
-        .routes(routes!(routes::webhooks::retry))
-        .routes(routes!(routes::webhooks::recover))
-        .routes(routes!(
-            routes::catalog::list_sports,
-            routes::catalog::create_sport
-        ))
-        .routes(routes!(
-            routes::catalog::get_sport,
-            routes::catalog::update_sport,
-            routes::catalog::delete_sport
-        ))
-        .routes(routes!(routes::catalog::sport_events))
-        .routes(routes!(
-            routes::catalog::list_leagues,
-            routes::catalog::create_league
-        ))
-        .routes(routes!(
-            routes::catalog::get_league,
-            routes::catalog::update_league,
-            routes::catalog::delete_league
-        ))
-        .routes(routes!(
-            routes::catalog::list_teams,
-            routes::catalog::create_team
-        ))
-        .routes(routes!(
-            routes::catalog::get_team,
-            routes::catalog::update_team,
-            routes::catalog::delete_team
-        ))
-        .routes(routes!(
-            routes::catalog::list_events,
-            routes::catalog::create_event
-        ))
-        .routes(routes!(
-            routes::catalog::get_event,
-            routes::catalog::update_event
-        ))
-        .routes(routes!(routes::catalog::create_market))
-        .routes(routes!(
-            routes::catalog::get_market,
-            routes::catalog::update_market,
-            routes::catalog::delete_market
-        ))
-        .routes(routes!(routes::catalog::suspend_market))
-        .routes(routes!(routes::catalog::reopen_market))
-        .routes(routes!(routes::catalog::create_selection))
-        .routes(routes!(
-            routes::catalog::get_selection,
-            routes::catalog::update_selection,
-            routes::catalog::delete_selection
-        ))
-        .routes(routes!(routes::catalog::prices))
-        .routes(routes!(routes::customers::me))
-        .routes(routes!(routes::customers::update_preferences))
-        .routes(routes!(routes::wallet::get_wallet))
-        .routes(routes!(routes::wallet::deposit))
-        .routes(routes!(routes::wallet::withdraw))
-        .routes(routes!(routes::wallet::transactions))
-        .routes(routes!(routes::wallet::transaction))
-        .routes(routes!(routes::wallet::resolve))
-        .routes(routes!(
-            routes::wallet::add_payment_method,
-            routes::wallet::payment_methods
-        ))
-        .routes(routes!(routes::wallet::reconciliation))
-        .routes(routes!(routes::wallet::limits, routes::wallet::set_limit))
-        .routes(routes!(routes::wallet::take_break))
-        .routes(routes!(routes::wallet::set_verification))
-        .routes(routes!(routes::wallet::request_verification))
-        .routes(routes!(routes::bets::place, routes::bets::list))
-        .routes(routes!(routes::bets::get))
-        .routes(routes!(routes::bets::settle))
-        .routes(routes!(routes::bets::resettle))
-        .routes(routes!(routes::bets::void))
-        .routes(routes!(routes::bets::market_exposure))
-        .routes(routes!(routes::bets::selection_exposure))
+        .merge(routes::auth::router())
+        .merge(routes::users::router())
+        .merge(routes::api_keys::router())
+        .merge(routes::audit::router())
+        .merge(routes::workflows::router())
+        .merge(routes::export::router())
+        .merge(routes::analytics::router())
+        .merge(routes::definitions::router())
+        .merge(routes::tasks::router())
+        .merge(routes::events::router())
+        .merge(routes::webhooks::router())
+        .merge(routes::catalog::router())
+        .merge(routes::customers::router())
+        .merge(routes::wallet::router())
+        .merge(routes::bets::router())
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.

@@ -215,3 +215,10 @@ pub async fn stats(
         timestamp: betflow_domain::time::now(),
     }))
 }
+
+/// The analytics routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(analytics))
+        .routes(utoipa_axum::routes!(stats))
+}

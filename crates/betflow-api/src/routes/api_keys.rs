@@ -162,6 +162,13 @@ pub async fn revoke(
     Ok(ApiResponse::ok(key.into()).message("API key revoked"))
 }
 
+/// The API key routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(create, list))
+        .routes(utoipa_axum::routes!(revoke))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,3 +131,8 @@ pub async fn list(
         AuditEntryDto::from,
     )))
 }
+
+/// The audit trail routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(list))
+}

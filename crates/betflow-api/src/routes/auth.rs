@@ -130,3 +130,17 @@ pub async fn me(
     let user = state.engine.identity().get_user(principal.user_id).await?;
     Ok(ApiResponse::ok(user.into()))
 }
+
+/// Login and refresh, open to anyone (the password-guessing budget is per client IP).
+pub(crate) fn public_router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(login))
+        .routes(utoipa_axum::routes!(refresh))
+}
+
+/// The authenticated session routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(logout))
+        .routes(utoipa_axum::routes!(me))
+}

@@ -648,3 +648,15 @@ pub async fn selection_exposure(
             .into(),
     ))
 }
+
+/// The bet routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(place, list))
+        .routes(utoipa_axum::routes!(get))
+        .routes(utoipa_axum::routes!(settle))
+        .routes(utoipa_axum::routes!(resettle))
+        .routes(utoipa_axum::routes!(void))
+        .routes(utoipa_axum::routes!(market_exposure))
+        .routes(utoipa_axum::routes!(selection_exposure))
+}

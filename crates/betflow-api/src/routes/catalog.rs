@@ -778,3 +778,36 @@ pub async fn prices(
         PriceChangeDto::from,
     )))
 }
+
+/// The catalog routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(list_sports, create_sport))
+        .routes(utoipa_axum::routes!(get_sport, update_sport, delete_sport))
+        .routes(utoipa_axum::routes!(sport_events))
+        .routes(utoipa_axum::routes!(list_leagues, create_league))
+        .routes(utoipa_axum::routes!(
+            get_league,
+            update_league,
+            delete_league
+        ))
+        .routes(utoipa_axum::routes!(list_teams, create_team))
+        .routes(utoipa_axum::routes!(get_team, update_team, delete_team))
+        .routes(utoipa_axum::routes!(list_events, create_event))
+        .routes(utoipa_axum::routes!(get_event, update_event))
+        .routes(utoipa_axum::routes!(create_market))
+        .routes(utoipa_axum::routes!(
+            get_market,
+            update_market,
+            delete_market
+        ))
+        .routes(utoipa_axum::routes!(suspend_market))
+        .routes(utoipa_axum::routes!(reopen_market))
+        .routes(utoipa_axum::routes!(create_selection))
+        .routes(utoipa_axum::routes!(
+            get_selection,
+            update_selection,
+            delete_selection
+        ))
+        .routes(utoipa_axum::routes!(prices))
+}

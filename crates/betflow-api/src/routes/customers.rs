@@ -4,7 +4,7 @@
 use axum::extract::State;
 use betflow_domain::sportsbook::customers::{Preferences, Profile, VerificationStatus};
 use betflow_domain::sportsbook::odds::OddsFormat;
-use betflow_engine::identity::NewCustomer;
+use betflow_engine::customers::NewCustomer;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -187,8 +187,8 @@ pub async fn register(
 ) -> Result<ApiResponse<CustomerResponse>, ApiError> {
     let (user, profile, prefs) = state
         .engine
-        .identity()
-        .register_customer(
+        .customers()
+        .register(
             NewCustomer {
                 username: body.username,
                 email: body.email,
@@ -225,7 +225,7 @@ pub async fn me(
 ) -> Result<ApiResponse<CustomerResponse>, ApiError> {
     let identity = state.engine.identity();
     let user = identity.get_user(principal.user_id).await?;
-    let (profile, preferences) = identity.customer(principal.user_id).await?;
+    let (profile, preferences) = state.engine.customers().get(principal.user_id).await?;
     Ok(ApiResponse::ok(CustomerResponse {
         user: user.into(),
         profile: profile.map(ProfileDto::from),
@@ -345,8 +345,20 @@ pub async fn update_preferences(
     let body: PreferencesPatch = typed(body)?;
     let prefs = state
         .engine
-        .identity()
+        .customers()
         .update_preferences(principal.user_id, &as_patch(&body)?, &actor)
         .await?;
     Ok(ApiResponse::ok(prefs.into()))
+}
+
+/// Registration, open to anyone (limited per client IP by its own rule).
+pub(crate) fn public_router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(register))
+}
+
+/// The customer routes for the signed-in customer, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(me))
+        .routes(utoipa_axum::routes!(update_preferences))
 }

@@ -740,6 +740,16 @@ pub async fn export(
     }))
 }
 
+/// The workflow definition routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(list, create))
+        .routes(utoipa_axum::routes!(get))
+        .routes(utoipa_axum::routes!(publish, versions))
+        .routes(utoipa_axum::routes!(duplicate))
+        .routes(utoipa_axum::routes!(export))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use betflow_domain::DomainError;
-use betflow_domain::events::{Event, matches, valid_pattern};
+use betflow_domain::events::{Address, Event, matches, valid_pattern};
 use betflow_engine::Engine;
 use betflow_engine::identity::Principal;
 use futures::Stream;
@@ -60,8 +60,10 @@ struct Filter {
 impl Filter {
     fn wants(&self, e: &Event) -> bool {
         (self.types.is_empty() || self.types.iter().any(|p| matches(p, &e.event_type)))
-            && self.workflow_id.is_none_or(|w| e.workflow_id == Some(w))
-            && Engine::may_see(&self.principal, e)
+            && self
+                .workflow_id
+                .is_none_or(|w| e.is_for(&Address::Workflow(w)))
+            && betflow_engine::realtime::Realtime::may_see(&self.principal, e)
     }
 }
 
@@ -100,7 +102,12 @@ fn events(st: Stream_) -> impl Stream<Item = Result<SseEvent, Infallible>> {
                 return Some((Ok(sse(&e)), st));
             }
             if st.replaying {
-                let page = match st.engine.events_after(st.last, REPLAY_PAGE).await {
+                let page = match st
+                    .engine
+                    .realtime()
+                    .events_after(st.last, REPLAY_PAGE)
+                    .await
+                {
                     Ok(page) => page,
                     Err(e) => {
                         tracing::warn!(error = %e, "event stream replay failed; closing it");
@@ -180,10 +187,10 @@ pub async fn stream(
     }
     let resume = last_event_id(&headers, q.last_event_id)?;
     // Subscribe before reading the outbox so nothing falls between the two.
-    let live = state.engine.events().subscribe();
+    let live = state.engine.realtime().hub().subscribe();
     let last = match resume {
         Some(seq) => seq,
-        None => state.engine.last_event_seq().await?,
+        None => state.engine.realtime().last_event_seq().await?,
     };
     let st = Stream_ {
         engine: state.engine.clone(),
@@ -240,9 +247,16 @@ pub async fn stats(
         authenticated_connections: authenticated,
         rooms: rt.rooms().await,
         sse_streams: rt.stats.sse_streams.load(Ordering::Relaxed),
-        events_published: state.engine.events().published(),
+        events_published: state.engine.realtime().hub().published(),
         events_delivered: socket + sse,
         socket_deliveries: socket,
         sse_deliveries: sse,
     }))
+}
+
+/// The real-time routes (the event stream and its statistics), with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(stream))
+        .routes(utoipa_axum::routes!(stats))
 }

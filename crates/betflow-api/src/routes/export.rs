@@ -231,3 +231,8 @@ pub async fn export(
     )
         .into_response())
 }
+
+/// The export route, with its OpenAPI path.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(export))
+}

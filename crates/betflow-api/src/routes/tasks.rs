@@ -117,3 +117,10 @@ pub async fn complete(
         .await?;
     Ok(ApiResponse::ok(view.into()).message("Task completed"))
 }
+
+/// The task inbox routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(list))
+        .routes(utoipa_axum::routes!(complete))
+}

@@ -199,3 +199,12 @@ pub async fn change_password(
         .await?;
     Ok(ApiResponse::ok(NoData).message("Password changed"))
 }
+
+/// The user administration routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(list, create))
+        .routes(utoipa_axum::routes!(get, update))
+        .routes(utoipa_axum::routes!(unlock))
+        .routes(utoipa_axum::routes!(change_password))
+}

@@ -548,3 +548,25 @@ pub async fn request_verification(
             .into(),
     ))
 }
+
+/// The payment provider's signed callbacks, open to anyone (limited per client IP by their own rule).
+pub(crate) fn public_router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(provider_callback))
+}
+
+/// The wallet routes for the signed-in customer and the cashier, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(get_wallet))
+        .routes(utoipa_axum::routes!(deposit))
+        .routes(utoipa_axum::routes!(withdraw))
+        .routes(utoipa_axum::routes!(transactions))
+        .routes(utoipa_axum::routes!(transaction))
+        .routes(utoipa_axum::routes!(resolve))
+        .routes(utoipa_axum::routes!(add_payment_method, payment_methods))
+        .routes(utoipa_axum::routes!(reconciliation))
+        .routes(utoipa_axum::routes!(limits, set_limit))
+        .routes(utoipa_axum::routes!(take_break))
+        .routes(utoipa_axum::routes!(set_verification))
+        .routes(utoipa_axum::routes!(request_verification))
+}

@@ -305,7 +305,8 @@ pub async fn create(
 ) -> Result<ApiResponse<WebhookWithSecret>, ApiError> {
     let w = state
         .engine
-        .create_webhook(
+        .webhooks()
+        .create(
             &principal,
             NewWebhook {
                 name: body.name,
@@ -339,7 +340,7 @@ pub async fn list(
     ApiQuery(paging): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<WebhookResponse>>, ApiError> {
     let page = paging.request()?;
-    let hooks = state.engine.webhooks().await?;
+    let hooks = state.engine.webhooks().list().await?;
     Ok(ApiResponse::ok(ListData::from_all(
         hooks,
         page,
@@ -355,7 +356,9 @@ pub async fn get(
     _auth: Authorized<Manage>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<WebhookResponse>, ApiError> {
-    Ok(ApiResponse::ok(state.engine.webhook(id).await?.into()))
+    Ok(ApiResponse::ok(
+        state.engine.webhooks().get(id).await?.into(),
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = TAG, summary = "Change a webhook",
@@ -379,7 +382,7 @@ pub async fn update(
         rate_limit: body.rate_limit,
         retry_attempts: body.retry_attempts,
     };
-    let w = state.engine.update_webhook(id, changes, &actor).await?;
+    let w = state.engine.webhooks().update(id, changes, &actor).await?;
     Ok(ApiResponse::ok(w.into()).message("Webhook updated"))
 }
 
@@ -393,7 +396,7 @@ pub async fn delete(
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<Deleted>, ApiError> {
-    state.engine.delete_webhook(id, &actor).await?;
+    state.engine.webhooks().delete(id, &actor).await?;
     Ok(ApiResponse::ok(Deleted { id }).message("Webhook deleted"))
 }
 
@@ -410,7 +413,7 @@ pub async fn rotate_secret(
     ClientInfo(actor): ClientInfo,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<WebhookWithSecret>, ApiError> {
-    let w = state.engine.rotate_webhook_secret(id, &actor).await?;
+    let w = state.engine.webhooks().rotate_secret(id, &actor).await?;
     Ok(ApiResponse::ok(WebhookWithSecret {
         secret: w.secret.clone(),
         webhook: w.into(),
@@ -431,7 +434,7 @@ pub async fn test(
     ApiPath(id): ApiPath<Uuid>,
     _body: OptionalJson<serde_json::Value>,
 ) -> Result<ApiResponse<DeliveryResponse>, ApiError> {
-    let d = state.engine.test_webhook(id).await?;
+    let d = state.engine.webhooks().test(id).await?;
     Ok(ApiResponse::ok(d.into()))
 }
 
@@ -451,7 +454,7 @@ pub async fn deliveries(
 ) -> Result<ApiResponse<ListData<DeliveryResponse>>, ApiError> {
     let status = q.status.map(DeliveryStatus::from);
     let page = paging.request()?;
-    let page = state.engine.deliveries(id, status, page).await?;
+    let page = state.engine.webhooks().deliveries(id, status, page).await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
         DeliveryResponse::from,
@@ -470,7 +473,7 @@ pub async fn retry(
     ApiPath(id): ApiPath<Uuid>,
     _body: OptionalJson<serde_json::Value>,
 ) -> Result<ApiResponse<DeliveryResponse>, ApiError> {
-    let d = state.engine.retry_delivery(id).await?;
+    let d = state.engine.webhooks().retry_delivery(id).await?;
     Ok(ApiResponse::ok(d.into()).message("Delivery queued"))
 }
 
@@ -488,7 +491,20 @@ pub async fn recover(
 ) -> Result<ApiResponse<RecoverResponse>, ApiError> {
     let recovered = state
         .engine
-        .recover_webhook(id, body.since, body.until)
+        .webhooks()
+        .recover(id, body.since, body.until)
         .await?;
     Ok(ApiResponse::ok(RecoverResponse { recovered }))
+}
+
+/// The webhook routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(create, list))
+        .routes(utoipa_axum::routes!(get, update, delete))
+        .routes(utoipa_axum::routes!(rotate_secret))
+        .routes(utoipa_axum::routes!(test))
+        .routes(utoipa_axum::routes!(deliveries))
+        .routes(utoipa_axum::routes!(retry))
+        .routes(utoipa_axum::routes!(recover))
 }

@@ -1116,3 +1116,18 @@ pub async fn bulk_approve(
     })
     .message(message))
 }
+
+/// The workflow instance routes, with their OpenAPI paths.
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(create, list))
+        .routes(utoipa_axum::routes!(get, update, delete))
+        .routes(utoipa_axum::routes!(audit))
+        .routes(utoipa_axum::routes!(bulk_approve))
+        .routes(utoipa_axum::routes!(start))
+        .routes(utoipa_axum::routes!(approve))
+        .routes(utoipa_axum::routes!(reject))
+        .routes(utoipa_axum::routes!(cancel))
+        .routes(utoipa_axum::routes!(status))
+        .routes(utoipa_axum::routes!(history))
+}

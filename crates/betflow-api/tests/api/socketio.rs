@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 betflow_store::conformance!(
     sockets_get_the_events_they_may_read,
+    roles_hear_of_their_tasks_and_nothing_else,
     authentication_by_event_and_its_failures,
 );
 
@@ -248,6 +249,28 @@ async fn sockets_get_the_events_they_may_read(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+}
+
+/// A role's room: a step's assignees hear of its task, once, and of nothing else about a
+/// workflow they neither created nor watch (its `role:` address, beside the workflow's and
+/// the creator's).
+async fn roles_hear_of_their_tasks_and_nothing_else(db: TestDb) {
+    let s = spawn(db).await;
+    let _relay = s.relay();
+    let admin = s.admin_token().await;
+    let (_, author) = s.user_token(&admin, "author", "content_team").await;
+    let (_, manager) = s.user_token(&admin, "boss", "content_manager").await;
+    let (_, checker) = s.user_token(&admin, "checker", "compliance_officer").await;
+    let mut sock = Socket::connect(&s, Some(json!({"token": checker}))).await;
+    assert_eq!(sock.event(WAIT).await.0, "authenticated");
+    let id = create(&s, &author).await;
+    approve(&s, &manager, &id).await;
+    let (name, args) = sock.event(WAIT).await;
+    assert_eq!(name, "task.created", "{args:?}");
+    assert_eq!(args[0]["workflowId"], id.as_str());
+    assert_eq!(args[0]["stepId"], "compliance_check");
+    assert_eq!(args[1]["type"], "task.created");
+    sock.quiet(Duration::from_millis(300)).await;
 }
 
 async fn authentication_by_event_and_its_failures(db: TestDb) {
