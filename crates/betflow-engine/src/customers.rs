@@ -149,6 +149,7 @@ impl Customers {
     }
 
     /// Changes preferences by merge patch; users without any get the defaults first.
+    #[tracing::instrument(name = "customers.update_preferences", skip_all, fields(user_id = %user_id))]
     pub async fn update_preferences(
         &self,
         user_id: Uuid,

@@ -14,6 +14,7 @@ use crate::EngineError;
 impl Identity {
     /// Creates a key for `owner`. It may carry only permissions the owner holds; the secret
     /// is returned here and never again.
+    #[tracing::instrument(name = "identity.create_api_key", skip_all, fields(owner_id = %owner_id))]
     pub async fn create_api_key(
         &self,
         owner_id: Uuid,
@@ -91,6 +92,7 @@ impl Identity {
 
     /// Revokes a key. With `owner` set, only that user's keys are visible (others are
     /// reported as not found, so key ids cannot be probed).
+    #[tracing::instrument(name = "identity.revoke_api_key", skip_all, fields(key_id = %id))]
     pub async fn revoke_api_key(
         &self,
         id: Uuid,

@@ -182,6 +182,7 @@ impl Identity {
 
     /// Exchanges a refresh token for new tokens. A token presented a second time means it was
     /// stolen (or the client is confused): the whole session is revoked.
+    #[tracing::instrument(name = "identity.refresh", skip_all)]
     pub async fn refresh(&self, refresh_token: &str, actor: &Actor) -> Result<Tokens, EngineError> {
         let invalid = || EngineError::Unauthenticated(AuthFailure::InvalidToken);
         if refresh_token.is_empty() || refresh_token.len() > 128 {
@@ -229,6 +230,7 @@ impl Identity {
     }
 
     /// Ends the caller's login session (every token of it).
+    #[tracing::instrument(name = "identity.logout", skip_all, fields(user_id = %principal.user_id))]
     pub async fn logout(&self, principal: &Principal, actor: &Actor) -> Result<(), EngineError> {
         let Credential::Session(family) = principal.credential else {
             return Err(DomainError::invalid(

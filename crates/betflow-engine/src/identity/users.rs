@@ -23,6 +23,7 @@ impl Identity {
         Ok(self.store.list_users(page).await?)
     }
 
+    #[tracing::instrument(name = "identity.create_user", skip_all)]
     pub async fn create_user(&self, new: NewUser, actor: &Actor) -> Result<User, EngineError> {
         let (username, email) =
             identity::validate_new_user(&new.username, &new.email, &new.password)?;
@@ -62,6 +63,7 @@ impl Identity {
     ///
     /// Never the caller's own account (403): one that could would grant itself permissions,
     /// or suspend or demote the last administrator and lock everyone out.
+    #[tracing::instrument(name = "identity.update_user", skip_all, fields(user_id = %id))]
     pub async fn update_user(
         &self,
         id: Uuid,
@@ -120,6 +122,7 @@ impl Identity {
         Ok(user)
     }
 
+    #[tracing::instrument(name = "identity.unlock_user", skip_all, fields(user_id = %id))]
     pub async fn unlock_user(&self, id: Uuid, actor: &Actor) -> Result<User, EngineError> {
         let mut tx = self.store.begin().await?;
         let mut user = tx
@@ -146,6 +149,7 @@ impl Identity {
         Ok(user)
     }
 
+    #[tracing::instrument(name = "identity.change_password", skip_all, fields(user_id = %principal.user_id))]
     pub async fn change_password(
         &self,
         principal: &Principal,

@@ -20,6 +20,7 @@ use crate::ratelimit::Rule;
 impl Webhooks {
     /// Sends a `ping` event to the endpoint now and returns the delivery with its attempt.
     /// A failed ping is retried like any delivery.
+    #[tracing::instrument(name = "webhooks.test", skip_all, fields(webhook_id = %id))]
     pub async fn test(&self, id: Uuid) -> Result<DeliveryView, EngineError> {
         let w = self.get(id).await?;
         let t = now();
@@ -79,6 +80,7 @@ impl Webhooks {
 
     /// Queues a delivery again at once, whatever its state (a receiver may have lost a
     /// delivery it acknowledged).
+    #[tracing::instrument(name = "webhooks.retry_delivery", skip_all, fields(delivery_id = %id))]
     pub async fn retry_delivery(&self, id: Uuid) -> Result<DeliveryView, EngineError> {
         let mut d = self
             .store
@@ -90,6 +92,7 @@ impl Webhooks {
     }
 
     /// Queues again the failed deliveries of an endpoint created in `[since, until)`.
+    #[tracing::instrument(name = "webhooks.recover", skip_all, fields(webhook_id = %id))]
     pub async fn recover(
         &self,
         id: Uuid,
@@ -186,7 +189,7 @@ impl Webhooks {
         self.attempt_delivery(job.delivery_id, at, false).await
     }
 
-    #[tracing::instrument(name = "webhook.deliver", skip(self, at), fields(delivery = %id))]
+    #[tracing::instrument(name = "webhooks.deliver", skip_all, fields(delivery_id = %id, forced))]
     async fn attempt_delivery(
         &self,
         id: Uuid,

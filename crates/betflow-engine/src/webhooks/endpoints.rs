@@ -11,6 +11,7 @@ use crate::EngineError;
 use crate::identity::Principal;
 
 impl Webhooks {
+    #[tracing::instrument(name = "webhooks.create", skip_all)]
     pub async fn create(
         &self,
         principal: &Principal,
@@ -68,6 +69,7 @@ impl Webhooks {
             .ok_or_else(|| not_found(id))
     }
 
+    #[tracing::instrument(name = "webhooks.update", skip_all, fields(webhook_id = %id))]
     pub async fn update(
         &self,
         id: Uuid,
@@ -93,6 +95,7 @@ impl Webhooks {
         Ok(w)
     }
 
+    #[tracing::instrument(name = "webhooks.delete", skip_all, fields(webhook_id = %id))]
     pub async fn delete(&self, id: Uuid, actor: &Actor) -> Result<(), EngineError> {
         let w = self.get(id).await?;
         let mut tx = self.store.begin().await?;
@@ -107,6 +110,7 @@ impl Webhooks {
     }
 
     /// A new secret; the old one keeps signing (a second signature) for the grace period.
+    #[tracing::instrument(name = "webhooks.rotate_secret", skip_all, fields(webhook_id = %id))]
     pub async fn rotate_secret(&self, id: Uuid, actor: &Actor) -> Result<Webhook, EngineError> {
         let mut w = self.get(id).await?;
         let t = now();
