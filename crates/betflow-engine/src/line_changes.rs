@@ -8,6 +8,7 @@ use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::jobs::ApplyOddsChange;
 use betflow_domain::sportsbook::catalog::{PriceChange, Selection};
 use betflow_domain::sportsbook::odds::Odds;
+use betflow_domain::workflow::seeded::effects::LINE_CHANGE_APPROVAL;
 use betflow_domain::workflow::status::Priority;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -95,7 +96,7 @@ impl Engine {
             .create(
                 principal,
                 NewWorkflow {
-                    workflow_type: "line_change_approval".into(),
+                    workflow_type: LINE_CHANGE_APPROVAL.into(),
                     data: json!({
                         "lineId": id.to_string(),
                         "selectionId": id,
