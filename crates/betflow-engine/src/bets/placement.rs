@@ -58,6 +58,7 @@ impl Work for Placer {
 
 impl Placer {
     /// Decides and writes one batch; one outcome per request, in order.
+    #[tracing::instrument(skip_all, fields(bets = batch.len()))]
     async fn place_batch(&self, batch: &[Request]) -> Vec<Outcome<Placed>> {
         let alone = || batch.iter().map(|_| Outcome::Alone).collect();
         let Ok(mut tx) = self.store.begin().await else {
