@@ -55,3 +55,24 @@ impl std::fmt::Debug for EngineConfig {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings may be logged at start; the secrets in them never are.
+    #[test]
+    fn debug_output_redacts_the_secrets() {
+        let config = EngineConfig {
+            identity: IdentityConfig::new(b"jwt-signing-secret-value".to_vec()),
+            payments_secret: Some("payments-secret-value".into()),
+            ..Default::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("secret-value"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("access_ttl"),
+            "{shown}"
+        );
+    }
+}
