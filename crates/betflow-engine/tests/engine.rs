@@ -3,15 +3,26 @@
 use std::time::Duration;
 
 use betflow_domain::audit::{AuditQuery, Severity, SystemEvent, SystemEventQuery};
-use betflow_engine::Engine;
 use betflow_engine::identity::IdentityConfig;
+use betflow_engine::{Engine, EngineConfig};
 use betflow_store::redis::RedisHandle;
 use betflow_store::testing::{self, TestDb};
 use std::sync::Arc;
 
 fn make_engine(store: Arc<dyn betflow_store::Store>, redis: Option<Arc<RedisHandle>>) -> Engine {
-    let config = IdentityConfig::new(b"engine-test-secret-0123456789abcdef".to_vec());
-    Engine::new(store, redis, &config).unwrap()
+    make_engine_with(store, redis, EngineConfig::default())
+}
+
+fn make_engine_with(
+    store: Arc<dyn betflow_store::Store>,
+    redis: Option<Arc<RedisHandle>>,
+    config: EngineConfig,
+) -> Engine {
+    let config = EngineConfig {
+        identity: IdentityConfig::new(b"engine-test-secret-0123456789abcdef".to_vec()),
+        ..config
+    };
+    Engine::new(store, redis, config).unwrap()
 }
 
 betflow_store::conformance!(
@@ -25,11 +36,17 @@ betflow_store::conformance!(
 /// system events forever when told so.
 async fn history_past_its_retention_is_pruned(db: TestDb) {
     use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
-    let engine =
-        make_engine(db.store.clone(), None).with_retention(betflow_engine::jobs::Retention {
-            system_events: None,
+    let engine = make_engine_with(
+        db.store.clone(),
+        None,
+        EngineConfig {
+            retention: betflow_engine::jobs::Retention {
+                system_events: None,
+                ..Default::default()
+            },
             ..Default::default()
-        });
+        },
+    );
     let now = betflow_domain::time::now();
     let mut tx = db.store.begin().await.unwrap();
     for days in [800, 366, 30] {
@@ -741,7 +758,14 @@ mod timers {
         use betflow_domain::workflow::seeded::{RiskLevel, RiskThresholds};
         let level = |s: &str| RiskThresholds::parse_level(s).unwrap();
         let strict = RiskThresholds::new(level("1:10"), level("2:20"), level("3:30")).unwrap();
-        let engine = super::make_engine(db.store.clone(), None).with_risk_thresholds(strict);
+        let engine = super::make_engine_with(
+            db.store.clone(),
+            None,
+            betflow_engine::EngineConfig {
+                risk: strict,
+                ..Default::default()
+            },
+        );
         engine.workflows().ensure_seeded().await.unwrap();
         let id = start(
             &engine,
@@ -756,7 +780,7 @@ mod timers {
 
     async fn transitions_write_the_seed_events(db: TestDb) {
         let engine = super::make_engine(db.store.clone(), None);
-        let mut live = engine.events().subscribe();
+        let mut live = engine.realtime().hub().subscribe();
         let escalating = flow(
             &engine,
             "escalating",
@@ -778,8 +802,8 @@ mod timers {
             .run_due_jobs("w", now() + Duration::minutes(31))
             .await
             .unwrap();
-        let relayed = engine.relay_once().await.unwrap();
-        let events = engine.events_after(0, 100).await.unwrap();
+        let relayed = engine.realtime().relay_once().await.unwrap();
+        let events = engine.realtime().events_after(0, 100).await.unwrap();
         assert_eq!(
             relayed,
             events.len(),
@@ -788,8 +812,14 @@ mod timers {
         let of = |id: Uuid| -> Vec<(String, Vec<String>)> {
             events
                 .iter()
-                .filter(|e| e.workflow_id == Some(id))
-                .map(|e| (e.event_type.clone(), e.roles.clone()))
+                .filter(|e| e.is_for(&betflow_domain::events::Address::Workflow(id)))
+                .map(|e| {
+                    let roles = e.to.iter().filter_map(|a| match a {
+                        betflow_domain::events::Address::Role(r) => Some(r.clone()),
+                        _ => None,
+                    });
+                    (e.event_type.clone(), roles.collect())
+                })
                 .collect()
         };
         let s = |v: &str| v.to_owned();
@@ -813,7 +843,10 @@ mod timers {
         );
         let rejected = events
             .iter()
-            .find(|e| e.workflow_id == Some(rejecting) && e.event_type == "workflow.rejected")
+            .find(|e| {
+                e.is_for(&betflow_domain::events::Address::Workflow(rejecting))
+                    && e.event_type == "workflow.rejected"
+            })
             .unwrap();
         assert_eq!(rejected.data["reason"], "timeout");
         assert_eq!(rejected.data["status"], "rejected");
@@ -827,7 +860,7 @@ mod timers {
             assert_eq!(got.id, expected.id);
         }
         assert_eq!(
-            engine.relay_once().await.unwrap(),
+            engine.realtime().relay_once().await.unwrap(),
             0,
             "nothing left to relay"
         );
