@@ -270,13 +270,33 @@ mod tests {
     fn refusals_keep_their_statuses() {
         let refused = |kind| EngineError::refused(kind, "X", "x", None);
         let cases = [
-            (EngineError::from(DomainError::invalid("f", "bad")), 400, "VALIDATION_ERROR"),
-            (EngineError::PermissionDenied(vec!["a".into()]), 403, "INSUFFICIENT_PERMISSIONS"),
+            (
+                EngineError::from(DomainError::invalid("f", "bad")),
+                400,
+                "VALIDATION_ERROR",
+            ),
+            (
+                EngineError::PermissionDenied(vec!["a".into()]),
+                403,
+                "INSUFFICIENT_PERMISSIONS",
+            ),
             (EngineError::NotFound("x".into()), 404, "NOT_FOUND"),
-            (EngineError::InvalidTransition("x".into()), 409, "INVALID_TRANSITION"),
-            (EngineError::SegregationOfDuties("x".into()), 403, "SEGREGATION_OF_DUTIES"),
+            (
+                EngineError::InvalidTransition("x".into()),
+                409,
+                "INVALID_TRANSITION",
+            ),
+            (
+                EngineError::SegregationOfDuties("x".into()),
+                403,
+                "SEGREGATION_OF_DUTIES",
+            ),
             (EngineError::NotAssignee("x".into()), 403, "NOT_ASSIGNEE"),
-            (EngineError::Unprocessable("x".into()), 422, "UNPROCESSABLE_ENTITY"),
+            (
+                EngineError::Unprocessable("x".into()),
+                422,
+                "UNPROCESSABLE_ENTITY",
+            ),
             (EngineError::Conflict("x".into()), 409, "CONFLICT"),
             (refused(RefusalKind::Invalid), 400, "X"),
             (refused(RefusalKind::Unauthenticated), 401, "X"),
@@ -288,7 +308,10 @@ mod tests {
         for (error, status, code) in cases {
             let e = ApiError::from(error);
             assert_eq!((e.status.as_u16(), e.code), (status, code));
-            assert!(!e.www_authenticate, "only failed authentication names schemes");
+            assert!(
+                !e.www_authenticate,
+                "only failed authentication names schemes"
+            );
         }
     }
 }
