@@ -31,6 +31,7 @@ const BULK_CONCURRENCY: usize = 32;
 
 impl Workflows {
     /// Approves (or, for a task step, completes) the current step.
+    #[tracing::instrument(name = "workflows.approve", skip_all, fields(workflow_id = %id, user_id = %principal.user_id))]
     pub async fn approve(
         &self,
         principal: &Principal,
@@ -52,6 +53,7 @@ impl Workflows {
     }
 
     /// Rejects the current step; without a `rejected` edge that rejects the workflow.
+    #[tracing::instrument(name = "workflows.reject", skip_all, fields(workflow_id = %id, user_id = %principal.user_id))]
     pub async fn reject(
         &self,
         principal: &Principal,
@@ -137,6 +139,7 @@ impl Workflows {
 
     /// Approves each workflow's current step in its own transaction: one failure does not
     /// undo the others.
+    #[tracing::instrument(name = "workflows.bulk_approve", skip_all, fields(count = ids.len(), user_id = %principal.user_id))]
     pub async fn bulk_approve(
         &self,
         principal: &Principal,
@@ -168,6 +171,7 @@ impl Workflows {
     }
 
     /// Completes the current task step of workflow `id` (an inbox item).
+    #[tracing::instrument(name = "workflows.complete_task", skip_all, fields(workflow_id = %id, user_id = %principal.user_id))]
     pub async fn complete_task(
         &self,
         principal: &Principal,

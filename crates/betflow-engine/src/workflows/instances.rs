@@ -80,6 +80,7 @@ impl Workflows {
 
     /// Creates a workflow of `workflow_type`'s latest version and, unless told otherwise,
     /// starts it at its first step.
+    #[tracing::instrument(name = "workflows.create", skip_all, fields(workflow_type = %new.workflow_type, user_id = %principal.user_id))]
     pub async fn create(
         &self,
         principal: &Principal,
@@ -150,6 +151,7 @@ impl Workflows {
     }
 
     /// Starts a pending workflow at its first step.
+    #[tracing::instrument(name = "workflows.start", skip_all, fields(workflow_id = %id))]
     pub async fn start(
         &self,
         principal: &Principal,
@@ -163,6 +165,7 @@ impl Workflows {
     }
 
     /// Cancels a pending or running workflow.
+    #[tracing::instrument(name = "workflows.cancel", skip_all, fields(workflow_id = %id))]
     pub async fn cancel(
         &self,
         principal: &Principal,
