@@ -44,8 +44,6 @@ impl utoipa::PartialSchema for NoData {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::Null)
-            // Word for word as `routes::workflows::NoData`'s: both are named `NoData` in the
-            // document, so which one it shows must not depend on the order routers merge in.
             .description(Some("Always null"))
             .into()
     }

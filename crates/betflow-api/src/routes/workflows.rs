@@ -24,7 +24,7 @@ use super::catalog::dto::NulFreeObject;
 use super::dto::{ListData, PageParams};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
-use crate::envelope::{ApiResponse, Envelope};
+use crate::envelope::{ApiResponse, Envelope, NoData};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 
@@ -1036,27 +1036,6 @@ pub async fn delete(
         .await?;
     Ok(ApiResponse::ok(NoData).message("Workflow deleted"))
 }
-
-/// `data: null`: an answer with nothing to carry but its message.
-#[derive(Debug, Clone, Copy)]
-pub struct NoData;
-
-impl Serialize for NoData {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_none()
-    }
-}
-
-impl utoipa::PartialSchema for NoData {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::Null)
-            .description(Some("Always null"))
-            .into()
-    }
-}
-
-impl ToSchema for NoData {}
 
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/audit", tag = TAG, summary = "Workflow audit trail",
     description = "Requires role admin or auditor, and `workflows:audit`. Oldest first.",
