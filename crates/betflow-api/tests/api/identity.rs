@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::common::{
-    self, ADMIN_PASSWORD, TestServer, expect_error, limits, spawn, spawn_with, test_config,
+    self, ADMIN_PASSWORD, TestServer, client::Reply, limits, spawn, spawn_with, test_config,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,9 +24,22 @@ betflow_store::conformance!(
     audit_log_needs_role_and_permission,
 );
 
-async fn json(res: reqwest::Response) -> (u16, Value) {
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
+/// A token's claims, decoded without checking its signature.
+fn claims(token: &str) -> Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// A field of `data` as an owned string.
+fn text(data: &Value, pointer: &str) -> String {
+    data.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {pointer} in {data}"))
+        .to_owned()
 }
 
 async fn login_me_refresh_and_reuse_detection(db: TestDb) {
@@ -37,108 +50,41 @@ async fn login_me_refresh_and_reuse_detection(db: TestDb) {
     assert_eq!(first["expiresIn"], 900);
     assert_eq!(first["user"]["role"], "admin");
     assert!(first["user"].get("passwordHash").is_none());
-    let access = first["accessToken"].as_str().unwrap();
+    let access = text(&first, "/accessToken");
 
     // The seed's clients read these claims.
-    let claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(access.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = claims(&access);
     for c in ["userId", "username", "role", "permissions", "exp"] {
         assert!(claims.get(c).is_some(), "claim {c} missing: {claims}");
     }
 
-    let (status, me) = json(
-        s.with_token(Method::GET, "/api/v1/auth/me", access)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(me["data"]["username"], "admin");
-    assert_eq!(me["data"]["effectivePermissions"], json!(["*"]));
+    let me = s.me(&access).await.ok();
+    assert_eq!(me["username"], "admin");
+    assert_eq!(me["effectivePermissions"], json!(["*"]));
 
-    let refresh = |token: String| {
-        s.client
-            .post(s.url("/api/v1/auth/refresh"))
-            .json(&json!({"refreshToken": token}))
-            .send()
-    };
-    let rotated = refresh(first["refreshToken"].as_str().unwrap().into())
-        .await
-        .unwrap();
-    let (status, second) = json(rotated).await;
-    assert_eq!(status, 200, "{second}");
-    let second = &second["data"];
+    let first_refresh = text(&first, "/refreshToken");
+    let second = s.refresh(&first_refresh).await.ok();
     assert_ne!(second["refreshToken"], first["refreshToken"]);
 
     // Presenting the first refresh token again: theft. The whole family is revoked.
-    expect_error(
-        refresh(first["refreshToken"].as_str().unwrap().into())
-            .await
-            .unwrap(),
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
-    expect_error(
-        refresh(second["refreshToken"].as_str().unwrap().into())
-            .await
-            .unwrap(),
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
-    let access2 = second["accessToken"].as_str().unwrap();
-    expect_error(
-        s.with_token(Method::GET, "/api/v1/auth/me", access2)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
-    expect_error(
-        refresh("not-a-token".into()).await.unwrap(),
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    s.refresh(&first_refresh).await.error(401, "INVALID_TOKEN");
+    s.refresh(&text(&second, "/refreshToken"))
+        .await
+        .error(401, "INVALID_TOKEN");
+    s.me(&text(&second, "/accessToken"))
+        .await
+        .error(401, "INVALID_TOKEN");
+    s.refresh("not-a-token").await.error(401, "INVALID_TOKEN");
 }
 
 async fn logout_ends_the_session(db: TestDb) {
     let s = spawn(db).await;
     let token = s.admin_token().await;
-    let other = s.login("admin", ADMIN_PASSWORD).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = s
-        .with_token(Method::POST, "/api/v1/auth/logout", &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    expect_error(
-        s.with_token(Method::GET, "/api/v1/auth/me", &token)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
+    let other = s.token("admin", ADMIN_PASSWORD).await;
+    s.logout(&token).await.status(200);
+    s.me(&token).await.error(401, "INVALID_TOKEN");
     // Another login session is unaffected.
-    let res = s
-        .with_token(Method::GET, "/api/v1/auth/me", &other)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    s.me(&other).await.status(200);
 }
 
 fn forge(secret: &[u8], claims: Value) -> String {
@@ -153,12 +99,7 @@ fn forge(secret: &[u8], claims: Value) -> String {
 async fn bad_credentials_get_the_seed_codes(db: TestDb) {
     let s = spawn(db).await;
     let good = s.admin_token().await;
-    let claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(good.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = claims(&good);
     let mut expired = claims.clone();
     expired["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
     expired["iat"] = json!(chrono::Utc::now().timestamp() - 7200);
@@ -220,32 +161,27 @@ async fn bad_credentials_get_the_seed_codes(db: TestDb) {
         if let Some(h) = &header {
             req = req.header("authorization", h);
         }
-        let res = req.send().await.unwrap();
+        let res = s.reply(req).await.note(format!("{header:?}"));
         assert_eq!(
-            res.headers()["www-authenticate"],
+            res.header("www-authenticate"),
             "Bearer, ApiKey",
             "{header:?}"
         );
-        let err = expect_error(res, status, code).await;
+        let err = res.error(status, code);
         assert_eq!(err["message"], message, "{header:?}");
     }
     // The genuine token still works.
-    let res = s
-        .with_token(Method::GET, "/api/v1/users", &good)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    s.users(&good).await.status(200);
 }
 
-async fn login_attempt(s: &TestServer, user: &str, password: &str) -> reqwest::Response {
-    s.client
+/// A login attempt with a recognisable user agent (the audit trail records it).
+async fn login_attempt(s: &TestServer, user: &str, password: &str) -> Reply {
+    let req = s
+        .client
         .post(s.url("/api/v1/auth/login"))
         .header("user-agent", "lockout-test/1.0")
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .unwrap()
+        .json(&json!({"username": user, "password": password}));
+    s.reply(req).await
 }
 
 async fn login_failures_look_alike_lock_out_and_are_audited(db: TestDb) {
@@ -259,68 +195,37 @@ async fn login_failures_look_alike_lock_out_and_are_audited(db: TestDb) {
         )
         .await;
 
-    let unknown = expect_error(
-        login_attempt(&s, "nobody", "whatever-pass").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
-    let wrong = expect_error(
-        login_attempt(&s, "tina", "wrong-password").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
+    let unknown = login_attempt(&s, "nobody", "whatever-pass")
+        .await
+        .error(401, "INVALID_CREDENTIALS");
+    let wrong = login_attempt(&s, "tina", "wrong-password")
+        .await
+        .error(401, "INVALID_CREDENTIALS");
     assert_eq!(
         unknown, wrong,
         "an unknown user and a wrong password must look alike"
     );
     for _ in 0..4 {
-        expect_error(
-            login_attempt(&s, "tina", "wrong-password").await,
-            401,
-            "INVALID_CREDENTIALS",
-        )
-        .await;
+        login_attempt(&s, "tina", "wrong-password")
+            .await
+            .error(401, "INVALID_CREDENTIALS");
     }
     // Locked: even the right password is refused, with the same answer.
-    let locked = expect_error(
-        login_attempt(&s, "tina", "tina-password").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
-    assert_eq!(locked, wrong);
-    let (_, user) = json(
-        s.with_token(Method::GET, &format!("/api/v1/users/{id}"), &admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert!(user["data"]["lockedUntil"].is_string(), "{user}");
-
-    let res = s
-        .with_token(Method::POST, &format!("/api/v1/users/{id}/unlock"), &admin)
-        .send()
+    let locked = login_attempt(&s, "tina", "tina-password")
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+        .error(401, "INVALID_CREDENTIALS");
+    assert_eq!(locked, wrong);
+    let user = s.user(&admin, &id).await.ok();
+    assert!(user["lockedUntil"].is_string(), "{user}");
+
+    s.unlock(&admin, &id).await.status(200);
     s.login("tina", "tina-password").await;
 
-    let (status, audit) = json(
-        s.with_token(
-            Method::GET,
-            &format!("/api/v1/audit-logs?tableName=users&recordId={id}&limit=100"),
-            &admin,
-        )
-        .send()
+    let audit = s
+        .audit_logs(&admin, &format!("tableName=users&recordId={id}&limit=100"))
         .await
-        .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{audit}");
-    let events: Vec<String> = audit["data"]["items"]
+        .ok();
+    let events: Vec<String> = audit["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -339,7 +244,7 @@ async fn login_failures_look_alike_lock_out_and_are_audited(db: TestDb) {
         events.iter().filter(|e| *e == "auth.login_failed").count(),
         5
     );
-    let failure = audit["data"]["items"]
+    let failure = audit["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -371,195 +276,107 @@ async fn user_administration_and_permission_checks(db: TestDb) {
             "email",
         ),
     ] {
-        let res = s
-            .with_token(Method::POST, "/api/v1/users", &admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let err = expect_error(res, 409, "CONFLICT").await;
+        let err = s.new_user(&admin, body).await.error(409, "CONFLICT");
         assert!(err["message"].as_str().unwrap().contains(conflict), "{err}");
     }
-    let res = s
-        .with_token(Method::POST, "/api/v1/users", &admin)
-        .json(
-            &json!({"username": "x", "email": "nope", "password": "short", "role": "trader",
+    let err = s
+        .new_user(
+            &admin,
+            json!({"username": "x", "email": "nope", "password": "short", "role": "trader",
                       "permissions": ["bogus:thing"]}),
         )
-        .send()
         .await
-        .unwrap();
-    let err = expect_error(res, 400, "VALIDATION_ERROR").await;
+        .error(400, "VALIDATION_ERROR");
     assert!(err["details"].as_array().unwrap().len() >= 3, "{err}");
-    let res = s
-        .with_token(Method::POST, "/api/v1/users", &admin)
-        .json(&json!({"username": "valid", "email": "v@example.com", "password": "password1", "role": "overlord"}))
-        .send()
-        .await
-        .unwrap();
-    expect_error(res, 400, "VALIDATION_ERROR").await;
-
-    let trent = s.login("trent", "trent-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let err = expect_error(
-        s.with_token(Method::GET, "/api/v1/users", &trent)
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "INSUFFICIENT_PERMISSIONS",
+    s.new_user(
+        &admin,
+        json!({"username": "valid", "email": "v@example.com", "password": "password1", "role": "overlord"}),
     )
-    .await;
+    .await
+    .error(400, "VALIDATION_ERROR");
+
+    let trent = s.token("trent", "trent-password").await;
+    let err = s.users(&trent).await.error(403, "INSUFFICIENT_PERMISSIONS");
     assert_eq!(err["message"], "Missing required permissions: users:read");
     // A user may read themselves.
-    let res = s
-        .with_token(Method::GET, &format!("/api/v1/users/{id}"), &trent)
-        .send()
+    s.user(&trent, &id).await.status(200);
+    s.user(&admin, "not-a-uuid")
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let res = s
-        .with_token(Method::GET, "/api/v1/users/not-a-uuid", &admin)
-        .send()
+        .error(400, "VALIDATION_ERROR");
+    s.user(&admin, &uuid::Uuid::now_v7().to_string())
         .await
-        .unwrap();
-    expect_error(res, 400, "VALIDATION_ERROR").await;
-    let res = s
-        .with_token(
-            Method::GET,
-            &format!("/api/v1/users/{}", uuid::Uuid::now_v7()),
-            &admin,
-        )
-        .send()
-        .await
-        .unwrap();
-    expect_error(res, 404, "NOT_FOUND").await;
+        .error(404, "NOT_FOUND");
 
     // Granting a permission takes effect on the existing token.
-    let res = s
-        .with_token(Method::PATCH, &format!("/api/v1/users/{id}"), &admin)
-        .json(&json!({"permissions": ["users:read"], "role": "senior_trader"}))
-        .send()
+    let updated = s
+        .patch_user(
+            &admin,
+            &id,
+            json!({"permissions": ["users:read"], "role": "senior_trader"}),
+        )
         .await
-        .unwrap();
-    let (status, updated) = json(res).await;
-    assert_eq!(status, 200, "{updated}");
-    assert_eq!(updated["data"]["role"], "senior_trader");
-    let res = s
-        .with_token(Method::GET, "/api/v1/users", &trent)
-        .send()
+        .ok();
+    assert_eq!(updated["role"], "senior_trader");
+    s.users(&trent).await.status(200);
+    s.patch_user(&admin, &id, json!({"status": "retired"}))
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let res = s
-        .with_token(Method::PATCH, &format!("/api/v1/users/{id}"), &admin)
-        .json(&json!({"status": "retired"}))
-        .send()
+        .error(400, "VALIDATION_ERROR");
+    s.patch_user(&admin, &id, json!({"nickname": "t"}))
         .await
-        .unwrap();
-    expect_error(res, 400, "VALIDATION_ERROR").await;
-    let res = s
-        .with_token(Method::PATCH, &format!("/api/v1/users/{id}"), &admin)
-        .json(&json!({"nickname": "t"}))
-        .send()
-        .await
-        .unwrap();
-    expect_error(res, 400, "VALIDATION_ERROR").await;
+        .error(400, "VALIDATION_ERROR");
 
     // Nobody changes their own account: not even an admin suspending or demoting itself,
     // which would lock it (and, for the last admin, everyone) out.
-    let (_, me) = json(
-        s.with_token(Method::GET, "/api/v1/auth/me", &admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let my_id = me["data"]["id"].as_str().unwrap().to_owned();
+    let (_, me) = s.me(&admin).await.into_parts();
+    let my_id = text(&me, "/data/id");
     for body in [
         json!({"status": "suspended"}),
         json!({"role": "customer"}),
         json!({"permissions": []}),
     ] {
-        let res = s
-            .with_token(Method::PATCH, &format!("/api/v1/users/{my_id}"), &admin)
-            .json(&body)
-            .send()
+        s.patch_user(&admin, &my_id, body.clone())
             .await
-            .unwrap();
-        expect_error(res, 403, "FORBIDDEN").await;
+            .note(body)
+            .error(403, "FORBIDDEN");
     }
-    let (status, me) = json(
-        s.with_token(Method::GET, "/api/v1/auth/me", &admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{me}");
-    assert_eq!(me["data"]["role"], "admin");
-    assert_eq!(me["data"]["status"], "active");
-}
-
-async fn create_key(s: &TestServer, token: &str, body: Value) -> (u16, Value) {
-    json(
-        s.with_token(Method::POST, "/api/v1/api-keys", token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    let me = s.me(&admin).await.ok();
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["status"], "active");
 }
 
 async fn api_key_lifecycle(db: TestDb) {
     let s = spawn(db).await;
     let admin = s.admin_token().await;
-    let (status, created) = create_key(
-        &s,
-        &admin,
-        json!({"name": "reporting", "permissions": ["users:read"], "expiresIn": "30d"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let key = created["data"]["key"].as_str().unwrap().to_owned();
-    let key_id = created["data"]["apiKey"]["id"].as_str().unwrap().to_owned();
-    assert!(key.starts_with(created["data"]["apiKey"]["prefix"].as_str().unwrap()));
-    assert!(created["data"]["apiKey"]["expiresAt"].is_string());
+    let created = s
+        .create_key(
+            &admin,
+            json!({"name": "reporting", "permissions": ["users:read"], "expiresIn": "30d"}),
+        )
+        .await
+        .created();
+    let key = text(&created, "/key");
+    let key_id = text(&created, "/apiKey/id");
+    assert!(key.starts_with(created["apiKey"]["prefix"].as_str().unwrap()));
+    assert!(created["apiKey"]["expiresAt"].is_string());
 
     for (name, value) in [
         ("authorization", format!("ApiKey {key}")),
         ("x-api-key", key.clone()),
     ] {
-        let res = s
-            .client
-            .get(s.url("/api/v1/users"))
-            .header(name, value)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{name}");
+        let req = s.client.get(s.url("/api/v1/users")).header(name, value);
+        s.reply(req).await.note(name).status(200);
     }
     // The key holds users:read only, though its owner is admin.
-    let res = s
-        .client
-        .post(s.url("/api/v1/users"))
-        .header("x-api-key", &key)
-        .json(&json!({"username": "kim", "email": "kim@example.com", "password": "password1", "role": "trader"}))
-        .send()
-        .await
-        .unwrap();
-    expect_error(res, 403, "INSUFFICIENT_PERMISSIONS").await;
-
-    let (_, list) = json(
-        s.with_token(Method::GET, "/api/v1/api-keys", &admin)
-            .send()
-            .await
-            .unwrap(),
+    s.with_key(
+        Method::POST,
+        "/api/v1/users",
+        &key,
+        Some(json!({"username": "kim", "email": "kim@example.com", "password": "password1", "role": "trader"})),
     )
-    .await;
+    .await
+    .error(403, "INSUFFICIENT_PERMISSIONS");
+
+    let (_, list) = s.api_keys(&admin).await.into_parts();
     let listed = list["data"].to_string();
     assert!(listed.contains(&key_id));
     assert!(!listed.contains(&key), "the secret is never listed");
@@ -570,12 +387,10 @@ async fn api_key_lifecycle(db: TestDb) {
         json!({"name": "x", "expiresIn": "soon"}),
         json!({"name": "x", "permissions": ["nope"]}),
     ] {
-        let (status, err) = create_key(&s, &admin, body).await;
-        assert_eq!(
-            (status, err["error"]["code"].as_str()),
-            (400, Some("VALIDATION_ERROR")),
-            "{err}"
-        );
+        s.create_key(&admin, body.clone())
+            .await
+            .note(body)
+            .refused(400, "VALIDATION_ERROR");
     }
 
     // A key may not exceed its owner.
@@ -585,73 +400,41 @@ async fn api_key_lifecycle(db: TestDb) {
         "password": "kate-password", "role": "trader", "permissions": ["apikeys:manage"]}),
     )
     .await;
-    let kate = s.login("kate", "kate-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, err) = create_key(
-        &s,
-        &kate,
-        json!({"name": "too-much", "permissions": ["users:manage"]}),
-    )
-    .await;
-    assert_eq!(status, 403, "{err}");
-    assert_eq!(err["error"]["code"], "INSUFFICIENT_PERMISSIONS");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("users:manage")
-    );
-    let (status, _) = create_key(
-        &s,
+    let kate = s.token("kate", "kate-password").await;
+    let err = s
+        .create_key(
+            &kate,
+            json!({"name": "too-much", "permissions": ["users:manage"]}),
+        )
+        .await
+        .refused(403, "INSUFFICIENT_PERMISSIONS");
+    assert!(err["message"].as_str().unwrap().contains("users:manage"));
+    s.create_key(
         &kate,
         json!({"name": "ok", "permissions": ["workflows:read"]}),
     )
-    .await;
-    assert_eq!(status, 201);
+    .await
+    .status(201);
     // Kate cannot see or revoke the admin's key.
-    let res = s
-        .with_token(Method::DELETE, &format!("/api/v1/api-keys/{key_id}"), &kate)
-        .send()
-        .await
-        .unwrap();
-    expect_error(res, 404, "NOT_FOUND").await;
+    s.revoke_key(&kate, &key_id).await.error(404, "NOT_FOUND");
 
     // Revoked: refused at once.
-    let res = s
-        .with_token(
-            Method::DELETE,
-            &format!("/api/v1/api-keys/{key_id}"),
-            &admin,
-        )
-        .send()
+    let revoked = s.revoke_key(&admin, &key_id).await.ok();
+    assert_eq!(revoked["isActive"], false);
+    s.with_key(Method::GET, "/api/v1/users", &key, None)
         .await
-        .unwrap();
-    let (status, revoked) = json(res).await;
-    assert_eq!(status, 200);
-    assert_eq!(revoked["data"]["isActive"], false);
-    let res = s
-        .client
-        .get(s.url("/api/v1/users"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap();
-    expect_error(res, 401, "INVALID_API_KEY").await;
+        .error(401, "INVALID_API_KEY");
 
     // Expired: refused.
-    let (_, short) = create_key(&s, &admin, json!({"name": "short", "expiresIn": "1s"})).await;
-    let short_key = short["data"]["key"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let res = s
-        .client
-        .get(s.url("/api/v1/auth/me"))
-        .header("x-api-key", &short_key)
-        .send()
+    let (_, short) = s
+        .create_key(&admin, json!({"name": "short", "expiresIn": "1s"}))
         .await
-        .unwrap();
-    expect_error(res, 401, "INVALID_API_KEY").await;
+        .into_parts();
+    let short_key = text(&short, "/data/key");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    s.with_key(Method::GET, "/api/v1/auth/me", &short_key, None)
+        .await
+        .error(401, "INVALID_API_KEY");
 }
 
 async fn suspended_users_stop_working_everywhere(db: TestDb) {
@@ -664,51 +447,26 @@ async fn suspended_users_stop_working_everywhere(db: TestDb) {
             "password": "sam-password", "role": "trader", "permissions": ["apikeys:manage"]}),
         )
         .await;
-    let token = s.login("sam", "sam-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (_, created) = create_key(&s, &token, json!({"name": "sam-key"})).await;
-    let key = created["data"]["key"].as_str().unwrap().to_owned();
-    let res = s
-        .client
-        .get(s.url("/api/v1/auth/me"))
-        .header("x-api-key", &key)
-        .send()
+    let token = s.token("sam", "sam-password").await;
+    let (_, created) = s
+        .create_key(&token, json!({"name": "sam-key"}))
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+        .into_parts();
+    let key = text(&created, "/data/key");
+    s.with_key(Method::GET, "/api/v1/auth/me", &key, None)
+        .await
+        .status(200);
 
-    let res = s
-        .with_token(Method::PATCH, &format!("/api/v1/users/{id}"), &admin)
-        .json(&json!({"status": "suspended"}))
-        .send()
+    s.patch_user(&admin, &id, json!({"status": "suspended"}))
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    expect_error(
-        s.with_token(Method::GET, "/api/v1/auth/me", &token)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "INVALID_TOKEN",
-    )
-    .await;
-    let res = s
-        .client
-        .get(s.url("/api/v1/auth/me"))
-        .header("x-api-key", &key)
-        .send()
+        .status(200);
+    s.me(&token).await.error(401, "INVALID_TOKEN");
+    s.with_key(Method::GET, "/api/v1/auth/me", &key, None)
         .await
-        .unwrap();
-    expect_error(res, 401, "INVALID_API_KEY").await;
-    expect_error(
-        login_attempt(&s, "sam", "sam-password").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
+        .error(401, "INVALID_API_KEY");
+    login_attempt(&s, "sam", "sam-password")
+        .await
+        .error(401, "INVALID_CREDENTIALS");
 }
 
 async fn demoting_an_owner_demotes_their_keys(db: TestDb) {
@@ -723,33 +481,22 @@ async fn demoting_an_owner_demotes_their_keys(db: TestDb) {
         )
         .await;
     // Logging in by email works as well as by username.
-    let dora = s.login("DORA@example.com", "dora-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, created) = create_key(
-        &s,
-        &dora,
-        json!({"name": "k", "permissions": ["users:read"]}),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let key = created["data"]["key"].as_str().unwrap().to_owned();
-    let list = || {
-        s.client
-            .get(s.url("/api/v1/users"))
-            .header("x-api-key", key.clone())
-            .send()
-    };
-    assert_eq!(list().await.unwrap().status(), 200);
-    let res = s
-        .with_token(Method::PATCH, &format!("/api/v1/users/{id}"), &admin)
-        .json(&json!({"permissions": ["apikeys:manage"]}))
-        .send()
+    let dora = s.token("DORA@example.com", "dora-password").await;
+    let created = s
+        .create_key(&dora, json!({"name": "k", "permissions": ["users:read"]}))
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let err = expect_error(list().await.unwrap(), 403, "INSUFFICIENT_PERMISSIONS").await;
+        .created();
+    let key = text(&created, "/key");
+    s.with_key(Method::GET, "/api/v1/users", &key, None)
+        .await
+        .status(200);
+    s.patch_user(&admin, &id, json!({"permissions": ["apikeys:manage"]}))
+        .await
+        .status(200);
+    let err = s
+        .with_key(Method::GET, "/api/v1/users", &key, None)
+        .await
+        .error(403, "INSUFFICIENT_PERMISSIONS");
     assert!(err["message"].as_str().unwrap().contains("users:read"));
 }
 
@@ -762,48 +509,23 @@ async fn password_change(db: TestDb) {
         "password": "pat-password", "role": "auditor"}),
     )
     .await;
-    let pat = s.login("pat", "pat-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let elsewhere = s.login("pat", "pat-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let change = |current: &str, new: &str| {
-        s.with_token(Method::POST, "/api/v1/users/me/password", &pat)
-            .json(&json!({"currentPassword": current, "newPassword": new}))
-            .send()
-    };
-    expect_error(
-        change("wrong-one", "new-password-1").await.unwrap(),
-        403,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
-    expect_error(
-        change("pat-password", "short").await.unwrap(),
-        400,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert_eq!(
-        change("pat-password", "new-password-1")
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let pat = s.token("pat", "pat-password").await;
+    let elsewhere = s.token("pat", "pat-password").await;
+    s.change_password(&pat, "wrong-one", "new-password-1")
+        .await
+        .error(403, "INVALID_CREDENTIALS");
+    s.change_password(&pat, "pat-password", "short")
+        .await
+        .error(400, "VALIDATION_ERROR");
+    s.change_password(&pat, "pat-password", "new-password-1")
+        .await
+        .status(200);
     // Other sessions end; the one that changed the password carries on.
-    let me = |token: &str| s.with_token(Method::GET, "/api/v1/auth/me", token).send();
-    expect_error(me(&elsewhere).await.unwrap(), 401, "INVALID_TOKEN").await;
-    assert_eq!(me(&pat).await.unwrap().status(), 200);
-    expect_error(
-        login_attempt(&s, "pat", "pat-password").await,
-        401,
-        "INVALID_CREDENTIALS",
-    )
-    .await;
+    s.me(&elsewhere).await.error(401, "INVALID_TOKEN");
+    s.me(&pat).await.status(200);
+    login_attempt(&s, "pat", "pat-password")
+        .await
+        .error(401, "INVALID_CREDENTIALS");
     s.login("pat", "new-password-1").await;
 }
 
@@ -822,61 +544,31 @@ async fn audit_log_needs_role_and_permission(db: TestDb) {
         "password": "ann-password", "role": "auditor"}),
     )
     .await;
-    let tom = s.login("tom", "tom-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let ann = s.login("ann", "ann-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let err = expect_error(
-        s.with_token(Method::GET, "/api/v1/audit-logs", &tom)
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "INSUFFICIENT_PRIVILEGES",
-    )
-    .await;
+    let tom = s.token("tom", "tom-password").await;
+    let ann = s.token("ann", "ann-password").await;
+    let err = s
+        .audit_logs(&tom, "")
+        .await
+        .error(403, "INSUFFICIENT_PRIVILEGES");
     assert_eq!(
         err["message"],
         "Role trader is not authorized for this operation"
     );
-    let (status, page) = json(
-        s.with_token(
-            Method::GET,
-            "/api/v1/audit-logs?action=INSERT&tableName=users",
-            &ann,
-        )
-        .send()
+    let page = s
+        .audit_logs(&ann, "action=INSERT&tableName=users")
         .await
-        .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{page}");
-    assert!(page["data"]["total"].as_u64().unwrap() >= 3);
-    let res = s
-        .with_token(Method::GET, "/api/v1/audit-logs?action=UPSERT", &ann)
-        .send()
+        .ok();
+    assert!(page["total"].as_u64().unwrap() >= 3);
+    s.audit_logs(&ann, "action=UPSERT")
         .await
-        .unwrap();
-    expect_error(res, 400, "VALIDATION_ERROR").await;
+        .error(400, "VALIDATION_ERROR");
     // A range that ends before it starts is an empty window: nothing, not an error.
-    let (status, page) = json(
-        s.with_token(
-            Method::GET,
-            "/api/v1/audit-logs?from=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
-            &ann,
-        )
-        .send()
+    let page = s
+        .audit_logs(&ann, "from=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z")
         .await
-        .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{page}");
-    assert_eq!(page["data"]["total"], 0, "{page}");
-    assert_eq!(page["data"]["items"], json!([]), "{page}");
+        .ok();
+    assert_eq!(page["total"], 0, "{page}");
+    assert_eq!(page["items"], json!([]), "{page}");
 }
 
 #[tokio::test]
@@ -889,41 +581,26 @@ async fn rate_limits_answer_429_with_headers() {
         .ensure_admin(Some(ADMIN_PASSWORD.into()))
         .await
         .unwrap();
-    let token = s.login("admin", ADMIN_PASSWORD).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = s.token("admin", ADMIN_PASSWORD).await;
     for remaining in ["2", "1", "0"] {
-        let res = s
-            .with_token(Method::GET, "/api/v1/auth/me", &token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        assert_eq!(res.headers()["ratelimit-limit"], "3");
-        assert_eq!(res.headers()["ratelimit-remaining"], remaining);
-        let reset: u64 = res.headers()["ratelimit-reset"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let res = s.me(&token).await;
+        assert_eq!(res.header("ratelimit-limit"), "3");
+        assert_eq!(res.header("ratelimit-remaining"), remaining);
+        let reset: u64 = res.header("ratelimit-reset").parse().unwrap();
         assert!((1..=60).contains(&reset));
+        res.status(200);
     }
-    let res = s
-        .with_token(Method::GET, "/api/v1/auth/me", &token)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.headers().contains_key("retry-after"));
-    expect_error(res, 429, "RATE_LIMITED").await;
+    let res = s.me(&token).await;
+    assert!(res.headers.contains_key("retry-after"));
+    res.error(429, "RATE_LIMITED");
 
     // Login: 2 per minute per IP; the first login above used one.
     let res = login_attempt(&s, "admin", "wrong-password").await;
-    assert_eq!(res.headers()["ratelimit-remaining"], "0");
-    expect_error(res, 401, "INVALID_CREDENTIALS").await;
+    assert_eq!(res.header("ratelimit-remaining"), "0");
+    res.error(401, "INVALID_CREDENTIALS");
     let res = login_attempt(&s, "admin", ADMIN_PASSWORD).await;
-    assert!(res.headers().contains_key("retry-after"));
-    expect_error(res, 429, "RATE_LIMITED").await;
+    assert!(res.headers.contains_key("retry-after"));
+    res.error(429, "RATE_LIMITED");
 }
 
 #[tokio::test]
@@ -933,46 +610,38 @@ async fn registration_has_its_own_limit_apart_from_login() {
     cfg.limits.register = betflow_engine::ratelimit::Rule::parse("3/1h").unwrap();
     let s = spawn_with(TestDb::sqlite().await, cfg, None).await;
     let register = |n: u32| {
-        s.client
-            .post(s.url("/api/v1/auth/register"))
-            .json(&json!({
-                "username": format!("punter{n}"),
-                "email": format!("punter{n}@example.com"),
-                "password": "a-long-password",
-                "dateOfBirth": "1990-05-17",
-                "countryCode": "GB",
-                "currencyCode": "GBP",
-                "timezone": "Europe/London",
-            }))
-            .send()
+        s.register(json!({
+            "username": format!("punter{n}"),
+            "email": format!("punter{n}@example.com"),
+            "password": "a-long-password",
+            "dateOfBirth": "1990-05-17",
+            "countryCode": "GB",
+            "currencyCode": "GBP",
+            "timezone": "Europe/London",
+        }))
     };
     // Three sign-ups fit the registration budget, and leave the login budget whole.
     for (n, remaining) in [(1, "2"), (2, "1"), (3, "0")] {
-        let res = register(n).await.unwrap();
-        let headers = res.headers().clone();
-        let status = res.status();
-        assert_eq!(status, 201, "{n}: {}", res.text().await.unwrap());
-        assert_eq!(headers["ratelimit-limit"], "3");
-        assert_eq!(headers["ratelimit-remaining"], remaining);
+        let res = register(n).await.note(n);
+        assert_eq!(res.header("ratelimit-limit"), "3");
+        assert_eq!(res.header("ratelimit-remaining"), remaining);
+        res.status(201);
     }
     let res = login_attempt(&s, "punter1", "a-long-password").await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["ratelimit-limit"], "2");
-    assert_eq!(res.headers()["ratelimit-remaining"], "1");
+    assert_eq!(res.header("ratelimit-limit"), "2");
+    assert_eq!(res.header("ratelimit-remaining"), "1");
+    res.status(200);
     // The fourth sign-up is refused, and logins still have their own budget.
-    let res = register(4).await.unwrap();
-    assert!(res.headers().contains_key("retry-after"));
-    let error = expect_error(res, 429, "RATE_LIMITED").await;
+    let res = register(4).await;
+    assert!(res.headers.contains_key("retry-after"));
+    let error = res.error(429, "RATE_LIMITED");
     assert!(
         error["message"].as_str().unwrap().contains("registrations"),
         "{error}"
     );
-    assert_eq!(
-        login_attempt(&s, "punter2", "a-long-password")
-            .await
-            .status(),
-        200
-    );
+    login_attempt(&s, "punter2", "a-long-password")
+        .await
+        .status(200);
 }
 
 #[tokio::test]
@@ -982,19 +651,20 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     cfg.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let s = spawn_with(TestDb::sqlite().await, cfg, None).await;
     let attempt = |ip: &'static str| {
-        s.client
-            .post(s.url("/api/v1/auth/login"))
-            .header("x-forwarded-for", format!("192.0.2.77, {ip}"))
-            .header("user-agent", "proxy-test")
-            .json(&json!({"username": "nobody", "password": "wrong-password"}))
-            .send()
+        s.reply(
+            s.client
+                .post(s.url("/api/v1/auth/login"))
+                .header("x-forwarded-for", format!("192.0.2.77, {ip}"))
+                .header("user-agent", "proxy-test")
+                .json(&json!({"username": "nobody", "password": "wrong-password"})),
+        )
     };
     // Each client behind the proxy has its own login limit.
     for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
-        assert_eq!(attempt(ip).await.unwrap().status(), 401, "{ip}");
+        attempt(ip).await.note(ip).status(401);
     }
-    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 401);
-    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 429);
+    attempt("198.51.100.1").await.status(401);
+    attempt("198.51.100.1").await.status(429);
     // And the audit trail names the client, not the proxy.
     s.engine
         .identity()
@@ -1040,14 +710,7 @@ async fn two_nodes_share_one_limit_through_redis() {
     let mut statuses = Vec::new();
     for i in 0..6 {
         let node = if i % 2 == 0 { &a } else { &b };
-        statuses.push(
-            node.with_token(Method::GET, "/api/v1/auth/me", &token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
+        statuses.push(node.me(&token).await.status);
     }
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
 }
@@ -1062,24 +725,17 @@ async fn a_revoked_key_stops_on_every_node_within_a_second() {
     ))
     .await;
     let admin = a.admin_token().await;
-    let (_, created) = create_key(&a, &admin, json!({"name": "fleet"})).await;
-    let key = created["data"]["key"].as_str().unwrap().to_owned();
-    let id = created["data"]["apiKey"]["id"].as_str().unwrap().to_owned();
-    let me = |s: &TestServer| {
-        s.client
-            .get(s.url("/api/v1/auth/me"))
-            .header("x-api-key", key.clone())
-            .send()
-    };
-    assert_eq!(me(&b).await.unwrap().status(), 200, "node B caches the key");
-    let res = a
-        .with_token(Method::DELETE, &format!("/api/v1/api-keys/{id}"), &admin)
-        .send()
+    let (_, created) = a
+        .create_key(&admin, json!({"name": "fleet"}))
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+        .into_parts();
+    let key = text(&created, "/data/key");
+    let id = text(&created, "/data/apiKey/id");
+    let me_on_b = || b.with_key(Method::GET, "/api/v1/auth/me", &key, None);
+    me_on_b().await.note("node B caches the key").status(200);
+    a.revoke_key(&admin, &id).await.status(200);
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    expect_error(me(&b).await.unwrap(), 401, "INVALID_API_KEY").await;
+    me_on_b().await.error(401, "INVALID_API_KEY");
 }
 
 #[tokio::test]
@@ -1100,27 +756,19 @@ async fn with_redis_a_revocation_reaches_other_nodes_at_once() {
     let b_db = TestDb::from_store(betflow_store::connect(&store_config).await.unwrap());
     let b = common::spawn_full(b_db, test_config(), Some(&redis), identity).await;
     let admin = a.admin_token().await;
-    let (_, created) = create_key(&a, &admin, json!({"name": "fleet"})).await;
-    let key = created["data"]["key"].as_str().unwrap().to_owned();
-    let id = created["data"]["apiKey"]["id"].as_str().unwrap().to_owned();
-    let me = |s: &TestServer| {
-        s.client
-            .get(s.url("/api/v1/auth/me"))
-            .header("x-api-key", key.clone())
-            .send()
-    };
-    assert_eq!(me(&b).await.unwrap().status(), 200, "node B caches the key");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let res = a
-        .with_token(Method::DELETE, &format!("/api/v1/api-keys/{id}"), &admin)
-        .send()
+    let (_, created) = a
+        .create_key(&admin, json!({"name": "fleet"}))
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+        .into_parts();
+    let key = text(&created, "/data/key");
+    let id = text(&created, "/data/apiKey/id");
+    let me_on_b = || b.with_key(Method::GET, "/api/v1/auth/me", &key, None);
+    me_on_b().await.note("node B caches the key").status(200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.revoke_key(&admin, &id).await.status(200);
     let started = std::time::Instant::now();
     loop {
-        let status = me(&b).await.unwrap().status();
-        if status == 401 {
+        if me_on_b().await.status == 401 {
             break;
         }
         assert!(

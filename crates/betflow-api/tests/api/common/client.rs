@@ -18,6 +18,7 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub replayed: bool,
+    pub headers: reqwest::header::HeaderMap,
     request: String,
 }
 
@@ -68,6 +69,41 @@ impl Reply {
         body["error"].take()
     }
 
+    /// Like [`Reply::refused`], and also checks the whole error envelope every refusal
+    /// shares: a JSON content type, `success: false`, a non-empty message and an RFC 3339
+    /// `timestamp`.
+    #[track_caller]
+    pub fn error(self, status: u16, code: &str) -> Value {
+        let request = self.request.clone();
+        let content_type = self.header("content-type").to_owned();
+        let body = self.body.clone();
+        let error = self.refused(status, code);
+        assert!(
+            content_type.starts_with("application/json"),
+            "{request}: content-type {content_type}"
+        );
+        assert_eq!(body["success"], false, "{request}: {body}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{request}: {body}"
+        );
+        assert!(
+            body["timestamp"]
+                .as_str()
+                .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+            "{request}: {body}"
+        );
+        error
+    }
+
+    /// A response header's value, or "" when it is absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
     /// Asserts whether the answer was an idempotent replay; passes it on.
     #[track_caller]
     pub fn replay(self, replayed: bool) -> Self {
@@ -108,7 +144,6 @@ impl TestServer {
         body: Option<Value>,
         key: Option<&str>,
     ) -> Reply {
-        let request = format!("{method} {path}");
         let mut req = self.with_token(method, path, token);
         if let Some(key) = key {
             req = req.header("idempotency-key", key);
@@ -116,12 +151,21 @@ impl TestServer {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.unwrap();
+        self.reply(req).await
+    }
+
+    /// Sends a request built by hand (other headers, no token, ...) and answers its [`Reply`].
+    pub async fn reply(&self, req: reqwest::RequestBuilder) -> Reply {
+        let req = req.build().unwrap();
+        let request = format!("{} {}", req.method(), req.url().path());
+        let res = self.client.execute(req).await.unwrap();
         let replayed = res.headers().get("idempotent-replayed").is_some();
+        let headers = res.headers().clone();
         Reply {
             status: res.status().as_u16(),
             body: res.json().await.unwrap_or(Value::Null),
             replayed,
+            headers,
             request,
         }
     }
@@ -273,5 +317,120 @@ impl TestServer {
     pub async fn complete_task(&self, token: &str, id: &str, body: Option<Value>) -> Reply {
         let path = format!("/api/v1/tasks/{id}/complete");
         self.send(Method::POST, &path, token, body, None).await
+    }
+}
+
+/// Sessions, users, API keys and the audit log.
+impl TestServer {
+    /// Tries to log in; unlike [`TestServer::login`], whatever the answer.
+    pub async fn try_login(&self, user: &str, password: &str) -> Reply {
+        let req = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": user, "password": password}));
+        self.reply(req).await
+    }
+
+    /// Logs in and returns the access token; panics unless 200.
+    pub async fn token(&self, user: &str, password: &str) -> String {
+        self.login(user, password).await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn me(&self, token: &str) -> Reply {
+        self.get_as(token, "/api/v1/auth/me").await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        let req = self
+            .client
+            .post(self.url("/api/v1/auth/refresh"))
+            .json(&json!({"refreshToken": refresh_token}));
+        self.reply(req).await
+    }
+
+    pub async fn logout(&self, token: &str) -> Reply {
+        self.post_empty(token, "/api/v1/auth/logout").await
+    }
+
+    /// Self-registration (no token).
+    pub async fn register(&self, body: Value) -> Reply {
+        let req = self
+            .client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&body);
+        self.reply(req).await
+    }
+
+    pub async fn users(&self, token: &str) -> Reply {
+        self.get_as(token, "/api/v1/users").await
+    }
+
+    pub async fn user(&self, token: &str, id: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/users/{id}")).await
+    }
+
+    /// Creates a user, whatever the answer (see [`TestServer::create_user`] for the
+    /// asserting form).
+    pub async fn new_user(&self, token: &str, body: Value) -> Reply {
+        self.post_as(token, "/api/v1/users", body).await
+    }
+
+    pub async fn patch_user(&self, token: &str, id: &str, body: Value) -> Reply {
+        self.patch_as(token, &format!("/api/v1/users/{id}"), body)
+            .await
+    }
+
+    pub async fn unlock(&self, token: &str, id: &str) -> Reply {
+        self.post_empty(token, &format!("/api/v1/users/{id}/unlock"))
+            .await
+    }
+
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Reply {
+        self.post_as(
+            token,
+            "/api/v1/users/me/password",
+            json!({"currentPassword": current, "newPassword": new}),
+        )
+        .await
+    }
+
+    pub async fn create_key(&self, token: &str, body: Value) -> Reply {
+        self.post_as(token, "/api/v1/api-keys", body).await
+    }
+
+    pub async fn api_keys(&self, token: &str) -> Reply {
+        self.get_as(token, "/api/v1/api-keys").await
+    }
+
+    pub async fn revoke_key(&self, token: &str, id: &str) -> Reply {
+        self.delete_as(token, &format!("/api/v1/api-keys/{id}"))
+            .await
+    }
+
+    /// Sends `body` (if any) to `path` with an API key in the `x-api-key` header.
+    pub async fn with_key(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("x-api-key", key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.reply(req).await
+    }
+
+    /// The audit log; `query` is the query string without `?` ("" for none).
+    pub async fn audit_logs(&self, token: &str, query: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/audit-logs?{query}"))
+            .await
     }
 }

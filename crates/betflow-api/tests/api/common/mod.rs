@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-mod client;
+pub mod client;
 
 use std::sync::Arc;
 use std::time::Duration;
