@@ -68,6 +68,23 @@ typed_id!(
     TransactionId
 );
 typed_id!(
+    /// A sport of the catalog.
+    SportId
+);
+typed_id!(
+    /// A league (a competition) of a sport.
+    LeagueId
+);
+typed_id!(
+    /// A team of a sport.
+    TeamId
+);
+typed_id!(
+    /// A sporting event of the catalog (`sportsbook::catalog::Event`, a fixture between two
+    /// teams); named so it cannot be mistaken for an outbox event.
+    FixtureId
+);
+typed_id!(
     /// A market of an event.
     MarketId
 );

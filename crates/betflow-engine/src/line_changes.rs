@@ -5,6 +5,7 @@
 
 use betflow_domain::DomainError;
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
+use betflow_domain::ids::SelectionId;
 use betflow_domain::jobs::ApplyOddsChange;
 use betflow_domain::sportsbook::catalog::{PriceChange, Selection};
 use betflow_domain::sportsbook::odds::Odds;
@@ -38,7 +39,7 @@ impl Engine {
     pub async fn update_selection(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: SelectionId,
         patch: &Value,
         reason: Option<String>,
         actor: &Actor,
@@ -58,10 +59,7 @@ impl Engine {
             ));
         };
         let old_odds = current.odds;
-        let exposure = self
-            .bets()
-            .selection_exposure(betflow_domain::ids::SelectionId::from(id))
-            .await?;
+        let exposure = self.bets().selection_exposure(id).await?;
         let liability = exposure.net_liability.max(0);
         if !self
             .line_change

@@ -11,6 +11,7 @@ pub mod dto;
 use axum::extract::State;
 use axum::http::header::LOCATION;
 use betflow_domain::DomainError;
+use betflow_domain::ids::{FixtureId, LeagueId, MarketId, SelectionId, SportId, TeamId};
 use betflow_domain::sportsbook::catalog::{
     Event, EventFilter, EventStatus, League, Market, Selection, Sport, Team,
 };
@@ -110,7 +111,7 @@ where
     let e: T = state
         .engine
         .catalog()
-        .update(principal, id, &as_patch(body)?, None, actor)
+        .update(principal, T::Id::from(id), &as_patch(body)?, None, actor)
         .await?;
     Ok(ApiResponse::ok(D::from(e)))
 }
@@ -125,7 +126,11 @@ where
     T: CatalogEntity + 'static,
     D: From<T> + serde::Serialize,
 {
-    let e: T = state.engine.catalog().retire(principal, id, actor).await?;
+    let e: T = state
+        .engine
+        .catalog()
+        .retire(principal, T::Id::from(id), actor)
+        .await?;
     Ok(ApiResponse::ok(D::from(e)))
 }
 
@@ -235,7 +240,7 @@ pub async fn get_sport(
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<SportDto>, ApiError> {
-    let s: Sport = state.engine.catalog().get(id).await?;
+    let s: Sport = state.engine.catalog().get(SportId::from(id)).await?;
     Ok(ApiResponse::ok(s.into()))
 }
 
@@ -273,7 +278,7 @@ pub async fn sport_events(
     let page = state
         .engine
         .catalog()
-        .sport_events(id, paging.request()?)
+        .sport_events(SportId::from(id), paging.request()?)
         .await?;
     Ok(ApiResponse::ok(ListData::from_page(
         page,
@@ -303,7 +308,7 @@ pub async fn list_leagues(
     let page = state
         .engine
         .catalog()
-        .leagues(q.sport_id, paging.request()?)
+        .leagues(q.sport_id.map(SportId::from), paging.request()?)
         .await?;
     Ok(ApiResponse::ok(ListData::from_page(page, LeagueDto::from)))
 }
@@ -336,7 +341,7 @@ pub async fn get_league(
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<LeagueDto>, ApiError> {
-    let l: League = state.engine.catalog().get(id).await?;
+    let l: League = state.engine.catalog().get(LeagueId::from(id)).await?;
     Ok(ApiResponse::ok(l.into()))
 }
 
@@ -384,8 +389,8 @@ pub async fn list_teams(
         .engine
         .catalog()
         .teams(
-            q.sport_id,
-            q.league_id,
+            q.sport_id.map(SportId::from),
+            q.league_id.map(LeagueId::from),
             q.search.as_deref(),
             paging.request()?,
         )
@@ -424,7 +429,7 @@ pub async fn get_team(
     _auth: Authorized<Read>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<TeamDto>, ApiError> {
-    let t: Team = state.engine.catalog().get(id).await?;
+    let t: Team = state.engine.catalog().get(TeamId::from(id)).await?;
     Ok(ApiResponse::ok(t.into()))
 }
 
@@ -528,6 +533,7 @@ pub async fn get_event(
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<EventView>, ApiError> {
     let f = format_of(&state, &p, q.odds_format).await?;
+    let id = FixtureId::from(id);
     let e: Event = state.engine.catalog().get(id).await?;
     let markets = state.engine.catalog().event_markets(id).await?;
     Ok(ApiResponse::ok(EventView {
@@ -589,6 +595,7 @@ pub async fn get_market(
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<MarketView>, ApiError> {
     let f = format_of(&state, &p, q.odds_format).await?;
+    let id = MarketId::from(id);
     let m: Market = state.engine.catalog().get(id).await?;
     let selections = state.engine.catalog().market_selections(id).await?;
     Ok(ApiResponse::ok(MarketView::new(m, selections, f)))
@@ -628,7 +635,7 @@ pub async fn suspend_market(
     let m = state
         .engine
         .catalog()
-        .set_market_suspended(id, true, &actor)
+        .set_market_suspended(MarketId::from(id), true, &actor)
         .await?;
     Ok(ApiResponse::ok(m.into()).message("Market suspended"))
 }
@@ -650,7 +657,7 @@ pub async fn reopen_market(
     let m = state
         .engine
         .catalog()
-        .set_market_suspended(id, false, &actor)
+        .set_market_suspended(MarketId::from(id), false, &actor)
         .await?;
     Ok(ApiResponse::ok(m.into()).message("Market reopened"))
 }
@@ -683,7 +690,7 @@ pub async fn get_selection(
     ApiQuery(q): ApiQuery<FormatParams>,
 ) -> Result<ApiResponse<SelectionView>, ApiError> {
     let f = format_of(&state, &p, q.odds_format).await?;
-    let s: Selection = state.engine.catalog().get(id).await?;
+    let s: Selection = state.engine.catalog().get(SelectionId::from(id)).await?;
     Ok(ApiResponse::ok(SelectionView::new(s, f)))
 }
 
@@ -734,7 +741,13 @@ pub async fn update_selection(
     }
     match state
         .engine
-        .update_selection(&p, id, &as_patch(&body)?, body.reason, &actor)
+        .update_selection(
+            &p,
+            SelectionId::from(id),
+            &as_patch(&body)?,
+            body.reason,
+            &actor,
+        )
         .await?
     {
         SelectionUpdate::Applied(s) => Ok(SelectionChanged::Applied(ApiResponse::ok(s.into()))),
@@ -771,7 +784,7 @@ pub async fn prices(
     let history = state
         .engine
         .catalog()
-        .price_history(id, paging.request()?)
+        .price_history(SelectionId::from(id), paging.request()?)
         .await?;
     Ok(ApiResponse::ok(ListData::from_page(
         history,

@@ -2,6 +2,7 @@
 //! merged (RFC 7396) over the entity's JSON form and the result validated whole, so both obey
 //! the same rules.
 
+use betflow_domain::ids::{FixtureId, LeagueId, MarketId, SelectionId, SportId, TeamId};
 use betflow_domain::sportsbook::catalog::{Event, League, Market, Selection, Sport, Team};
 use betflow_domain::time::now;
 use betflow_domain::workflow::expr::merge_patch;
@@ -18,6 +19,9 @@ const SERVER_FIELDS: &[&str] = &["id", "createdAt", "updatedAt", "settledAt"];
 /// A catalog entity the generic create/update path can handle.
 pub trait CatalogEntity: Serialize + DeserializeOwned + Clone + Send + Sync {
     const TABLE: &'static str;
+    /// Its typed id, which the service's reads and changes take, so a team's id cannot be
+    /// passed for a sport.
+    type Id: Copy + From<Uuid> + Into<Uuid> + std::fmt::Display + Send + Sync + 'static;
     /// Fields fixed at creation (a league's sport, a market's event).
     const FIXED: &'static [&'static str] = &[];
     fn id(&self) -> Uuid;
@@ -27,9 +31,10 @@ pub trait CatalogEntity: Serialize + DeserializeOwned + Clone + Send + Sync {
 }
 
 macro_rules! entity {
-    ($t:ty, $table:literal, [$($fixed:literal),*], $defaults:expr) => {
+    ($t:ty, $id:ty, $table:literal, [$($fixed:literal),*], $defaults:expr) => {
         impl CatalogEntity for $t {
             const TABLE: &'static str = $table;
+            type Id = $id;
             const FIXED: &'static [&'static str] = &[$($fixed),*];
             fn id(&self) -> Uuid {
                 self.id
@@ -46,36 +51,42 @@ macro_rules! entity {
 
 entity!(
     Sport,
+    SportId,
     "sports",
     [],
     json!({"isActive": true, "sortOrder": 0, "configuration": {}})
 );
 entity!(
     League,
+    LeagueId,
     "leagues",
     ["sportId"],
     json!({"isActive": true, "sortOrder": 0, "configuration": {}})
 );
 entity!(
     Team,
+    TeamId,
     "teams",
     ["sportId"],
     json!({"isActive": true, "metadata": {}})
 );
 entity!(
     Event,
+    FixtureId,
     "events",
     ["sportId"],
     json!({"status": "scheduled", "homeScore": 0, "awayScore": 0, "metadata": {}})
 );
 entity!(
     Market,
+    MarketId,
     "markets",
     ["eventId"],
     json!({"isActive": true, "status": "open", "inPlay": false, "rules": {}, "settlementRules": {}})
 );
 entity!(
     Selection,
+    SelectionId,
     "selections",
     ["marketId"],
     json!({"isActive": true, "metadata": {}})

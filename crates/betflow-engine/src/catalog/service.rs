@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
+use betflow_domain::ids::{FixtureId, LeagueId, MarketId, SelectionId, SportId};
 use betflow_domain::sportsbook::catalog::{
     EventFilter, EventSummary, League, Market, MarketStatus, PriceChange, Selection, Sport, Team,
 };
@@ -97,7 +98,7 @@ impl Catalog {
     pub async fn update<T: CatalogEntity + 'static>(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: T::Id,
         patch: &Value,
         reason: Option<String>,
         actor: &Actor,
@@ -110,13 +111,14 @@ impl Catalog {
     async fn change<T: CatalogEntity + 'static>(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: T::Id,
         patch: &Value,
         reason: Option<String>,
         retire: bool,
         actor: &Actor,
     ) -> Result<T, EngineError> {
         let current: T = self.get(id).await?;
+        let id: Uuid = id.into();
         let next = patched(&current, patch)?;
         check_refs(self.store.as_ref(), &next, Some(&current)).await?;
         let mut tx = self.store.begin().await?;
@@ -164,7 +166,7 @@ impl Catalog {
     pub async fn retire<T: CatalogEntity + 'static>(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: T::Id,
         actor: &Actor,
     ) -> Result<T, EngineError> {
         self.change(
@@ -188,7 +190,8 @@ impl Catalog {
     }
 
     /// One catalog entity by id.
-    pub async fn get<T: CatalogEntity + 'static>(&self, id: Uuid) -> Result<T, EngineError> {
+    pub async fn get<T: CatalogEntity + 'static>(&self, id: T::Id) -> Result<T, EngineError> {
+        let id: Uuid = id.into();
         let found: Option<Box<dyn std::any::Any + Send>> = match T::TABLE {
             "sports" => self.store.get_sport(id).await?.map(|v| Box::new(v) as _),
             "leagues" => self.store.get_league(id).await?.map(|v| Box::new(v) as _),
@@ -220,19 +223,20 @@ impl Catalog {
 
     pub async fn leagues(
         &self,
-        sport: Option<Uuid>,
+        sport: Option<SportId>,
         page: PageRequest,
     ) -> Result<Page<League>, EngineError> {
-        Ok(self.store.list_leagues(sport, page).await?)
+        Ok(self.store.list_leagues(sport.map(Uuid::from), page).await?)
     }
 
     pub async fn teams(
         &self,
-        sport: Option<Uuid>,
-        league: Option<Uuid>,
+        sport: Option<SportId>,
+        league: Option<LeagueId>,
         search: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<Team>, EngineError> {
+        let (sport, league) = (sport.map(Uuid::from), league.map(Uuid::from));
         Ok(self.store.list_teams(sport, league, search, page).await?)
     }
 
@@ -246,12 +250,12 @@ impl Catalog {
     /// get_events_with_markets.
     pub async fn sport_events(
         &self,
-        sport: Uuid,
+        sport: SportId,
         page: PageRequest,
     ) -> Result<Page<EventSummary>, EngineError> {
         self.get::<Sport>(sport).await?;
         let filter = EventFilter {
-            sport_id: Some(sport),
+            sport_id: Some(sport.uuid()),
             from: Some(now() - chrono::Duration::days(1)),
             page,
             ..Default::default()
@@ -262,9 +266,9 @@ impl Catalog {
     /// An event's markets, each with its selections.
     pub async fn event_markets(
         &self,
-        event: Uuid,
+        event: FixtureId,
     ) -> Result<Vec<(Market, Vec<Selection>)>, EngineError> {
-        let markets = self.store.list_markets(event).await?;
+        let markets = self.store.list_markets(event.uuid()).await?;
         let ids: Vec<Uuid> = markets.iter().map(|m| m.id).collect();
         let mut selections = self.store.list_selections(&ids).await?;
         Ok(markets
@@ -276,26 +280,27 @@ impl Catalog {
             .collect())
     }
 
-    pub async fn market_selections(&self, market: Uuid) -> Result<Vec<Selection>, EngineError> {
-        Ok(self.store.list_selections(&[market]).await?)
+    pub async fn market_selections(&self, market: MarketId) -> Result<Vec<Selection>, EngineError> {
+        Ok(self.store.list_selections(&[market.uuid()]).await?)
     }
 
     pub async fn price_history(
         &self,
-        selection: Uuid,
+        selection: SelectionId,
         page: PageRequest,
     ) -> Result<Page<PriceChange>, EngineError> {
         self.get::<Selection>(selection).await?;
-        Ok(self.store.price_history(selection, page).await?)
+        Ok(self.store.price_history(selection.uuid(), page).await?)
     }
 
     /// Suspends an open market or reopens a suspended one, in one call.
     pub async fn set_market_suspended(
         &self,
-        id: Uuid,
+        id: MarketId,
         suspended: bool,
         actor: &Actor,
     ) -> Result<Market, EngineError> {
+        let id = id.uuid();
         self.not_retired("market", id).await?;
         let mut tx = self.store.begin().await?;
         let current = tx
