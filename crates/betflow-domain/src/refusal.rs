@@ -44,3 +44,30 @@ impl RefusalKind {
         }
     }
 }
+
+/// A refusal as a pure rule gives it: its kind, stable code, message and details. The engine
+/// turns it into its error unchanged, so a rule decided here reads to clients exactly as one
+/// decided in the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+impl Refusal {
+    pub fn new(
+        kind: RefusalKind,
+        code: &'static str,
+        message: impl Into<String>,
+        details: Option<serde_json::Value>,
+    ) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+            details,
+        }
+    }
+}

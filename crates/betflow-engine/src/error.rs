@@ -1,5 +1,6 @@
 use betflow_domain::DomainError;
 use betflow_domain::refusal::RefusalKind;
+use betflow_domain::sportsbook::placement::PlacementError;
 use betflow_store::StoreError;
 
 /// Why a credential was refused. The API answers each with the seed's wording.
@@ -85,13 +86,22 @@ impl From<StoreError> for EngineError {
 }
 
 /// A refusal as clients see it, without a status: its kind, stable code, message and
-/// details.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
-    pub kind: RefusalKind,
-    pub code: &'static str,
-    pub message: String,
-    pub details: Option<serde_json::Value>,
+/// details. The domain's type, so a pure rule's refusal passes through unchanged.
+pub use betflow_domain::refusal::Refusal;
+
+impl From<Refusal> for EngineError {
+    fn from(r: Refusal) -> Self {
+        Self::refused(r.kind, r.code, r.message, r.details)
+    }
+}
+
+impl From<PlacementError> for EngineError {
+    fn from(e: PlacementError) -> Self {
+        match e {
+            PlacementError::Refused(r) => r.into(),
+            PlacementError::Invalid(e) => e.into(),
+        }
+    }
 }
 
 impl EngineError {

@@ -7,8 +7,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::DomainError;
+use crate::refusal::{Refusal, RefusalKind};
 
 /// How long a raised (or removed) limit waits before it applies.
 pub fn cooling_off() -> Duration {
@@ -116,6 +118,52 @@ pub struct LimitExceeded {
     pub period: Period,
     pub limit: i64,
     pub used: i64,
+}
+
+impl LimitExceeded {
+    /// The refusal clients see (`LIMIT_EXCEEDED`), for a deposit as for a bet.
+    pub fn refusal(&self) -> Refusal {
+        Refusal::new(
+            RefusalKind::Unprocessable,
+            "LIMIT_EXCEEDED",
+            format!(
+                "this would pass your {} limit for the {}",
+                match self.kind {
+                    LimitKind::Deposit => "deposit",
+                    LimitKind::Stake => "stake",
+                    LimitKind::Loss => "loss",
+                },
+                match self.period {
+                    Period::Day => "last 24 hours",
+                    Period::Week => "last 7 days",
+                    Period::Month => "last 30 days",
+                }
+            ),
+            Some(
+                json!({"kind": self.kind, "period": self.period, "limit": self.limit,
+                        "used": self.used}),
+            ),
+        )
+    }
+}
+
+/// Refuses a customer who is on a break (`SELF_EXCLUDED`): deposits and bets both ask.
+pub fn check_exclusion(
+    rg: Option<&ResponsibleGambling>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    if let Some(e) = rg.and_then(|r| r.active_exclusion(now)) {
+        return Err(Refusal::new(
+            RefusalKind::Forbidden,
+            "SELF_EXCLUDED",
+            match e.kind {
+                ExclusionKind::TimeOut => "you are taking a time-out",
+                ExclusionKind::SelfExclusion => "you have excluded yourself",
+            },
+            Some(json!({"kind": e.kind, "endsAt": e.ends_at})),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks `amount` against every limit of its kind; `used(period)` is what already counts in

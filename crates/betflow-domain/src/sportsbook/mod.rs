@@ -25,4 +25,5 @@ pub mod catalog;
 pub mod customers;
 pub mod limits;
 pub mod odds;
+pub mod placement;
 pub mod wallet;

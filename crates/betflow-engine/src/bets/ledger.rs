@@ -1,12 +1,9 @@
-//! The ledger side of a bet: its settlement's transfers, their reversal, and the seed's
-//! transactions rows for debits and credits.
+//! The ledger side of a settled bet: its settlement's transfers and their reversal (the
+//! transactions rows for debits and credits are the domain's
+//! [`bet_transaction`](betflow_domain::sportsbook::placement::bet_transaction)).
 
 use betflow_domain::sportsbook::bets::Bet;
-use betflow_domain::sportsbook::wallet::{
-    Account, AccountKind, Transaction, TransactionStatus, TransactionType, Transfer, TransferKind,
-};
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use betflow_domain::sportsbook::wallet::{Account, AccountKind, Transfer, TransferKind};
 
 /// Returns and transfers of one settled bet.
 pub(super) fn settlement_transfers(bet: &Bet, payout: i64) -> Vec<Transfer> {
@@ -60,32 +57,4 @@ pub(super) fn reversal_transfers(bet: &Bet) -> Vec<Transfer> {
         .for_bet(bet.id),
     );
     t
-}
-
-pub(super) fn bet_transaction(
-    bet: &Bet,
-    tx_type: TransactionType,
-    amount: i64,
-    at: DateTime<Utc>,
-) -> Transaction {
-    let id = Uuid::now_v7();
-    Transaction {
-        id,
-        user_id: bet.user_id,
-        tx_type,
-        amount,
-        currency_code: bet.currency_code.clone(),
-        status: TransactionStatus::Completed,
-        reference: Transaction::reference_for(tx_type, id),
-        external_reference: None,
-        description: None,
-        payment_method_id: None,
-        related_bet_id: Some(bet.id),
-        processor_response: None,
-        fees: 0,
-        net_amount: amount,
-        processed_at: Some(at),
-        created_at: at,
-        updated_at: at,
-    }
 }

@@ -2,8 +2,8 @@
 //! service (`engine.bets()`).
 //!
 //! - `service`: the service, placement of one bet, history and exposure;
-//! - `decide`: the placement decision, a pure function of what the transaction read;
-//! - `placement`: bets placed in batches, decided by the same function;
+//! - `placement`: bets placed in batches, decided by the domain's placement decision
+//!   (`betflow_domain::sportsbook::placement::decide`), as a bet placed alone is;
 //! - `settlement`: settling, voiding and resettling markets;
 //! - `ledger`: a bet's transfers and transactions rows.
 //!
@@ -11,7 +11,6 @@
 //! markets and selections first (placements share-lock them, settlement locks its market
 //! exclusively), then customers' accounts, in user-id order when there are several.
 
-mod decide;
 mod ledger;
 mod placement;
 mod service;

@@ -19,11 +19,11 @@ use std::sync::Arc;
 
 use betflow_domain::audit::Actor;
 use betflow_domain::sportsbook::bets::{Bet, BetSettings, BetSlip};
+use betflow_domain::sportsbook::placement::{Legs, decide};
 use betflow_store::{BatchContext, Placement, Store};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::decide::{Legs, decide};
 use crate::EngineError;
 use crate::batch::{Outcome, Work, copy};
 use crate::idempotency::{IdempotencyKey, record_created};
@@ -132,8 +132,11 @@ impl Placer {
                     placed.push((i, p));
                     outcomes.push(Outcome::Alone);
                 }
-                Err(e) if e.refusal().is_some() => outcomes.push(Outcome::Done(Box::new(Err(e)))),
-                Ok(None) | Err(_) => outcomes.push(Outcome::Alone),
+                Err(e) => match EngineError::from(e) {
+                    e if e.refusal().is_some() => outcomes.push(Outcome::Done(Box::new(Err(e)))),
+                    _ => outcomes.push(Outcome::Alone),
+                },
+                Ok(None) => outcomes.push(Outcome::Alone),
             }
         }
         if placed.is_empty() {

@@ -9,13 +9,13 @@ use betflow_domain::identity::Role;
 use betflow_domain::ids::{BetId, MarketId, SelectionId};
 use betflow_domain::sportsbook::bets::{Bet, BetFilter, BetSettings, BetSlip, SelectionExposure};
 use betflow_domain::sportsbook::limits::Period;
+use betflow_domain::sportsbook::placement::{Legs, decide};
 use betflow_domain::{Page, PageRequest};
 use betflow_store::{Store, Transaction as DbTransaction};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::decide::{Legs, decide};
 use super::placement::{self, Placer};
 use crate::batch::{BatchSettings, BatchStats, Batcher, Outcome};
 use crate::idempotency::{Idempotency, IdempotencyKey, Idempotent, record_created};

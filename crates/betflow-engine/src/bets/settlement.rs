@@ -9,13 +9,14 @@ use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::ids::MarketId;
 use betflow_domain::sportsbook::bets::{BetStatus, LegResult};
 use betflow_domain::sportsbook::catalog::{Market, MarketStatus};
+use betflow_domain::sportsbook::placement::bet_transaction;
 use betflow_domain::sportsbook::wallet::TransactionType;
 use betflow_domain::time::now;
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::ledger::{bet_transaction, reversal_transfers, settlement_transfers};
+use super::ledger::{reversal_transfers, settlement_transfers};
 use super::service::Bets;
 use crate::{EngineError, RefusalKind};
 

@@ -1,11 +1,9 @@
 //! Responsible gambling: deposit, stake and loss limits, time-outs and self-exclusions,
-//! and the refusals they give (bet placement uses them too).
+//! and the refusals they give (the domain's rules, which bet placement asks too).
 
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::ids::UserId;
-use betflow_domain::sportsbook::limits::{
-    self, Exclusion, ExclusionKind, LimitKind, Period, ResponsibleGambling,
-};
+use betflow_domain::sportsbook::limits::{self, Exclusion, LimitKind, Period, ResponsibleGambling};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -13,44 +11,16 @@ use uuid::Uuid;
 use super::service::Wallet;
 use crate::{EngineError, RefusalKind};
 
-/// Refuses a customer who is on a break.
-pub(crate) fn check_exclusion(
+/// Refuses a customer who is on a break (the domain's rule, as an engine error).
+pub(super) fn check_exclusion(
     rg: Option<&ResponsibleGambling>,
     now: DateTime<Utc>,
 ) -> Result<(), EngineError> {
-    if let Some(e) = rg.and_then(|r| r.active_exclusion(now)) {
-        return Err(EngineError::refused(
-            RefusalKind::Forbidden,
-            "SELF_EXCLUDED",
-            match e.kind {
-                ExclusionKind::TimeOut => "you are taking a time-out",
-                ExclusionKind::SelfExclusion => "you have excluded yourself",
-            },
-            Some(json!({"kind": e.kind, "endsAt": e.ends_at})),
-        ));
-    }
-    Ok(())
+    Ok(limits::check_exclusion(rg, now)?)
 }
 
-pub(crate) fn limit_exceeded(e: &limits::LimitExceeded) -> EngineError {
-    EngineError::refused(
-        RefusalKind::Unprocessable,
-        "LIMIT_EXCEEDED",
-        format!(
-            "this would pass your {} limit for the {}",
-            match e.kind {
-                LimitKind::Deposit => "deposit",
-                LimitKind::Stake => "stake",
-                LimitKind::Loss => "loss",
-            },
-            match e.period {
-                Period::Day => "last 24 hours",
-                Period::Week => "last 7 days",
-                Period::Month => "last 30 days",
-            }
-        ),
-        Some(json!({"kind": e.kind, "period": e.period, "limit": e.limit, "used": e.used})),
-    )
+pub(super) fn limit_exceeded(e: &limits::LimitExceeded) -> EngineError {
+    e.refusal().into()
 }
 
 impl Wallet {

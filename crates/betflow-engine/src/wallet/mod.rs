@@ -17,7 +17,6 @@ mod provider;
 mod service;
 
 pub(crate) use currency::Currencies;
-pub(crate) use limits::{check_exclusion, limit_exceeded};
 pub use model::{
     MAX_AMOUNT, MAX_EXTERNAL_REFERENCE, MoneyRequest, NewPaymentMethod, Reconciliation, Resolution,
     ResolutionDetails, WalletView,

@@ -4,12 +4,10 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use betflow_domain::Page;
-use betflow_domain::audit::AuditEntry;
-use betflow_domain::events::NewEvent;
 use betflow_domain::sportsbook::bets::{Bet, BetFilter, LegResult, SelectionExposure};
 use betflow_domain::sportsbook::catalog::{Event as Fixture, Market, Selection};
 use betflow_domain::sportsbook::limits::ResponsibleGambling;
-use betflow_domain::sportsbook::wallet::{Balances, Transaction as MoneyTransaction, Transfer};
+use betflow_domain::sportsbook::wallet::Balances;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -47,18 +45,10 @@ pub struct BatchContext {
     pub wallets: Vec<(Balances, Option<ResponsibleGambling>)>,
 }
 
-/// Everything one placed bet writes: the bet and its legs, its `bet_debit` transaction, the
-/// stake held (cash to pending, one customer's own accounts), its audit row and the outbox
-/// events that announce it, all in the placement's one statement (or batch).
-#[derive(Debug, Clone)]
-pub struct Placement {
-    pub bet: Bet,
-    pub debit: MoneyTransaction,
-    pub hold: Transfer,
-    pub audit: AuditEntry,
-    /// Written to the outbox with the bet, numbered in order; none when the write fails.
-    pub events: Vec<NewEvent>,
-}
+/// Everything one placed bet writes: the domain's value, decided there (see
+/// [`betflow_domain::sportsbook::placement::decide`]), re-exported so `betflow_store::Placement`
+/// names it.
+pub use betflow_domain::sportsbook::placement::Placement;
 
 /// Placing and settling bets, inside a transaction.
 #[async_trait]

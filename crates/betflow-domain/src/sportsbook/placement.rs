@@ -1,46 +1,84 @@
-//! The placement decision: a pure function of what the placing transaction read, shared by
-//! a bet placed alone and a bet placed in a batch.
+//! The placement decision: a pure function of what the placing transaction read, shared by a
+//! bet placed alone and a bet placed in a batch, and the rows an accepted bet writes.
+//!
+//! Pure so every rule of placement (exclusion, legs, price, in-play delay, limits, balance)
+//! can be tested here without a database; the engine only reads, locks and writes.
 
-use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
-use betflow_domain::sportsbook::bets::{
-    self, Bet, BetLeg, BetSettings, BetSlip, BetStatus, LegState, RejectCode, Rejection,
-};
-use betflow_domain::sportsbook::catalog::{Event as Fixture, Market, Selection};
-use betflow_domain::sportsbook::limits::{self, LimitKind, Period, ResponsibleGambling};
-use betflow_domain::sportsbook::wallet::{
-    Account, AccountKind, Balances, TransactionType, Transfer, TransferKind,
-};
-use betflow_store::Placement;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::ledger::bet_transaction;
-use crate::wallet::{check_exclusion, limit_exceeded};
-use crate::{EngineError, RefusalKind};
+use super::bets::{
+    self, Bet, BetLeg, BetSettings, BetSlip, BetStatus, LegState, RejectCode, Rejection,
+};
+use super::catalog::{Event as Fixture, Market, Selection};
+use super::limits::{self, LimitKind, Period, ResponsibleGambling};
+use super::wallet::{
+    Account, AccountKind, Balances, Transaction, TransactionStatus, TransactionType, Transfer,
+    TransferKind,
+};
+use crate::DomainError;
+use crate::audit::{Actor, AuditAction, AuditEntry};
+use crate::events::NewEvent;
+use crate::refusal::{Refusal, RefusalKind};
 
-/// A bet rule's refusal, with the kind its code calls for.
-fn refusal(r: Rejection) -> EngineError {
-    let kind = match r.code {
-        RejectCode::OddsChanged => RefusalKind::Conflict,
-        RejectCode::SelfExcluded => RefusalKind::Forbidden,
-        _ => RefusalKind::Unprocessable,
-    };
-    EngineError::refused(kind, r.code.as_str(), r.message, r.details)
+/// Everything one placed bet writes: the bet and its legs, its `bet_debit` transaction, the
+/// stake held (cash to pending, one customer's own accounts), its audit row and the outbox
+/// events that announce it, all in the placement's one statement (or batch).
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub bet: Bet,
+    pub debit: Transaction,
+    pub hold: Transfer,
+    pub audit: AuditEntry,
+    /// Written to the outbox with the bet, numbered in order; none when the write fails.
+    pub events: Vec<NewEvent>,
 }
 
 /// The selections, markets and events a placement reads, locked by its transaction.
-pub(crate) struct Legs<'a> {
+#[derive(Debug, Clone, Copy)]
+pub struct Legs<'a> {
     pub selections: &'a [Selection],
     pub markets: &'a [Market],
     pub events: &'a [Fixture],
 }
 
+/// Why a placement was not decided: a refusal clients see, or a value that breaks a domain
+/// rule (the audit row's), which the engine reports as it reports any invalid value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlacementError {
+    Refused(Refusal),
+    Invalid(DomainError),
+}
+
+impl From<Refusal> for PlacementError {
+    fn from(r: Refusal) -> Self {
+        Self::Refused(r)
+    }
+}
+
+impl From<DomainError> for PlacementError {
+    fn from(e: DomainError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+/// A bet rule's refusal, with the kind its code calls for.
+pub fn refusal(r: Rejection) -> Refusal {
+    let kind = match r.code {
+        RejectCode::OddsChanged => RefusalKind::Conflict,
+        RejectCode::SelfExcluded => RefusalKind::Forbidden,
+        _ => RefusalKind::Unprocessable,
+    };
+    Refusal::new(kind, r.code.as_str(), r.message, r.details)
+}
+
 /// Decides one placement from what its transaction read: the customer's balances and
 /// limits (`wallet`), and their stakes and losses per limit period (`usage`, read only when
-/// they have limits). `Ok(None)`: an in-play bet must first wait out the delay.
+/// they have limits). `Ok(None)`: an in-play bet must first wait out the delay (`waited`
+/// says it has).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn decide(
+pub fn decide(
     settings: &BetSettings,
     slip: &BetSlip,
     at: DateTime<Utc>,
@@ -49,9 +87,9 @@ pub(crate) fn decide(
     legs: &Legs<'_>,
     (before, rg): (&Balances, Option<&ResponsibleGambling>),
     usage: &[(Period, (i64, i64))],
-) -> Result<Option<Placement>, EngineError> {
+) -> Result<Option<Placement>, PlacementError> {
     let (user, currency) = (before.user_id, before.currency_code.as_str());
-    check_exclusion(rg, at)?;
+    limits::check_exclusion(rg, at)?;
     let mut states = Vec::with_capacity(slip.legs.len());
     let mut missing = Vec::new();
     for (i, leg) in slip.legs.iter().enumerate() {
@@ -72,13 +110,14 @@ pub(crate) fn decide(
         }
     }
     if !missing.is_empty() {
-        // Like any other reference to nothing: 404, naming each leg at fault.
-        return Err(EngineError::refused(
+        // Like any other reference to nothing: not found, naming each leg at fault.
+        return Err(Refusal::new(
             RefusalKind::NotFound,
             "NOT_FOUND",
             format!("no such selection ({} of the legs)", missing.len()),
             Some(Value::Array(missing)),
-        ));
+        )
+        .into());
     }
     let priced = bets::price(slip, &states, settings, at).map_err(refusal)?;
     if priced.in_play && !waited && !settings.in_play_delay.is_zero() {
@@ -90,7 +129,7 @@ pub(crate) fn decide(
             lookup(p).0
         })
         .and_then(|()| limits::check(&rg.limits, LimitKind::Loss, slip.stake, at, |p| lookup(p).1))
-        .map_err(|e| limit_exceeded(&e))?;
+        .map_err(|e| e.refusal())?;
     }
     if before.balance < slip.stake {
         return Err(refusal(
@@ -99,7 +138,8 @@ pub(crate) fn decide(
                 "the balance does not cover the stake",
             )
             .with(json!({"balance": before.balance, "stake": slip.stake})),
-        ));
+        )
+        .into());
     }
     let id = Uuid::now_v7();
     let bet = Bet {
@@ -165,3 +205,37 @@ pub(crate) fn decide(
         events: Vec::new(),
     }))
 }
+
+/// The seed's `transactions` row for a bet's debit or credit: completed at `at`, no fees,
+/// tied to the bet.
+pub fn bet_transaction(
+    bet: &Bet,
+    tx_type: TransactionType,
+    amount: i64,
+    at: DateTime<Utc>,
+) -> Transaction {
+    let id = Uuid::now_v7();
+    Transaction {
+        id,
+        user_id: bet.user_id,
+        tx_type,
+        amount,
+        currency_code: bet.currency_code.clone(),
+        status: TransactionStatus::Completed,
+        reference: Transaction::reference_for(tx_type, id),
+        external_reference: None,
+        description: None,
+        payment_method_id: None,
+        related_bet_id: Some(bet.id),
+        processor_response: None,
+        fees: 0,
+        net_amount: amount,
+        processed_at: Some(at),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+#[cfg(test)]
+#[path = "placement_tests.rs"]
+mod tests;
