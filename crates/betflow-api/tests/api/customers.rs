@@ -1,9 +1,8 @@
 //! Customer self-registration, the 18+ rule, profile and preferences, on both backends.
 
-use crate::common::{TestServer, spawn};
+use crate::common::spawn;
 use betflow_store::testing::TestDb;
 use chrono::{Datelike, Duration, Utc};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 betflow_store::conformance!(
@@ -11,27 +10,6 @@ betflow_store::conformance!(
     limits_name_a_pending_raise,
     profile_is_null_for_staff_and_preferences_refuse_unknown_members,
 );
-
-async fn call(
-    s: &TestServer,
-    m: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = s.client.request(m, s.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
-}
 
 fn born(years_ago: i32, days_later: i64) -> String {
     let today = Utc::now().date_naive();
@@ -49,55 +27,29 @@ async fn customers_register_and_set_preferences(db: TestDb) {
     let s = spawn(db).await;
     let admin = s.admin_token().await;
 
-    let (status, res) = call(
-        &s,
-        Method::POST,
-        "/api/v1/auth/register",
-        None,
-        Some(registration("sam", born(30, 0))),
-    )
-    .await;
-    assert_eq!(status, 201, "{res}");
-    assert_eq!(res["data"]["user"]["role"], "customer");
-    assert_eq!(res["data"]["profile"]["verificationStatus"], "unverified");
+    let res = s.register(registration("sam", born(30, 0))).await.created();
+    assert_eq!(res["user"]["role"], "customer");
+    assert_eq!(res["profile"]["verificationStatus"], "unverified");
     assert_eq!(
-        res["data"]["preferences"]["oddsFormat"], "american",
+        res["preferences"]["oddsFormat"], "american",
         "the seed's default"
     );
 
     // 18 today is old enough; 18 tomorrow is not.
-    let (status, _) = call(
-        &s,
-        Method::POST,
-        "/api/v1/auth/register",
-        None,
-        Some(registration("birthday", born(18, 0))),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/auth/register",
-        None,
-        Some(registration("young", born(18, 1))),
-    )
-    .await;
-    assert_eq!(
-        (
-            status,
-            err["error"]["code"].as_str(),
-            err["error"]["details"][0]["field"].as_str()
-        ),
-        (422, Some("UNDERAGE"), Some("dateOfBirth")),
-        "a rule of today's date, not of the request's shape: {err}"
-    );
+    s.register(registration("birthday", born(18, 0)))
+        .await
+        .created();
+    let err = s
+        .register(registration("young", born(18, 1)))
+        .await
+        .note("a rule of today's date, not of the request's shape")
+        .refused(422, "UNDERAGE");
+    assert_eq!(err["details"][0]["field"], "dateOfBirth", "{err}");
     // Every problem at once, account and profile.
     let mut bad = registration("x", born(30, 0));
     bad["countryCode"] = json!("Britain");
     bad["password"] = json!("short");
-    let (status, err) = call(&s, Method::POST, "/api/v1/auth/register", None, Some(bad)).await;
-    assert_eq!(status, 400);
+    let err = s.register(bad).await.status(400);
     let fields: Vec<&str> = err["error"]["details"]
         .as_array()
         .unwrap()
@@ -107,24 +59,11 @@ async fn customers_register_and_set_preferences(db: TestDb) {
     for f in ["username", "password", "countryCode"] {
         assert!(fields.contains(&f), "{f} in {err}");
     }
-    let (status, _) = call(
-        &s,
-        Method::POST,
-        "/api/v1/auth/register",
-        None,
-        Some(json!({"username": "x"})),
-    )
-    .await;
-    assert_eq!(status, 400);
-    let (status, err) = call(
-        &s,
-        Method::POST,
-        "/api/v1/auth/register",
-        None,
-        Some(registration("sam", born(30, 0))),
-    )
-    .await;
-    assert_eq!(status, 409);
+    s.register(json!({"username": "x"})).await.status(400);
+    let err = s
+        .register(registration("sam", born(30, 0)))
+        .await
+        .status(409);
     assert_eq!(
         err["error"]["message"]
             .as_str()
@@ -134,15 +73,13 @@ async fn customers_register_and_set_preferences(db: TestDb) {
     );
 
     // The customer logs in, reads the profile, and prefers fractional odds.
-    let token = s.login("sam", "a-long-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, me) = call(&s, Method::GET, "/api/v1/me/profile", Some(&token), None).await;
-    assert_eq!(status, 200, "{me}");
-    assert_eq!(me["data"]["profile"]["countryCode"], "GB");
-    let (status, _) = call(&s, Method::GET, "/api/v1/users", Some(&token), None).await;
-    assert_eq!(status, 403, "customers are not staff");
+    let token = s.token("sam", "a-long-password").await;
+    let me = s.profile(&token).await.ok();
+    assert_eq!(me["profile"]["countryCode"], "GB");
+    s.users(&token)
+        .await
+        .note("customers are not staff")
+        .status(403);
     for (patch, code) in [
         (json!({"oddsFormat": "hex"}), 400),
         (
@@ -155,17 +92,12 @@ async fn customers_register_and_set_preferences(db: TestDb) {
             200,
         ),
     ] {
-        let (status, res) = call(
-            &s,
-            Method::PATCH,
-            "/api/v1/me/preferences",
-            Some(&token),
-            Some(patch.clone()),
-        )
-        .await;
-        assert_eq!(status, code, "{patch}: {res}");
+        s.patch_preferences(&token, patch.clone())
+            .await
+            .note(patch)
+            .status(code);
     }
-    let (_, me) = call(&s, Method::GET, "/api/v1/me/profile", Some(&token), None).await;
+    let (_, me) = s.profile(&token).await.into_parts();
     assert_eq!(
         me["data"]["preferences"]["responsibleGaming"]["realityCheckMinutes"],
         30
@@ -178,11 +110,7 @@ async fn customers_register_and_set_preferences(db: TestDb) {
     // Catalog reads follow the preference unless ?oddsFormat= says otherwise.
     let post = |path: &'static str, body: Value| {
         let (s, admin) = (&s, admin.clone());
-        async move {
-            let (status, res) = call(s, Method::POST, path, Some(&admin), Some(body)).await;
-            assert_eq!(status, 201, "{path}: {res}");
-            res["data"]["id"].as_str().unwrap().to_owned()
-        }
+        async move { s.post_as(&admin, path, body).await.note(path).created_id() }
     };
     let sport = post(
         "/api/v1/sports",
@@ -215,32 +143,17 @@ async fn customers_register_and_set_preferences(db: TestDb) {
         json!({"marketId": mk, "name": "A", "odds": "2.5"}),
     )
     .await;
-    let (_, got) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/selections/{sel}"),
-        Some(&token),
-        None,
-    )
-    .await;
+    let (_, got) = s.selection(&token, &sel).await.into_parts();
     assert_eq!(got["data"]["displayOdds"], "3/2");
-    let (_, got) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/selections/{sel}?oddsFormat=american"),
-        Some(&token),
-        None,
-    )
-    .await;
+    let (_, got) = s
+        .get_as(
+            &token,
+            &format!("/api/v1/selections/{sel}?oddsFormat=american"),
+        )
+        .await
+        .into_parts();
     assert_eq!(got["data"]["displayOdds"], "+150");
-    let (_, got) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/selections/{sel}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let (_, got) = s.selection(&admin, &sel).await.into_parts();
     assert_eq!(
         got["data"]["displayOdds"], "2.50",
         "staff without preferences see decimal"
@@ -252,32 +165,18 @@ async fn customers_register_and_set_preferences(db: TestDb) {
 /// null amount.
 async fn limits_name_a_pending_raise(db: TestDb) {
     let s = spawn(db).await;
-    let (status, res) = call(
-        &s,
-        Method::POST,
-        "/api/v1/auth/register",
-        None,
-        Some(registration("lee", born(30, 0))),
-    )
-    .await;
-    assert_eq!(status, 201, "{res}");
-    let token = s.login("lee", "a-long-password").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    s.register(registration("lee", born(30, 0))).await.created();
+    let token = s.token("lee", "a-long-password").await;
     let set = |amount: Value| {
         let (s, token) = (&s, token.clone());
         async move {
-            let (status, res) = call(
-                s,
-                Method::PUT,
-                "/api/v1/me/limits",
-                Some(&token),
-                Some(json!({"kind": "deposit", "period": "week", "amount": amount})),
+            s.set_limit(
+                &token,
+                json!({"kind": "deposit", "period": "week", "amount": amount}),
             )
-            .await;
-            assert_eq!(status, 200, "{res}");
-            res["data"]["limits"][0].clone()
+            .await
+            .ok()["limits"][0]
+                .take()
         }
     };
     let first = set(json!(20_000)).await;
@@ -303,10 +202,9 @@ async fn limits_name_a_pending_raise(db: TestDb) {
         "exactly amount and effectiveAt: {raised}"
     );
 
-    let (status, read) = call(&s, Method::GET, "/api/v1/me/limits", Some(&token), None).await;
-    assert_eq!(status, 200, "{read}");
-    assert_eq!(read["data"]["limits"][0], raised, "the read shows the same");
-    assert_eq!(read["data"]["exclusion"], Value::Null);
+    let read = s.limits(&token).await.ok();
+    assert_eq!(read["limits"][0], raised, "the read shows the same");
+    assert_eq!(read["exclusion"], Value::Null);
 
     let removal = set(Value::Null).await;
     assert_eq!(removal["amount"], 20_000);
@@ -320,11 +218,10 @@ async fn limits_name_a_pending_raise(db: TestDb) {
 async fn profile_is_null_for_staff_and_preferences_refuse_unknown_members(db: TestDb) {
     let s = spawn(db).await;
     let admin = s.admin_token().await;
-    let (status, me) = call(&s, Method::GET, "/api/v1/me/profile", Some(&admin), None).await;
-    assert_eq!(status, 200, "{me}");
-    assert_eq!(me["data"]["user"]["username"], "admin");
+    let me = s.profile(&admin).await.ok();
+    assert_eq!(me["user"]["username"], "admin");
     assert_eq!(
-        (&me["data"]["profile"], &me["data"]["preferences"]),
+        (&me["profile"], &me["preferences"]),
         (&Value::Null, &Value::Null),
         "{me}"
     );
@@ -337,34 +234,28 @@ async fn profile_is_null_for_staff_and_preferences_refuse_unknown_members(db: Te
             "responsibleGaming.realityCheckMinutes",
         ),
     ] {
-        let (status, err) = call(
-            &s,
-            Method::PATCH,
-            "/api/v1/me/preferences",
-            Some(&admin),
-            Some(patch.clone()),
-        )
-        .await;
-        assert_eq!(status, 400, "{patch}: {err}");
+        let err = s
+            .patch_preferences(&admin, patch.clone())
+            .await
+            .note(&patch)
+            .status(400);
         assert_eq!(err["error"]["details"][0]["field"], field, "{patch}: {err}");
     }
-    let (status, prefs) = call(
-        &s,
-        Method::PATCH,
-        "/api/v1/me/preferences",
-        Some(&admin),
-        Some(json!({"uiPreferences": {"theme": "dark", "language": null},
-                    "responsibleGaming": {"realityCheckMinutes": null}})),
-    )
-    .await;
-    assert_eq!(status, 200, "{prefs}");
-    assert_eq!(prefs["data"]["uiPreferences"], json!({"theme": "dark"}));
+    let prefs = s
+        .patch_preferences(
+            &admin,
+            json!({"uiPreferences": {"theme": "dark", "language": null},
+                    "responsibleGaming": {"realityCheckMinutes": null}}),
+        )
+        .await
+        .ok();
+    assert_eq!(prefs["uiPreferences"], json!({"theme": "dark"}));
     assert_eq!(
-        prefs["data"]["responsibleGaming"]["realityCheckMinutes"],
+        prefs["responsibleGaming"]["realityCheckMinutes"],
         Value::Null,
         "null removes it: {prefs}"
     );
-    let (_, me) = call(&s, Method::GET, "/api/v1/me/profile", Some(&admin), None).await;
+    let (_, me) = s.profile(&admin).await.into_parts();
     assert_eq!(me["data"]["profile"], Value::Null);
     assert_eq!(me["data"]["preferences"]["uiPreferences"]["theme"], "dark");
 }

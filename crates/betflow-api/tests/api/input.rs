@@ -2,7 +2,7 @@
 //! on PostgreSQL and a stored row on SQLite before), no control characters in names and
 //! identifiers, line breaks but nothing else in free text.
 
-use crate::common::{TestServer, call, expect_error, spawn};
+use crate::common::{TestServer, client::Reply, spawn};
 use betflow_store::testing::TestDb;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -14,8 +14,9 @@ betflow_store::conformance!(
 );
 
 /// The `field` of every violation in a 400 VALIDATION_ERROR answer.
-async fn refused_fields(res: reqwest::Response) -> Vec<String> {
-    let err = expect_error(res, 400, "VALIDATION_ERROR").await;
+#[track_caller]
+fn refused_fields(res: Reply) -> Vec<String> {
+    let err = res.error(400, "VALIDATION_ERROR");
     err["details"]
         .as_array()
         .unwrap_or_else(|| panic!("details must list the fields: {err}"))
@@ -24,22 +25,8 @@ async fn refused_fields(res: reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-async fn post(s: &TestServer, token: &str, path: &str, body: Value) -> reqwest::Response {
-    s.with_token(Method::POST, path, token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn get(s: &TestServer, token: &str, path: &str) -> reqwest::Response {
-    s.with_token(Method::GET, path, token).send().await.unwrap()
-}
-
 async fn made(s: &TestServer, token: &str, path: &str, body: Value) -> String {
-    let (status, res) = call(s, Method::POST, path, token, Some(body)).await;
-    assert_eq!(status, 201, "{path}: {res}");
-    res["data"]["id"].as_str().unwrap().to_owned()
+    s.post_as(token, path, body).await.note(path).created_id()
 }
 
 fn content() -> Value {
@@ -59,14 +46,8 @@ async fn nul_is_refused_everywhere_naming_the_field(db: TestDb) {
     .await;
 
     // The login is refused before any lookup, with no token needed.
-    let res = s
-        .client
-        .post(s.url("/api/v1/auth/login"))
-        .json(&json!({"username": "ad\u{0}min", "password": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused_fields(res).await, ["username"]);
+    let res = s.try_login("ad\u{0}min", "x").await;
+    assert_eq!(refused_fields(res), ["username"]);
 
     let bodies: [(&str, Value, &[&str]); 7] = [
         (
@@ -107,7 +88,7 @@ async fn nul_is_refused_everywhere_naming_the_field(db: TestDb) {
         ),
     ];
     for (path, body, fields) in bodies {
-        let got = refused_fields(post(&s, &admin, path, body.clone()).await).await;
+        let got = refused_fields(s.post_as(&admin, path, body.clone()).await);
         assert_eq!(got, fields, "{path} {body}");
     }
 
@@ -120,40 +101,26 @@ async fn nul_is_refused_everywhere_naming_the_field(db: TestDb) {
         ("/api/v1/workflow-definitions/line%00change", "key"),
     ] {
         assert_eq!(
-            refused_fields(get(&s, &admin, path).await).await,
+            refused_fields(s.get_as(&admin, path).await),
             [field],
             "{path}"
         );
     }
 
     // Nothing was written, and the audit trail never holds a NUL.
-    let (status, sports) = call(&s, Method::GET, "/api/v1/sports", &admin, None).await;
-    assert_eq!(status, 200, "{sports}");
-    assert_eq!(sports["data"]["total"], 1, "{sports}");
-    let (status, keys) = call(&s, Method::GET, "/api/v1/api-keys", &admin, None).await;
-    assert_eq!((status, &keys["data"]["total"]), (200, &json!(0)), "{keys}");
-    let (status, audit) = call(
-        &s,
-        Method::GET,
-        "/api/v1/audit-logs?limit=100",
-        &admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{audit}");
+    let sports = s.get_as(&admin, "/api/v1/sports").await.ok();
+    assert_eq!(sports["total"], 1, "{sports}");
+    let keys = s.api_keys(&admin).await.ok();
+    assert_eq!(keys["total"], 0, "{keys}");
+    let audit = s.audit_logs(&admin, "limit=100").await.status(200);
     assert!(!audit.to_string().contains("\\u0000"), "{audit}");
 
     // The escape as literal text (an escaped backslash, then `u0000`) is no NUL.
-    let (status, key) = call(
-        &s,
-        Method::POST,
-        "/api/v1/api-keys",
-        &admin,
-        Some(json!({"name": "literal \\u0000 text"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{key}");
-    assert_eq!(key["data"]["apiKey"]["name"], "literal \\u0000 text");
+    let key = s
+        .create_key(&admin, json!({"name": "literal \\u0000 text"}))
+        .await
+        .created();
+    assert_eq!(key["apiKey"]["name"], "literal \\u0000 text");
 }
 
 async fn control_characters_in_names_are_refused_and_free_text_may_break_lines(db: TestDb) {
@@ -167,14 +134,8 @@ async fn control_characters_in_names_are_refused_and_free_text_may_break_lines(d
     )
     .await;
 
-    let res = s
-        .client
-        .post(s.url("/api/v1/auth/login"))
-        .json(&json!({"username": "ad\u{7}min", "password": "admin-password-123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused_fields(res).await, ["username"]);
+    let res = s.try_login("ad\u{7}min", "admin-password-123").await;
+    assert_eq!(refused_fields(res), ["username"]);
 
     let bodies: [(&str, Value, &[&str]); 6] = [
         (
@@ -214,7 +175,7 @@ async fn control_characters_in_names_are_refused_and_free_text_may_break_lines(d
         ),
     ];
     for (path, body, fields) in bodies {
-        let got = refused_fields(post(&s, &admin, path, body.clone()).await).await;
+        let got = refused_fields(s.post_as(&admin, path, body.clone()).await);
         assert_eq!(got, fields, "{path} {body}");
     }
     for (path, field) in [
@@ -223,7 +184,7 @@ async fn control_characters_in_names_are_refused_and_free_text_may_break_lines(d
         ("/api/v1/workflows?type=content%07publishing", "type"),
     ] {
         assert_eq!(
-            refused_fields(get(&s, &admin, path).await).await,
+            refused_fields(s.get_as(&admin, path).await),
             [field],
             "{path}"
         );
@@ -263,19 +224,21 @@ async fn control_characters_in_names_are_refused_and_free_text_may_break_lines(d
         market("Line one\nline two\r\n\tindented"),
     )
     .await;
-    let got = refused_fields(post(&s, &admin, "/api/v1/markets", market("bell \u{7}")).await).await;
+    let got = refused_fields(
+        s.post_as(&admin, "/api/v1/markets", market("bell \u{7}"))
+            .await,
+    );
     assert_eq!(got, ["description"]);
-    let (status, hook) = call(
-        &s,
-        Method::POST,
-        "/api/v1/webhooks",
-        &admin,
-        Some(json!({"name": "hook", "url": "https://hooks.example.com/x",
-               "events": ["workflow.*"], "description": "line one\nline two"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{hook}");
-    assert_eq!(hook["data"]["webhook"]["description"], "line one\nline two");
+    let hook = s
+        .post_as(
+            &admin,
+            "/api/v1/webhooks",
+            json!({"name": "hook", "url": "https://hooks.example.com/x",
+               "events": ["workflow.*"], "description": "line one\nline two"}),
+        )
+        .await
+        .created();
+    assert_eq!(hook["webhook"]["description"], "line one\nline two");
 
     // Free-form data is only held to the NUL rule; a reason is free text.
     let mut data = content();
@@ -287,20 +250,11 @@ async fn control_characters_in_names_are_refused_and_free_text_may_break_lines(d
         json!({"workflowType": "content_publishing", "data": data}),
     )
     .await;
-    let cancel = format!("/api/v1/workflows/{workflow}/cancel");
-    let got =
-        refused_fields(post(&s, &admin, &cancel, json!({"reason": "no\u{1b}[2J"})).await).await;
+    let cancel = |reason: &str| s.act(&admin, &workflow, "cancel", Some(json!({"reason": reason})));
+    let got = refused_fields(cancel("no\u{1b}[2J").await);
     assert_eq!(got, ["reason"]);
-    let (status, res) = call(
-        &s,
-        Method::POST,
-        &cancel,
-        &admin,
-        Some(json!({"reason": "duplicate\nof another request"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{res}");
-    assert_eq!(res["data"]["status"], "cancelled", "{res}");
+    let res = cancel("duplicate\nof another request").await.ok();
+    assert_eq!(res["status"], "cancelled", "{res}");
 }
 
 /// Headers that reach the database (`Idempotency-Key`) are held to visible ASCII: bytes a
@@ -310,18 +264,15 @@ async fn odd_header_bytes_are_a_400(db: TestDb) {
     let admin = s.admin_token().await;
     let body = json!({"type": "single", "stake": 100, "legs": []});
     for raw in [&b"key-\xff\x80"[..], b"key\twith-tab", b"key with space"] {
-        let res = s
+        let req = s
             .with_token(Method::POST, "/api/v1/bets", &admin)
             .header(
                 "idempotency-key",
                 reqwest::header::HeaderValue::from_bytes(raw).unwrap(),
             )
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .json(&body);
         assert_eq!(
-            refused_fields(res).await,
+            refused_fields(s.reply(req).await),
             ["Idempotency-Key"],
             "{}",
             String::from_utf8_lossy(raw)

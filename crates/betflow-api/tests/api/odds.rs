@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{TestServer, call, spawn};
+use crate::common::{TestServer, client::Reply, spawn};
 use betflow_domain::jobs::NewJob;
 use betflow_store::testing::TestDb;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 betflow_store::conformance!(
@@ -44,9 +43,7 @@ struct Book {
 }
 
 async fn made(s: &TestServer, token: &str, path: &str, body: Value) -> Value {
-    let (status, res) = call(s, Method::POST, path, token, Some(body)).await;
-    assert_eq!(status, 201, "{path}: {res}");
-    res["data"].clone()
+    s.post_as(token, path, body).await.note(path).created()
 }
 
 fn id(v: &Value) -> String {
@@ -106,55 +103,40 @@ fn items(data: &Value) -> Vec<Value> {
         .clone()
 }
 
-fn assert_refused(status: u16, res: &Value, field: &str, what: &str) {
-    assert_refused_with(400, status, res, field, what);
+#[track_caller]
+fn assert_refused(res: Reply, field: &str, what: &str) {
+    assert_refused_with(400, res, field, what);
 }
 
 /// A workflow's free-form `data` is a schema-valid body refused by a business rule (the line
 /// change's rules): 422, where a catalog body's `odds` break its schema (400).
-fn assert_refused_by_rules(status: u16, res: &Value, field: &str, what: &str) {
-    assert_refused_with(422, status, res, field, what);
+#[track_caller]
+fn assert_refused_by_rules(res: Reply, field: &str, what: &str) {
+    assert_refused_with(422, res, field, what);
 }
 
-fn assert_refused_with(expected: u16, status: u16, res: &Value, field: &str, what: &str) {
-    assert_eq!(
-        (status, res["error"]["code"].as_str()),
-        (expected, Some("VALIDATION_ERROR")),
-        "{what}: {res}"
-    );
+#[track_caller]
+fn assert_refused_with(expected: u16, res: Reply, field: &str, what: &str) {
+    let err = res.note(what).refused(expected, "VALIDATION_ERROR");
     assert!(
-        items(&res["error"]["details"])
+        items(&err["details"])
             .iter()
             // A workflow's data schema names `data.newOdds`; the domain's rules `newOdds`.
             .any(|d| d["field"] == field || d["field"] == format!("data.{field}")),
-        "{what}: {field} in {res}"
+        "{what}: {field} in {err}"
     );
 }
 
 async fn odds_of(s: &TestServer, token: &str, sel: &str) -> Value {
-    let (status, got) = call(
-        s,
-        Method::GET,
-        &format!("/api/v1/selections/{sel}"),
-        token,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{got}");
-    got["data"]["odds"].clone()
+    s.selection(token, sel).await.ok()["odds"].take()
 }
 
 async fn line_changes(s: &TestServer, admin: &str) -> u64 {
-    let (status, list) = call(
-        s,
-        Method::GET,
-        "/api/v1/workflows?type=line_change_approval",
-        admin,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{list}");
-    list["data"]["total"].as_u64().unwrap()
+    let list = s
+        .get_as(admin, "/api/v1/workflows?type=line_change_approval")
+        .await
+        .ok();
+    list["total"].as_u64().unwrap()
 }
 
 /// Approves `wf` through the seeded line change's three steps.
@@ -165,15 +147,10 @@ async fn approve_line_change(s: &TestServer, admin: &str, wf: &str) {
         ("rmgr", "risk_manager"),
     ] {
         let (_, token) = s.user_token(admin, name, role).await;
-        let (status, res) = call(
-            s,
-            Method::POST,
-            &format!("/api/v1/workflows/{wf}/approve"),
-            &token,
-            Some(json!({"comments": "ok"})),
-        )
-        .await;
-        assert_eq!(status, 200, "{role}: {res}");
+        s.act(&token, wf, "approve", Some(json!({"comments": "ok"})))
+            .await
+            .note(role)
+            .ok();
     }
 }
 
@@ -185,41 +162,26 @@ async fn absurd_odds_are_refused_never_a_panic(db: TestDb) {
     let admin = s.admin_token().await;
     let (_, trader) = s.user_token(&admin, "trader1", "trader").await;
     let b = book(&s, &admin).await;
-    let path = format!("/api/v1/selections/{}", b.sel);
     for odds in absurd() {
         for token in [&admin, &trader] {
-            let (status, res) = call(
-                &s,
-                Method::PATCH,
-                &path,
-                token,
-                Some(json!({"odds": odds, "reason": "fat finger"})),
+            let res = s
+                .patch_selection(token, &b.sel, json!({"odds": odds, "reason": "fat finger"}))
+                .await;
+            assert_refused(res, "odds", &format!("PATCH {odds}"));
+        }
+        let res = s
+            .new_selection(
+                &admin,
+                json!({"marketId": b.market, "name": "Draw", "odds": odds}),
             )
             .await;
-            assert_refused(status, &res, "odds", &format!("PATCH {odds}"));
-        }
-        let (status, res) = call(
-            &s,
-            Method::POST,
-            "/api/v1/selections",
-            &admin,
-            Some(json!({"marketId": b.market, "name": "Draw", "odds": odds})),
-        )
-        .await;
-        assert_refused(status, &res, "odds", &format!("POST {odds}"));
+        assert_refused(res, "odds", &format!("POST {odds}"));
     }
     assert_eq!(odds_of(&s, &trader, &b.sel).await, "2.00");
     assert_eq!(line_changes(&s, &admin).await, 0, "no approval was opened");
-    let (_, history) = call(&s, Method::GET, &format!("{path}/prices"), &trader, None).await;
+    let (_, history) = s.prices(&trader, &b.sel).await.into_parts();
     assert_eq!(items(&history["data"]).len(), 1, "{history}");
-    let (_, market) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/markets/{}", b.market),
-        &trader,
-        None,
-    )
-    .await;
+    let (_, market) = s.market(&trader, &b.market).await.into_parts();
     assert_eq!(
         items(&market["data"]["selections"]).len(),
         1,
@@ -236,22 +198,16 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
     let admin = s.admin_token().await;
     let (_, trader) = s.user_token(&admin, "trader1", "trader").await;
     let b = book(&s, &admin).await;
-    let path = format!("/api/v1/selections/{}", b.sel);
 
     // The catalog's path: 5000 and 1.00001 are far above the 10 % threshold, and invalid.
     for odds in [json!("5000"), json!("1.00001"), json!(1000.5)] {
-        let (status, res) = call(
-            &s,
-            Method::PATCH,
-            &path,
-            &trader,
-            Some(json!({"odds": odds, "name": "Arsenal FC"})),
-        )
-        .await;
-        assert_refused(status, &res, "odds", &format!("PATCH {odds}"));
+        let res = s
+            .patch_selection(&trader, &b.sel, json!({"odds": odds, "name": "Arsenal FC"}))
+            .await;
+        assert_refused(res, "odds", &format!("PATCH {odds}"));
     }
     assert_eq!(line_changes(&s, &admin).await, 0, "no approval was opened");
-    let (_, got) = call(&s, Method::GET, &path, &trader, None).await;
+    let (_, got) = s.selection(&trader, &b.sel).await.into_parts();
     assert_eq!(
         (got["data"]["odds"].as_str(), got["data"]["name"].as_str()),
         (Some("2.00"), Some("Arsenal")),
@@ -266,15 +222,8 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
             "financialImpact": 0}})
     };
     for odds in absurd() {
-        let (status, res) = call(
-            &s,
-            Method::POST,
-            "/api/v1/workflows",
-            &admin,
-            Some(line(odds.clone())),
-        )
-        .await;
-        assert_refused_by_rules(status, &res, "newOdds", &format!("POST /workflows {odds}"));
+        let res = s.create_workflow(&admin, line(odds.clone())).await;
+        assert_refused_by_rules(res, "newOdds", &format!("POST /workflows {odds}"));
     }
     assert_eq!(line_changes(&s, &admin).await, 0);
     // The selection it names must be an id, of a selection that exists: the apply step,
@@ -286,52 +235,26 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
     ] {
         let mut body = line(json!("2.5"));
         body["data"]["selectionId"] = selection.clone();
-        let (status, res) = call(&s, Method::POST, "/api/v1/workflows", &admin, Some(body)).await;
-        assert_refused_by_rules(
-            status,
-            &res,
-            "selectionId",
-            &format!("selectionId {selection}"),
-        );
+        let res = s.create_workflow(&admin, body).await;
+        assert_refused_by_rules(res, "selectionId", &format!("selectionId {selection}"));
     }
     assert_eq!(line_changes(&s, &admin).await, 0);
 
     // A valid one, whose data an edit then tries to make invalid: refused the same way.
-    let (status, w) = call(
-        &s,
-        Method::POST,
-        "/api/v1/workflows",
-        &admin,
-        Some(line(json!("2.5"))),
-    )
-    .await;
-    assert_eq!(status, 201, "{w}");
-    let wf = id(&w["data"]);
+    let wf = s
+        .create_workflow(&admin, line(json!("2.5")))
+        .await
+        .created_id();
     let mut edited = line(json!("5000"))["data"].clone();
-    let (status, res) = call(
-        &s,
-        Method::PUT,
-        &format!("/api/v1/workflows/{wf}"),
-        &admin,
-        Some(json!({"data": edited.clone()})),
-    )
-    .await;
-    assert_refused_by_rules(status, &res, "newOdds", "PUT /workflows with newOdds 5000");
+    let res = s
+        .update_workflow(&admin, &wf, json!({"data": edited.clone()}))
+        .await;
+    assert_refused_by_rules(res, "newOdds", "PUT /workflows with newOdds 5000");
     edited["newOdds"] = json!("1.00001");
-    let (status, res) = call(
-        &s,
-        Method::PUT,
-        &format!("/api/v1/workflows/{wf}"),
-        &admin,
-        Some(json!({"data": edited})),
-    )
-    .await;
-    assert_refused_by_rules(
-        status,
-        &res,
-        "newOdds",
-        "PUT /workflows with newOdds 1.00001",
-    );
+    let res = s
+        .update_workflow(&admin, &wf, json!({"data": edited}))
+        .await;
+    assert_refused_by_rules(res, "newOdds", "PUT /workflows with newOdds 1.00001");
 
     // Approved, it sets the odds it was created with, in the canonical form.
     let _worker = s.worker();
@@ -344,7 +267,7 @@ async fn every_path_that_sets_odds_applies_one_validation(db: TestDb) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (_, history) = call(&s, Method::GET, &format!("{path}/prices"), &trader, None).await;
+    let (_, history) = s.prices(&trader, &b.sel).await.into_parts();
     let last = items(&history["data"]).pop().unwrap();
     assert_eq!(
         (last["oldOdds"].as_str(), last["newOdds"].as_str()),
@@ -401,14 +324,10 @@ async fn the_apply_step_checks_the_odds_again(db: TestDb) {
         }
     }
     assert_eq!(odds_of(&s, &admin, &b.sel).await, "2.00");
-    let (_, audit) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/audit-logs?tableName=selections&recordId={}", b.sel),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, audit) = s
+        .audit_logs(&admin, &format!("tableName=selections&recordId={}", b.sel))
+        .await
+        .into_parts();
     let skipped: Vec<Value> = items(&audit["data"])
         .into_iter()
         .filter(|a| a["newValues"]["skipped"].is_string())
@@ -423,14 +342,7 @@ async fn the_apply_step_checks_the_odds_again(db: TestDb) {
             "{a}"
         );
     }
-    let (_, history) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/selections/{}/prices", b.sel),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, history) = s.prices(&admin, &b.sel).await.into_parts();
     assert_eq!(items(&history["data"]).len(), 1, "{history}");
 }
 
@@ -452,36 +364,22 @@ async fn odds_are_answered_in_one_canonical_form(db: TestDb) {
         (json!("1000"), "1000.00"),
     ] {
         let name = format!("at {given}");
-        let sel = made(
-            &s,
-            &admin,
-            "/api/v1/selections",
-            json!({"marketId": b.market, "name": name, "odds": given}),
-        )
-        .await;
+        let sel = s
+            .new_selection(
+                &admin,
+                json!({"marketId": b.market, "name": name, "odds": given}),
+            )
+            .await
+            .created();
         assert_eq!(sel["odds"], want, "create {given}");
         let sel = id(&sel);
         assert_eq!(odds_of(&s, &admin, &sel).await, want, "read {given}");
         made_sels.push((sel, want));
     }
     // The same in a market with its selections, and in an event with its markets.
-    let (_, market) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/markets/{}", b.market),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, market) = s.market(&admin, &b.market).await.into_parts();
     let event = market["data"]["eventId"].as_str().unwrap().to_owned();
-    let (_, ev) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/events/{event}"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, ev) = s.event(&admin, &event).await.into_parts();
     for listed in [
         &market["data"]["selections"],
         &ev["data"]["markets"][0]["selections"],
@@ -495,30 +393,23 @@ async fn odds_are_answered_in_one_canonical_form(db: TestDb) {
             assert_eq!(got["displayOdds"], *want, "decimal display: {got}");
         }
     }
-    let (_, ev) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/selections/{}?oddsFormat=decimal", made_sels[0].0),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, ev) = s
+        .get_as(
+            &admin,
+            &format!("/api/v1/selections/{}?oddsFormat=decimal", made_sels[0].0),
+        )
+        .await
+        .into_parts();
     assert_eq!(ev["data"]["displayOdds"], "2.50", "{ev}");
 
     // A patch answers what the next read says; history and audit rows agree.
-    let path = format!("/api/v1/selections/{}", b.sel);
-    let (status, changed) = call(
-        &s,
-        Method::PATCH,
-        &path,
-        &admin,
-        Some(json!({"odds": "2.10"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{changed}");
-    assert_eq!(changed["data"]["odds"], "2.10");
+    let changed = s
+        .patch_selection(&admin, &b.sel, json!({"odds": "2.10"}))
+        .await
+        .ok();
+    assert_eq!(changed["odds"], "2.10");
     assert_eq!(odds_of(&s, &admin, &b.sel).await, "2.10");
-    let (_, history) = call(&s, Method::GET, &format!("{path}/prices"), &admin, None).await;
+    let (_, history) = s.prices(&admin, &b.sel).await.into_parts();
     let h = items(&history["data"]);
     assert_eq!(
         h.iter()
@@ -526,14 +417,10 @@ async fn odds_are_answered_in_one_canonical_form(db: TestDb) {
             .collect::<Vec<_>>(),
         [(Value::Null, json!("2.00")), (json!("2.00"), json!("2.10"))]
     );
-    let (_, audit) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/audit-logs?tableName=selections&recordId={}", b.sel),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, audit) = s
+        .audit_logs(&admin, &format!("tableName=selections&recordId={}", b.sel))
+        .await
+        .into_parts();
     let update = items(&audit["data"])
         .into_iter()
         .find(|a| a["action"] == "UPDATE")
@@ -545,21 +432,16 @@ async fn odds_are_answered_in_one_canonical_form(db: TestDb) {
 
     // The line change the catalog opens carries its odds in the same form, and its
     // financial impact in minor units.
-    let (status, pending) = call(&s, Method::PATCH, &path, &admin, Some(json!({"odds": 3}))).await;
-    assert_eq!(status, 202, "{pending}");
+    let pending = s
+        .patch_selection(&admin, &b.sel, json!({"odds": 3}))
+        .await
+        .status(202);
     assert_eq!(pending["data"]["odds"], "2.10", "not yet");
     let wf = pending["data"]["pendingApproval"]["workflowId"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, w) = call(
-        &s,
-        Method::GET,
-        &format!("/api/v1/workflows/{wf}"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, w) = s.workflow(&admin, &wf).await.into_parts();
     let data = &w["data"]["data"];
     assert_eq!(
         (

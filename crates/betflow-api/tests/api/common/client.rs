@@ -248,6 +248,20 @@ impl TestServer {
         self.put_as(token, "/api/v1/me/limits", body).await
     }
 
+    /// The caller's limits and any exclusion.
+    pub async fn limits(&self, token: &str) -> Reply {
+        self.get_as(token, "/api/v1/me/limits").await
+    }
+
+    /// The caller's user, customer profile and preferences.
+    pub async fn profile(&self, token: &str) -> Reply {
+        self.get_as(token, "/api/v1/me/profile").await
+    }
+
+    pub async fn patch_preferences(&self, token: &str, body: Value) -> Reply {
+        self.patch_as(token, "/api/v1/me/preferences", body).await
+    }
+
     /// Takes a break or a self-exclusion (`{"type", "days" | "months"}`).
     pub async fn take_break(&self, token: &str, body: Value) -> Reply {
         self.post_as(token, "/api/v1/me/breaks", body).await
@@ -286,6 +300,29 @@ impl TestServer {
             .await
     }
 
+    pub async fn market(&self, token: &str, id: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/markets/{id}")).await
+    }
+
+    pub async fn event(&self, token: &str, id: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/events/{id}")).await
+    }
+
+    pub async fn new_selection(&self, token: &str, body: Value) -> Reply {
+        self.post_as(token, "/api/v1/selections", body).await
+    }
+
+    pub async fn selection(&self, token: &str, id: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/selections/{id}"))
+            .await
+    }
+
+    /// A selection's price history.
+    pub async fn prices(&self, token: &str, selection: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/selections/{selection}/prices"))
+            .await
+    }
+
     pub async fn patch_selection(&self, token: &str, selection: &str, body: Value) -> Reply {
         self.patch_as(token, &format!("/api/v1/selections/{selection}"), body)
             .await
@@ -301,6 +338,12 @@ impl TestServer {
 
     pub async fn workflow(&self, token: &str, id: &str) -> Reply {
         self.get_as(token, &format!("/api/v1/workflows/{id}")).await
+    }
+
+    /// Replaces a workflow's editable fields (`{"data": ...}`, ...).
+    pub async fn update_workflow(&self, token: &str, id: &str, body: Value) -> Reply {
+        self.put_as(token, &format!("/api/v1/workflows/{id}"), body)
+            .await
     }
 
     /// Runs `verb` (`approve`, `reject`, `cancel`, `start`, ...) on a workflow.
