@@ -68,6 +68,10 @@ typed_id!(
     TransactionId
 );
 typed_id!(
+    /// A workflow instance (a run of a workflow definition).
+    WorkflowId
+);
+typed_id!(
     /// A sport of the catalog.
     SportId
 );

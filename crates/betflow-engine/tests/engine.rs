@@ -143,6 +143,7 @@ async fn readiness_checks_redis_when_configured() {
 mod timers {
     use betflow_domain::audit::Actor;
     use betflow_domain::identity::Role;
+    use betflow_domain::ids::WorkflowId;
     use betflow_domain::time::now;
     use betflow_domain::workflow::graph::{
         Branch, Edge, StepDef, StepKind, TimeoutAction, WorkflowGraph,
@@ -222,7 +223,7 @@ mod timers {
         ];
         for (step, decider) in seed.graph.steps.iter().zip(&deciders) {
             let minutes = i64::from(step.timeout.expect("every seeded step has a timeout"));
-            let w = engine.workflows().get(id).await.unwrap();
+            let w = engine.workflows().get(WorkflowId::from(id)).await.unwrap();
             assert_eq!(w.instance.current_step.as_deref(), Some(step.id.as_str()));
             let entered = w.instance.step_started_at.unwrap();
             assert_eq!(
@@ -243,7 +244,7 @@ mod timers {
                 "{} fires at {minutes} minutes",
                 step.id
             );
-            let w = engine.workflows().get(id).await.unwrap();
+            let w = engine.workflows().get(WorkflowId::from(id)).await.unwrap();
             assert_eq!(w.instance.status, WorkflowStatus::InProgress);
             assert_eq!(w.instance.current_step.as_deref(), Some(step.id.as_str()));
             assert!(
@@ -254,7 +255,11 @@ mod timers {
                 !w.instance
                     .is_overdue(entered + Duration::minutes(minutes - 1))
             );
-            let history = engine.workflows().history(id).await.unwrap();
+            let history = engine
+                .workflows()
+                .history(WorkflowId::from(id))
+                .await
+                .unwrap();
             assert!(
                 events(&history).ends_with(&["workflow.overdue", "step.escalated"]),
                 "{}: {:?}",
@@ -266,14 +271,24 @@ mod timers {
             // Still decided by its own role after the escalation.
             engine
                 .workflows()
-                .approve(decider, id, Some(&step.id), None, &Actor::default())
+                .approve(
+                    decider,
+                    WorkflowId::from(id),
+                    Some(&step.id),
+                    None,
+                    &Actor::default(),
+                )
                 .await
                 .unwrap();
         }
-        let w = engine.workflows().get(id).await.unwrap();
+        let w = engine.workflows().get(WorkflowId::from(id)).await.unwrap();
         assert_eq!(w.instance.status, WorkflowStatus::Completed);
         // An escalation ends no run; each decision ended its step's.
-        let runs = engine.workflows().step_runs(id).await.unwrap();
+        let runs = engine
+            .workflows()
+            .step_runs(WorkflowId::from(id))
+            .await
+            .unwrap();
         let got: Vec<(&str, u32, &str)> = runs
             .iter()
             .map(|r| (r.step_id.as_str(), r.visit, r.status.as_str()))
@@ -377,11 +392,15 @@ mod timers {
                 .unwrap(),
             1
         );
-        let w = engine.workflows().get(id).await.unwrap();
+        let w = engine.workflows().get(WorkflowId::from(id)).await.unwrap();
         assert_eq!(w.instance.status, WorkflowStatus::InProgress);
         assert_eq!(w.instance.escalated_roles, ["compliance_officer"]);
         assert!(w.instance.is_overdue(now() + Duration::minutes(31)));
-        let history = engine.workflows().history(id).await.unwrap();
+        let history = engine
+            .workflows()
+            .history(WorkflowId::from(id))
+            .await
+            .unwrap();
         assert!(
             events(&history).ends_with(&["workflow.overdue", "step.escalated"]),
             "{:?}",
@@ -422,9 +441,17 @@ mod timers {
                 .unwrap(),
             2
         );
-        let r = engine.workflows().get(rejecting).await.unwrap();
+        let r = engine
+            .workflows()
+            .get(WorkflowId::from(rejecting))
+            .await
+            .unwrap();
         assert_eq!(r.instance.status, WorkflowStatus::Rejected);
-        let f = engine.workflows().get(following).await.unwrap();
+        let f = engine
+            .workflows()
+            .get(WorkflowId::from(following))
+            .await
+            .unwrap();
         assert_eq!(f.instance.current_step.as_deref(), Some("fallback"));
         assert_eq!(f.instance.step_visit, 2);
         // Entering `fallback` armed its own timer, which rejects 30 minutes later.
@@ -438,7 +465,7 @@ mod timers {
         assert_eq!(
             engine
                 .workflows()
-                .get(following)
+                .get(WorkflowId::from(following))
                 .await
                 .unwrap()
                 .instance
@@ -461,7 +488,13 @@ mod timers {
         };
         engine
             .workflows()
-            .approve(&decider, id, None, None, &Actor::default())
+            .approve(
+                &decider,
+                WorkflowId::from(id),
+                None,
+                None,
+                &Actor::default(),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -472,7 +505,13 @@ mod timers {
             1
         );
         assert_eq!(
-            engine.workflows().get(id).await.unwrap().instance.status,
+            engine
+                .workflows()
+                .get(WorkflowId::from(id))
+                .await
+                .unwrap()
+                .instance
+                .status,
             WorkflowStatus::Completed
         );
     }
@@ -498,7 +537,13 @@ mod timers {
             1
         );
         assert_eq!(
-            after.workflows().get(id).await.unwrap().instance.status,
+            after
+                .workflows()
+                .get(WorkflowId::from(id))
+                .await
+                .unwrap()
+                .instance
+                .status,
             WorkflowStatus::Rejected
         );
     }
@@ -534,7 +579,13 @@ mod timers {
             1
         );
         assert_eq!(
-            engine.workflows().get(id).await.unwrap().instance.status,
+            engine
+                .workflows()
+                .get(WorkflowId::from(id))
+                .await
+                .unwrap()
+                .instance
+                .status,
             WorkflowStatus::Rejected
         );
         assert_eq!(
@@ -602,23 +653,28 @@ mod timers {
 
         // A large amount: the condition routes to review at once.
         let big = start(&engine, "automated", json!({"amount": 5000, "desk": "A"})).await;
-        let w = wf.get(big).await.unwrap();
+        let w = wf.get(WorkflowId::from(big)).await.unwrap();
         assert_eq!(w.instance.current_step.as_deref(), Some("review"));
         let risk = Principal {
             role: Role::RiskManager,
             ..admin()
         };
-        wf.approve(&risk, big, None, None, &Actor::default())
+        wf.approve(&risk, WorkflowId::from(big), None, None, &Actor::default())
             .await
             .unwrap();
         assert_eq!(
-            wf.get(big).await.unwrap().instance.current_step.as_deref(),
+            wf.get(WorkflowId::from(big))
+                .await
+                .unwrap()
+                .instance
+                .current_step
+                .as_deref(),
             Some("mark"),
             "an action waits for the worker"
         );
         let t = now();
         assert_eq!(engine.run_due_jobs("w", t).await.unwrap(), 1);
-        let w = wf.get(big).await.unwrap();
+        let w = wf.get(WorkflowId::from(big)).await.unwrap();
         assert_eq!(w.instance.data, json!({"desk": "A", "reviewed": true}));
         assert_eq!(w.instance.current_step.as_deref(), Some("cool_off"));
         assert_eq!(
@@ -632,11 +688,16 @@ mod timers {
         let later = t + Duration::minutes(11);
         assert_eq!(engine.run_due_jobs("w", later).await.unwrap(), 1);
         assert_eq!(
-            wf.get(big).await.unwrap().instance.current_step.as_deref(),
+            wf.get(WorkflowId::from(big))
+                .await
+                .unwrap()
+                .instance
+                .current_step
+                .as_deref(),
             Some("announce")
         );
         assert_eq!(engine.run_due_jobs("w", later).await.unwrap(), 1);
-        let w = wf.get(big).await.unwrap();
+        let w = wf.get(WorkflowId::from(big)).await.unwrap();
         assert_eq!(w.instance.status, WorkflowStatus::Completed);
         assert_eq!(
             w.progress, 100,
@@ -645,7 +706,7 @@ mod timers {
         // The condition passed through in the creating transition; each automated step
         // ended when the worker ran it.
         let runs: Vec<(String, &str, bool)> = wf
-            .step_runs(big)
+            .step_runs(WorkflowId::from(big))
             .await
             .unwrap()
             .into_iter()
@@ -663,7 +724,7 @@ mod timers {
             want.map(|(s, st)| (s.to_owned(), st, true)).to_vec(),
             "{runs:?}"
         );
-        let history = wf.history(big).await.unwrap();
+        let history = wf.history(WorkflowId::from(big)).await.unwrap();
         let emitted = history
             .iter()
             .find(|e| e.event_type == "event.emitted")
@@ -680,7 +741,7 @@ mod timers {
         // A small amount takes the false branch to the noop action, then completes.
         let small = start(&engine, "automated", json!({"amount": 10})).await;
         assert_eq!(
-            wf.get(small)
+            wf.get(WorkflowId::from(small))
                 .await
                 .unwrap()
                 .instance
@@ -690,13 +751,17 @@ mod timers {
         );
         assert_eq!(engine.run_due_jobs("w", later).await.unwrap(), 1);
         assert_eq!(
-            wf.get(small).await.unwrap().instance.status,
+            wf.get(WorkflowId::from(small))
+                .await
+                .unwrap()
+                .instance
+                .status,
             WorkflowStatus::Completed
         );
 
         // A condition that cannot be evaluated takes `false`, and says why in the timeline.
         let broken = start(&engine, "automated", json!({"other": 1})).await;
-        let history = wf.history(broken).await.unwrap();
+        let history = wf.history(WorkflowId::from(broken)).await.unwrap();
         let evaluated = history
             .iter()
             .find(|e| e.event_type == "condition.evaluated")
@@ -708,7 +773,7 @@ mod timers {
             "{data}"
         );
         assert_eq!(
-            wf.get(broken)
+            wf.get(WorkflowId::from(broken))
                 .await
                 .unwrap()
                 .instance
@@ -773,7 +838,11 @@ mod timers {
             json!({"lineId": "l1", "oldOdds": "2.00", "newOdds": "2.05", "financialImpact": 25}),
         )
         .await;
-        let (line, _) = engine.workflows().domain_rows(id).await.unwrap();
+        let (line, _) = engine
+            .workflows()
+            .domain_rows(WorkflowId::from(id))
+            .await
+            .unwrap();
         // 2.5 % and 25 units: low by the seed's thresholds, high by these.
         assert_eq!(line.unwrap().risk_level, RiskLevel::High);
     }

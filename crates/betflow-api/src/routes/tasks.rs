@@ -1,6 +1,7 @@
 //! `/api/v1/tasks`: the caller's inbox of open steps.
 
 use axum::extract::State;
+use betflow_domain::ids::WorkflowId;
 use betflow_engine::workflows::WorkflowView;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -113,7 +114,7 @@ pub async fn complete(
     let view = state
         .engine
         .workflows()
-        .complete_task(&principal, id, body.comments, &actor)
+        .complete_task(&principal, WorkflowId::from(id), body.comments, &actor)
         .await?;
     Ok(ApiResponse::ok(view.into()).message("Task completed"))
 }

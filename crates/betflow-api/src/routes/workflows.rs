@@ -7,6 +7,7 @@
 use axum::extract::State;
 use betflow_domain::DomainError;
 use betflow_domain::identity::Role;
+use betflow_domain::ids::WorkflowId;
 use betflow_domain::workflow::graph::StepKind;
 use betflow_domain::workflow::record::{
     InstanceFilter, MAX_TAG_LEN, MAX_TAGS, StepRunStatus, TimelineEvent, normalize_tags,
@@ -849,7 +850,12 @@ pub async fn get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<WorkflowResponse>, ApiError> {
     Ok(ApiResponse::ok(
-        state.engine.workflows().get(id).await?.into(),
+        state
+            .engine
+            .workflows()
+            .get(WorkflowId::from(id))
+            .await?
+            .into(),
     ))
 }
 
@@ -867,7 +873,7 @@ pub async fn start(
     let view = state
         .engine
         .workflows()
-        .start(&principal, id, &actor)
+        .start(&principal, WorkflowId::from(id), &actor)
         .await?;
     Ok(ApiResponse::ok(view.into()).message("Workflow started"))
 }
@@ -895,7 +901,7 @@ pub async fn approve(
         .workflows()
         .approve(
             &principal,
-            id,
+            WorkflowId::from(id),
             body.step_id.as_deref(),
             body.comments,
             &actor,
@@ -924,7 +930,13 @@ pub async fn reject(
     let view = state
         .engine
         .workflows()
-        .reject(&principal, id, body.comments, body.reason, &actor)
+        .reject(
+            &principal,
+            WorkflowId::from(id),
+            body.comments,
+            body.reason,
+            &actor,
+        )
         .await?;
     Ok(ApiResponse::ok(view.into()).message("Workflow step rejected"))
 }
@@ -946,7 +958,7 @@ pub async fn cancel(
     let view = state
         .engine
         .workflows()
-        .cancel(&principal, id, body.reason, &actor)
+        .cancel(&principal, WorkflowId::from(id), body.reason, &actor)
         .await?;
     Ok(ApiResponse::ok(view.into()).message("Workflow cancelled"))
 }
@@ -960,6 +972,7 @@ pub async fn status(
     _auth: Authorized<Monitor>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<StatusResponse>, ApiError> {
+    let id = WorkflowId::from(id);
     let v = state.engine.workflows().get(id).await?;
     let steps = state.engine.workflows().step_runs(id).await?;
     Ok(ApiResponse::ok(StatusResponse {
@@ -981,7 +994,11 @@ pub async fn history(
     _auth: Authorized<Audit>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<Vec<TimelineDto>>, ApiError> {
-    let events = state.engine.workflows().history(id).await?;
+    let events = state
+        .engine
+        .workflows()
+        .history(WorkflowId::from(id))
+        .await?;
     Ok(ApiResponse::ok(
         events.into_iter().map(TimelineDto::from).collect(),
     ))
@@ -1011,7 +1028,13 @@ pub async fn update(
     let view = state
         .engine
         .workflows()
-        .update(&principal, id, body.data, priority, &actor)
+        .update(
+            &principal,
+            WorkflowId::from(id),
+            body.data,
+            priority,
+            &actor,
+        )
         .await
         .map_err(|e| refused_by_rules(e, |_| true))?;
     Ok(ApiResponse::ok(view.into()).message("Workflow updated"))
@@ -1032,7 +1055,7 @@ pub async fn delete(
     state
         .engine
         .workflows()
-        .delete(&principal, id, &actor)
+        .delete(&principal, WorkflowId::from(id), &actor)
         .await?;
     Ok(ApiResponse::ok(NoData).message("Workflow deleted"))
 }
@@ -1047,7 +1070,11 @@ pub async fn audit(
     _auth: Authorized<Audit>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiResponse<Vec<super::audit::AuditEntryDto>>, ApiError> {
-    let rows = state.engine.workflows().audit_trail(id).await?;
+    let rows = state
+        .engine
+        .workflows()
+        .audit_trail(WorkflowId::from(id))
+        .await?;
     Ok(ApiResponse::ok(rows.into_iter().map(Into::into).collect()))
 }
 
@@ -1066,18 +1093,28 @@ pub async fn bulk_approve(
     let outcomes = state
         .engine
         .workflows()
-        .bulk_approve(&principal, &body.workflow_ids, body.comments, &actor)
+        .bulk_approve(
+            &principal,
+            &body
+                .workflow_ids
+                .iter()
+                .copied()
+                .map(WorkflowId::from)
+                .collect::<Vec<_>>(),
+            body.comments,
+            &actor,
+        )
         .await?;
     let results: Vec<BulkItem> = outcomes
         .into_iter()
         .map(|(id, r)| match r {
             Ok(_) => BulkItem {
-                id,
+                id: id.uuid(),
                 success: true,
                 error: None,
             },
             Err(e) => BulkItem {
-                id,
+                id: id.uuid(),
                 success: false,
                 error: Some(ApiError::from(e).envelope().error),
             },

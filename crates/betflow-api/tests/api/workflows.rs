@@ -1158,7 +1158,7 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
     let admin = s.admin_token().await;
     let w = create(&s, &admin, "line_change_approval", line(), json!({})).await;
     let id: uuid::Uuid = w["id"].as_str().unwrap().parse().unwrap();
-    let (line_row, content_row) = s.engine.workflows().domain_rows(id).await.unwrap();
+    let (line_row, content_row) = s.engine.workflows().domain_rows(id.into()).await.unwrap();
     assert!(content_row.is_none());
     let l = line_row.expect("a betting_lines row");
     assert_eq!(l.line_id, "line-1");
@@ -1197,7 +1197,7 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
     let row = s
         .engine
         .workflows()
-        .domain_rows(cid)
+        .domain_rows(cid.into())
         .await
         .unwrap()
         .1
@@ -1213,7 +1213,7 @@ async fn seed_rows_for_lines_and_content(db: TestDb) {
     let row = s
         .engine
         .workflows()
-        .domain_rows(cid)
+        .domain_rows(cid.into())
         .await
         .unwrap()
         .1

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use betflow_domain::DomainError;
 use betflow_domain::audit::Actor;
+use betflow_domain::ids::WorkflowId;
 use betflow_domain::time::now;
 use betflow_domain::workflow::graph::StepKind;
 use betflow_domain::workflow::machine::{self, DecisionInput};
@@ -35,14 +36,14 @@ impl Workflows {
     pub async fn approve(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: WorkflowId,
         step_id: Option<&str>,
         comments: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
         self.decide(
             principal,
-            id,
+            id.uuid(),
             step_id,
             Decision::Approve,
             comments,
@@ -57,14 +58,14 @@ impl Workflows {
     pub async fn reject(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: WorkflowId,
         comments: Option<String>,
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
         self.decide(
             principal,
-            id,
+            id.uuid(),
             None,
             Decision::Reject,
             comments,
@@ -143,7 +144,7 @@ impl Workflows {
     pub async fn bulk_approve(
         &self,
         principal: &Principal,
-        ids: &[Uuid],
+        ids: &[WorkflowId],
         comments: Option<String>,
         actor: &Actor,
     ) -> Result<Vec<BulkOutcome>, EngineError> {
@@ -175,7 +176,7 @@ impl Workflows {
     pub async fn complete_task(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: WorkflowId,
         comments: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use betflow_domain::audit::{Actor, AuditEntry};
 use betflow_domain::identity::Role;
+use betflow_domain::ids::WorkflowId;
 use betflow_domain::time::now;
 use betflow_domain::workflow::graph::WorkflowGraph;
 use betflow_domain::workflow::record::{
@@ -155,10 +156,10 @@ impl Workflows {
     pub async fn start(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: WorkflowId,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
-        self.transition(id, actor, |w, graph| {
+        self.transition(id.uuid(), actor, |w, graph| {
             machine::start(w, graph, Some(principal.user_id), now())
         })
         .await
@@ -169,12 +170,12 @@ impl Workflows {
     pub async fn cancel(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: WorkflowId,
         reason: Option<String>,
         actor: &Actor,
     ) -> Result<WorkflowView, EngineError> {
         check_remarks(None, reason.as_deref())?;
-        self.transition(id, actor, |w, _| {
+        self.transition(id.uuid(), actor, |w, _| {
             machine::cancel(w, Some(principal.user_id), reason.as_deref(), now())
         })
         .await
@@ -205,7 +206,7 @@ impl Workflows {
     pub async fn update(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: WorkflowId,
         data: Option<Value>,
         priority: Option<Priority>,
         actor: &Actor,
@@ -226,7 +227,7 @@ impl Workflows {
             seeded::domain_row(&definition.key, d, &self.risk, now())?;
             self.check_requirements(&definition.key, d).await?;
         }
-        self.transition(id, actor, |w, _| {
+        self.transition(id.uuid(), actor, |w, _| {
             machine::edit(w, data, priority, Some(principal.user_id), now())
         })
         .await
@@ -236,9 +237,10 @@ impl Workflows {
     pub async fn delete(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: WorkflowId,
         actor: &Actor,
     ) -> Result<(), EngineError> {
+        let id = id.uuid();
         let mut tx = self.store.begin().await?;
         let w = tx
             .lock_workflow(id)
@@ -256,8 +258,9 @@ impl Workflows {
     }
 
     /// The audit rows of one workflow, oldest first.
-    pub async fn audit_trail(&self, id: Uuid) -> Result<Vec<AuditEntry>, EngineError> {
+    pub async fn audit_trail(&self, id: WorkflowId) -> Result<Vec<AuditEntry>, EngineError> {
         self.get(id).await?;
+        let id = id.uuid();
         let mut out = Vec::new();
         for page in 1.. {
             let q = betflow_domain::audit::AuditQuery {
@@ -277,7 +280,8 @@ impl Workflows {
         Ok(out)
     }
 
-    pub async fn get(&self, id: Uuid) -> Result<WorkflowView, EngineError> {
+    pub async fn get(&self, id: WorkflowId) -> Result<WorkflowView, EngineError> {
+        let id = id.uuid();
         let w = self
             .store
             .get_workflow(id)
@@ -317,7 +321,8 @@ impl Workflows {
     }
 
     /// A workflow's step runs, in visit order.
-    pub async fn step_runs(&self, id: Uuid) -> Result<Vec<StepRun>, EngineError> {
+    pub async fn step_runs(&self, id: WorkflowId) -> Result<Vec<StepRun>, EngineError> {
+        let id = id.uuid();
         if self.store.get_workflow(id).await?.is_none() {
             return Err(EngineError::NotFound(format!("workflow {id}")));
         }
@@ -327,15 +332,17 @@ impl Workflows {
     /// The seed's domain rows of a workflow, if it has them.
     pub async fn domain_rows(
         &self,
-        id: Uuid,
+        id: WorkflowId,
     ) -> Result<(Option<BettingLine>, Option<BettingContent>), EngineError> {
+        let id = id.uuid();
         Ok((
             self.store.get_betting_line(id).await?,
             self.store.get_betting_content(id).await?,
         ))
     }
 
-    pub async fn history(&self, id: Uuid) -> Result<Vec<TimelineEvent>, EngineError> {
+    pub async fn history(&self, id: WorkflowId) -> Result<Vec<TimelineEvent>, EngineError> {
+        let id = id.uuid();
         if self.store.get_workflow(id).await?.is_none() {
             return Err(EngineError::NotFound(format!("workflow {id}")));
         }

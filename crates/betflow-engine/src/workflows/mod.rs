@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use betflow_domain::ids::WorkflowId;
 use betflow_domain::workflow::graph::StepKind;
 use betflow_domain::workflow::record::{Approval, Instance, InstanceFilter, Version};
 use betflow_domain::workflow::{DecisionError, MachineError, Priority, seeded};
@@ -56,7 +57,7 @@ pub struct NewWorkflow {
 }
 
 /// The outcome of one id in a bulk action.
-pub type BulkOutcome = (Uuid, Result<WorkflowView, EngineError>);
+pub type BulkOutcome = (WorkflowId, Result<WorkflowView, EngineError>);
 
 /// Most ids one bulk request may name.
 pub const MAX_BULK: usize = 1000;
