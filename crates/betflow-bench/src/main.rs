@@ -419,6 +419,8 @@ async fn start_loaded_server(
         ("BETFLOW_ADMIN_PASSWORD", BENCH_ADMIN_PASSWORD),
         ("BETFLOW_RATE_LIMIT", "1000000000/15m"),
         ("BETFLOW_LOGIN_RATE_LIMIT", "1000000/1m"),
+        // The bets scenario registers its customers from one address.
+        ("BETFLOW_REGISTER_RATE_LIMIT", "1000000/1m"),
         (
             "BETFLOW_JWT_SECRET",
             "bench-secret-0123456789abcdef0123456789",
