@@ -161,6 +161,7 @@ fn public_routes() -> OpenApiRouter<AppState> {
     login_routes()
         .merge(registration_routes())
         .merge(callback_routes())
+        .merge(inbound_routes())
 }
 
 /// Login and refresh: the password-guessing budget.
@@ -175,6 +176,11 @@ fn registration_routes() -> OpenApiRouter<AppState> {
 /// The payment provider's signed callbacks.
 fn callback_routes() -> OpenApiRouter<AppState> {
     routes::wallet::public_router()
+}
+
+/// Inbound webhooks that start automations, verified by each endpoint's own secret.
+fn inbound_routes() -> OpenApiRouter<AppState> {
+    routes::triggers::public_router()
 }
 
 /// Everything else under `/api/v1`: authenticated and limited per caller.
@@ -195,6 +201,9 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .merge(routes::customers::router())
         .merge(routes::wallet::router())
         .merge(routes::bets::router())
+        .merge(routes::automations::router())
+        .merge(routes::credentials::router())
+        .merge(routes::triggers::router())
 }
 
 /// Marks every operation of `doc` as open (`security: []`), overriding the document's default.
@@ -355,6 +364,8 @@ pub fn app(engine: Arc<Engine>, config: &HttpConfig) -> Result<Router, ConfigErr
             .merge(callback_routes().split_for_parts().0.route_layer(
                 axum::middleware::from_fn_with_state(state.clone(), auth::limit_callbacks_by_ip),
             ))
+            // Inbound webhooks carry their own per-endpoint rate limit.
+            .merge(inbound_routes().split_for_parts().0)
             .merge(protected_routes().split_for_parts().0.route_layer(
                 axum::middleware::from_fn_with_state(state.clone(), auth::require_auth),
             ))

@@ -4,6 +4,7 @@
 //! property-tested in isolation and reused unchanged by the store, the engine and the API.
 
 pub mod audit;
+pub mod automation;
 pub mod error;
 pub mod events;
 pub mod idempotency;

@@ -11,10 +11,12 @@
 //! `impl Engine` blocks in files named for them.
 
 mod audit;
+pub mod automations;
 pub mod batch;
 pub mod bets;
 pub mod catalog;
 mod config;
+pub mod credentials;
 pub mod customers;
 mod error;
 pub mod events;
@@ -26,6 +28,8 @@ pub mod ratelimit;
 mod readiness;
 pub mod realtime;
 mod retry;
+pub mod tasks;
+pub mod triggers;
 pub mod wallet;
 pub mod webhooks;
 pub mod workflows;
@@ -66,6 +70,10 @@ pub struct Engine {
     catalog: catalog::Catalog,
     line_change: line_changes::LineChangeSettings,
     retention: jobs::Retention,
+    automations: automations::Automations,
+    credentials: credentials::Credentials,
+    triggers: triggers::Triggers,
+    tasks: tasks::Tasks,
 }
 
 impl Engine {
@@ -114,6 +122,10 @@ impl Engine {
             currencies,
         );
         let catalog = catalog::Catalog::new(store.clone());
+        let automations = automations::Automations::new(store.clone());
+        let credentials = credentials::Credentials::new(store.clone());
+        let triggers = triggers::Triggers::new(store.clone());
+        let tasks = tasks::Tasks::new(store.clone());
         Ok(Self {
             store,
             redis,
@@ -128,6 +140,10 @@ impl Engine {
             catalog,
             line_change: config.line_change,
             retention: config.retention,
+            automations,
+            credentials,
+            triggers,
+            tasks,
         })
     }
 
@@ -168,6 +184,26 @@ impl Engine {
     /// Sports, leagues, teams, events, markets and selections.
     pub fn catalog(&self) -> &catalog::Catalog {
         &self.catalog
+    }
+
+    /// Automation executions and the action registry.
+    pub fn automations(&self) -> &automations::Automations {
+        &self.automations
+    }
+
+    /// Credentials and definition variables.
+    pub fn credentials(&self) -> &credentials::Credentials {
+        &self.credentials
+    }
+
+    /// Event subscriptions, schedules and inbound webhook endpoints.
+    pub fn triggers(&self) -> &triggers::Triggers {
+        &self.triggers
+    }
+
+    /// Tasks created by automations.
+    pub fn tasks(&self) -> &tasks::Tasks {
+        &self.tasks
     }
 
     /// How bets have been batched since start (see [`bets`]).

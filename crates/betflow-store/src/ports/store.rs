@@ -4,9 +4,10 @@
 use async_trait::async_trait;
 
 use super::{
-    AuditRead, AuditWrite, BetRead, BetWrite, CatalogRead, CatalogWrite, CustomerRead,
-    CustomerWrite, EventRead, EventWrite, IdentityRead, IdentityWrite, JobQueue, JobWrite,
-    WalletRead, WalletWrite, WebhookRead, WebhookWrite, WorkflowRead, WorkflowWrite,
+    AuditRead, AuditWrite, AutomationRead, AutomationWrite, BetRead, BetWrite, CatalogRead,
+    CatalogWrite, CredentialRead, CredentialWrite, CustomerRead, CustomerWrite, EventRead,
+    EventWrite, IdentityRead, IdentityWrite, JobQueue, JobWrite, TaskRead, TaskWrite, TriggerRead,
+    TriggerWrite, WalletRead, WalletWrite, WebhookRead, WebhookWrite, WorkflowRead, WorkflowWrite,
 };
 use crate::{Backend, Result};
 
@@ -31,6 +32,10 @@ pub trait Store:
     + CustomerRead
     + WalletRead
     + BetRead
+    + AutomationRead
+    + CredentialRead
+    + TriggerRead
+    + TaskRead
     + Send
     + Sync
     + 'static
@@ -68,6 +73,10 @@ pub trait Transaction:
     + CustomerWrite
     + WalletWrite
     + BetWrite
+    + AutomationWrite
+    + CredentialWrite
+    + TriggerWrite
+    + TaskWrite
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<()>;

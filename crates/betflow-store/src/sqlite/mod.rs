@@ -12,11 +12,17 @@ use crate::{Backend, Result, StoreConfig, StoreError};
 #[path = "../shared/audit.rs"]
 mod audit;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/automations.rs"]
+mod automations;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/bets.rs"]
 mod bets;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/catalog.rs"]
 mod catalog;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/credentials.rs"]
+mod credentials;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/customers.rs"]
 mod customers;
@@ -32,6 +38,12 @@ mod jobs;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/store.rs"]
 mod store;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/tasks.rs"]
+mod tasks;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/triggers.rs"]
+mod triggers;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/wallet.rs"]
 mod wallet;

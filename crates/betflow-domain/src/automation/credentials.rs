@@ -1,0 +1,1 @@
+//! Automations: credentials (see the module's parent for the whole picture).

@@ -1,0 +1,1 @@
+//! Automations: execution (see the module's parent for the whole picture).

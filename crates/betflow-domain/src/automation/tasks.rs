@@ -1,0 +1,1 @@
+//! Automations: tasks (see the module's parent for the whole picture).

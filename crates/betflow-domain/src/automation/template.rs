@@ -1,0 +1,1 @@
+//! Automations: template (see the module's parent for the whole picture).

@@ -1,0 +1,1 @@
+//! Automations: triggers (see the module's parent for the whole picture).
