@@ -7,6 +7,7 @@ use betflow_domain::workflow::seeded::{LineChangeSettings, RiskThresholds};
 use crate::batch::BatchSettings;
 use crate::identity::IdentityConfig;
 use crate::jobs::Retention;
+use crate::secrets::EncryptionKey;
 use crate::webhooks::WebhookSettings;
 
 /// What [`crate::Engine::new`] wires the services with. The defaults are the seed's (and a
@@ -33,6 +34,29 @@ pub struct EngineConfig {
     /// Shared with the payment provider to sign its callbacks (Standard Webhooks); `None`
     /// or empty: no callbacks are accepted.
     pub payments_secret: Option<String>,
+    /// The keys that encrypt stored secrets (`BETFLOW_ENCRYPTION_KEY`).
+    pub encryption: EncryptionConfig,
+}
+
+/// `BETFLOW_ENCRYPTION_KEY` and the keys it replaced. Without a current key (tests), one
+/// random key is made per process, shared by every engine the process builds.
+#[derive(Clone, Default)]
+pub struct EncryptionConfig {
+    /// Encrypts new values, and decrypts.
+    pub key: Option<EncryptionKey>,
+    /// Only decrypt: the keys of values a rotation has not moved yet
+    /// (`BETFLOW_PREVIOUS_ENCRYPTION_KEYS`).
+    pub previous: Vec<EncryptionKey>,
+}
+
+/// Key ids only.
+impl std::fmt::Debug for EncryptionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptionConfig")
+            .field("key", &self.key)
+            .field("previous", &self.previous)
+            .finish()
+    }
 }
 
 /// Without the payments secret (and the JWT secret: see [`IdentityConfig`]'s `Debug`), so
@@ -52,6 +76,7 @@ impl std::fmt::Debug for EngineConfig {
                 "payments_secret",
                 &self.payments_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field("encryption", &self.encryption)
             .finish()
     }
 }
@@ -66,10 +91,18 @@ mod tests {
         let config = EngineConfig {
             identity: IdentityConfig::new(b"jwt-signing-secret-value".to_vec()),
             payments_secret: Some("payments-secret-value".into()),
+            encryption: EncryptionConfig {
+                key: Some(EncryptionKey::from_bytes([0xab; 32])),
+                previous: vec![EncryptionKey::from_bytes([0xcd; 32])],
+            },
             ..Default::default()
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("secret-value"), "{shown}");
+        assert!(
+            !shown.contains("abab") && !shown.contains("cdcd"),
+            "{shown}"
+        );
         assert!(
             shown.contains("[redacted]") && shown.contains("access_ttl"),
             "{shown}"

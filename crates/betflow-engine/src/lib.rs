@@ -28,6 +28,7 @@ pub mod ratelimit;
 mod readiness;
 pub mod realtime;
 mod retry;
+pub mod secrets;
 pub mod tasks;
 pub mod triggers;
 pub mod wallet;
@@ -48,7 +49,7 @@ use workflows::Workflows;
 
 pub use betflow_domain::refusal::RefusalKind;
 pub use betflow_store::{AccountCheck, Backend, PoolStats, TransactionFilter};
-pub use config::EngineConfig;
+pub use config::{EncryptionConfig, EngineConfig};
 pub use error::{AuthFailure, EngineError, Refusal};
 pub use readiness::{Check, READINESS_TIMEOUT, Readiness};
 pub use retry::CONTENDED_ATTEMPTS;
@@ -74,6 +75,7 @@ pub struct Engine {
     credentials: credentials::Credentials,
     triggers: triggers::Triggers,
     tasks: tasks::Tasks,
+    keyring: Arc<secrets::Keyring>,
 }
 
 impl Engine {
@@ -89,6 +91,7 @@ impl Engine {
             None => RateLimiter::local(),
         });
         let hub = Arc::new(events::EventHub::default());
+        let keyring = Arc::new(secrets::Keyring::from_config(&config.encryption)?);
         let identity = Identity::new(store.clone(), &config.identity, redis.clone())?;
         let customers = Customers::new(store.clone(), identity.hasher());
         let mut workflows = Workflows::new(store.clone(), hub.clone());
@@ -99,6 +102,7 @@ impl Engine {
             hub.clone(),
             limiter.clone(),
             config.webhooks,
+            keyring.clone(),
         )?);
         let realtime = Arc::new(Realtime::new(
             store.clone(),
@@ -123,7 +127,7 @@ impl Engine {
         );
         let catalog = catalog::Catalog::new(store.clone());
         let automations = automations::Automations::new(store.clone());
-        let credentials = credentials::Credentials::new(store.clone());
+        let credentials = credentials::Credentials::new(store.clone(), keyring.clone());
         let triggers = triggers::Triggers::new(store.clone());
         let tasks = tasks::Tasks::new(store.clone());
         Ok(Self {
@@ -144,6 +148,7 @@ impl Engine {
             credentials,
             triggers,
             tasks,
+            keyring,
         })
     }
 
@@ -199,6 +204,12 @@ impl Engine {
     /// Event subscriptions, schedules and inbound webhook endpoints.
     pub fn triggers(&self) -> &triggers::Triggers {
         &self.triggers
+    }
+
+    /// The keys that encrypt stored secrets (credentials, secret variables, webhook and
+    /// inbound endpoint secrets): `encrypt_str(purpose, row, text)` / `decrypt_str`.
+    pub fn keyring(&self) -> &Arc<secrets::Keyring> {
+        &self.keyring
     }
 
     /// Tasks created by automations.

@@ -8,9 +8,10 @@ use anyhow::{Context, bail};
 use betflow_domain::identity::LockoutPolicy;
 use betflow_domain::units::{parse_byte_size, parse_duration};
 use betflow_domain::workflow::seeded::{RiskThresholds, Threshold};
-use betflow_engine::EngineConfig;
 use betflow_engine::identity::IdentityConfig;
 use betflow_engine::ratelimit::Rule;
+use betflow_engine::secrets::EncryptionKey;
+use betflow_engine::{EncryptionConfig, EngineConfig};
 use betflow_store::{Backend, StoreConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -34,6 +35,53 @@ pub enum Command {
     /// Administration against the configured database.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The keys that encrypt stored secrets.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypts every stored secret (credentials, secret variables, webhook secrets) under
+    /// BETFLOW_ENCRYPTION_KEY, decrypting with BETFLOW_PREVIOUS_ENCRYPTION_KEYS. Row by row:
+    /// safe beside running servers, and an interrupted run is resumed by running it again.
+    Rotate(RotateKeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateKeysArgs {
+    /// Embedded default only: generate a new key into the data dir's key file first (the
+    /// old one stays there for decryption until the rotation is done).
+    #[arg(long, env = "BETFLOW_ROTATE_GENERATE", default_value_t = false)]
+    pub generate: bool,
+    /// Stop after this many rows (0: all); run again to continue.
+    #[arg(long, env = "BETFLOW_ROTATE_LIMIT", default_value_t = 0)]
+    pub limit: u64,
+    #[command(flatten)]
+    pub encryption: EncryptionArgs,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// The keys that encrypt stored secrets at rest.
+#[derive(Debug, Clone, Args)]
+pub struct EncryptionArgs {
+    /// AES-256 key for stored secrets: 32 bytes as 64 hex characters or base64
+    /// (`openssl rand -hex 32`). Required with PostgreSQL; on the embedded default it is
+    /// generated once and kept in the data dir.
+    #[arg(long, env = "BETFLOW_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
+    /// Keys replaced by a rotation, comma-separated: they only decrypt, until
+    /// `betflow keys rotate` has moved every value to BETFLOW_ENCRYPTION_KEY.
+    #[arg(
+        long,
+        env = "BETFLOW_PREVIOUS_ENCRYPTION_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub previous_encryption_keys: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -479,6 +527,9 @@ pub struct ServeArgs {
     pub auth: AuthArgs,
 
     #[command(flatten)]
+    pub encryption: EncryptionArgs,
+
+    #[command(flatten)]
     pub workflows: WorkflowArgs,
 
     #[command(flatten)]
@@ -499,8 +550,13 @@ impl ServeArgs {
     /// Every engine setting from the flags, with the JWT secret resolved by the caller.
     /// Fails on a setting whose value only makes sense once parsed (bet bounds, risk
     /// thresholds, the payments secret's source).
-    pub fn engine_config(&self, jwt_secret: &Secret) -> anyhow::Result<EngineConfig> {
+    pub fn engine_config(
+        &self,
+        jwt_secret: &Secret,
+        encryption: EncryptionConfig,
+    ) -> anyhow::Result<EngineConfig> {
         Ok(EngineConfig {
+            encryption,
             identity: self.auth.identity_config(jwt_secret),
             bets: self.bets.settings()?,
             bet_batching: self.bets.batching(),
@@ -588,6 +644,128 @@ pub fn resolve_jwt_secret(
     Ok((Secret(secret), SecretSource::Generated(path)))
 }
 
+/// Where the encryption key came from, for the startup banner.
+pub type KeySource = SecretSource;
+
+pub const ENCRYPTION_KEY_FILE: &str = "encryption-key";
+
+fn parse_key(var: &str, text: &str) -> anyhow::Result<EncryptionKey> {
+    EncryptionKey::parse(text).map_err(|why| anyhow::anyhow!("{var} is malformed: {why}"))
+}
+
+/// The keys in a key file: the current one on the first line, older ones after it.
+fn read_key_file(path: &Path) -> anyhow::Result<Option<Vec<EncryptionKey>>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let keys = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .enumerate()
+                .map(|(i, l)| {
+                    EncryptionKey::parse(l).map_err(|why| {
+                        anyhow::anyhow!("{} line {} is malformed: {why}", path.display(), i + 1)
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if keys.is_empty() {
+                bail!("{} is empty; delete it to regenerate", path.display());
+            }
+            Ok(Some(keys))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes a key file (current key first) atomically, owner-only.
+pub fn write_key_file(path: &Path, keys: &[EncryptionKey]) -> anyhow::Result<()> {
+    let text: String = keys.iter().map(|k| format!("{}\n", k.to_hex())).collect();
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+}
+
+/// Resolves the encryption keys: the configured ones, or (embedded SQLite only) the data
+/// dir's key file, generated on first start with owner-only permissions. On the embedded
+/// default, the key file's keys also decrypt when a key is configured, so moving from the
+/// generated key to a configured one is a rotation, not a loss.
+pub fn resolve_encryption_keys(
+    args: &EncryptionArgs,
+    backend: Backend,
+    data_dir: &Path,
+) -> anyhow::Result<(EncryptionConfig, KeySource)> {
+    let mut previous = args
+        .previous_encryption_keys
+        .iter()
+        .filter(|k| !k.trim().is_empty())
+        .enumerate()
+        .map(|(i, k)| {
+            parse_key(
+                &format!("BETFLOW_PREVIOUS_ENCRYPTION_KEYS (key {})", i + 1),
+                k,
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let configured = args
+        .encryption_key
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| parse_key("BETFLOW_ENCRYPTION_KEY", k))
+        .transpose()?;
+    if backend == Backend::Postgres {
+        let Some(key) = configured else {
+            bail!(
+                "BETFLOW_ENCRYPTION_KEY is required with PostgreSQL: every node must encrypt and \
+                 decrypt stored secrets with the same key. Generate one with `openssl rand -hex 32`."
+            );
+        };
+        return Ok((
+            EncryptionConfig {
+                key: Some(key),
+                previous,
+            },
+            SecretSource::Configured,
+        ));
+    }
+    let path = data_dir.join(ENCRYPTION_KEY_FILE);
+    let from_file = read_key_file(&path)?;
+    if let Some(key) = configured {
+        previous.extend(from_file.into_iter().flatten());
+        return Ok((
+            EncryptionConfig {
+                key: Some(key),
+                previous,
+            },
+            SecretSource::Configured,
+        ));
+    }
+    if let Some(mut keys) = from_file {
+        let current = keys.remove(0);
+        previous.extend(keys);
+        return Ok((
+            EncryptionConfig {
+                key: Some(current),
+                previous,
+            },
+            SecretSource::Loaded(path),
+        ));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let key = EncryptionKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    write_private(&path, &format!("{}\n", key.to_hex()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok((
+        EncryptionConfig {
+            key: Some(key),
+            previous,
+        },
+        SecretSource::Generated(path),
+    ))
+}
+
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -636,6 +814,91 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    fn keys(key: Option<&str>, previous: &[&str]) -> EncryptionArgs {
+        EncryptionArgs {
+            encryption_key: key.map(str::to_owned),
+            previous_encryption_keys: previous.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn postgres_requires_a_well_formed_encryption_key() {
+        let dir = tempfile_dir();
+        let err = resolve_encryption_keys(&keys(None, &[]), Backend::Postgres, &dir).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("BETFLOW_ENCRYPTION_KEY is required"),
+            "{err}"
+        );
+        let hex = "ab".repeat(32);
+        for bad in ["short", "ab", &"zz".repeat(32), &"ab".repeat(33)] {
+            let err = resolve_encryption_keys(&keys(Some(bad), &[]), Backend::Postgres, &dir)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("BETFLOW_ENCRYPTION_KEY is malformed"), "{err}");
+            assert!(!err.contains(bad), "{err}");
+        }
+        let err = resolve_encryption_keys(&keys(Some(&hex), &["nope"]), Backend::Postgres, &dir)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("BETFLOW_PREVIOUS_ENCRYPTION_KEYS"),
+            "{err}"
+        );
+        let (c, src) = resolve_encryption_keys(
+            &keys(Some(&hex), &[&"cd".repeat(32)]),
+            Backend::Postgres,
+            &dir,
+        )
+        .unwrap();
+        assert_eq!(src, SecretSource::Configured);
+        assert_eq!(c.key.unwrap().to_hex(), hex);
+        assert_eq!(c.previous.len(), 1);
+        assert!(!dir.join(ENCRYPTION_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn embedded_encryption_key_is_generated_once_then_reused() {
+        let dir = tempfile_dir();
+        let (first, src) =
+            resolve_encryption_keys(&keys(None, &[]), Backend::Sqlite, &dir).unwrap();
+        assert!(matches!(src, SecretSource::Generated(_)));
+        let (second, src) =
+            resolve_encryption_keys(&keys(None, &[]), Backend::Sqlite, &dir).unwrap();
+        assert!(matches!(src, SecretSource::Loaded(_)));
+        let id = |c: &EncryptionConfig| c.key.as_ref().unwrap().id();
+        assert_eq!(id(&first), id(&second));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(ENCRYPTION_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A configured key takes over; the generated one still decrypts.
+        let hex = "ab".repeat(32);
+        let (c, _) =
+            resolve_encryption_keys(&keys(Some(&hex), &[]), Backend::Sqlite, &dir).unwrap();
+        assert_eq!(c.key.unwrap().to_hex(), hex);
+        assert_eq!(
+            c.previous.iter().map(EncryptionKey::id).collect::<Vec<_>>(),
+            [id(&first)]
+        );
+        // A rotated key file: the first line encrypts, the others decrypt.
+        let new = EncryptionKey::generate().unwrap();
+        write_key_file(
+            &dir.join(ENCRYPTION_KEY_FILE),
+            &[new.clone(), first.key.clone().unwrap()],
+        )
+        .unwrap();
+        let (c, _) = resolve_encryption_keys(&keys(None, &[]), Backend::Sqlite, &dir).unwrap();
+        assert_eq!(c.key.unwrap().id(), new.id());
+        assert_eq!(c.previous.len(), 1);
+        std::fs::write(dir.join(ENCRYPTION_KEY_FILE), "garbage\n").unwrap();
+        assert!(resolve_encryption_keys(&keys(None, &[]), Backend::Sqlite, &dir).is_err());
     }
 
     #[test]
@@ -779,11 +1042,16 @@ mod tests {
         use clap::CommandFactory;
         let cli = Cli::command();
         let admin = cli.find_subcommand("admin").unwrap();
+        let keys = cli.find_subcommand("keys").unwrap();
         let commands = [
             cli.find_subcommand("serve").unwrap(),
             cli.find_subcommand("migrate").unwrap(),
         ];
-        for cmd in commands.into_iter().chain(admin.get_subcommands()) {
+        for cmd in commands
+            .into_iter()
+            .chain(admin.get_subcommands())
+            .chain(keys.get_subcommands())
+        {
             for arg in cmd.get_arguments() {
                 let id = arg.get_id().as_str();
                 // Identity of the thing being created is an argument, not configuration.

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::serve(*args).await,
             Command::Migrate(args) => serve::migrate(args).await,
             Command::Admin(command) => serve::admin(command).await,
+            Command::Keys(command) => serve::keys(command).await,
         }
     });
     match result {

@@ -11,8 +11,9 @@ use betflow_store::redis::RedisHandle;
 use betflow_store::{Store, StoreConfig};
 
 use crate::config::{
-    AdminCommand, CreateApiKeyArgs, CreateUserArgs, MigrateArgs, ProcessRole, Secret, SecretSource,
-    ServeArgs, resolve_jwt_secret,
+    AdminCommand, CreateApiKeyArgs, CreateUserArgs, ENCRYPTION_KEY_FILE, KeysCommand, MigrateArgs,
+    ProcessRole, RotateKeysArgs, Secret, SecretSource, ServeArgs, resolve_encryption_keys,
+    resolve_jwt_secret, write_key_file,
 };
 use crate::telemetry;
 
@@ -41,7 +42,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Checked before waiting on the database so a misconfigured node fails at once.
     let (jwt_secret, secret_source) =
         resolve_jwt_secret(args.jwt_secret.as_deref(), backend, &args.db.data_dir)?;
-    let engine_config = args.engine_config(&jwt_secret)?;
+    let (encryption, key_source) =
+        resolve_encryption_keys(&args.encryption, backend, &args.db.data_dir)?;
+    let engine_config = args.engine_config(&jwt_secret, encryption)?;
     let http = HttpConfig {
         cors_origins: args
             .cors_origins
@@ -91,6 +94,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     print_banner(addr, &store_config, &secret_source);
+    match &key_source {
+        SecretSource::Configured => {}
+        SecretSource::Generated(p) => {
+            println!(
+                "  Encryption: key generated and kept in {} (back it up)",
+                p.display()
+            )
+        }
+        SecretSource::Loaded(p) => println!("  Encryption: key read from {}", p.display()),
+    }
     let roles: Vec<&str> = args
         .workflows
         .roles
@@ -235,6 +248,93 @@ pub async fn admin(command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::CreateUser(args) => create_user(args).await,
         AdminCommand::CreateApiKey(args) => create_api_key(args).await,
     }
+}
+
+pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Rotate(args) => rotate_keys(args).await,
+    }
+}
+
+/// `betflow keys rotate`: re-encrypts every stored secret under the current key.
+async fn rotate_keys(args: RotateKeysArgs) -> anyhow::Result<()> {
+    telemetry::init(&args.log)?;
+    let store_config = args.db.store_config();
+    let backend = store_config.backend()?;
+    let data_dir = &args.db.data_dir;
+    if args.generate {
+        if backend != betflow_store::Backend::Sqlite
+            || args
+                .encryption
+                .encryption_key
+                .as_deref()
+                .is_some_and(|k| !k.trim().is_empty())
+        {
+            anyhow::bail!(
+                "--generate rotates the embedded default's key file; with a configured key, set \
+                 BETFLOW_ENCRYPTION_KEY to the new key and BETFLOW_PREVIOUS_ENCRYPTION_KEYS to \
+                 the old one"
+            );
+        }
+        let (old, _) = resolve_encryption_keys(&args.encryption, backend, data_dir)?;
+        let new = betflow_engine::secrets::EncryptionKey::generate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut keys = vec![new];
+        keys.extend(old.key);
+        keys.extend(old.previous);
+        write_key_file(&data_dir.join(ENCRYPTION_KEY_FILE), &keys)?;
+        println!(
+            "generated a new key ({}) into {}",
+            keys[0].id(),
+            data_dir.join(ENCRYPTION_KEY_FILE).display()
+        );
+    }
+    let (encryption, _) = resolve_encryption_keys(&args.encryption, backend, data_dir)?;
+    let current = encryption.key.clone();
+    let store = open_store(&store_config).await?;
+    let config = betflow_engine::EngineConfig {
+        identity: betflow_engine::identity::IdentityConfig::new(
+            Secret::ephemeral().expose().as_bytes().to_vec(),
+        ),
+        encryption,
+        ..Default::default()
+    };
+    let engine = Engine::new(store, None, config)?;
+    let limit = (args.limit > 0).then_some(args.limit);
+    let report = engine
+        .credentials()
+        .rotate_keys(limit)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    engine.shutdown().await;
+    println!(
+        "re-encrypted under key {}: {} credentials, {} secret variables, {} webhook endpoints \
+         ({} changed meanwhile and were left as written)",
+        engine.keyring().current_id(),
+        report.credentials,
+        report.variables,
+        report.webhooks,
+        report.skipped
+    );
+    if report.remaining {
+        println!("stopped at the limit: run `betflow keys rotate` again to continue");
+        return Ok(());
+    }
+    println!("done: every stored secret is under the current key; older keys can be retired");
+    // The embedded key file no longer needs its older keys.
+    let path = data_dir.join(ENCRYPTION_KEY_FILE);
+    if backend == betflow_store::Backend::Sqlite
+        && args
+            .encryption
+            .encryption_key
+            .as_deref()
+            .is_none_or(|k| k.trim().is_empty())
+        && let Some(key) = current
+        && path.exists()
+    {
+        write_key_file(&path, &[key])?;
+    }
+    Ok(())
 }
 
 fn cli_actor() -> betflow_domain::audit::Actor {

@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{DeliveryView, MAX_RECOVER, Webhooks, deliver_job, disabled_event, jitter};
+use super::{
+    DeliveryView, MAX_RECOVER, Webhooks, deliver_job, disabled_event, jitter, open_secrets,
+    seal_secrets,
+};
 use crate::EngineError;
 use crate::ratelimit::Rule;
 
@@ -139,7 +142,8 @@ impl Webhooks {
                     .await?
                     .into_iter()
                     .filter(|w| w.enabled)
-                    .collect();
+                    .map(|w| open_secrets(&self.keyring, w))
+                    .collect::<Result<_, _>>()?;
                 Ok::<_, EngineError>(Arc::new(hooks))
             })
             .await
@@ -202,9 +206,10 @@ impl Webhooks {
         if d.status != DeliveryStatus::Pending {
             return Ok(());
         }
-        let Some(mut w) = self.store.get_webhook(d.webhook_id).await? else {
+        let Some(w) = self.store.get_webhook(d.webhook_id).await? else {
             return Ok(());
         };
+        let mut w = open_secrets(&self.keyring, w)?;
         let t = now();
         if !w.enabled && !forced {
             d.status = DeliveryStatus::Failed;
@@ -317,7 +322,7 @@ impl Webhooks {
         }
         if disable.is_some() || w.failing_since != before_failing {
             w.updated_at = t;
-            tx.update_webhook(&w).await?;
+            tx.update_webhook(&seal_secrets(&self.keyring, &w)?).await?;
         }
         tx.commit().await?;
         if disable.is_some() {

@@ -6,7 +6,7 @@ use betflow_domain::webhooks::{DEFAULT_TIMEOUT_MS, Webhook, WebhookChanges};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{NewWebhook, Webhooks, audit, new_secret, not_found};
+use super::{NewWebhook, Webhooks, audit, new_secret, not_found, open_secrets, seal_secrets};
 use crate::EngineError;
 use crate::identity::Principal;
 
@@ -51,7 +51,7 @@ impl Webhooks {
         .apply(&mut w)?;
         self.guard_url(&w.url).await?;
         let mut tx = self.store.begin().await?;
-        tx.insert_webhook(&w).await?;
+        tx.insert_webhook(&seal_secrets(&self.keyring, &w)?).await?;
         audit(&mut tx, &w, AuditAction::Insert, None, actor).await?;
         tx.commit().await?;
         self.cache.invalidate_all();
@@ -59,14 +59,21 @@ impl Webhooks {
     }
 
     pub async fn list(&self) -> Result<Vec<Webhook>, EngineError> {
-        Ok(self.store.list_webhooks().await?)
+        self.store
+            .list_webhooks()
+            .await?
+            .into_iter()
+            .map(|w| open_secrets(&self.keyring, w))
+            .collect()
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Webhook, EngineError> {
-        self.store
+        let w = self
+            .store
             .get_webhook(id)
             .await?
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| not_found(id))?;
+        open_secrets(&self.keyring, w)
     }
 
     #[tracing::instrument(name = "webhooks.update", skip_all, fields(webhook_id = %id))]
@@ -86,7 +93,7 @@ impl Webhooks {
         }
         w.updated_at = now();
         let mut tx = self.store.begin().await?;
-        if !tx.update_webhook(&w).await? {
+        if !tx.update_webhook(&seal_secrets(&self.keyring, &w)?).await? {
             return Err(not_found(id));
         }
         audit(&mut tx, &w, AuditAction::Update, Some(before), actor).await?;
@@ -121,7 +128,7 @@ impl Webhooks {
         );
         w.updated_at = t;
         let mut tx = self.store.begin().await?;
-        if !tx.update_webhook(&w).await? {
+        if !tx.update_webhook(&seal_secrets(&self.keyring, &w)?).await? {
             return Err(not_found(id));
         }
         audit(

@@ -30,6 +30,7 @@ use uuid::Uuid;
 use crate::EngineError;
 use crate::events::EventHub;
 use crate::ratelimit::RateLimiter;
+use crate::secrets::Keyring;
 
 /// How deliveries behave; from `BETFLOW_WEBHOOK_*`.
 #[derive(Debug, Clone)]
@@ -91,6 +92,8 @@ pub struct Webhooks {
     http: reqwest::Client,
     /// Enabled endpoints, for a moment: the relay asks on every round.
     cache: Cache<(), Arc<Vec<Webhook>>>,
+    /// Encrypts the signing secrets at rest (see [`seal_secrets`]).
+    keyring: Arc<Keyring>,
 }
 
 impl Webhooks {
@@ -99,11 +102,13 @@ impl Webhooks {
         hub: Arc<EventHub>,
         limiter: Arc<RateLimiter>,
         settings: WebhookSettings,
+        keyring: Arc<Keyring>,
     ) -> Result<Self, EngineError> {
         Ok(Self {
             store,
             hub,
             limiter,
+            keyring,
             http: client::http_client(settings.allow_private)?,
             settings,
             cache: Cache::builder()
@@ -111,6 +116,51 @@ impl Webhooks {
                 .build(),
         })
     }
+}
+
+/// The associated-data purposes of an endpoint's two secrets.
+const SECRET_PURPOSE: &str = "webhook.secret";
+const PREVIOUS_SECRET_PURPOSE: &str = "webhook.previous_secret";
+
+/// The endpoint as stored: its signing secrets encrypted under the keyring's current key.
+pub(crate) fn seal_secrets(keyring: &Keyring, w: &Webhook) -> Result<Webhook, EngineError> {
+    let row = w.id.to_string();
+    let seal = |purpose: &str, s: &str| -> Result<String, EngineError> {
+        if Keyring::is_ciphertext(s) {
+            // Already sealed (never a `whsec_` secret): keep it.
+            return Ok(s.to_owned());
+        }
+        keyring.encrypt_str(purpose, &row, s)
+    };
+    let mut out = w.clone();
+    out.secret = seal(SECRET_PURPOSE, &w.secret)?;
+    out.previous_secret = w
+        .previous_secret
+        .as_deref()
+        .map(|p| seal(PREVIOUS_SECRET_PURPOSE, p))
+        .transpose()?;
+    Ok(out)
+}
+
+/// The endpoint as read: its secrets decrypted. A value without the `v1:` prefix is a
+/// legacy clear-text secret (stored before encryption at rest) and is kept as it is; the
+/// next write or `betflow keys rotate` encrypts it.
+pub(crate) fn open_secrets(keyring: &Keyring, mut w: Webhook) -> Result<Webhook, EngineError> {
+    let row = w.id.to_string();
+    let open = |purpose: &str, s: String| -> Result<String, EngineError> {
+        if Keyring::is_ciphertext(&s) {
+            Ok(keyring.decrypt_str(purpose, &row, &s)?.into_inner())
+        } else {
+            Ok(s)
+        }
+    };
+    w.secret = open(SECRET_PURPOSE, std::mem::take(&mut w.secret))?;
+    w.previous_secret = w
+        .previous_secret
+        .take()
+        .map(|p| open(PREVIOUS_SECRET_PURPOSE, p))
+        .transpose()?;
+    Ok(w)
 }
 
 fn jitter() -> f64 {
