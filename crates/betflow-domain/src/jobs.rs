@@ -80,6 +80,9 @@ pub enum JobArgs {
     /// A completed line-change approval's odds to set.
     #[serde(rename = "sportsbook.apply_odds_change")]
     ApplyOddsChange(ApplyOddsChange),
+    /// Start one automation run for a trigger occurrence (an event, a schedule's fire).
+    #[serde(rename = "automation.trigger_start")]
+    TriggerStart(crate::automation::triggers::TriggerStart),
 }
 
 /// The name of a job kind, as stored in `jobs.kind`: what the engine's registry is keyed by.
@@ -89,15 +92,17 @@ pub enum JobKind {
     RunStep,
     DeliverWebhook,
     ApplyOddsChange,
+    TriggerStart,
 }
 
 impl JobKind {
     /// Every kind, so the engine can check each has a handler.
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::StepTimeout,
         JobKind::RunStep,
         JobKind::DeliverWebhook,
         JobKind::ApplyOddsChange,
+        JobKind::TriggerStart,
     ];
 
     /// The stored name (the serde tag of the matching [`JobArgs`] variant).
@@ -107,6 +112,7 @@ impl JobKind {
             JobKind::RunStep => "workflow.run_step",
             JobKind::DeliverWebhook => "webhook.deliver",
             JobKind::ApplyOddsChange => "sportsbook.apply_odds_change",
+            JobKind::TriggerStart => "automation.trigger_start",
         }
     }
 
@@ -173,6 +179,7 @@ impl JobArgs {
             JobArgs::RunStep(_) => JobKind::RunStep,
             JobArgs::DeliverWebhook(_) => JobKind::DeliverWebhook,
             JobArgs::ApplyOddsChange(_) => JobKind::ApplyOddsChange,
+            JobArgs::TriggerStart(_) => JobKind::TriggerStart,
         }
     }
 
@@ -204,7 +211,7 @@ impl JobArgs {
         match self {
             JobArgs::StepTimeout(s) | JobArgs::RunStep(s) => Some(s.workflow_id),
             JobArgs::ApplyOddsChange(a) => Some(a.workflow_id),
-            JobArgs::DeliverWebhook(_) => None,
+            JobArgs::DeliverWebhook(_) | JobArgs::TriggerStart(_) => None,
         }
     }
 
@@ -253,6 +260,13 @@ mod tests {
                 old_odds: json!("2.10"),
                 new_odds: json!("1.95"),
                 created_by: None,
+            }),
+            JobArgs::TriggerStart(crate::automation::triggers::TriggerStart {
+                definition_key: "exposure_alert".into(),
+                trigger_type: "event".into(),
+                trigger_id: id(5),
+                event_id: id(6).to_string(),
+                input: json!({"type": "bet.placed"}),
             }),
         ]
     }
