@@ -76,6 +76,18 @@ impl Webhooks {
         self.guard(url, true).await
     }
 
+    /// The SSRF-guarded client, for other outbound HTTP (automation actions): the same
+    /// resolver and `BETFLOW_WEBHOOKS_ALLOW_PRIVATE` setting as deliveries.
+    pub(crate) fn outbound(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The guard a request through [`Self::outbound`] passes first, as [`Self::guard_url`]
+    /// (the guarded resolver checks names again as it dials).
+    pub(crate) async fn guard_outbound(&self, url: &str) -> Result<(), EngineError> {
+        self.guard(url, true).await
+    }
+
     /// As [`Self::guard_url`]; without `resolve`, names are left to the guarded resolver.
     async fn guard(&self, url: &str, resolve: bool) -> Result<(), EngineError> {
         check_url(url).map_err(|e| DomainError::invalid("url", e))?;

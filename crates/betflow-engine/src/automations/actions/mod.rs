@@ -8,6 +8,10 @@
 //! inputs, calls [`Action::run`] with a timeout, and records the outcome in a transaction of
 //! its own afterwards, so a slow receiver never holds a lock or the SQLite writer.
 
+pub mod email_send;
+pub mod http_request;
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,7 +126,10 @@ pub struct ActionRegistry {
 impl ActionRegistry {
     /// The built-in actions.
     pub fn standard() -> Self {
-        Self::default()
+        let mut r = Self::default();
+        r.register(Arc::new(http_request::HttpRequest::new()));
+        r.register(Arc::new(email_send::EmailSend::new()));
+        r
     }
 
     /// Adds `action`, replacing one with the same key.
