@@ -10,6 +10,7 @@
 
 pub mod email_send;
 pub mod http_request;
+pub mod sms_send;
 mod support;
 
 use std::collections::BTreeMap;
@@ -129,6 +130,7 @@ impl ActionRegistry {
         let mut r = Self::default();
         r.register(Arc::new(http_request::HttpRequest::new()));
         r.register(Arc::new(email_send::EmailSend::new()));
+        r.register(Arc::new(sms_send::SmsSend::new()));
         r
     }
 

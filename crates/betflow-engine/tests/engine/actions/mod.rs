@@ -3,6 +3,7 @@
 
 mod email_send;
 mod http_request;
+mod sms_send;
 
 use std::sync::Arc;
 use std::time::Duration;
