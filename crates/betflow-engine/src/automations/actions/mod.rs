@@ -10,6 +10,7 @@
 
 pub mod email_send;
 pub mod http_request;
+pub mod notify;
 pub mod sms_send;
 mod support;
 
@@ -131,6 +132,7 @@ impl ActionRegistry {
         r.register(Arc::new(http_request::HttpRequest::new()));
         r.register(Arc::new(email_send::EmailSend::new()));
         r.register(Arc::new(sms_send::SmsSend::new()));
+        r.register(Arc::new(notify::Notify::new()));
         r
     }
 

@@ -3,6 +3,7 @@
 
 mod email_send;
 mod http_request;
+mod notify;
 mod sms_send;
 
 use std::sync::Arc;
@@ -81,4 +82,14 @@ pub fn done(outcome: Result<ActionOutcome, ActionError>) -> Value {
         Ok(ActionOutcome::Done(v)) => v,
         other => panic!("expected Done, got {other:?}"),
     }
+}
+
+/// The `admin` user's id, created on first use.
+pub async fn admin_id(engine: &Engine) -> Uuid {
+    engine
+        .identity()
+        .ensure_admin(Some("actions-admin-password-1".into()))
+        .await
+        .unwrap();
+    engine.identity().find_user_id("admin").await.unwrap()
 }
