@@ -114,6 +114,7 @@ pub enum ConfigError {
         (name = "sportsbook", description = "The catalog: sports, leagues, teams, events, markets, selections"),
         (name = "wallet", description = "Customer wallets on the double-entry ledger: balance, deposits, withdrawals, transactions, payment methods, limits. Money is integer minor units of the wallet's currency"),
         (name = "bets", description = "Bet placement (singles, parlays), settlement, voiding and exposure. Stakes and payouts are integer minor units"),
+        (name = "credentials", description = "Automation credentials (encrypted at rest, metadata only out), their types, and definition variables"),
     ),
 )]
 struct ApiDoc;

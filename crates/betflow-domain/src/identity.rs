@@ -32,6 +32,7 @@ pub const PERMISSIONS: &[&str] = &[
     "users:manage",
     "apikeys:manage",
     "webhooks:manage",
+    "credentials:manage",
     "audit:read",
     "sportsbook:read",
     "sportsbook:manage",
@@ -65,6 +66,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[&str])] = &[
         Role::Manager,
         &[
             "workflows:*",
+            "credentials:manage",
             "users:read",
             "audit:read",
             "sportsbook:read",
@@ -101,6 +103,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[&str])] = &[
         Role::TradingManager,
         &[
             "workflows:*",
+            "credentials:manage",
             "sportsbook:read",
             "sportsbook:manage",
             "sportsbook:settle",

@@ -108,6 +108,17 @@ impl std::fmt::Debug for SecretString {
     }
 }
 
+/// The key of engines built without one (tests): one random key made once per process, so
+/// engines built over the same database in one process read each other's values.
+pub fn process_key() -> Result<EncryptionKey, EngineError> {
+    static PROCESS_KEY: std::sync::OnceLock<EncryptionKey> = std::sync::OnceLock::new();
+    if let Some(k) = PROCESS_KEY.get() {
+        return Ok(k.clone());
+    }
+    let k = EncryptionKey::generate()?;
+    Ok(PROCESS_KEY.get_or_init(|| k).clone())
+}
+
 struct Slot {
     id: String,
     cipher: Aes256Gcm,
@@ -171,20 +182,11 @@ impl Keyring {
         Ok(Self::new(&EncryptionKey::generate()?, &[]))
     }
 
-    /// The configured keys; without a current key (tests), one random key made once per
-    /// process, so engines built over the same database in one process read each other's
-    /// values.
+    /// The configured keys; without a current key (tests), [`process_key`].
     pub fn from_config(config: &crate::EncryptionConfig) -> Result<Self, EngineError> {
-        static PROCESS_KEY: std::sync::OnceLock<EncryptionKey> = std::sync::OnceLock::new();
         let current = match &config.key {
             Some(k) => k.clone(),
-            None => match PROCESS_KEY.get() {
-                Some(k) => k.clone(),
-                None => {
-                    let k = EncryptionKey::generate()?;
-                    PROCESS_KEY.get_or_init(|| k).clone()
-                }
-            },
+            None => process_key()?,
         };
         Ok(Self::new(&current, &config.previous))
     }

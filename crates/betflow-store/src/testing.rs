@@ -5,6 +5,7 @@
 //! without seeing each other's rows. If the variable is set but the server cannot be reached
 //! the test fails: CI must never pass by silently skipping PostgreSQL.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use sqlx::Connection;
@@ -205,6 +206,39 @@ impl TestDb {
             .count();
         assert_eq!(victims, 1, "exactly one side is the deadlock's victim");
         true
+    }
+
+    /// Whether `needle` appears in what the database keeps at rest: every byte of the SQLite
+    /// files (the database and its WAL), or on PostgreSQL every row of `tables` as text. For
+    /// tests that a secret is stored only encrypted; `tables` are the test's own constants.
+    pub async fn raw_storage_contains(&self, tables: &[&str], needle: &str) -> bool {
+        if self.store.backend() == crate::Backend::Sqlite {
+            let path = self.config.sqlite_path();
+            let mut found = false;
+            for suffix in ["", "-wal", "-journal"] {
+                let file = PathBuf::from(format!("{}{suffix}", path.display()));
+                if let Ok(bytes) = std::fs::read(&file) {
+                    found |= bytes
+                        .windows(needle.len().max(1))
+                        .any(|w| w == needle.as_bytes());
+                }
+            }
+            return found;
+        }
+        let url = self.config.url.clone().unwrap_or_default();
+        let mut conn = admin_connection(&url).await;
+        let mut found = false;
+        for table in tables {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT t::text FROM {table} t"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .expect("read the table as text");
+            found |= rows.iter().any(|r| r.contains(needle));
+        }
+        let _ = conn.close().await;
+        found
     }
 }
 

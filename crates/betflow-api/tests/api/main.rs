@@ -10,6 +10,7 @@ mod common;
 mod bets;
 mod catalog;
 mod contention;
+mod credentials;
 mod customers;
 mod http;
 mod identity;
