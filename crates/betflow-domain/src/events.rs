@@ -18,6 +18,8 @@ pub mod types {
     pub const WORKFLOW_CANCELLED: &str = "workflow.cancelled";
     pub const WORKFLOW_COMPLETED: &str = "workflow.completed";
     pub const WORKFLOW_OVERDUE: &str = "workflow.overdue";
+    /// An automated step failed with no `error` edge.
+    pub const WORKFLOW_FAILED: &str = "workflow.failed";
     pub const TASK_CREATED: &str = "task.created";
     /// Sent by `POST /webhooks/{id}/test`; never written to the outbox.
     pub const PING: &str = "ping";
@@ -31,6 +33,7 @@ pub mod types {
         WORKFLOW_CANCELLED,
         WORKFLOW_COMPLETED,
         WORKFLOW_OVERDUE,
+        WORKFLOW_FAILED,
         TASK_CREATED,
         ENDPOINT_DISABLED,
     ];

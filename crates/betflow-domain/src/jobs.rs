@@ -137,6 +137,14 @@ pub struct StepJob {
     pub workflow_id: Uuid,
     pub step_id: String,
     pub visit: u32,
+    /// Which attempt of an action step this job runs (1 for the first; 0, as rows stored
+    /// before retries have it, also means the first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// `{deliveryId}`: the webhook delivery to attempt.
@@ -249,6 +257,7 @@ mod tests {
             workflow_id: id(1),
             step_id: "review".into(),
             visit: 2,
+            attempt: 0,
         };
         vec![
             JobArgs::StepTimeout(step.clone()),
@@ -394,7 +403,7 @@ mod tests {
     proptest! {
         #[test]
         fn step_jobs_round_trip(w in any::<u128>(), step in "[a-z_]{1,12}", visit in any::<u32>()) {
-            let args = JobArgs::RunStep(StepJob { workflow_id: id(w), step_id: step, visit });
+            let args = JobArgs::RunStep(StepJob { workflow_id: id(w), step_id: step, visit, attempt: 0 });
             let (kind, payload) = args.to_stored();
             prop_assert_eq!(JobArgs::from_stored(kind.as_str(), &payload), Ok(args));
         }

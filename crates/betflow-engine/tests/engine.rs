@@ -222,7 +222,12 @@ mod timers {
             user(Role::RiskManager),
         ];
         for (step, decider) in seed.graph.steps.iter().zip(&deciders) {
-            let minutes = i64::from(step.timeout.expect("every seeded step has a timeout"));
+            let minutes = step
+                .timeout
+                .as_ref()
+                .expect("every seeded step has a timeout")
+                .chrono()
+                .num_minutes();
             let w = engine.workflows().get(WorkflowId::from(id)).await.unwrap();
             assert_eq!(w.instance.current_step.as_deref(), Some(step.id.as_str()));
             let entered = w.instance.step_started_at.unwrap();
@@ -310,7 +315,8 @@ mod timers {
             kind: StepKind::Approval,
             assignees: vec!["risk_manager".into()],
             required: true,
-            timeout: Some(30),
+            timeout: Some(30.into()),
+            retry: None,
             on_timeout,
             required_approvals: 1,
             four_eyes: true,

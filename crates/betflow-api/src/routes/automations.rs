@@ -1,5 +1,7 @@
 //! `/api/v1` routes for automation automations.
 
+pub mod policy;
+
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;

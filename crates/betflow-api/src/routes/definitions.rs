@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+
+use super::automations::policy::{RetryDto, StepTimeoutDto};
 use uuid::Uuid;
 
 use super::catalog::dto::{NulFreeJson, NulFreeObject};
@@ -183,10 +185,13 @@ pub struct StepDto {
     /// Default `true`.
     #[serde(default = "yes")]
     pub required: bool,
-    /// Minutes until the step times out.
+    /// Until the step times out: minutes, or a duration such as `"30s"` (for an action
+    /// step, how long one attempt may run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>, format = Int64, minimum = 1, maximum = 4_294_967_295_u64)]
-    pub timeout: Option<u32>,
+    pub timeout: Option<StepTimeoutDto>,
+    /// For an action step: how it retries before taking its `error` edge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryDto>,
     #[serde(default)]
     pub on_timeout: TimeoutActionDto,
     /// Approvals needed (quorum) of an approval step: 1 to 20. Default 1; ignored on other
@@ -226,7 +231,8 @@ impl From<StepDef> for StepDto {
             kind: s.kind.into(),
             assignees: s.assignees,
             required: s.required,
-            timeout: s.timeout,
+            timeout: s.timeout.map(Into::into),
+            retry: s.retry.map(Into::into),
             on_timeout: s.on_timeout.into(),
             required_approvals: s.required_approvals,
             four_eyes: s.four_eyes,
@@ -246,7 +252,8 @@ impl From<StepDto> for StepDef {
             kind: s.kind.into(),
             assignees: s.assignees,
             required: s.required,
-            timeout: s.timeout,
+            timeout: s.timeout.map(Into::into),
+            retry: s.retry.map(Into::into),
             on_timeout: s.on_timeout.into(),
             required_approvals: s.required_approvals,
             four_eyes: s.four_eyes,
@@ -271,6 +278,7 @@ pub enum BranchDto {
     True,
     False,
     Timeout,
+    Error,
 }
 
 impl From<Branch> for BranchDto {
@@ -282,6 +290,7 @@ impl From<Branch> for BranchDto {
             Branch::True => Self::True,
             Branch::False => Self::False,
             Branch::Timeout => Self::Timeout,
+            Branch::Error => Self::Error,
         }
     }
 }
@@ -295,6 +304,7 @@ impl From<BranchDto> for Branch {
             BranchDto::True => Self::True,
             BranchDto::False => Self::False,
             BranchDto::Timeout => Self::Timeout,
+            BranchDto::Error => Self::Error,
         }
     }
 }

@@ -71,15 +71,17 @@ pub enum StatusDto {
     Completed,
     Rejected,
     Cancelled,
+    Failed,
 }
 
 impl StatusDto {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Pending,
         Self::InProgress,
         Self::Completed,
         Self::Rejected,
         Self::Cancelled,
+        Self::Failed,
     ];
 }
 
@@ -91,6 +93,7 @@ impl From<WorkflowStatus> for StatusDto {
             WorkflowStatus::Completed => Self::Completed,
             WorkflowStatus::Rejected => Self::Rejected,
             WorkflowStatus::Cancelled => Self::Cancelled,
+            WorkflowStatus::Failed => Self::Failed,
         }
     }
 }
@@ -103,6 +106,7 @@ impl From<StatusDto> for WorkflowStatus {
             StatusDto::Completed => Self::Completed,
             StatusDto::Rejected => Self::Rejected,
             StatusDto::Cancelled => Self::Cancelled,
+            StatusDto::Failed => Self::Failed,
         }
     }
 }
@@ -246,6 +250,8 @@ pub enum StepRunStatusDto {
     TimedOut,
     /// The workflow was cancelled while the step was current.
     Cancelled,
+    /// An automated step failed (its retries exhausted).
+    Failed,
 }
 
 impl From<StepRunStatus> for StepRunStatusDto {
@@ -257,6 +263,7 @@ impl From<StepRunStatus> for StepRunStatusDto {
             StepRunStatus::Rejected => Self::Rejected,
             StepRunStatus::TimedOut => Self::TimedOut,
             StepRunStatus::Cancelled => Self::Cancelled,
+            StepRunStatus::Failed => Self::Failed,
         }
     }
 }

@@ -150,6 +150,7 @@ mod tests {
             assignees: vec!["risk_manager".into()],
             required: true,
             timeout: None,
+            retry: None,
             on_timeout: TimeoutAction::default(),
             required_approvals: required,
             four_eyes: true,

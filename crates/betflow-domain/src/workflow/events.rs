@@ -163,7 +163,15 @@ fn entry_event(
             }
             new_event(kind, w, payload, t)
         }
+        TimelineKind::WorkflowFailed => new_event(
+            types::WORKFLOW_FAILED,
+            w,
+            update_payload(w, before, by, Some(&e.data)),
+            t,
+        ),
         TimelineKind::WorkflowStarted
+        | TimelineKind::StepFailed
+        | TimelineKind::WorkflowRetried
         | TimelineKind::WorkflowUpdated
         | TimelineKind::WorkflowDeleted
         | TimelineKind::WorkflowCompleted

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::Role;
 use crate::workflow::expr::{Condition, check_action};
+use crate::workflow::policy::{Retry, StepTimeout};
 
 pub const MAX_STEP_ID_LEN: usize = 100;
 pub const MAX_REQUIRED_APPROVALS: u32 = 20;
@@ -65,6 +66,8 @@ pub enum Branch {
     True,
     False,
     Timeout,
+    /// An action step's `on_error` path: taken once its retries are exhausted.
+    Error,
 }
 
 impl Branch {
@@ -76,6 +79,7 @@ impl Branch {
             Branch::True => "true",
             Branch::False => "false",
             Branch::Timeout => "timeout",
+            Branch::Error => "error",
         }
     }
 }
@@ -123,9 +127,13 @@ pub struct StepDef {
     pub assignees: Vec<String>,
     #[serde(default = "yes")]
     pub required: bool,
-    /// Minutes until the step times out.
+    /// Until the step times out: minutes (a number) or a duration (`"30s"`). For an action
+    /// step, how long one attempt may run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<u32>,
+    pub timeout: Option<StepTimeout>,
+    /// For an action step: how it retries before taking its `error` edge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
     #[serde(default)]
     pub on_timeout: TimeoutAction,
     /// Approvals needed (quorum) for an approval step.
@@ -190,6 +198,8 @@ pub enum Next {
     Complete,
     /// The workflow is rejected.
     Reject,
+    /// The workflow fails (an action failed with no `error` edge).
+    Fail,
 }
 
 impl StepDef {
@@ -209,6 +219,7 @@ impl StepDef {
     fn accepts_edge(&self, branch: Branch) -> bool {
         match (self.kind, branch) {
             (_, Branch::Timeout) => matches!(self.kind, StepKind::Approval | StepKind::Task),
+            (_, Branch::Error) => self.kind == StepKind::Action,
             (StepKind::Approval, Branch::Approved | Branch::Rejected | Branch::Default) => true,
             (StepKind::Condition, Branch::True | Branch::False) => true,
             (StepKind::Task | StepKind::Action | StepKind::Delay, Branch::Default) => true,
@@ -266,14 +277,22 @@ impl WorkflowGraph {
         match branch {
             Branch::Rejected => edge(Branch::Rejected).unwrap_or(Next::Reject),
             Branch::Timeout => edge(Branch::Timeout).unwrap_or(Next::Reject),
+            Branch::Error => edge(Branch::Error).unwrap_or(Next::Fail),
             b => edge(b)
                 .or_else(|| edge(Branch::Default))
                 .unwrap_or(Next::Complete),
         }
     }
 
-    /// Checks everything publishing requires and reports every problem at once.
+    /// Checks everything publishing requires and reports every problem at once, knowing only
+    /// the domain's built-in actions.
     pub fn validate(&self) -> Result<(), Vec<GraphProblem>> {
+        self.validate_with(&|a| ACTIONS.contains(&a))
+    }
+
+    /// [`Self::validate`], with `known` saying which action keys exist beside the built-ins
+    /// (the engine's registry); their `params` are the engine's to check.
+    pub fn validate_with(&self, known: &dyn Fn(&str) -> bool) -> Result<(), Vec<GraphProblem>> {
         let mut out = Vec::new();
         if self.steps.is_empty() {
             out.push(problem(None, "a workflow needs at least one step"));
@@ -299,7 +318,7 @@ impl WorkflowGraph {
                     out.push(problem(id, format!("the {what} {}", v.message)));
                 }
             }
-            self.validate_step(s, &mut out);
+            self.validate_step(s, known, &mut out);
         }
         let ids: BTreeSet<&str> = self.steps.iter().map(|s| s.id.as_str()).collect();
         let mut from_branch = BTreeSet::new();
@@ -423,7 +442,12 @@ impl WorkflowGraph {
         alive.first().map(|s| (*s).to_owned())
     }
 
-    fn validate_step(&self, s: &StepDef, out: &mut Vec<GraphProblem>) {
+    fn validate_step(
+        &self,
+        s: &StepDef,
+        known: &dyn Fn(&str) -> bool,
+        out: &mut Vec<GraphProblem>,
+    ) {
         let id = Some(s.id.as_str());
         let needs_people = matches!(s.kind, StepKind::Approval | StepKind::Task);
         if needs_people && s.assignees.is_empty() {
@@ -446,8 +470,28 @@ impl WorkflowGraph {
                 format!("requiredApprovals must be 1 to {MAX_REQUIRED_APPROVALS}"),
             ));
         }
-        if s.timeout == Some(0) {
-            out.push(problem(id, "timeout must be at least one minute"));
+        match &s.timeout {
+            Some(StepTimeout::Minutes(0)) => {
+                out.push(problem(id, "timeout must be at least one minute"));
+            }
+            Some(t @ StepTimeout::Duration(d)) => {
+                match crate::workflow::policy::parse_duration(d) {
+                    Err(e) => out.push(problem(id, format!("timeout: {e}"))),
+                    Ok(_) if t.duration().is_some_and(|d| d.is_zero()) => {
+                        out.push(problem(id, "timeout must be more than zero"));
+                    }
+                    Ok(_) => {}
+                }
+            }
+            _ => {}
+        }
+        if let Some(r) = &s.retry {
+            if s.kind != StepKind::Action {
+                out.push(problem(id, "only action steps retry"));
+            }
+            for p in r.problems() {
+                out.push(problem(id, p));
+            }
         }
         let has_timeout_edge = self
             .edges
@@ -478,10 +522,12 @@ impl WorkflowGraph {
             },
             StepKind::Action => match s.action.as_deref() {
                 None => out.push(problem(id, "an action step needs an action")),
-                Some(a) if !ACTIONS.contains(&a) => out.push(problem(
+                Some(a) if !ACTIONS.contains(&a) && !known(a) => out.push(problem(
                     id,
-                    format!("unknown action {a:?} (known: {})", ACTIONS.join(", ")),
+                    format!("unknown action {a:?} (built in: {})", ACTIONS.join(", ")),
                 )),
+                // A registered action's params are the engine's to check.
+                Some(a) if !ACTIONS.contains(&a) => {}
                 Some(a) => {
                     if let Err(e) = check_action(a, s.params.as_ref()) {
                         out.push(problem(id, e));
@@ -520,7 +566,8 @@ mod tests {
             kind: StepKind::Approval,
             assignees: vec![role.into()],
             required: true,
-            timeout: Some(30),
+            timeout: Some(30.into()),
+            retry: None,
             on_timeout: TimeoutAction::default(),
             required_approvals: 1,
             four_eyes: true,
@@ -770,7 +817,7 @@ mod tests {
                 match g.next(&at, Branch::Approved) {
                     Next::Step(s) => at = s,
                     Next::Complete => break,
-                    Next::Reject => prop_assert!(false, "approving never rejects"),
+                    Next::Reject | Next::Fail => prop_assert!(false, "approving never rejects"),
                 }
                 hops += 1;
             }

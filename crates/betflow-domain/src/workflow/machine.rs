@@ -17,8 +17,10 @@ use super::record::Instance;
 use super::status::{Priority, WorkflowStatus};
 use super::timeline::{TimelineEntry, TimelineKind};
 
+mod automated;
 mod decide;
 
+pub use automated::{complete_action, fail_step, reopen_failed};
 pub use decide::{Decided, Decider, DecisionInput, decide};
 
 /// Why the machine refused or could not make a change.
@@ -115,9 +117,12 @@ pub fn enter(
         w.step_started_at = Some(t);
         w.escalated_roles.clear();
         w.assignees = step.assignees.clone();
+        // An action step's timeout bounds each attempt; it is not a due date.
         w.due_at = step
             .timeout
-            .map(|m| t + chrono::Duration::minutes(i64::from(m)));
+            .as_ref()
+            .filter(|_| step.kind != StepKind::Action)
+            .map(|d| t + d.chrono());
         w.updated_at = t;
         let data = json!({"assignees": step.assignees, "dueAt": w.due_at});
         out.push(entry(
@@ -193,7 +198,10 @@ pub fn advance(
 pub fn finish(w: &mut Instance, end: Next, by: Option<Uuid>, t: DateTime<Utc>) -> Entries {
     let (status, kind) = match end {
         Next::Reject => (WorkflowStatus::Rejected, TimelineKind::WorkflowRejected),
-        _ => (WorkflowStatus::Completed, TimelineKind::WorkflowCompleted),
+        Next::Fail => (WorkflowStatus::Failed, TimelineKind::WorkflowFailed),
+        Next::Step(_) | Next::Complete => {
+            (WorkflowStatus::Completed, TimelineKind::WorkflowCompleted)
+        }
     };
     w.status = status;
     w.completed_at = Some(t);
@@ -323,19 +331,29 @@ pub fn run_step(
     graph: &WorkflowGraph,
     t: DateTime<Utc>,
 ) -> Result<Entries, MachineError> {
+    run_step_with(w, graph, None, t)
+}
+
+/// [`run_step`], with `params` (an execution's rendered step inputs) in place of the step's
+/// own.
+pub fn run_step_with(
+    w: &mut Instance,
+    graph: &WorkflowGraph,
+    params: Option<&Value>,
+    t: DateTime<Utc>,
+) -> Result<Entries, MachineError> {
     let step = current(w, graph)?;
+    let params = params.or(step.params.as_ref());
     let id = || Some(step.id.clone());
     w.updated_at = t;
     let mut out = Vec::new();
     match step.kind {
         StepKind::Action => {
             let action = step.action.as_deref().unwrap_or("noop");
-            let detail = match run_action(action, step.params.as_ref(), &w.data) {
+            let detail = match run_action(action, params, &w.data) {
                 ActionEffect::Nothing => json!({}),
                 ActionEffect::SetData(data) => {
-                    let changed: Vec<&String> = step
-                        .params
-                        .as_ref()
+                    let changed: Vec<&String> = params
                         .and_then(Value::as_object)
                         .map(|m| m.keys().collect())
                         .unwrap_or_default();

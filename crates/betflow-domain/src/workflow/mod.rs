@@ -9,6 +9,7 @@ pub mod events;
 pub mod expr;
 pub mod graph;
 pub mod machine;
+pub mod policy;
 pub mod record;
 pub mod seeded;
 pub mod status;

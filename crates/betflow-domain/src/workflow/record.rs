@@ -116,16 +116,19 @@ pub enum StepRunStatus {
     TimedOut,
     /// The workflow was cancelled while the step was current.
     Cancelled,
+    /// An automated step failed (its retries exhausted).
+    Failed,
 }
 
 impl StepRunStatus {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Running,
         Self::Completed,
         Self::Approved,
         Self::Rejected,
         Self::TimedOut,
         Self::Cancelled,
+        Self::Failed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +139,7 @@ impl StepRunStatus {
             Self::Rejected => "rejected",
             Self::TimedOut => "timed_out",
             Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
         }
     }
 

@@ -36,7 +36,8 @@ fn step(id: &str, name: &str, kind: StepKind, role: &str, timeout: u32) -> StepD
         kind,
         assignees: vec![role.into()],
         required: true,
-        timeout: Some(timeout),
+        timeout: Some(timeout.into()),
+        retry: None,
         on_timeout: TimeoutAction::default(),
         required_approvals: 1,
         four_eyes: true,
@@ -465,19 +466,19 @@ mod tests {
             .graph
             .steps
             .iter()
-            .map(|s| (s.id.as_str(), s.assignees[0].as_str(), s.timeout))
+            .map(|s| (s.id.as_str(), s.assignees[0].as_str(), s.timeout.clone()))
             .collect();
         assert_eq!(
             ids,
             [
-                ("line_impact_analysis", "trading_manager", Some(30)),
-                ("senior_trader_approval", "senior_trader", Some(60)),
-                ("risk_management_review", "risk_manager", Some(45)),
+                ("line_impact_analysis", "trading_manager", Some(30.into())),
+                ("senior_trader_approval", "senior_trader", Some(60.into())),
+                ("risk_management_review", "risk_manager", Some(45.into())),
             ]
         );
         let cp = content_publishing();
         assert_eq!(cp.graph.steps[2].kind, StepKind::Task);
-        assert_eq!(cp.graph.steps[1].timeout, Some(240));
+        assert_eq!(cp.graph.steps[1].timeout, Some(240.into()));
     }
 
     #[test]

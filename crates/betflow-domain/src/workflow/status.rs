@@ -16,15 +16,18 @@ pub enum WorkflowStatus {
     Completed,
     Rejected,
     Cancelled,
+    /// An automated step failed with no `error` edge to follow (final).
+    Failed,
 }
 
 impl WorkflowStatus {
-    pub const ALL: [WorkflowStatus; 5] = [
+    pub const ALL: [WorkflowStatus; 6] = [
         Self::Pending,
         Self::InProgress,
         Self::Completed,
         Self::Rejected,
         Self::Cancelled,
+        Self::Failed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,11 +37,13 @@ impl WorkflowStatus {
             Self::Completed => "completed",
             Self::Rejected => "rejected",
             Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
         }
     }
 
-    /// Exactly the seed's `canTransitionTo`: pending → in_progress | cancelled;
-    /// in_progress → completed | rejected | cancelled; the rest are final.
+    /// The seed's `canTransitionTo`: pending → in_progress | cancelled;
+    /// in_progress → completed | rejected | cancelled, plus in_progress → failed (an
+    /// automated step failed) and failed → in_progress (retried from the failed step).
     pub fn can_transition_to(self, next: WorkflowStatus) -> bool {
         use WorkflowStatus::*;
         matches!(
@@ -48,11 +53,18 @@ impl WorkflowStatus {
                 | (InProgress, Completed)
                 | (InProgress, Rejected)
                 | (InProgress, Cancelled)
+                | (InProgress, Failed)
+                | (Failed, InProgress)
         )
     }
 
+    /// Nothing moves a final workflow on by itself; a failed one only comes back through an
+    /// explicit retry.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Rejected | Self::Cancelled)
+        matches!(
+            self,
+            Self::Completed | Self::Rejected | Self::Cancelled | Self::Failed
+        )
     }
 }
 
@@ -71,7 +83,7 @@ impl FromStr for WorkflowStatus {
             .ok_or_else(|| {
                 DomainError::invalid(
                     "status",
-                    "must be one of pending, in_progress, completed, rejected, cancelled",
+                    "must be one of pending, in_progress, completed, rejected, cancelled, failed",
                 )
             })
     }
@@ -128,6 +140,8 @@ mod tests {
             (InProgress, Completed),
             (InProgress, Rejected),
             (InProgress, Cancelled),
+            (InProgress, Failed),
+            (Failed, InProgress),
         ];
         for from in WorkflowStatus::ALL {
             for to in WorkflowStatus::ALL {
@@ -137,7 +151,10 @@ mod tests {
                     "{from} -> {to}"
                 );
             }
-            assert_eq!(from.is_final(), !allowed.iter().any(|(f, _)| *f == from));
+            assert_eq!(
+                from.is_final(),
+                from == Failed || !allowed.iter().any(|(f, _)| *f == from)
+            );
             assert_eq!(from.as_str().parse::<WorkflowStatus>().unwrap(), from);
         }
         assert!("done".parse::<WorkflowStatus>().is_err());

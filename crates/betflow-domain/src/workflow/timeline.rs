@@ -41,10 +41,17 @@ pub enum TimelineKind {
     /// An `emit_event` action's event (it becomes an outbox event of its own name).
     EventEmitted,
     DelayElapsed,
+    /// An action step failed for good (its retries exhausted): it leaves by its `error` edge,
+    /// or the workflow fails.
+    StepFailed,
+    /// An action step failed with no `error` edge: the workflow is `failed` (final).
+    WorkflowFailed,
+    /// A failed workflow was re-opened at its failed step.
+    WorkflowRetried,
 }
 
 impl TimelineKind {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 21] = [
         Self::WorkflowCreated,
         Self::WorkflowStarted,
         Self::WorkflowUpdated,
@@ -63,6 +70,9 @@ impl TimelineKind {
         Self::ActionCompleted,
         Self::EventEmitted,
         Self::DelayElapsed,
+        Self::StepFailed,
+        Self::WorkflowFailed,
+        Self::WorkflowRetried,
     ];
 
     /// The seed's name: what is stored and what the API shows.
@@ -86,6 +96,9 @@ impl TimelineKind {
             Self::ActionCompleted => "action.completed",
             Self::EventEmitted => "event.emitted",
             Self::DelayElapsed => "delay.elapsed",
+            Self::StepFailed => "step.failed",
+            Self::WorkflowFailed => "workflow.failed",
+            Self::WorkflowRetried => "workflow.retried",
         }
     }
 

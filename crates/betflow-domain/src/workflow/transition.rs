@@ -66,11 +66,15 @@ pub fn step_runs(
     let has = |kind: TimelineKind| timeline.iter().any(|e| e.kind == kind);
     let finished = matches!(
         w.status,
-        WorkflowStatus::Completed | WorkflowStatus::Rejected | WorkflowStatus::Cancelled
+        WorkflowStatus::Completed
+            | WorkflowStatus::Rejected
+            | WorkflowStatus::Cancelled
+            | WorkflowStatus::Failed
     );
     let closed_by_workflow = || match w.status {
         WorkflowStatus::Cancelled => StepRunStatus::Cancelled,
         WorkflowStatus::Rejected => StepRunStatus::Rejected,
+        WorkflowStatus::Failed => StepRunStatus::Failed,
         _ => StepRunStatus::Completed,
     };
     let kind_of = |step: &str| graph.step(step).map_or(StepKind::Action, |s| s.kind);
@@ -79,7 +83,9 @@ pub fn step_runs(
         && prev.status == WorkflowStatus::InProgress
         && (w.step_visit != prev.visit || finished)
     {
-        let status = if has(TimelineKind::StepTimedOut) {
+        let status = if has(TimelineKind::StepFailed) {
+            StepRunStatus::Failed
+        } else if has(TimelineKind::StepTimedOut) {
             StepRunStatus::TimedOut
         } else if has(TimelineKind::StepRejected) {
             StepRunStatus::Rejected
@@ -176,6 +182,7 @@ pub fn step_job(graph: &WorkflowGraph, w: &Instance) -> Option<NewJob> {
         workflow_id: w.id,
         step_id,
         visit: w.step_visit,
+        attempt: 0,
     };
     let (args, run_at) = match step.kind {
         StepKind::Action => (JobArgs::RunStep(target), w.updated_at),

@@ -48,7 +48,7 @@ impl JobHandler for RunStep {
         let JobArgs::RunStep(step) = job else {
             return Err(wrong_kind(self.kind(), job));
         };
-        ctx.engine.workflows().handle_run_step(step, ctx.now).await
+        ctx.engine.run_step_job(step, ctx.now).await
     }
 }
 

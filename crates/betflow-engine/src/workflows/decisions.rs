@@ -332,6 +332,12 @@ impl Work for Decider {
             if apply_effects(&mut tx, &d.w).await.is_err() {
                 return alone();
             }
+            // A decision in an automation's run moves its execution too.
+            let synced =
+                Workflows::sync_execution(&mut tx, &d.prev, &d.w, &d.version.graph, &d.entries);
+            if synced.await.is_err() {
+                return alone();
+            }
             let entries = std::mem::take(&mut d.entries);
             let actor = &batch[*i].actor;
             match TransitionRows::of(&d.prev, &d.w, &d.version.graph, entries, actor) {

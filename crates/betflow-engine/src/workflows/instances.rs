@@ -24,7 +24,7 @@ use crate::EngineError;
 use crate::identity::Principal;
 
 impl Workflows {
-    async fn validate_data(
+    pub(super) async fn validate_data(
         &self,
         definition: &Definition,
         data: &Value,

@@ -32,6 +32,7 @@ use uuid::Uuid;
 use crate::EngineError;
 use crate::batch::{BatchSettings, Batcher};
 
+mod automated;
 mod decisions;
 mod definitions;
 mod instances;

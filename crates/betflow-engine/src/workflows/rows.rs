@@ -90,6 +90,7 @@ impl Workflows {
         actor: &Actor,
     ) -> Result<(), EngineError> {
         apply_effects(&mut tx, w).await?;
+        Self::sync_execution(&mut tx, prev, w, graph, &entries).await?;
         let rows = TransitionRows::of(prev, w, graph, entries, actor)?;
         tx.record_transitions(&[rows.write_ref(w, decision)])
             .await

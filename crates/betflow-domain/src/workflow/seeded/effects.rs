@@ -38,7 +38,10 @@ pub fn effects(w: &Instance) -> Vec<Effect> {
         WorkflowStatus::Completed => "published",
         WorkflowStatus::Rejected => "rejected",
         WorkflowStatus::Cancelled => "cancelled",
-        WorkflowStatus::Pending | WorkflowStatus::InProgress => return out,
+        // A failed workflow may still be retried from its failed step: nothing is final yet.
+        WorkflowStatus::Pending | WorkflowStatus::InProgress | WorkflowStatus::Failed => {
+            return out;
+        }
     };
     if w.workflow_type == CONTENT_PUBLISHING {
         out.push(Effect::SetContentStatus { status: finished });
