@@ -9,6 +9,7 @@ mod bets;
 mod catalog;
 mod conformance;
 mod connect;
+mod credentials;
 mod events;
 mod identity;
 mod jobs;
