@@ -9,6 +9,9 @@ use betflow_store::redis::RedisHandle;
 use betflow_store::testing::{self, TestDb};
 use std::sync::Arc;
 
+#[path = "engine/actions/mod.rs"]
+mod actions;
+
 fn make_engine(store: Arc<dyn betflow_store::Store>, redis: Option<Arc<RedisHandle>>) -> Engine {
     make_engine_with(store, redis, EngineConfig::default())
 }

@@ -14,4 +14,5 @@ mod events;
 mod identity;
 mod jobs;
 mod locks;
+mod tasks;
 mod workflows;

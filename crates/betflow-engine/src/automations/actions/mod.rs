@@ -13,6 +13,7 @@ pub mod http_request;
 pub mod notify;
 pub mod sms_send;
 mod support;
+pub mod task_create;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -133,6 +134,7 @@ impl ActionRegistry {
         r.register(Arc::new(email_send::EmailSend::new()));
         r.register(Arc::new(sms_send::SmsSend::new()));
         r.register(Arc::new(notify::Notify::new()));
+        r.register(Arc::new(task_create::TaskCreate::new()));
         r
     }
 

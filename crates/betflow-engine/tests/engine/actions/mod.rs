@@ -5,6 +5,7 @@ mod email_send;
 mod http_request;
 mod notify;
 mod sms_send;
+mod task_create;
 
 use std::sync::Arc;
 use std::time::Duration;
