@@ -127,6 +127,9 @@ impl Engine {
         );
         let catalog = catalog::Catalog::new(store.clone());
         let automations = automations::Automations::new(store.clone());
+        // Publishing checks action steps against the registry (later registrations too).
+        let registry = automations.clone();
+        workflows.set_graph_check(Arc::new(move |g| registry.validate_graph(g)));
         let credentials = credentials::Credentials::new(store.clone(), keyring.clone());
         let triggers = triggers::Triggers::new(store.clone());
         let tasks = tasks::Tasks::new(store.clone());

@@ -12,6 +12,7 @@ mod catalog;
 mod contention;
 mod credentials;
 mod customers;
+mod definitions;
 mod http;
 mod identity;
 mod input;

@@ -5,6 +5,7 @@
 //! can be tested without a database.
 
 pub mod approval;
+pub mod definitions;
 pub mod events;
 pub mod expr;
 pub mod graph;

@@ -26,6 +26,9 @@ pub struct Definition {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Soft-deleted: hidden from reads, starts nothing; its versions and runs stay. Its key
+    /// stays taken.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 /// One immutable, numbered version of a definition.

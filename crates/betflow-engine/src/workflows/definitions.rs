@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use betflow_domain::audit::{Actor, AuditAction, AuditEntry};
 use betflow_domain::time::now;
-use betflow_domain::workflow::graph::WorkflowGraph;
+use betflow_domain::workflow::graph::{GraphProblem, WorkflowGraph};
 use betflow_domain::workflow::record::{Definition, Version, normalize_tags};
 use betflow_domain::workflow::seeded;
 use betflow_domain::{DomainError, Violation, text};
@@ -16,6 +16,11 @@ use uuid::Uuid;
 use super::Workflows;
 use crate::EngineError;
 use crate::identity::Principal;
+
+/// What publishing checks of a whole graph, every problem at once: by default the domain's
+/// rules ([`WorkflowGraph::validate`]); the engine installs its action registry's check
+/// ([`crate::automations::validate_graph`]).
+pub type GraphCheck = Arc<dyn Fn(&WorkflowGraph) -> Result<(), Vec<GraphProblem>> + Send + Sync>;
 
 /// A definition to create (or import from an export).
 #[derive(Debug, Clone)]
@@ -40,7 +45,56 @@ fn copy_name(name: &str) -> String {
     format!("{keep}{SUFFIX}")
 }
 
+/// The key, descriptive fields and data schema of a definition (not its graph).
+pub(super) fn check_fields(new: &NewDefinition, v: &mut Vec<Violation>) {
+    let key_ok = (3..=100).contains(&new.key.len())
+        && new
+            .key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !key_ok {
+        v.push(Violation::new(
+            "key",
+            "must be 3 to 100 characters of a-z, 0-9 and _",
+        ));
+    }
+    if new.name.trim().is_empty() || new.name.chars().count() > 255 {
+        v.push(Violation::new("name", "must be 1 to 255 characters"));
+    }
+    text::check_name_into(v, "name", Some(&new.name));
+    text::check_name_into(v, "category", new.category.as_deref());
+    // The column is VARCHAR(100) on PostgreSQL: a longer category failed the insert there
+    // (a 500) while SQLite stored it.
+    if new
+        .category
+        .as_deref()
+        .is_some_and(|c| c.chars().count() > MAX_CATEGORY_LEN)
+    {
+        v.push(Violation::new(
+            "category",
+            format!("must be at most {MAX_CATEGORY_LEN} characters"),
+        ));
+    }
+    text::check_free_text_into(v, "description", new.description.as_deref());
+    if let Err(e) = normalize_tags(&new.tags) {
+        v.push(Violation::new("tags", e));
+    }
+    if let Some(schema) = &new.data_schema
+        && let Err(e) = jsonschema::validator_for(schema)
+    {
+        v.push(Violation::new(
+            "dataSchema",
+            format!("is not a valid JSON Schema: {e}"),
+        ));
+    }
+}
+
 impl Workflows {
+    /// Sets what publishing checks of a graph (see [`GraphCheck`]).
+    pub fn set_graph_check(&mut self, check: GraphCheck) {
+        self.graph_check = check;
+    }
+
     /// Creates the seeded definitions that are missing. Safe to run on every start and from
     /// several nodes at once.
     pub async fn ensure_seeded(&self) -> Result<(), EngineError> {
@@ -62,6 +116,7 @@ impl Workflows {
                 created_by: None,
                 created_at: t,
                 updated_at: t,
+                deleted_at: None,
             };
             let version = Version {
                 definition_id: definition.id,
@@ -86,61 +141,33 @@ impl Workflows {
 
     fn check_definition(&self, new: &NewDefinition) -> Result<WorkflowGraph, EngineError> {
         let mut v = Vec::new();
-        let key_ok = (3..=100).contains(&new.key.len())
-            && new
-                .key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !key_ok {
-            v.push(Violation::new(
-                "key",
-                "must be 3 to 100 characters of a-z, 0-9 and _",
-            ));
-        }
-        if new.name.trim().is_empty() || new.name.chars().count() > 255 {
-            v.push(Violation::new("name", "must be 1 to 255 characters"));
-        }
-        text::check_name_into(&mut v, "name", Some(&new.name));
-        text::check_name_into(&mut v, "category", new.category.as_deref());
-        // The column is VARCHAR(100) on PostgreSQL: a longer category failed the insert there
-        // (a 500) while SQLite stored it.
-        if new
-            .category
-            .as_deref()
-            .is_some_and(|c| c.chars().count() > MAX_CATEGORY_LEN)
-        {
-            v.push(Violation::new(
-                "category",
-                format!("must be at most {MAX_CATEGORY_LEN} characters"),
-            ));
-        }
-        text::check_free_text_into(&mut v, "description", new.description.as_deref());
-        if let Err(e) = normalize_tags(&new.tags) {
-            v.push(Violation::new("tags", e));
-        }
-        if let Some(schema) = &new.data_schema
-            && let Err(e) = jsonschema::validator_for(schema)
-        {
-            v.push(Violation::new(
-                "dataSchema",
-                format!("is not a valid JSON Schema: {e}"),
-            ));
-        }
+        check_fields(new, &mut v);
         let graph = new.graph.clone().normalized();
-        if let Err(problems) = graph.validate() {
-            v.extend(problems.into_iter().map(|p| {
-                let field = match p.step {
-                    Some(step) => format!("steps.{step}"),
-                    None => "steps".to_owned(),
-                };
-                Violation::new(field, p.message)
-            }));
+        if let Err(problems) = self.check_graph(&graph) {
+            v.extend(problems);
         }
         if v.is_empty() {
             Ok(graph)
         } else {
             Err(DomainError::Validation(v).into())
         }
+    }
+
+    /// Everything publishing requires of a graph, every problem at once, each named
+    /// `steps` or `steps.<id>`.
+    pub(super) fn check_graph(&self, graph: &WorkflowGraph) -> Result<(), Vec<Violation>> {
+        (self.graph_check)(graph).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|p| {
+                    let field = match p.step {
+                        Some(step) => format!("steps.{step}"),
+                        None => "steps".to_owned(),
+                    };
+                    Violation::new(field, p.message)
+                })
+                .collect()
+        })
     }
 
     /// Creates a definition with its first version, after validating everything publishing
@@ -166,6 +193,7 @@ impl Workflows {
             created_by: Some(principal.user_id),
             created_at: t,
             updated_at: t,
+            deleted_at: None,
         };
         let version = Version {
             definition_id: definition.id,
@@ -178,8 +206,10 @@ impl Workflows {
         tx.insert_definition(&definition)
             .await
             .map_err(|e| match e {
+                // A deleted definition keeps its key: its runs and history name it.
                 StoreError::Conflict { .. } => EngineError::Conflict(format!(
-                    "a workflow definition with key {} exists",
+                    "a workflow definition with key {} exists (keys of deleted definitions \
+                     stay taken)",
                     definition.key
                 )),
                 other => other.into(),
@@ -258,12 +288,13 @@ impl Workflows {
         Ok(out)
     }
 
-    /// A definition and its latest version.
+    /// A definition and its latest version; a soft-deleted one is not found.
     pub async fn definition(&self, key: &str) -> Result<(Definition, Arc<Version>), EngineError> {
         let d = self
             .store
             .get_definition(key)
             .await?
+            .filter(|d| d.deleted_at.is_none())
             .ok_or_else(|| EngineError::NotFound(format!("workflow definition {key}")))?;
         let v = self.version(d.id, d.latest_version).await?;
         Ok((d, v))

@@ -11,6 +11,8 @@
 //! - [`decisions`]: approve, reject, complete a task, bulk approval, and the batching
 //!   decider;
 //! - [`definitions`]: definitions and their versions, the seeded ones;
+//! - [`catalog`]: the filtered list of definitions, editing, deactivation, soft delete;
+//! - [`drafts`]: a next version built a step at a time, then published;
 //! - [`jobs`]: the worker's step timeouts and step runs;
 //! - [`reports`]: analytics, statistics, export;
 //! - [`views`]: what a response shows beside the row (progress, estimate);
@@ -33,16 +35,20 @@ use crate::EngineError;
 use crate::batch::{BatchSettings, Batcher};
 
 mod automated;
+mod catalog;
 mod decisions;
 mod definitions;
+mod drafts;
 mod instances;
 mod jobs;
 mod reports;
 mod rows;
 mod views;
 
+pub use catalog::DefinitionPatch;
 use decisions::Decider;
-pub use definitions::{MAX_CATEGORY_LEN, NewDefinition};
+pub use definitions::{GraphCheck, MAX_CATEGORY_LEN, NewDefinition};
+pub use drafts::DraftStart;
 pub use reports::{Analytics, EXPORT_PAGE, MAX_EXPORT, StepTiming, WorkflowStats};
 
 /// A workflow to create (the seed's `POST /workflows` body).
@@ -92,6 +98,8 @@ pub struct Workflows {
     hub: Arc<crate::events::EventHub>,
     /// Approvals and rejections share transactions under load.
     decider: Arc<Batcher<Decider>>,
+    /// What publishing checks of a graph (the engine's action registry included).
+    graph_check: definitions::GraphCheck,
 }
 
 fn decider(
@@ -175,6 +183,7 @@ impl Workflows {
                 .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
             risk: seeded::RiskThresholds::default(),
+            graph_check: Arc::new(|g| g.validate()),
         }
     }
 

@@ -5,9 +5,10 @@ use async_trait::async_trait;
 
 use super::{
     AuditRead, AuditWrite, AutomationRead, AutomationWrite, BetRead, BetWrite, CatalogRead,
-    CatalogWrite, CredentialRead, CredentialWrite, CustomerRead, CustomerWrite, EventRead,
-    EventWrite, IdentityRead, IdentityWrite, JobQueue, JobWrite, TaskRead, TaskWrite, TriggerRead,
-    TriggerWrite, WalletRead, WalletWrite, WebhookRead, WebhookWrite, WorkflowRead, WorkflowWrite,
+    CatalogWrite, CredentialRead, CredentialWrite, CustomerRead, CustomerWrite, DefinitionRead,
+    DefinitionWrite, EventRead, EventWrite, IdentityRead, IdentityWrite, JobQueue, JobWrite,
+    TaskRead, TaskWrite, TriggerRead, TriggerWrite, WalletRead, WalletWrite, WebhookRead,
+    WebhookWrite, WorkflowRead, WorkflowWrite,
 };
 use crate::{Backend, Result};
 
@@ -25,6 +26,7 @@ pub trait Store:
     AuditRead
     + IdentityRead
     + WorkflowRead
+    + DefinitionRead
     + JobQueue
     + EventRead
     + WebhookRead
@@ -66,6 +68,7 @@ pub trait Transaction:
     AuditWrite
     + IdentityWrite
     + WorkflowWrite
+    + DefinitionWrite
     + JobWrite
     + EventWrite
     + WebhookWrite

@@ -17,7 +17,9 @@ use crate::Result;
 /// Reading workflow definitions, versions and workflows.
 #[async_trait]
 pub trait WorkflowRead {
+    /// By key, soft-deleted ones too (their running workflows still read it).
     async fn get_definition(&self, key: &str) -> Result<Option<Definition>>;
+    /// Every definition not soft-deleted, by key.
     async fn list_definitions(&self) -> Result<Vec<Definition>>;
     async fn get_version(&self, definition_id: Uuid, version: u32) -> Result<Option<Version>>;
     /// Every version of a definition, oldest first.

@@ -28,8 +28,8 @@ use betflow_domain::audit::AuditEntry;
 use betflow_domain::events::NewEvent;
 use betflow_domain::jobs::NewJob;
 
-const DEF_COLUMNS: &str = "id, key, name, description, category, tags, data_schema, \
-    latest_version, is_active, created_by, created_at, updated_at";
+pub(super) const DEF_COLUMNS: &str = "id, key, name, description, category, tags, data_schema, \
+    latest_version, is_active, created_by, created_at, updated_at, deleted_at";
 const WF_COLUMNS: &str = "id, definition_id, workflow_type, version, status, priority, \
     current_step, step_visit, step_started_at, escalated_roles, current_assignees, \
     completed_steps, data, tags, \
@@ -44,7 +44,7 @@ fn i32_of(v: u32) -> i32 {
 }
 
 #[derive(FromRow)]
-struct DefRow {
+pub(super) struct DefRow {
     id: Uuid,
     key: String,
     name: String,
@@ -57,6 +57,7 @@ struct DefRow {
     created_by: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<DefRow> for Definition {
@@ -75,6 +76,7 @@ impl TryFrom<DefRow> for Definition {
             created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
         })
     }
 }
@@ -274,7 +276,7 @@ impl WorkflowRead for BackendStore {
 
     async fn list_definitions(&self) -> Result<Vec<Definition>> {
         let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT {DEF_COLUMNS} FROM workflow_definitions ORDER BY key"
+            "SELECT {DEF_COLUMNS} FROM workflow_definitions WHERE deleted_at IS NULL ORDER BY key"
         ));
         let rows: Vec<DefRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(Definition::try_from).collect()
@@ -629,7 +631,8 @@ impl WorkflowWrite for BackendTx {
             .push_bind(d.is_active)
             .push_bind(d.created_by)
             .push_bind(micros(d.created_at))
-            .push_bind(micros(d.updated_at));
+            .push_bind(micros(d.updated_at))
+            .push_bind(d.deleted_at.map(micros));
         qb.push(")");
         qb.build().execute(&mut *self.tx).await?;
         Ok(())

@@ -27,6 +27,9 @@ mod credentials;
 #[path = "../shared/customers.rs"]
 mod customers;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+#[path = "../shared/definitions.rs"]
+mod definitions;
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
 #[path = "../shared/events.rs"]
 mod events;
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]

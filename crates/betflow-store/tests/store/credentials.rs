@@ -57,6 +57,7 @@ async fn definition(db: &TestDb, key: &str) -> Uuid {
         created_by: None,
         created_at: t,
         updated_at: t,
+        deleted_at: None,
     };
     let v = Version {
         definition_id: d.id,

@@ -43,6 +43,7 @@ async fn seed(db: &TestDb) -> (Definition, Version) {
         created_by: None,
         created_at: t,
         updated_at: t,
+        deleted_at: None,
     };
     let v = Version {
         definition_id: d.id,

@@ -477,3 +477,114 @@ impl TestServer {
             .await
     }
 }
+
+/// Workflow definitions: editing, the filtered list and drafts.
+impl TestServer {
+    /// Creates (imports) a definition from a full document.
+    pub async fn create_definition(&self, token: &str, doc: Value) -> Reply {
+        self.post_as(token, "/api/v1/workflow-definitions", doc)
+            .await
+    }
+
+    pub async fn get_definition(&self, token: &str, key: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/workflow-definitions/{key}"))
+            .await
+    }
+
+    /// The list; `query` is the query string without `?` ("" for none).
+    pub async fn definitions(&self, token: &str, query: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/workflow-definitions?{query}"))
+            .await
+    }
+
+    pub async fn patch_definition(&self, token: &str, key: &str, body: Value) -> Reply {
+        self.patch_as(token, &format!("/api/v1/workflow-definitions/{key}"), body)
+            .await
+    }
+
+    pub async fn delete_definition(&self, token: &str, key: &str) -> Reply {
+        self.delete_as(token, &format!("/api/v1/workflow-definitions/{key}"))
+            .await
+    }
+
+    pub async fn definition_versions(&self, token: &str, key: &str) -> Reply {
+        self.get_as(
+            token,
+            &format!("/api/v1/workflow-definitions/{key}/versions"),
+        )
+        .await
+    }
+
+    /// Opens a draft; `from` is `latest` or `empty` (`None`: no body).
+    pub async fn open_draft(&self, token: &str, key: &str, from: Option<&str>) -> Reply {
+        let path = format!("/api/v1/workflow-definitions/{key}/draft");
+        let body = from.map(|f| json!({ "from": f }));
+        self.send(Method::POST, &path, token, body, None).await
+    }
+
+    pub async fn draft(&self, token: &str, key: &str) -> Reply {
+        self.get_as(token, &format!("/api/v1/workflow-definitions/{key}/draft"))
+            .await
+    }
+
+    pub async fn add_draft_step(&self, token: &str, key: &str, step: Value) -> Reply {
+        let path = format!("/api/v1/workflow-definitions/{key}/draft/steps");
+        self.post_as(token, &path, step).await
+    }
+
+    pub async fn patch_draft_step(
+        &self,
+        token: &str,
+        key: &str,
+        step: &str,
+        patch: Value,
+    ) -> Reply {
+        let path = format!("/api/v1/workflow-definitions/{key}/draft/steps/{step}");
+        self.patch_as(token, &path, patch).await
+    }
+
+    pub async fn remove_draft_step(&self, token: &str, key: &str, step: &str) -> Reply {
+        let path = format!("/api/v1/workflow-definitions/{key}/draft/steps/{step}");
+        self.delete_as(token, &path).await
+    }
+
+    /// Connects `from` to `to` on `branch`.
+    pub async fn add_draft_edge(
+        &self,
+        token: &str,
+        key: &str,
+        from: &str,
+        to: &str,
+        branch: &str,
+    ) -> Reply {
+        let path = format!("/api/v1/workflow-definitions/{key}/draft/edges");
+        self.post_as(
+            token,
+            &path,
+            json!({"from": from, "to": to, "branch": branch}),
+        )
+        .await
+    }
+
+    pub async fn remove_draft_edge(
+        &self,
+        token: &str,
+        key: &str,
+        from: &str,
+        to: &str,
+        branch: &str,
+    ) -> Reply {
+        let path = format!(
+            "/api/v1/workflow-definitions/{key}/draft/edges?from={from}&to={to}&branch={branch}"
+        );
+        self.delete_as(token, &path).await
+    }
+
+    pub async fn publish_draft(&self, token: &str, key: &str) -> Reply {
+        self.post_empty(
+            token,
+            &format!("/api/v1/workflow-definitions/{key}/draft/publish"),
+        )
+        .await
+    }
+}
