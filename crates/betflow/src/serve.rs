@@ -306,6 +306,24 @@ async fn rotate_keys(args: RotateKeysArgs) -> anyhow::Result<()> {
         .rotate_keys(limit)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    record(
+        &engine,
+        "keys.rotated",
+        format!(
+            "stored secrets re-encrypted under key {}: {} credentials, {} secret variables, {} \
+             webhook endpoints{}",
+            engine.keyring().current_id(),
+            report.credentials,
+            report.variables,
+            report.webhooks,
+            if report.remaining {
+                " (stopped at the limit)"
+            } else {
+                ""
+            }
+        ),
+    )
+    .await;
     engine.shutdown().await;
     println!(
         "re-encrypted under key {}: {} credentials, {} secret variables, {} webhook endpoints \
