@@ -73,7 +73,7 @@ pub struct Engine {
     retention: jobs::Retention,
     automations: automations::Automations,
     credentials: credentials::Credentials,
-    triggers: triggers::Triggers,
+    triggers: Arc<triggers::Triggers>,
     tasks: tasks::Tasks,
     keyring: Arc<secrets::Keyring>,
 }
@@ -104,11 +104,17 @@ impl Engine {
             config.webhooks,
             keyring.clone(),
         )?);
+        let triggers = Arc::new(triggers::Triggers::new(
+            store.clone(),
+            hub.clone(),
+            keyring.clone(),
+        ));
         let realtime = Arc::new(Realtime::new(
             store.clone(),
             redis.clone(),
             hub,
             webhooks.clone(),
+            triggers.clone(),
         ));
         let idempotency = idempotency::Idempotency::new(store.clone());
         let currencies = wallet::Currencies::new(store.clone());
@@ -131,7 +137,6 @@ impl Engine {
         let registry = automations.clone();
         workflows.set_graph_check(Arc::new(move |g| registry.validate_graph(g)));
         let credentials = credentials::Credentials::new(store.clone(), keyring.clone());
-        let triggers = triggers::Triggers::new(store.clone());
         let tasks = tasks::Tasks::new(store.clone());
         Ok(Self {
             store,
@@ -205,7 +210,7 @@ impl Engine {
     }
 
     /// Event subscriptions, schedules and inbound webhook endpoints.
-    pub fn triggers(&self) -> &triggers::Triggers {
+    pub fn triggers(&self) -> &Arc<triggers::Triggers> {
         &self.triggers
     }
 

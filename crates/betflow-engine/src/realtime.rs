@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::EngineError;
 use crate::events::EventHub;
 use crate::identity::Principal;
+use crate::triggers::Triggers;
 use crate::webhooks::Webhooks;
 
 /// The Redis channel events travel on between nodes.
@@ -35,6 +36,9 @@ pub struct Realtime {
     /// The relay queues each event's webhook deliveries in the transaction that moves its
     /// cursor.
     webhooks: Arc<Webhooks>,
+    /// The relay queues each event's automation runs (matching subscriptions) in the same
+    /// transaction.
+    triggers: Arc<Triggers>,
     /// Feeds `hub` from Redis, on every node, when Redis is configured.
     subscriber: Option<tokio::task::JoinHandle<()>>,
 }
@@ -46,6 +50,7 @@ impl Realtime {
         redis: Option<Arc<RedisHandle>>,
         hub: Arc<EventHub>,
         webhooks: Arc<Webhooks>,
+        triggers: Arc<Triggers>,
     ) -> Self {
         let subscriber = redis
             .as_ref()
@@ -55,6 +60,7 @@ impl Realtime {
             redis,
             hub,
             webhooks,
+            triggers,
             subscriber,
         }
     }
@@ -72,6 +78,7 @@ impl Realtime {
         // Read through the pool before the transaction: its holder must not wait for a
         // second connection.
         let hooks = self.webhooks.active().await?;
+        let subscriptions = self.triggers.active_subscriptions().await?;
         let mut tx = self.store.begin().await?;
         let cursor = tx.lock_relay_cursor().await?;
         let events = tx.events_after_in_tx(cursor, RELAY_BATCH).await?;
@@ -83,6 +90,10 @@ impl Realtime {
             .webhooks
             .queue_deliveries(&mut tx, &hooks, &events)
             .await?;
+        let starts = self
+            .triggers
+            .queue_starts(&mut tx, &subscriptions, &events)
+            .await?;
         match &self.redis {
             Some(redis) => publish_redis(redis, &events).await?,
             None => {
@@ -93,7 +104,7 @@ impl Realtime {
         }
         tx.set_relay_cursor(last).await?;
         tx.commit().await?;
-        if deliveries > 0 {
+        if deliveries + starts > 0 {
             self.hub.notify_jobs();
         }
         Ok(events.len())

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 #[path = "engine/actions/mod.rs"]
 mod actions;
+#[path = "engine/triggers.rs"]
+mod triggers;
 
 fn make_engine(store: Arc<dyn betflow_store::Store>, redis: Option<Arc<RedisHandle>>) -> Engine {
     make_engine_with(store, redis, EngineConfig::default())

@@ -193,21 +193,28 @@ pub enum ProcessRole {
     /// Runs due jobs (step timeouts, delays and automated steps) and relays the outbox's
     /// events to real-time clients, other nodes and webhooks.
     Worker,
+    /// Fires due automation schedules (seed 003's Scheduler service). Several may run: each
+    /// firing happens once.
+    Scheduler,
 }
 
 /// The workflow engine: which roles this process runs, and the line-change risk levels.
 #[derive(Debug, Clone, Args)]
 pub struct WorkflowArgs {
-    /// Roles of this process, comma-separated: api, worker. A process without `api` still
-    /// serves /health, /ready and /metrics.
+    /// Roles of this process, comma-separated: api, worker, scheduler. A process without `api`
+    /// still serves /health, /ready and /metrics.
     #[arg(
         long,
         env = "BETFLOW_ROLES",
         value_enum,
         value_delimiter = ',',
-        default_value = "api,worker"
+        default_value = "api,worker,scheduler"
     )]
     pub roles: Vec<ProcessRole>,
+
+    /// How often the scheduler (on scheduler processes) looks for due schedules.
+    #[arg(long, env = "BETFLOW_SCHEDULER_POLL", default_value = "1s", value_parser = parse_duration)]
+    pub scheduler_poll: Duration,
 
     /// How often an idle worker looks for due jobs.
     #[arg(long, env = "BETFLOW_WORKER_POLL", default_value = "1s", value_parser = parse_duration)]

@@ -111,6 +111,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(|r| match r {
             ProcessRole::Api => "api",
             ProcessRole::Worker => "worker",
+            ProcessRole::Scheduler => "scheduler",
         })
         .collect();
     println!("  Roles:      {}", roles.join(", "));
@@ -138,6 +139,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine
             .realtime()
             .spawn_relay(args.workflows.event_poll, stop_rx.clone())
+    });
+    let scheduler = args.workflows.runs(ProcessRole::Scheduler).then(|| {
+        betflow_engine::triggers::spawn_scheduler(
+            engine.triggers().clone(),
+            args.workflows.scheduler_poll,
+            stop_rx.clone(),
+        )
     });
     let server = axum::serve(
         listener,
@@ -175,6 +183,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .is_err()
     {
         tracing::warn!("event relay did not stop in time; undelivered events stay in the outbox");
+    }
+    if let Some(scheduler) = scheduler
+        && tokio::time::timeout(std::time::Duration::from_secs(5), scheduler)
+            .await
+            .is_err()
+    {
+        tracing::warn!("scheduler did not stop in time; due schedules fire on the next start");
     }
     if let Some(worker) = worker
         && tokio::time::timeout(std::time::Duration::from_secs(10), worker)

@@ -85,3 +85,20 @@ impl JobHandler for ApplyOddsChange {
         ctx.engine.apply_odds_change(change, ctx.now).await
     }
 }
+
+/// Start one automation run for a trigger occurrence (an event, a schedule's fire).
+pub(super) struct TriggerStart;
+
+#[async_trait]
+impl JobHandler for TriggerStart {
+    fn kind(&self) -> JobKind {
+        JobKind::TriggerStart
+    }
+
+    async fn run(&self, job: &JobArgs, ctx: &JobContext<'_>) -> Result<(), EngineError> {
+        let JobArgs::TriggerStart(start) = job else {
+            return Err(wrong_kind(self.kind(), job));
+        };
+        ctx.engine.run_trigger_start(start).await
+    }
+}

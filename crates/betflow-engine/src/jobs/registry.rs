@@ -60,7 +60,8 @@ impl Registry {
         r.register(handlers::StepTimeout)
             .register(handlers::RunStep)
             .register(handlers::DeliverWebhook)
-            .register(handlers::ApplyOddsChange);
+            .register(handlers::ApplyOddsChange)
+            .register(handlers::TriggerStart);
         r
     }
 

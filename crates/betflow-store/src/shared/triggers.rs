@@ -161,7 +161,10 @@ impl TriggerRead for BackendStore {
 
     async fn active_subscriptions(&self) -> Result<Vec<Subscription>> {
         let mut qb = select(SUB_COLUMNS, "workflow_subscriptions");
-        qb.push(" WHERE t.is_active AND d.is_active ORDER BY t.created_at, t.id");
+        qb.push(
+            " WHERE t.is_active AND d.is_active AND d.deleted_at IS NULL \
+             ORDER BY t.created_at, t.id",
+        );
         let rows: Vec<SubRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Subscription::from).collect())
     }

@@ -127,7 +127,8 @@ impl TriggerWrite for BackendTx {
         limit: u32,
     ) -> Result<Vec<ScheduleTrigger>> {
         let mut qb = select(SCHEDULE_COLUMNS, "schedule_triggers");
-        qb.push(" WHERE t.is_active AND d.is_active AND t.next_fire_at IS NOT NULL AND t.next_fire_at <= ")
+        qb.push(" WHERE t.is_active AND d.is_active AND d.deleted_at IS NULL AND t.next_fire_at IS NOT NULL \
+             AND t.next_fire_at <= ")
             .push_bind(micros(now))
             .push(" ORDER BY t.next_fire_at LIMIT ")
             .push_bind(i64::from(limit));

@@ -14,5 +14,6 @@ mod events;
 mod identity;
 mod jobs;
 mod locks;
+mod triggers;
 mod tasks;
 mod workflows;
