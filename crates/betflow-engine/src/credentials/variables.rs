@@ -87,6 +87,7 @@ impl Credentials {
         self.store
             .get_definition(key)
             .await?
+            .filter(|d| d.deleted_at.is_none())
             .ok_or_else(|| EngineError::NotFound(format!("workflow definition {key}")))
     }
 
