@@ -158,3 +158,34 @@ impl Tasks {
 fn may_act(principal: &Principal, t: &Task) -> bool {
     principal.role == Role::Admin || t.is_for(principal.user_id, principal.role.as_str())
 }
+
+impl crate::Engine {
+    /// Moves a task to `status` (see [`Tasks::set_status`]). When a step waits for the task
+    /// and it reaches a final status (completed or cancelled), the step is resumed with the
+    /// task as its output, so the run can branch on `steps.<id>.output.status`.
+    pub async fn update_task(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        status: TaskStatus,
+        actor: &Actor,
+    ) -> Result<Task, EngineError> {
+        let before = self.tasks.get(principal, id).await?.status;
+        let t = self.tasks.set_status(principal, id, status, actor).await?;
+        if t.wait
+            && before.is_open()
+            && !t.status.is_open()
+            && let (Some(execution), Some(step)) = (t.execution_id, t.step_id.as_deref())
+        {
+            match self
+                .resume_step(execution.into(), step, 0, t.to_json())
+                .await
+            {
+                // The run is gone (pruned, or never recorded): the task stands on its own.
+                Ok(()) | Err(EngineError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(t)
+    }
+}

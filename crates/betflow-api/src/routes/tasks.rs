@@ -1,6 +1,7 @@
 //! `/api/v1/tasks`: the caller's inbox of open steps.
 
 use axum::extract::State;
+use betflow_domain::automation::tasks::{Task, TaskStatus};
 use betflow_domain::ids::WorkflowId;
 use betflow_engine::workflows::WorkflowView;
 use chrono::{DateTime, Utc};
@@ -15,7 +16,7 @@ use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{ApiPath, ApiQuery, OptionalJson};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 
 pub const TAG: &str = "tasks";
 
@@ -24,8 +25,9 @@ crate::permissions! {
     Execute => ["workflows:execute"];
 }
 
-/// One open step the caller can act on. Its id is the workflow's id: a workflow has one open
-/// step at a time.
+/// One open item the caller can act on: a workflow's approval or task step (its id is the
+/// workflow's id: a workflow has one open step at a time), or a task an automation created
+/// (`kind` `task` with a `title` and `status`; its id is the task's, `workflowId` the run's).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDto {
@@ -45,6 +47,78 @@ pub struct TaskDto {
     pub overdue: bool,
     #[schema(value_type = Object)]
     pub data: Value,
+    /// An automation's task: its title (also its `stepName`).
+    pub title: Option<String>,
+    /// An automation's task: its description.
+    pub description: Option<String>,
+    /// An automation's task: `pending`, `in_progress`, `completed` or `cancelled`.
+    pub status: Option<TaskStatusDto>,
+    /// An automation's task assigned to one user.
+    pub assignee_user_id: Option<Uuid>,
+}
+
+/// Where an automation's task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = TaskStatus)]
+pub enum TaskStatusDto {
+    Pending,
+    InProgress,
+    Completed,
+    Cancelled,
+}
+
+impl From<TaskStatus> for TaskStatusDto {
+    fn from(s: TaskStatus) -> Self {
+        match s {
+            TaskStatus::Pending => Self::Pending,
+            TaskStatus::InProgress => Self::InProgress,
+            TaskStatus::Completed => Self::Completed,
+            TaskStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl From<TaskStatusDto> for TaskStatus {
+    fn from(s: TaskStatusDto) -> Self {
+        match s {
+            TaskStatusDto::Pending => Self::Pending,
+            TaskStatusDto::InProgress => Self::InProgress,
+            TaskStatusDto::Completed => Self::Completed,
+            TaskStatusDto::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl TaskDto {
+    /// An automation's task as an inbox item.
+    fn from_task(t: Task, now: DateTime<Utc>) -> Self {
+        Self {
+            id: t.id,
+            workflow_id: t.execution_id.unwrap_or(t.id),
+            workflow_type: String::new(),
+            step_id: t.step_id.clone(),
+            step_name: Some(t.title.clone()),
+            kind: Some(StepKindDto::Task),
+            assignees: t.assignee_role.iter().cloned().collect(),
+            priority: t.priority.into(),
+            since: Some(t.created_at),
+            due_at: t.due_at,
+            overdue: t.overdue(now),
+            data: t.data.clone(),
+            title: Some(t.title),
+            description: t.description,
+            status: Some(t.status.into()),
+            assignee_user_id: t.assignee_user_id,
+        }
+    }
+}
+
+/// A task's new status. Unknown fields are refused (400).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatch {
+    pub status: TaskStatusDto,
 }
 
 impl From<WorkflowView> for TaskDto {
@@ -63,6 +137,10 @@ impl From<WorkflowView> for TaskDto {
             due_at: w.due_at,
             overdue: v.overdue,
             data: w.data,
+            title: None,
+            description: None,
+            status: None,
+            assignee_user_id: None,
         }
     }
 }
@@ -77,7 +155,9 @@ pub struct CompleteRequest {
 
 #[utoipa::path(get, path = "/api/v1/tasks", tag = TAG, summary = "My inbox",
     description = "Requires `workflows:read`. Open approval and task steps assigned (or \
-                   escalated) to the caller's role; an admin sees all. Newest first.",
+                   escalated) to the caller's role, newest first, then the open tasks \
+                   automations created for the caller or their role (kind `task` with a \
+                   `title` and `status`), newest first; an admin sees all.",
     params(PageParams),
     responses((status = 200, body = Envelope<ListData<TaskDto>>)))]
 pub async fn list(
@@ -85,12 +165,51 @@ pub async fn list(
     Authorized(principal, _): Authorized<Read>,
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> Result<ApiResponse<ListData<TaskDto>>, ApiError> {
-    let page = state
+    let request = q.request()?;
+    let page = state.engine.workflows().inbox(&principal, request).await?;
+    // Workflow steps first, then automation tasks: the page's window over that sequence.
+    let steps = page.total;
+    let offset = request.offset();
+    let room = request
+        .limit()
+        .saturating_sub(u32::try_from(page.items.len()).unwrap_or(0));
+    let (tasks, tasks_total) = state
         .engine
-        .workflows()
-        .inbox(&principal, q.request()?)
+        .tasks()
+        .open_for(&principal, offset.saturating_sub(steps), room)
         .await?;
-    Ok(ApiResponse::ok(ListData::from_page(page, TaskDto::from)))
+    let now = betflow_domain::time::now();
+    let mut items: Vec<TaskDto> = page.items.into_iter().map(TaskDto::from).collect();
+    items.extend(tasks.into_iter().map(|t| TaskDto::from_task(t, now)));
+    let total = steps + tasks_total;
+    let merged = betflow_domain::Page::new(items, total, request);
+    Ok(ApiResponse::ok(ListData::from_page(merged, |t| t)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = TAG, summary = "Update a task",
+    description = "Requires `workflows:execute`; the task's assignee (user or role) or an admin. \
+                   Moves an automation's task: pending -> in_progress -> completed, or \
+                   cancelled while open. Completing (or cancelling) a task its step waits for \
+                   resumes the run with the task as the step's output.",
+    params(("id" = Uuid, Path, description = "The task's id")),
+    request_body = TaskPatch,
+    responses((status = 200, body = Envelope<TaskDto>),
+        (status = 404, body = ErrorEnvelope, description = "NOT_FOUND: no such task for the \
+            caller"),
+        (status = 409, body = ErrorEnvelope, description = "INVALID_TRANSITION: the task is \
+            completed or cancelled, or back to pending from in_progress")))]
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<Execute>,
+    ClientInfo(actor): ClientInfo,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<TaskPatch>,
+) -> Result<ApiResponse<TaskDto>, ApiError> {
+    let t = state
+        .engine
+        .update_task(&principal, id, body.status.into(), &actor)
+        .await?;
+    Ok(ApiResponse::ok(TaskDto::from_task(t, betflow_domain::time::now())).message("Task updated"))
 }
 
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = TAG, summary = "Complete a task",
@@ -124,4 +243,5 @@ pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(list))
         .routes(utoipa_axum::routes!(complete))
+        .routes(utoipa_axum::routes!(update))
 }

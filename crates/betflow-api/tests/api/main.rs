@@ -21,5 +21,6 @@ mod odds;
 mod openapi;
 mod realtime;
 mod socketio;
+mod tasks;
 mod webhooks;
 mod workflows;
