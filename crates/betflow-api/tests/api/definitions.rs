@@ -70,7 +70,7 @@ async fn editing_deactivating_and_new_versions(db: TestDb) {
     let err = s
         .patch_definition(&admin, "odds_review", json!({"steps": v2}))
         .await
-        .error(400, "VALIDATION_ERROR");
+        .error(422, "VALIDATION_ERROR");
     assert_eq!(err["details"][0]["field"], "createVersion", "{err}");
 
     // A run on version 1, then version 2 through createVersion.
@@ -146,7 +146,7 @@ async fn editing_deactivating_and_new_versions(db: TestDb) {
         .error(400, "VALIDATION_ERROR");
     s.patch_definition(&admin, "odds_review", json!({"edges": []}))
         .await
-        .error(400, "VALIDATION_ERROR");
+        .error(422, "VALIDATION_ERROR");
     s.patch_definition(&admin, "odds_review", json!({"colour": "red"}))
         .await
         .error(400, "VALIDATION_ERROR");
@@ -276,6 +276,11 @@ async fn listing_filters_order_and_skip(db: TestDb) {
     assert_eq!(keys(&page), ["beta_flow"]);
     assert_eq!(page["total"], 3);
     assert_eq!(list("search=_flow&page=3&limit=1").await, ["gamma_flow"]);
+    assert_eq!(
+        list("search=_flow&skip=1&page=3&limit=1").await,
+        ["beta_flow"],
+        "skip wins over page"
+    );
     // LIKE wildcards are text.
     assert!(list("search=%25").await.is_empty());
 
@@ -286,7 +291,6 @@ async fn listing_filters_order_and_skip(db: TestDb) {
         "status=deleted",
         "owner=nobody",
         "skip=-1",
-        "skip=1&page=2",
         "limit=0",
     ] {
         s.definitions(&admin, bad)
@@ -563,7 +567,7 @@ async fn draft_edits_refuse_bad_input(db: TestDb) {
     let err = s
         .add_draft_edge(&admin, "content_publishing", "a", "ghost", "default")
         .await
-        .error(400, "VALIDATION_ERROR");
+        .error(422, "VALIDATION_ERROR");
     assert_eq!(err["details"][0]["field"], "to", "{err}");
     s.add_draft_edge(&admin, "content_publishing", "a", "a", "sideways")
         .await
@@ -593,7 +597,7 @@ async fn draft_edits_refuse_bad_input(db: TestDb) {
         json!({"type": "nonsense"}),
     )
     .await
-    .error(400, "VALIDATION_ERROR");
+    .error(422, "VALIDATION_ERROR");
     s.patch_draft_step(&admin, "content_publishing", "a", json!([1]))
         .await
         .error(400, "VALIDATION_ERROR");

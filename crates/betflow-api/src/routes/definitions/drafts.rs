@@ -190,21 +190,24 @@ pub async fn add_step(
         .edit_draft(&key, what, &actor, move |d| {
             Ok(d.add_step(StepDef::from(step))?)
         })
-        .await?;
+        .await
+        .map_err(|e| refused_by_rules(e, |f| f == "id"))?;
     Ok(located(&key, draft_dto(&state, &key, &d), "Step added"))
 }
 
 #[utoipa::path(patch, path = "/api/v1/workflow-definitions/{key}/draft/steps/{stepId}", tag = TAG, summary = "Change a draft step",
     description = "Requires `workflows:create` and `workflows:update`. The body is a JSON merge \
                    patch (RFC 7396) over the step as `GET .../draft` shows it; the result must \
-                   be a valid step (400 naming the field otherwise). A new `id` renames the \
+                   be a valid step (422 naming the problem otherwise). A new `id` renames the \
                    step's edges too.",
     params(("key" = String, Path, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$", description = "The definition key"),
         ("stepId" = String, Path, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$", description = "The step id")),
     request_body(content = NulFreeObject, description = "Members of `Step` to change; `null` \
         resets an optional one"),
     responses((status = 200, body = Envelope<DraftDto>),
-        (status = 409, body = ErrorEnvelope, description = "CONFLICT: the new id is taken")))]
+        (status = 409, body = ErrorEnvelope, description = "CONFLICT: the new id is taken"),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR: the patched step \
+            is not a valid step (`step`) or its id is empty or too long (`id`)")))]
 pub async fn patch_step(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
@@ -227,10 +230,11 @@ pub async fn patch_step(
                 .map_err(|e| betflow_engine::EngineError::Internal(e.to_string()))?;
             merge_patch(&mut value, &patch);
             let step: StepDto = serde_json::from_value(value)
-                .map_err(|e| DomainError::invalid("body", format!("not a valid step: {e}")))?;
+                .map_err(|e| DomainError::invalid("step", format!("not a valid step: {e}")))?;
             Ok(d.replace_step(&step_id, StepDef::from(step))?)
         })
-        .await?;
+        .await
+        .map_err(|e| refused_by_rules(e, |f| f == "step" || f == "id"))?;
     Ok(ApiResponse::ok(draft_dto(&state, &key, &d)).message("Step changed"))
 }
 
@@ -256,14 +260,16 @@ pub async fn remove_step(
 
 #[utoipa::path(post, path = "/api/v1/workflow-definitions/{key}/draft/edges", tag = TAG, summary = "Connect two draft steps",
     description = "Requires `workflows:create` and `workflows:update`. Both steps must be in the \
-                   draft (400 otherwise); whether the branch suits the step is reported when \
+                   draft (422 otherwise); whether the branch suits the step is reported when \
                    publishing, with every other problem.",
     params(("key" = String, Path, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$", description = "The definition key")),
     request_body = EdgeDto,
     responses((status = 201, body = Envelope<DraftDto>,
         description = "Connected; `Location` is the draft's URL",
         headers(("Location" = String, description = "`/api/v1/workflow-definitions/{key}/draft`"))),
-        (status = 409, body = ErrorEnvelope, description = "CONFLICT: the edge exists")))]
+        (status = 409, body = ErrorEnvelope, description = "CONFLICT: the edge exists"),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR: `from` or `to` \
+            names no step of the draft")))]
 pub async fn add_edge(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
@@ -278,7 +284,8 @@ pub async fn add_edge(
         .engine
         .workflows()
         .edit_draft(&key, what, &actor, move |d| Ok(d.add_edge(edge)?))
-        .await?;
+        .await
+        .map_err(|e| refused_by_rules(e, |f| f == "from" || f == "to"))?;
     Ok(located(
         &key,
         draft_dto(&state, &key, &d),

@@ -52,6 +52,7 @@ impl From<DefinitionStatusDto> for DefinitionStatus {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct DefinitionListQuery {
+    #[param(inline)]
     pub status: Option<DefinitionStatusDto>,
     /// Comma-separated: definitions carrying every one of these tags (at most 20 items of
     /// at most 50 characters; empty items are skipped).
@@ -64,7 +65,7 @@ pub struct DefinitionListQuery {
     pub search: Option<String>,
     /// The owner (the user who created it).
     pub owner: Option<Uuid>,
-    /// Rows to skip (seed 004); with `limit`, instead of `page`.
+    /// Rows to skip (seed 004); with `limit`, instead of `page` (it wins over `page`).
     #[param(value_type = Option<i64>, format = Int64, minimum = 0, maximum = 4_294_967_295_u64)]
     pub skip: Option<u32>,
     /// `field[:asc|desc]`, field one of `key`, `name`, `category`, `createdAt`,
@@ -106,12 +107,9 @@ pub async fn list(
 ) -> Result<ApiResponse<ListData<DefinitionDto>>, ApiError> {
     let request = paging.request()?;
     let limit = request.limit();
-    let offset = match (q.skip, paging.page) {
-        (Some(_), Some(_)) => {
-            return Err(DomainError::invalid("skip", "give page or skip, not both").into());
-        }
-        (Some(skip), None) => u64::from(skip),
-        (None, _) => request.offset(),
+    let offset = match q.skip {
+        Some(skip) => u64::from(skip),
+        None => request.offset(),
     };
     let order = match q.order_by.as_deref() {
         Some(o) => DefinitionOrder::parse(o)?,
@@ -155,7 +153,10 @@ pub struct UpdateDefinitionRequest {
     pub name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, pattern = r"^[^\u0000]*$")]
+    #[schema(
+        value_type = Option<String>,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub description: Option<Option<String>>,
     /// `null` clears it. At most 100 characters.
     #[serde(default, deserialize_with = "nullable")]
@@ -198,7 +199,9 @@ pub struct UpdateDefinitionRequest {
         (status = 409, body = ErrorEnvelope, description = "CONFLICT: another version was \
             published at the same time; retry"),
         (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR, `details` naming \
-            every problem of the new version's graph (`steps`, `steps.<id>`)")))]
+            every problem of the new version's graph (`steps`, `steps.<id>`), or `steps` \
+            without `createVersion: true` (`createVersion`: a published version never \
+            changes), or `edges` without `steps`")))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Manage>,
@@ -212,7 +215,11 @@ pub async fn update(
     let graph = match (body.steps, body.edges) {
         (Some(steps), edges) => Some(graph(steps, edges.unwrap_or_default())),
         (None, Some(_)) => {
-            return Err(DomainError::invalid("edges", "edges need steps").into());
+            let e = betflow_engine::EngineError::from(DomainError::invalid(
+                "edges",
+                "edges need steps",
+            ));
+            return Err(refused_by_rules(e, graph_rule));
         }
         (None, None) => None,
     };
@@ -230,7 +237,8 @@ pub async fn update(
         .workflows()
         .update_definition(&principal, &key, patch, &actor)
         .await
-        .map_err(|e| refused_by_rules(e, graph_rule))?;
+        // The immutability of a published version is a rule, not the document's shape.
+        .map_err(|e| refused_by_rules(e, |f| graph_rule(f) || f == "createVersion"))?;
     Ok(ApiResponse::ok(dto(d, &v)).message("Workflow definition updated"))
 }
 
