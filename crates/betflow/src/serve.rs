@@ -326,11 +326,12 @@ async fn rotate_keys(args: RotateKeysArgs) -> anyhow::Result<()> {
         "keys.rotated",
         format!(
             "stored secrets re-encrypted under key {}: {} credentials, {} secret variables, {} \
-             webhook endpoints{}",
+             webhook endpoints, {} inbound endpoints{}",
             engine.keyring().current_id(),
             report.credentials,
             report.variables,
             report.webhooks,
+            report.inbound_endpoints,
             if report.remaining {
                 " (stopped at the limit)"
             } else {
@@ -341,12 +342,13 @@ async fn rotate_keys(args: RotateKeysArgs) -> anyhow::Result<()> {
     .await;
     engine.shutdown().await;
     println!(
-        "re-encrypted under key {}: {} credentials, {} secret variables, {} webhook endpoints \
-         ({} changed meanwhile and were left as written)",
+        "re-encrypted under key {}: {} credentials, {} secret variables, {} webhook endpoints, \
+         {} inbound endpoints ({} changed meanwhile and were left as written)",
         engine.keyring().current_id(),
         report.credentials,
         report.variables,
         report.webhooks,
+        report.inbound_endpoints,
         report.skipped
     );
     if report.remaining {

@@ -602,6 +602,25 @@ async fn rotation_interrupted_half_way_resumes_and_everything_decrypts(db: TestD
     .await
     .ok();
     let d = s.db.store.get_definition(&key).await.unwrap().unwrap();
+    // An inbound endpoint's secret (encrypted by the triggers service).
+    let inbound = s
+        .engine
+        .triggers()
+        .create(
+            &key,
+            betflow_engine::triggers::NewTrigger::Webhook {
+                name: "feed".into(),
+                scheme: betflow_domain::automation::triggers::Scheme::Standard,
+                header: None,
+                tolerance_secs: None,
+                rate_limit: None,
+            },
+            true,
+            &betflow_domain::audit::Actor::default(),
+        )
+        .await
+        .unwrap();
+    let inbound_secret = inbound.secret.clone().unwrap();
 
     // A legacy webhook stored with its secret in clear (before encryption at rest).
     let t = chrono::Utc::now();
@@ -678,6 +697,7 @@ async fn rotation_interrupted_half_way_resumes_and_everything_decrypts(db: TestD
     let second = both.credentials().rotate_keys(None).await.unwrap();
     assert_eq!(second.credentials, 2);
     assert_eq!(second.variables, 2);
+    assert_eq!(second.inbound_endpoints, 1);
     assert!(second.webhooks >= 1, "{second:?}");
     assert!(!second.remaining);
     let third = both.credentials().rotate_keys(None).await.unwrap();
@@ -698,6 +718,21 @@ async fn rotation_interrupted_half_way_resumes_and_everything_decrypts(db: TestD
         (vars["s1"].as_str(), vars["s2"].as_str()),
         (Some(VAR_SECRET), Some("second"))
     );
+    let stored =
+        s.db.store
+            .inbound_secrets_not_under("none", 10)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(Keyring::key_id_of(&stored[0].1), Some(new.id().as_str()));
+    let opened = Keyring::new(&new, &[])
+        .decrypt_str(
+            betflow_engine::triggers::SECRET_PURPOSE,
+            &stored[0].0.to_string(),
+            &stored[0].1,
+        )
+        .unwrap();
+    assert_eq!(opened.expose(), inbound_secret);
     let hook = after.webhooks().get(legacy.id).await.unwrap();
     assert_eq!(hook.secret, legacy.secret);
     let stored = s.db.store.get_webhook(legacy.id).await.unwrap().unwrap();

@@ -2,8 +2,8 @@
 //! key, row by row, each in its own small transaction.
 //!
 //! A run picks up whatever is not under the current key yet: credentials and secret
-//! variables by their `key_id` column, outbound webhook secrets by their text's key id (and
-//! legacy clear-text webhook secrets, encrypted for the first time). Each row is replaced only
+//! variables by their `key_id` column, inbound endpoint and outbound webhook secrets by their
+//! text's key id (and legacy clear-text webhook secrets, encrypted for the first time). Each row is replaced only
 //! if it still holds the value read (an edit meanwhile already wrote it under the current
 //! key), so a rotation may run beside the server, be interrupted at any point and resumed by
 //! running it again.
@@ -14,6 +14,7 @@ use super::variables::{VARIABLE_PURPOSE, variable_row};
 use super::{CREDENTIAL_PURPOSE, Credentials};
 use crate::EngineError;
 use crate::secrets::Keyring;
+use crate::triggers::SECRET_PURPOSE as INBOUND_PURPOSE;
 use crate::webhooks::{open_secrets, seal_secrets};
 
 /// Rows read per query.
@@ -28,6 +29,8 @@ pub struct RotationReport {
     pub variables: u64,
     /// Webhook endpoints whose secrets were re-encrypted (or encrypted for the first time).
     pub webhooks: u64,
+    /// Inbound webhook endpoints whose secrets were re-encrypted.
+    pub inbound_endpoints: u64,
     /// Rows that changed while being rotated (already under the current key).
     pub skipped: u64,
     /// Whether rows remain to do (the run stopped at its limit).
@@ -36,7 +39,7 @@ pub struct RotationReport {
 
 impl RotationReport {
     pub fn rotated(&self) -> u64 {
-        self.credentials + self.variables + self.webhooks
+        self.credentials + self.variables + self.webhooks + self.inbound_endpoints
     }
 }
 
@@ -119,6 +122,39 @@ impl Credentials {
             }
         }
 
+        // Inbound webhook endpoint secrets.
+        loop {
+            let n = batch(&report);
+            if n == 0 {
+                break;
+            }
+            let rows = self.store.inbound_secrets_not_under(&current, n).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for (id, stored) in rows {
+                let row = id.to_string();
+                let plain = if Keyring::is_ciphertext(&stored) {
+                    self.keyring
+                        .decrypt(INBOUND_PURPOSE, &row, &stored)
+                        .map_err(|e| EngineError::Internal(format!("inbound endpoint {id}: {e}")))?
+                        .expose()
+                        .to_vec()
+                } else {
+                    stored.as_bytes().to_vec()
+                };
+                let sealed = self.keyring.encrypt(INBOUND_PURPOSE, &row, &plain)?;
+                let mut tx = self.store.begin().await?;
+                let done = tx.reencrypt_inbound_secret(id, &stored, &sealed).await?;
+                tx.commit().await?;
+                if done {
+                    report.inbound_endpoints += 1;
+                } else {
+                    report.skipped += 1;
+                }
+            }
+        }
+
         // Outbound webhook secrets (few rows: read them all).
         for stored in self.store.list_webhooks().await? {
             if !needs_rotation(&self.keyring, &stored) {
@@ -161,6 +197,11 @@ impl Credentials {
             .await?
             .is_empty()
             || !self.store.variables_not_under(current, 1).await?.is_empty()
+            || !self
+                .store
+                .inbound_secrets_not_under(current, 1)
+                .await?
+                .is_empty()
             || self
                 .store
                 .list_webhooks()

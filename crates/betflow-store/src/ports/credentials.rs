@@ -29,6 +29,13 @@ pub trait CredentialRead {
     async fn list_variables(&self, definition_id: Uuid) -> Result<Vec<StoredVariable>>;
     /// Up to `limit` secret variables (of any definition) not under `key_id`.
     async fn variables_not_under(&self, key_id: &str, limit: u32) -> Result<Vec<StoredVariable>>;
+    /// Up to `limit` inbound webhook endpoints whose stored secret is not a ciphertext under
+    /// `key_id`: `(endpoint id, stored secret)`.
+    async fn inbound_secrets_not_under(
+        &self,
+        key_id: &str,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, String)>>;
 }
 
 /// Changing credentials and variables, inside a transaction.
@@ -67,6 +74,8 @@ pub trait CredentialWrite {
         new: &str,
         key_id: &str,
     ) -> Result<bool>;
+    /// Replaces an inbound endpoint's stored secret if it still is `old`.
+    async fn reencrypt_inbound_secret(&mut self, id: Uuid, old: &str, new: &str) -> Result<bool>;
     /// Replaces an outbound webhook's stored secrets if they still are `old`
     /// (`(secret, previous_secret)`), for encryption at rest and key rotation.
     async fn reencrypt_webhook_secrets(

@@ -154,6 +154,22 @@ impl CredentialRead for BackendStore {
         let rows: Vec<VariableRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(StoredVariable::from).collect())
     }
+
+    async fn inbound_secrets_not_under(
+        &self,
+        key_id: &str,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, String)>> {
+        // A key id is hex: the prefix holds no LIKE wildcard.
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, secret FROM inbound_webhook_endpoints WHERE secret NOT LIKE ",
+        );
+        qb.push_bind(format!("v1:{key_id}:%"))
+            .push(" ORDER BY id LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows: Vec<(Uuid, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows)
+    }
 }
 
 #[async_trait]
@@ -285,6 +301,16 @@ impl CredentialWrite for BackendTx {
             .push(" AND name = ")
             .push_bind(name.to_owned())
             .push(" AND is_secret AND value = ")
+            .push_bind(old.to_owned());
+        Ok(qb.build().execute(&mut *self.tx).await?.rows_affected() == 1)
+    }
+
+    async fn reencrypt_inbound_secret(&mut self, id: Uuid, old: &str, new: &str) -> Result<bool> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE inbound_webhook_endpoints SET secret = ");
+        qb.push_bind(new.to_owned())
+            .push(" WHERE id = ")
+            .push_bind(id)
+            .push(" AND secret = ")
             .push_bind(old.to_owned());
         Ok(qb.build().execute(&mut *self.tx).await?.rows_affected() == 1)
     }
