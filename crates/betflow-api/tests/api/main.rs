@@ -22,5 +22,6 @@ mod openapi;
 mod realtime;
 mod socketio;
 mod tasks;
+mod triggers;
 mod webhooks;
 mod workflows;
