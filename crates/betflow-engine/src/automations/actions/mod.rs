@@ -8,12 +8,14 @@
 //! inputs, calls [`Action::run`] with a timeout, and records the outcome in a transaction of
 //! its own afterwards, so a slow receiver never holds a lock or the SQLite writer.
 
+mod acting;
 pub mod email_send;
 pub mod http_request;
 pub mod notify;
 pub mod sms_send;
 mod support;
 pub mod task_create;
+pub mod workflow_start;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -135,6 +137,7 @@ impl ActionRegistry {
         r.register(Arc::new(sms_send::SmsSend::new()));
         r.register(Arc::new(notify::Notify::new()));
         r.register(Arc::new(task_create::TaskCreate::new()));
+        r.register(Arc::new(workflow_start::WorkflowStart::new()));
         r
     }
 

@@ -6,6 +6,7 @@ mod http_request;
 mod notify;
 mod sms_send;
 mod task_create;
+mod workflow_start;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,31 @@ pub async fn run(
     config: &Value,
     credential: Option<&CredentialSecret>,
 ) -> Result<ActionOutcome, ActionError> {
+    run_as(
+        engine,
+        action,
+        execution_id,
+        attempt,
+        config,
+        credential,
+        None,
+        10_000,
+    )
+    .await
+}
+
+/// As [`run`], on behalf of `owner`, with a timeout in milliseconds.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_as(
+    engine: &Engine,
+    action: &str,
+    execution_id: WorkflowId,
+    attempt: u32,
+    config: &Value,
+    credential: Option<&CredentialSecret>,
+    owner: Option<Uuid>,
+    timeout_ms: u64,
+) -> Result<ActionOutcome, ActionError> {
     let action = engine
         .automations()
         .actions()
@@ -70,9 +96,9 @@ pub async fn run(
             attempt,
             config,
             credential,
-            owner: None,
+            owner: owner.map(Into::into),
             now: betflow_domain::time::now(),
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_millis(timeout_ms),
         })
         .await
 }
