@@ -3,6 +3,9 @@
 //! backends.
 
 use crate::common::{TestServer, spawn};
+use betflow_domain::audit::Actor;
+use betflow_domain::automation::execution::TriggerType;
+use betflow_engine::automations::{StartExecution, TriggerRef};
 use betflow_store::testing::TestDb;
 use serde_json::{Value, json};
 
@@ -30,6 +33,23 @@ fn keys(list: &Value) -> Vec<String> {
         .iter()
         .map(|d| d["key"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Whether an automation run (the path triggers and the execute route take) starts.
+async fn execution_starts(s: &TestServer, key: &str) -> bool {
+    let start = StartExecution {
+        definition_key: key.to_owned(),
+        trigger: TriggerRef {
+            kind: TriggerType::Manual,
+            trigger_id: None,
+            event_id: None,
+        },
+        input: json!({}),
+    };
+    s.engine
+        .start_execution(start, &Actor::default())
+        .await
+        .is_ok()
 }
 
 async fn start(s: &TestServer, token: &str, key: &str) -> String {
@@ -122,6 +142,10 @@ async fn editing_deactivating_and_new_versions(db: TestDb) {
     s.create_workflow(&admin, json!({"workflowType": "odds_review", "data": {}}))
         .await
         .error(422, "VALIDATION_ERROR");
+    assert!(
+        !execution_starts(&s, "odds_review").await,
+        "inactive: no runs"
+    );
     let w = s.approve(&reviewer, &running).await.ok();
     assert_eq!(
         w["status"], "completed",
@@ -133,6 +157,7 @@ async fn editing_deactivating_and_new_versions(db: TestDb) {
         .ok();
     let fresh = start(&s, &admin, "odds_review").await;
     assert_eq!(s.workflow(&admin, &fresh).await.ok()["version"], 2);
+    assert!(execution_starts(&s, "odds_review").await, "active again");
 
     // Bad input.
     s.patch_definition(&admin, "no_such_key", json!({"name": "x"}))
@@ -200,6 +225,7 @@ async fn deleted_definitions_are_hidden_and_start_nothing(db: TestDb) {
     s.create_workflow(&admin, json!({"workflowType": "doomed", "data": {}}))
         .await
         .error(422, "VALIDATION_ERROR");
+    assert!(!execution_starts(&s, "doomed").await, "deleted: no runs");
     s.patch_definition(&admin, "doomed", json!({"isActive": true}))
         .await
         .error(404, "NOT_FOUND");
