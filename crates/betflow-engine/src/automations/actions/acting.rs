@@ -55,3 +55,34 @@ pub(super) fn actor(call: &ActionCall<'_>) -> Actor {
         )),
     }
 }
+
+/// An engine refusal as an action error: bad input, a missing thing, a refused permission or
+/// a business rule is permanent; anything else (the database, contention) may pass later.
+pub(super) fn engine_error(action: &str, e: crate::EngineError) -> ActionError {
+    use crate::EngineError as E;
+    let message = format!("{action}: {e}");
+    match e {
+        E::Invalid(_)
+        | E::NotFound(_)
+        | E::PermissionDenied(_)
+        | E::Rejected { .. }
+        | E::Unprocessable(_)
+        | E::InvalidTransition(_)
+        | E::Conflict(_)
+        | E::NotAssignee(_)
+        | E::SegregationOfDuties(_) => ActionError::permanent(message),
+        _ => ActionError::retryable(message),
+    }
+}
+
+/// Refuses unless the owner holds `permission`, as the API would refuse them.
+pub(super) fn require(action: &str, p: &Principal, permission: &str) -> Result<(), ActionError> {
+    if p.has(permission) {
+        Ok(())
+    } else {
+        Err(ActionError::permanent(format!(
+            "{action}: the owner {} lacks {permission}",
+            p.username
+        )))
+    }
+}

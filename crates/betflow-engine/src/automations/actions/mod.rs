@@ -11,7 +11,9 @@
 mod acting;
 pub mod email_send;
 pub mod http_request;
+pub mod market;
 pub mod notify;
+pub mod odds_change;
 pub mod sms_send;
 mod support;
 pub mod task_create;
@@ -138,6 +140,10 @@ impl ActionRegistry {
         r.register(Arc::new(notify::Notify::new()));
         r.register(Arc::new(task_create::TaskCreate::new()));
         r.register(Arc::new(workflow_start::WorkflowStart::new()));
+        for op in market::MarketOp::ALL {
+            r.register(Arc::new(market::MarketAction::new(op)));
+        }
+        r.register(Arc::new(odds_change::OddsChange::new()));
         r
     }
 

@@ -5,6 +5,7 @@ mod email_send;
 mod http_request;
 mod notify;
 mod sms_send;
+mod sportsbook;
 mod task_create;
 mod workflow_start;
 
