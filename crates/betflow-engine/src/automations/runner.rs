@@ -45,12 +45,12 @@ fn jitter() -> f64 {
     bits as f64 / 65_536.0
 }
 
-/// What the step's expressions see, read in the locked transaction.
+/// What the step's expressions see, read in the locked transaction (`vars` were read before
+/// the lock was taken).
 async fn scope_values(
-    engine: &Engine,
     tx: &mut Box<dyn Transaction>,
     execution: Option<&Execution>,
-    definition_id: Uuid,
+    vars: Value,
     data: &Value,
 ) -> Result<[Value; 4], EngineError> {
     let (input, event) = match execution {
@@ -64,7 +64,6 @@ async fn scope_values(
             steps.insert(step, json!({ "output": output }));
         }
     }
-    let vars = engine.definition_vars(definition_id).await?;
     Ok([event, input, Value::Object(steps), vars])
 }
 
@@ -86,25 +85,35 @@ fn render(step: &StepDef, values: &[Value; 4], data: &Value) -> Result<Value, St
 
 impl Engine {
     /// The definition's variables for `vars.<name>` (secret ones decrypted).
-    async fn definition_vars(&self, _definition_id: Uuid) -> Result<Value, EngineError> {
-        // H1's `credentials().vars_for(definition_id)` plugs in here.
-        Ok(json!({}))
+    async fn definition_vars(&self, definition_id: Uuid) -> Result<Value, EngineError> {
+        Ok(Value::Object(
+            self.credentials().vars_for(definition_id).await?,
+        ))
     }
 
     /// The credential a step names in `params.credentialId`, resolved for this attempt.
     async fn step_credential(
         &self,
         config: &Value,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Option<CredentialSecret>, ActionError> {
         match config.get("credentialId") {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => {
-                let _id: Uuid = s
+                let id: Uuid = s
                     .parse()
                     .map_err(|_| ActionError::permanent("credentialId is not a credential id"))?;
-                // H1's `credentials().resolve(id, now)` plugs in here.
-                Err(ActionError::permanent("credentials are not available yet"))
+                match self.credentials().resolve(id, now).await {
+                    Ok(c) => Ok(Some(c)),
+                    // Gone, expired, undecryptable: another attempt cannot help.
+                    Err(e) => match e.refusal() {
+                        Some(r) => Err(ActionError::permanent(format!(
+                            "credential {id}: {}",
+                            r.message
+                        ))),
+                        None => Err(ActionError::retryable(format!("credential {id}: {e}"))),
+                    },
+                }
             }
             Some(_) => Err(ActionError::permanent("credentialId must be a string")),
         }
@@ -113,8 +122,24 @@ impl Engine {
     /// Runs an automated step (the worker's `workflow.run_step` job); see the module docs.
     pub async fn run_step_job(&self, job: &StepJob, now: DateTime<Utc>) -> Result<(), EngineError> {
         let wf = self.workflows();
-        let Some((mut tx, mut w, version)) = wf.lock_at(job).await? else {
-            return Ok(());
+        // The definition's variables are read before the lock is taken (a lock holder never
+        // waits for a second pooled connection), and only for steps that use them.
+        let mut vars: Option<Value> = None;
+        let (mut tx, mut w, version) = loop {
+            let Some((tx, w, version)) = wf.lock_at(job).await? else {
+                return Ok(());
+            };
+            let uses_vars = version
+                .graph
+                .step(&job.step_id)
+                .and_then(|s| s.params.as_ref())
+                .is_some_and(|p| p.to_string().contains("vars"));
+            if uses_vars && vars.is_none() {
+                tx.rollback().await?;
+                vars = Some(self.definition_vars(w.definition_id).await?);
+                continue;
+            }
+            break (tx, w, version);
         };
         let graph = &version.graph;
         let step = graph
@@ -130,15 +155,14 @@ impl Engine {
         let actor = Actor::default();
 
         // Render the inputs of an action that has any.
-        let rendered = if step.kind == StepKind::Action
-            && (registered.is_some() || execution.is_some())
-        {
-            let values =
-                scope_values(self, &mut tx, execution.as_ref(), w.definition_id, &w.data).await?;
-            Some(render(&step, &values, &w.data))
-        } else {
-            None
-        };
+        let rendered =
+            if step.kind == StepKind::Action && (registered.is_some() || execution.is_some()) {
+                let vars = vars.clone().unwrap_or_else(|| json!({}));
+                let values = scope_values(&mut tx, execution.as_ref(), vars, &w.data).await?;
+                Some(render(&step, &values, &w.data))
+            } else {
+                None
+            };
         let params = match rendered {
             Some(Ok(p)) => Some(p),
             Some(Err(message)) => {

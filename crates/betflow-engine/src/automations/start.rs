@@ -75,3 +75,62 @@ impl Engine {
         Ok(started)
     }
 }
+
+/// Most action steps a test run drives inline.
+const MAX_TEST_STEPS: usize = 100;
+
+impl Engine {
+    /// A test run of `definition_key` against `input`: started as `test` and driven inline
+    /// through its action steps (external actions rendered, not performed) until it ends or
+    /// reaches a step that waits (people, a delay, a retry's backoff). Returns the run as far
+    /// as it went.
+    pub async fn run_test(
+        &self,
+        definition_key: &str,
+        input: Value,
+        actor: &Actor,
+    ) -> Result<super::ExecutionDetail, EngineError> {
+        let start = StartExecution {
+            definition_key: definition_key.to_owned(),
+            trigger: TriggerRef::test(),
+            input,
+        };
+        let started = self.start_execution(start, actor).await?;
+        let id = started.execution_id;
+        let store = self.workflows().store().clone();
+        for _ in 0..MAX_TEST_STEPS {
+            let Some(w) = store.get_workflow(id.uuid()).await? else {
+                break;
+            };
+            let Some(step) = w.current_step.clone() else {
+                break;
+            };
+            let graph = self
+                .workflows()
+                .store()
+                .get_version(w.definition_id, w.version)
+                .await?
+                .map(|v| v.graph);
+            let is_action = graph
+                .as_ref()
+                .and_then(|g| g.step(&step))
+                .is_some_and(|s| s.kind == betflow_domain::workflow::graph::StepKind::Action);
+            if w.status != betflow_domain::workflow::WorkflowStatus::InProgress || !is_action {
+                break;
+            }
+            let job = betflow_domain::jobs::StepJob {
+                workflow_id: w.id,
+                step_id: step,
+                visit: w.step_visit,
+                attempt: 1,
+            };
+            self.run_step_job(&job, betflow_domain::time::now()).await?;
+            let after = store.get_workflow(id.uuid()).await?;
+            if after.is_none_or(|a| a.step_visit == w.step_visit && a.status == w.status) {
+                // The step did not move (it waits, or backs off before a retry).
+                break;
+            }
+        }
+        self.get_execution(id).await
+    }
+}
