@@ -89,15 +89,7 @@ impl WorkflowStart {
 }
 
 fn engine_error(e: EngineError) -> ActionError {
-    let message = format!("{KEY}: {e}");
-    match e {
-        EngineError::Invalid(_)
-        | EngineError::NotFound(_)
-        | EngineError::PermissionDenied(_)
-        | EngineError::Rejected { .. }
-        | EngineError::Unprocessable(_) => ActionError::permanent(message),
-        _ => ActionError::retryable(message),
-    }
+    acting::engine_error(KEY, e)
 }
 
 /// Starts the child; its id.

@@ -7,6 +7,7 @@ mod notify;
 mod sms_send;
 mod sportsbook;
 mod task_create;
+mod waiting;
 mod workflow_start;
 
 use std::sync::Arc;
