@@ -10,6 +10,8 @@ mod inbound;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use betflow_domain::DomainError;
+use betflow_engine::EngineError;
 use betflow_engine::triggers::NewTrigger;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
@@ -32,6 +34,23 @@ crate::permissions! {
     Read => ["workflows:read"];
     Manage => ["workflows:create", "workflows:update"];
     Remove => ["workflows:delete"];
+}
+
+/// Problems only the server can find (a schema-valid request a rule refuses) are 422, as
+/// DESIGN.md has it: a cron, zone, filter or name, or a field of another kind of trigger. A
+/// field whose rule the schema states (the event type's and header's patterns, the numeric
+/// bounds) broken is a 400.
+fn refused(e: EngineError) -> ApiError {
+    let business = matches!(&e, EngineError::Invalid(DomainError::Validation(v))
+    if !v.is_empty() && v.iter().all(|v| {
+        matches!(v.field.as_str(), "cron" | "timezone" | "filter" | "name")
+            || v.message.starts_with("not a field of")
+    }));
+    let mut err = ApiError::from(e);
+    if business {
+        err.status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    err
 }
 
 /// Authenticated routes.
@@ -75,9 +94,10 @@ pub async fn list(
                    over `event`), `schedule` (a five-field `cron` in an IANA `timezone`, with a \
                    `catchUp` policy for occurrences missed while no scheduler ran) or `webhook` \
                    (an inbound endpoint; the answer carries its public `url` and its `whsec_` \
-                   secret, shown only here). Every problem is named at once (400 \
-                   VALIDATION_ERROR, `details` listing each field: `eventType`, `filter`, \
-                   `cron`, `timezone`, `name`, `header`, `toleranceSeconds`, `rateLimit`).",
+                   secret, shown only here). Every problem is named at once (VALIDATION_ERROR, \
+                   `details` listing each field): 400 when the request breaks its schema \
+                   (`eventType`, `header`, `toleranceSeconds`, `rateLimit`), 422 when only \
+                   the server can tell (`cron`, `timezone`, `filter`, `name`).",
     params(("key" = String, Path, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$",
         description = "The definition key")),
     request_body = CreateTriggerRequest,
@@ -85,8 +105,11 @@ pub async fn list(
         description = "Created; an endpoint's secret is shown only here",
         headers(("Location" = String,
             description = "`/api/v1/workflow-definitions/{key}/triggers/{id}`"))),
-        (status = 400, body = ErrorEnvelope, description = "VALIDATION_ERROR: a bad pattern, \
-            filter, cron, time zone or endpoint setting, each named in `details`"),
+        (status = 400, body = ErrorEnvelope, description = "VALIDATION_ERROR: the request \
+            breaks its schema (a bad event type pattern, header name or bound)"),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR: a cron that does \
+            not parse or never fires, an unknown time zone, a filter that does not compile, \
+            an empty name; each named in `details`"),
         (status = 404, body = ErrorEnvelope, description = "NOT_FOUND: no such definition")))]
 pub async fn create(
     State(state): State<AppState>,
@@ -101,7 +124,8 @@ pub async fn create(
         .engine
         .triggers()
         .create(&key, new, active.unwrap_or(true), &actor)
-        .await?;
+        .await
+        .map_err(refused)?;
     let id = created.trigger.id();
     let mut dto = TriggerDto::new(created.trigger, &headers);
     dto.secret = created.secret;
@@ -131,13 +155,16 @@ pub async fn get(
 #[utoipa::path(patch, path = "/api/v1/workflow-definitions/{key}/triggers/{id}", tag = TAG,
     summary = "Change a trigger",
     description = "Requires `workflows:create` and `workflows:update`. Only the fields given \
-                   change; a field of another kind of trigger is refused (400). A schedule whose \
+                   change; a field of another kind of trigger is refused (422). A schedule whose \
                    cron or zone changes, or that is enabled again, fires from now on.",
     params(("key" = String, Path, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$",
         description = "The definition key"), ("id" = Uuid, Path, description = "The trigger id")),
     request_body = UpdateTriggerRequest,
     responses((status = 200, body = Envelope<TriggerDto>, description = "The trigger as changed"),
-        (status = 400, body = ErrorEnvelope, description = "VALIDATION_ERROR, each problem named"),
+        (status = 400, body = ErrorEnvelope, description = "VALIDATION_ERROR: the request \
+            breaks its schema"),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR: a field of \
+            another kind of trigger, a bad cron, zone or filter; each named in `details`"),
         (status = 404, body = ErrorEnvelope, description = "NOT_FOUND: no such definition or \
             trigger")))]
 pub async fn update(
@@ -152,7 +179,8 @@ pub async fn update(
         .engine
         .triggers()
         .update(&key, id, body.into_changes(), &actor)
-        .await?;
+        .await
+        .map_err(refused)?;
     Ok(ApiResponse::ok(TriggerDto::new(t, &headers)).message("Trigger updated"))
 }
 

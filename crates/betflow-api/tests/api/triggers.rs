@@ -120,6 +120,19 @@ async fn triggers_are_managed_and_every_problem_is_named(db: TestDb) {
         .await
         .error(400, "VALIDATION_ERROR");
     assert_eq!(fields(&e), ["eventType", "filter"]);
+    // Only the server can tell a filter does not compile (422); the pattern is the schema's (400).
+    let e = s
+        .post_as(
+            &admin,
+            &t,
+            json!({"kind": "event", "eventType": "bet.*", "filter": "data.x > 1"}),
+        )
+        .await
+        .error(422, "VALIDATION_ERROR");
+    assert_eq!(fields(&e), ["filter"]);
+    s.post_as(&admin, &t, json!({"kind": "event", "eventType": "bet..x"}))
+        .await
+        .error(400, "VALIDATION_ERROR");
     let e = s
         .post_as(
             &admin,
@@ -128,7 +141,7 @@ async fn triggers_are_managed_and_every_problem_is_named(db: TestDb) {
             "timezone": "Mars/Olympus"}),
         )
         .await
-        .error(400, "VALIDATION_ERROR");
+        .error(422, "VALIDATION_ERROR");
     assert_eq!(fields(&e), ["cron", "timezone"]);
     let e = s
         .post_as(
@@ -149,7 +162,7 @@ async fn triggers_are_managed_and_every_problem_is_named(db: TestDb) {
     let e = s
         .patch_as(&admin, &format!("{t}/{sid}"), json!({"eventType": "bet.*"}))
         .await
-        .error(400, "VALIDATION_ERROR");
+        .error(422, "VALIDATION_ERROR");
     assert_eq!(fields(&e), ["eventType"]);
     let changed = s
         .patch_as(
@@ -360,6 +373,18 @@ async fn inbound_webhooks_are_verified_and_replays_start_nothing(db: TestDb) {
     )
     .await;
 
+    crate::common::expect_error(
+        post_hook(
+            &s,
+            id,
+            &signed(secret, "msg_9", now, "[1, 2]"),
+            "[1, 2]".into(),
+        )
+        .await,
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
     // Only the one good request started a run.
     let runs =
         s.db.store

@@ -53,7 +53,7 @@ pub enum Received {
     Unauthenticated(VerifyError),
     /// This message id was already accepted.
     Replayed,
-    /// Verified, but the body is not JSON.
+    /// Verified, but the body is not a JSON object.
     NotJson(String),
 }
 
@@ -95,7 +95,8 @@ impl Engine {
             }
         };
         let input: Value = match serde_json::from_slice(&req.body) {
-            Ok(v) => v,
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => return Ok(Received::NotJson("it must be a JSON object".into())),
             Err(e) => return Ok(Received::NotJson(e.to_string())),
         };
         if let Some(id) = &message_id {

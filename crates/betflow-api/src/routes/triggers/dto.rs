@@ -85,7 +85,11 @@ impl From<Scheme> for SchemeName {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventTriggerBody {
     /// An event type (`workflow.completed`), a `prefix.*` wildcard (`bet.*`), or `*`.
-    #[schema(example = "bet.*", max_length = 100)]
+    #[schema(
+        example = "bet.*",
+        max_length = 100,
+        pattern = r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$"
+    )]
     pub event_type: String,
     /// A CEL expression over `event` (`event.type`, `event.id`, `event.data`); omitted: every
     /// matching event.
@@ -122,7 +126,11 @@ pub struct WebhookTriggerBody {
     /// Default `standard`.
     pub scheme: Option<SchemeName>,
     /// The signature header of `hmac_sha256` (default `X-Signature`).
-    #[schema(example = "X-Signature", max_length = 64)]
+    #[schema(
+        example = "X-Signature",
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9-]{1,64}$"
+    )]
     pub header: Option<String>,
     /// How far `webhook-timestamp` may be from now (default 300 seconds).
     #[schema(minimum = 1, maximum = 3600)]
@@ -181,7 +189,7 @@ impl CreateTriggerRequest {
 pub struct UpdateTriggerRequest {
     pub is_active: Option<bool>,
     /// Event triggers.
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$")]
     pub event_type: Option<String>,
     /// Event triggers; `null` removes the filter.
     #[serde(default, deserialize_with = "present")]
@@ -200,7 +208,7 @@ pub struct UpdateTriggerRequest {
     pub name: Option<String>,
     /// Webhook endpoints; `null` goes back to `X-Signature`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 64)]
+    #[schema(value_type = Option<String>, max_length = 64, pattern = r"^[A-Za-z0-9-]{1,64}$")]
     pub header: Option<Option<String>>,
     /// Webhook endpoints.
     #[schema(minimum = 1, maximum = 3600)]

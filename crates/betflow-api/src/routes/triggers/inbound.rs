@@ -26,17 +26,19 @@ pub const WEBHOOK_REPLAYED: &str = "WEBHOOK_REPLAYED";
                    (Unix seconds, within the endpoint's tolerance, 5 minutes by default) and \
                    `webhook-signature` (`v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">`); \
                    `hmac_sha256` endpoints need the hex HMAC-SHA256 of the body (optionally \
-                   `sha256=`-prefixed) in their header (`X-Signature` by default). The verified \
-                   JSON body (at most 256 KiB) becomes the input of a new run of the \
+                   `sha256=`-prefixed) in their header (`X-Signature` by default); their \
+                   replay key is `webhook-id` or `X-Request-Id` when the sender sends one. The \
+                   verified JSON object (at most 256 KiB) becomes the input of a new run of the \
                    endpoint's definition. A message id already accepted is refused (409) and \
                    starts nothing; a bad signature is refused (401), recorded as a system \
                    event, and starts nothing.",
     params(("endpointId" = Uuid, Path, description = "The endpoint id")),
-    request_body(content = serde_json::Value, content_type = "application/json",
-        description = "Any JSON document: the run's input"),
+    request_body(content = Object, content_type = "application/json",
+        description = "A JSON object: the run's input"),
     responses(
         (status = 202, body = Envelope<HookAccepted>, description = "Verified; the run started"),
-        (status = 400, body = ErrorEnvelope, description = "VALIDATION_ERROR: the body is not JSON"),
+        (status = 400, body = ErrorEnvelope, description = "VALIDATION_ERROR: the body is not a JSON \
+            object"),
         (status = 401, body = ErrorEnvelope, description = "SIGNATURE_MISSING, INVALID_SIGNATURE \
             or TIMESTAMP_OUT_OF_TOLERANCE: the request is not signed with the endpoint's \
             secret, or is stale"),
@@ -109,7 +111,7 @@ pub async fn receive(
         )
         .into_response(),
         Received::NotJson(why) => {
-            ApiError::validation(format!("The body is not JSON: {why}")).into_response()
+            ApiError::validation(format!("The body is not a JSON object: {why}")).into_response()
         }
     })
 }
