@@ -111,6 +111,7 @@ pub enum ConfigError {
         (name = "realtime", description = "Live events: Server-Sent Events and socket.io"),
         (name = "webhooks", description = "Signed outbound webhooks and their deliveries"),
         (name = "triggers", description = "Automation triggers: a definition's event subscriptions, cron schedules and inbound webhook endpoints, and the public inbound hook URL they are called on"),
+        (name = "automations", description = "Automation executions: manual and test runs, their steps, retries, cancellation and analytics; the action and trigger registries"),
         (name = "customers", description = "Customer registration, profile and preferences"),
         (name = "sportsbook", description = "The catalog: sports, leagues, teams, events, markets, selections"),
         (name = "wallet", description = "Customer wallets on the double-entry ledger: balance, deposits, withdrawals, transactions, payment methods, limits. Money is integer minor units of the wallet's currency"),

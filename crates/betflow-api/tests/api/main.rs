@@ -13,6 +13,7 @@ mod contention;
 mod credentials;
 mod customers;
 mod definitions;
+mod executions;
 mod http;
 mod identity;
 mod input;

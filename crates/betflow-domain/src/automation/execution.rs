@@ -246,7 +246,7 @@ impl StepExecution {
 }
 
 /// Most executions one list page holds.
-pub const MAX_LIST_LIMIT: u32 = 200;
+pub const MAX_LIST_LIMIT: u32 = 100;
 
 /// Which executions a list shows, newest first; `before` is the cursor (the last id of the
 /// previous page: ids are UUID v7, so they sort by start).
