@@ -262,6 +262,11 @@ pub struct WorkflowArgs {
     /// How long system events are kept (the seed: six months), or `forever`.
     #[arg(long, env = "BETFLOW_SYSTEM_EVENT_RETENTION", default_value = "182d", value_parser = parse_retention)]
     pub system_event_retention: Retention,
+
+    /// How long ended automation executions and their step attempts are kept (30 days by
+    /// default), or `forever`. Their workflows and histories stay.
+    #[arg(long, env = "BETFLOW_EXECUTION_RETENTION", default_value = "30d", value_parser = parse_retention)]
+    pub execution_retention: Retention,
 }
 
 /// A retention period; `None` keeps rows forever.
@@ -285,6 +290,7 @@ impl WorkflowArgs {
         betflow_engine::jobs::Retention {
             audit: self.audit_retention,
             system_events: self.system_event_retention,
+            executions: self.execution_retention,
         }
     }
 
@@ -953,6 +959,7 @@ mod tests {
         let default = serve(&[]).unwrap();
         assert_eq!(default.audit, Some(day * 365));
         assert_eq!(default.system_events, Some(day * 182));
+        assert_eq!(default.executions, Some(day * 30));
         let custom = serve(&[
             "--audit-retention",
             "Forever",

@@ -17,6 +17,8 @@ pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 pub struct Retention {
     pub audit: Option<Duration>,
     pub system_events: Option<Duration>,
+    /// Ended automation executions and their step attempts (`BETFLOW_EXECUTION_RETENTION`).
+    pub executions: Option<Duration>,
 }
 
 impl Default for Retention {
@@ -24,6 +26,7 @@ impl Default for Retention {
         Self {
             audit: Some(Duration::from_secs(365 * 86_400)),
             system_events: Some(Duration::from_secs(182 * 86_400)),
+            executions: Some(Duration::from_secs(30 * 86_400)),
         }
     }
 }
@@ -84,5 +87,19 @@ pub(super) async fn run(engine: &Engine) {
             tracing::info!(audit, system_events = events, "old history deleted")
         }
         Err(e) => tracing::warn!(error = %e, "pruning history failed"),
+    }
+    if let Some(keep) = engine
+        .retention
+        .executions
+        .and_then(|k| chrono::Duration::from_std(k).ok())
+    {
+        match engine
+            .prune_executions(betflow_domain::time::now() - keep)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(executions = n, "old executions deleted"),
+            Err(e) => tracing::warn!(error = %e, "pruning executions failed"),
+        }
     }
 }
