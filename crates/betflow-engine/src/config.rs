@@ -36,6 +36,9 @@ pub struct EngineConfig {
     pub payments_secret: Option<String>,
     /// The keys that encrypt stored secrets (`BETFLOW_ENCRYPTION_KEY`).
     pub encryption: EncryptionConfig,
+    /// The betting platform approved content is published to (`BETFLOW_BETTING_API_*`);
+    /// `None`: `content_publishing_sync` is not created.
+    pub betting_platform: Option<crate::examples::BettingPlatform>,
 }
 
 /// `BETFLOW_ENCRYPTION_KEY` and the keys it replaced. Without a current key (tests), one
@@ -77,6 +80,7 @@ impl std::fmt::Debug for EngineConfig {
                 &self.payments_secret.as_ref().map(|_| "[redacted]"),
             )
             .field("encryption", &self.encryption)
+            .field("betting_platform", &self.betting_platform)
             .finish()
     }
 }

@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod customers;
 mod error;
 pub mod events;
+pub mod examples;
 pub mod idempotency;
 pub mod identity;
 pub mod jobs;

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 #[path = "engine/actions/mod.rs"]
 mod actions;
+#[path = "engine/examples.rs"]
+mod examples;
 #[path = "engine/executions.rs"]
 mod executions;
 #[path = "engine/triggers.rs"]

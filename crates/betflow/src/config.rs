@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use betflow_domain::identity::LockoutPolicy;
 use betflow_domain::units::{parse_byte_size, parse_duration};
 use betflow_domain::workflow::seeded::{RiskThresholds, Threshold};
+use betflow_engine::examples::BettingPlatform;
 use betflow_engine::identity::IdentityConfig;
 use betflow_engine::ratelimit::Rule;
 use betflow_engine::secrets::EncryptionKey;
@@ -380,9 +381,39 @@ pub struct BetArgs {
     #[arg(long, env = "BETFLOW_BET_BATCH_CONCURRENCY", default_value_t = 0,
           value_parser = clap::value_parser!(u16).range(0..=64))]
     pub bet_batch_concurrency: u16,
+    /// The external betting platform approved content is published to (seed 000's
+    /// `BETTING_API_URL`): with the key set, `content_publishing_sync` posts to `{url}/content`.
+    #[arg(long, env = "BETFLOW_BETTING_API_URL")]
+    pub betting_api_url: Option<String>,
+    /// The platform's API key, sent in `X-API-Key` (stored encrypted as the credential
+    /// `betting-platform-api-key`).
+    #[arg(long, env = "BETFLOW_BETTING_API_KEY", hide_env_values = true)]
+    pub betting_api_key: Option<String>,
+    /// How long one request to the platform may take, in milliseconds.
+    #[arg(long, env = "BETFLOW_BETTING_API_TIMEOUT", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..=300_000))]
+    pub betting_api_timeout: u64,
 }
 
 impl BetArgs {
+    /// The betting platform approved content is published to, when both its URL and key
+    /// are set (seed 000's `BETTING_API_*`).
+    pub fn betting_platform(&self) -> anyhow::Result<Option<BettingPlatform>> {
+        let url = self.betting_api_url.as_deref().map(str::trim).unwrap_or("");
+        let key = self.betting_api_key.as_deref().map(str::trim).unwrap_or("");
+        if url.is_empty() || key.is_empty() {
+            return Ok(None);
+        }
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            anyhow::bail!("BETFLOW_BETTING_API_URL must be an http(s) URL");
+        }
+        Ok(Some(BettingPlatform {
+            url: url.to_owned(),
+            api_key: key.to_owned(),
+            timeout: Duration::from_millis(self.betting_api_timeout),
+        }))
+    }
+
     /// The payment provider's callback secret, checked: a malformed one would start the server
     /// and then fail every callback. The message never repeats the value.
     pub fn payments_secret(&self) -> anyhow::Result<Option<String>> {
@@ -579,6 +610,7 @@ impl ServeArgs {
             retention: self.workflows.retention(),
             webhooks: self.webhooks.settings(),
             payments_secret: self.bets.payments_secret()?,
+            betting_platform: self.bets.betting_platform()?,
         })
     }
 }

@@ -76,6 +76,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Some(Arc::new(handle))
         }
     };
+    let betting_platform = engine_config.betting_platform.clone();
     let engine = Arc::new(Engine::new(store, redis, engine_config)?);
     let generated_admin_password = engine
         .identity()
@@ -87,6 +88,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .ensure_seeded()
         .await
         .context("cannot create the seeded workflow definitions")?;
+    engine
+        .ensure_examples(betting_platform.as_ref())
+        .await
+        .context("cannot create the ready-made automations")?;
     let app = betflow_api::app(engine.clone(), &http)?;
 
     let listener = tokio::net::TcpListener::bind(args.bind)
