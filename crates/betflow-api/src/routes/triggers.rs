@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 pub use dto::{
-    CatchUpName, CreateTriggerRequest, EventTriggerBody, HookAccepted, ScheduleTriggerBody,
-    SchemeName, TriggerDto, TriggerKindName, UpdateTriggerRequest, WebhookTriggerBody,
+    CatchUpName, CreateTriggerRequest, HookAccepted, SchemeName, TriggerDto, TriggerKindName,
+    UpdateTriggerRequest,
 };
 
 use super::dto::Deleted;
@@ -45,6 +45,7 @@ fn refused(e: EngineError) -> ApiError {
     if !v.is_empty() && v.iter().all(|v| {
         matches!(v.field.as_str(), "cron" | "timezone" | "filter" | "name")
             || v.message.starts_with("not a field of")
+            || v.message.starts_with("is required for")
     }));
     let mut err = ApiError::from(e);
     if business {
@@ -119,7 +120,8 @@ pub async fn create(
     ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<CreateTriggerRequest>,
 ) -> Result<ApiResponse<TriggerDto>, ApiError> {
-    let (new, active): (NewTrigger, Option<bool>) = body.into_new();
+    let (new, active): (NewTrigger, Option<bool>) =
+        body.into_new().map_err(|e| refused(e.into()))?;
     let created = state
         .engine
         .triggers()

@@ -153,6 +153,15 @@ async fn triggers_are_managed_and_every_problem_is_named(db: TestDb) {
         .await
         .error(400, "VALIDATION_ERROR");
     assert_eq!(fields(&e), ["name", "header", "toleranceSeconds"]);
+    let e = s
+        .post_as(
+            &admin,
+            &t,
+            json!({"kind": "schedule", "cron": "0 8 * * *", "name": "x"}),
+        )
+        .await
+        .error(422, "VALIDATION_ERROR");
+    assert_eq!(fields(&e), ["name", "timezone"]);
     s.post_as(&admin, &t, json!({"kind": "carrier_pigeon"}))
         .await
         .error(400, "VALIDATION_ERROR");
@@ -219,8 +228,13 @@ async fn post_hook(
     headers: &[(&str, String)],
     body: String,
 ) -> reqwest::Response {
-    let mut req = s
-        .client
+    // A connection per request: a pooled one the server has just closed (after refusing a
+    // large body) would fail the next request with an incomplete message.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut req = client
         .post(s.url(&format!("/api/v1/hooks/{id}")))
         .header("content-type", "application/json")
         .body(body);

@@ -2,6 +2,7 @@
 
 use axum::http::HeaderMap;
 use betflow_domain::automation::triggers::{CatchUp, Scheme};
+use betflow_domain::{DomainError, Violation};
 use betflow_engine::triggers::{NewTrigger, Trigger, TriggerChanges};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -79,106 +80,129 @@ impl From<Scheme> for SchemeName {
     }
 }
 
-/// An event subscription: every outbox event whose type matches starts one run, if the
-/// filter passes. The run's input is the event (`type`, `id`, `data`, `timestamp`).
+/// A new trigger. `kind` says which fields apply:
+/// - `event`: `eventType` (required) and `filter`. Every outbox event whose type matches starts
+///   one run, if the filter passes; the run's input is the event (`type`, `id`, `data`,
+///   `timestamp`).
+/// - `schedule`: `cron` and `timezone` (required), `catchUp`. A five-field cron (minute hour
+///   day-of-month month day-of-week) or a nickname (`@daily`) on the wall clock of an IANA
+///   zone, correct across daylight-saving changes; the run's input is `{scheduleId,
+///   scheduledAt, cron, timezone}`.
+/// - `webhook`: `name` (required), `scheme`, `header`, `toleranceSeconds`, `rateLimit`. An
+///   inbound endpoint: `POST /api/v1/hooks/{id}` with a verified JSON object starts a run with
+///   it as the input.
+///
+/// A field of another kind, or a missing required one, is refused (422).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EventTriggerBody {
-    /// An event type (`workflow.completed`), a `prefix.*` wildcard (`bet.*`), or `*`.
+pub struct CreateTriggerRequest {
+    pub kind: TriggerKindName,
+    /// Event triggers: an event type (`workflow.completed`), a `prefix.*` wildcard (`bet.*`),
+    /// or `*`.
     #[schema(
         example = "bet.*",
         max_length = 100,
         pattern = r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$"
     )]
-    pub event_type: String,
-    /// A CEL expression over `event` (`event.type`, `event.id`, `event.data`); omitted: every
-    /// matching event.
+    pub event_type: Option<String>,
+    /// Event triggers: a CEL expression over `event` (`event.type`, `event.id`,
+    /// `event.data`); omitted: every matching event.
     #[schema(example = "event.data.stake > 10000", max_length = 4096)]
     pub filter: Option<String>,
-    /// Default `true`.
-    pub is_active: Option<bool>,
-}
-
-/// A schedule: a five-field cron (minute hour day-of-month month day-of-week) or a nickname
-/// (`@daily`), on the wall clock of an IANA time zone, correct across daylight-saving
-/// changes. The run's input is `{scheduleId, scheduledAt, cron, timezone}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScheduleTriggerBody {
+    /// Schedules.
     #[schema(example = "0 8 * * *", max_length = 200)]
-    pub cron: String,
+    pub cron: Option<String>,
+    /// Schedules: an IANA time zone.
     #[schema(example = "Europe/London", max_length = 64)]
-    pub timezone: String,
-    /// Default `fire_once`.
+    pub timezone: Option<String>,
+    /// Schedules; default `fire_once`.
     pub catch_up: Option<CatchUpName>,
-    /// Default `true`.
-    pub is_active: Option<bool>,
-}
-
-/// An inbound webhook endpoint: `POST /api/v1/hooks/{id}` with a verified JSON body starts a
-/// run with that body as its input.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WebhookTriggerBody {
-    /// 1 to 100 characters.
+    /// Webhook endpoints: 1 to 100 characters.
     #[schema(example = "results feed", max_length = 100)]
-    pub name: String,
-    /// Default `standard`.
+    pub name: Option<String>,
+    /// Webhook endpoints; default `standard`.
     pub scheme: Option<SchemeName>,
-    /// The signature header of `hmac_sha256` (default `X-Signature`).
+    /// Webhook endpoints: the signature header of `hmac_sha256` (default `X-Signature`).
     #[schema(
         example = "X-Signature",
         max_length = 64,
         pattern = r"^[A-Za-z0-9-]{1,64}$"
     )]
     pub header: Option<String>,
-    /// How far `webhook-timestamp` may be from now (default 300 seconds).
+    /// Webhook endpoints: how far `webhook-timestamp` may be from now (default 300 seconds).
     #[schema(minimum = 1, maximum = 3600)]
     pub tolerance_seconds: Option<u32>,
-    /// Requests per minute; omitted: unlimited.
+    /// Webhook endpoints: requests per minute; omitted: unlimited.
     #[schema(minimum = 1, maximum = 100000)]
     pub rate_limit: Option<u32>,
     /// Default `true`.
     pub is_active: Option<bool>,
 }
 
-/// A new trigger, by `kind`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum CreateTriggerRequest {
-    Event(EventTriggerBody),
-    Schedule(ScheduleTriggerBody),
-    Webhook(WebhookTriggerBody),
+fn required(v: &mut Vec<Violation>, field: &str, value: Option<String>, kind: &str) -> String {
+    value.unwrap_or_else(|| {
+        v.push(Violation::new(
+            field,
+            format!("is required for a {kind} trigger"),
+        ));
+        String::new()
+    })
 }
 
 impl CreateTriggerRequest {
-    pub(super) fn into_new(self) -> (NewTrigger, Option<bool>) {
-        match self {
-            Self::Event(b) => (
-                NewTrigger::Event {
-                    event_type: b.event_type,
-                    filter: b.filter,
-                },
-                b.is_active,
+    pub(super) fn into_new(self) -> Result<(NewTrigger, Option<bool>), DomainError> {
+        let mut v = Vec::new();
+        let kind = match self.kind {
+            TriggerKindName::Event => "event",
+            TriggerKindName::Schedule => "schedule",
+            TriggerKindName::Webhook => "webhook",
+        };
+        let others: [(&str, bool, &[&str]); 10] = [
+            ("eventType", self.event_type.is_some(), &["event"]),
+            ("filter", self.filter.is_some(), &["event"]),
+            ("cron", self.cron.is_some(), &["schedule"]),
+            ("timezone", self.timezone.is_some(), &["schedule"]),
+            ("catchUp", self.catch_up.is_some(), &["schedule"]),
+            ("name", self.name.is_some(), &["webhook"]),
+            ("scheme", self.scheme.is_some(), &["webhook"]),
+            ("header", self.header.is_some(), &["webhook"]),
+            (
+                "toleranceSeconds",
+                self.tolerance_seconds.is_some(),
+                &["webhook"],
             ),
-            Self::Schedule(b) => (
-                NewTrigger::Schedule {
-                    cron: b.cron,
-                    timezone: b.timezone,
-                    catch_up: b.catch_up.map_or(CatchUp::FireOnce, CatchUp::from),
-                },
-                b.is_active,
-            ),
-            Self::Webhook(b) => (
-                NewTrigger::Webhook {
-                    name: b.name,
-                    scheme: b.scheme.map_or(Scheme::Standard, Scheme::from),
-                    header: b.header,
-                    tolerance_secs: b.tolerance_seconds,
-                    rate_limit: b.rate_limit,
-                },
-                b.is_active,
-            ),
+            ("rateLimit", self.rate_limit.is_some(), &["webhook"]),
+        ];
+        for (field, set, kinds) in others {
+            if set && !kinds.contains(&kind) {
+                v.push(Violation::new(
+                    field,
+                    format!("not a field of a {kind} trigger"),
+                ));
+            }
+        }
+        let new = match self.kind {
+            TriggerKindName::Event => NewTrigger::Event {
+                event_type: required(&mut v, "eventType", self.event_type, kind),
+                filter: self.filter,
+            },
+            TriggerKindName::Schedule => NewTrigger::Schedule {
+                cron: required(&mut v, "cron", self.cron, kind),
+                timezone: required(&mut v, "timezone", self.timezone, kind),
+                catch_up: self.catch_up.map_or(CatchUp::FireOnce, CatchUp::from),
+            },
+            TriggerKindName::Webhook => NewTrigger::Webhook {
+                name: required(&mut v, "name", self.name, kind),
+                scheme: self.scheme.map_or(Scheme::Standard, Scheme::from),
+                header: self.header,
+                tolerance_secs: self.tolerance_seconds,
+                rate_limit: self.rate_limit,
+            },
+        };
+        if v.is_empty() {
+            Ok((new, self.is_active))
+        } else {
+            Err(DomainError::Validation(v))
         }
     }
 }
