@@ -117,6 +117,10 @@ fn graph_of(specs: &[Spec]) -> WorkflowGraph {
                 };
                 st.action = Some(action.into());
                 st.params = params;
+                // Some action steps have an `error` edge to follow when they fail.
+                if let Some(to) = s.alt {
+                    edge(i, to, Branch::Error);
+                }
             }
             StepKind::Delay => {
                 st.timeout = None;
@@ -137,6 +141,10 @@ enum Op {
     },
     Timeout,
     Run,
+    /// The current action step fails for good (its retries exhausted).
+    Fail,
+    /// A failed run is re-opened at its failed step.
+    Reopen,
     Cancel,
     Edit,
 }
@@ -147,9 +155,15 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(user, admin, approve)| Op::Decide { user, admin, approve }),
         2 => Just(Op::Timeout),
         3 => Just(Op::Run),
+        2 => Just(Op::Fail),
+        1 => Just(Op::Reopen),
         1 => Just(Op::Cancel),
         1 => Just(Op::Edit),
     ]
+}
+
+fn current_kind(w: &Instance, graph: &WorkflowGraph) -> Option<StepKind> {
+    graph.step(w.current_step.as_deref()?).map(|s| s.kind)
 }
 
 fn count(entries: &[TimelineEntry], kinds: &[TimelineKind]) -> usize {
@@ -286,7 +300,14 @@ proptest! {
                 Op::Run if queued(&w, &graph) == Some(JobKind::RunStep) => {
                     machine::run_step(&mut w, &graph, t)
                 }
-                Op::Timeout | Op::Run => continue,
+                Op::Fail
+                    if queued(&w, &graph) == Some(JobKind::RunStep)
+                        && current_kind(&w, &graph) == Some(StepKind::Action) =>
+                {
+                    machine::fail_step(&mut w, &graph, "boom", 3, t)
+                }
+                Op::Reopen => machine::reopen_failed(&mut w, &graph, None, t),
+                Op::Timeout | Op::Run | Op::Fail => continue,
                 Op::Cancel => machine::cancel(&mut w, None, Some("stop"), t),
                 Op::Edit => machine::edit(&mut w, None, Some(Priority::Critical), None, t),
             };
@@ -301,12 +322,27 @@ proptest! {
                     continue;
                 }
             };
-            prop_assert!(!prev.status.is_final(), "a finished run moved: {step_entries:?}");
+            let reopened = count(&step_entries, &[TimelineKind::WorkflowRetried]);
+            prop_assert!(
+                !prev.status.is_final() || (prev.status == WorkflowStatus::Failed && reopened == 1),
+                "a finished run moved: {step_entries:?}"
+            );
             ends += count(&step_entries, &[
                 TimelineKind::WorkflowCompleted,
                 TimelineKind::WorkflowRejected,
                 TimelineKind::WorkflowCancelled,
+                TimelineKind::WorkflowFailed,
             ]);
+            ends -= reopened;
+            if count(&step_entries, &[TimelineKind::StepFailed]) == 1 {
+                // A failure leaves by the `error` edge or fails the run, nothing else.
+                let failed_at = prev.step.clone().unwrap_or_default();
+                let has_edge = graph
+                    .edges
+                    .iter()
+                    .any(|e| e.from == failed_at && e.branch == Branch::Error);
+                prop_assert_eq!(w.status == WorkflowStatus::Failed, !has_edge);
+            }
             for r in check_transition(&prev, &w, &graph, &step_entries)? {
                 if let Some(old) = runs.get(&r.visit) {
                     prop_assert_eq!(old.status, StepRunStatus::Running, "a run ended twice");
