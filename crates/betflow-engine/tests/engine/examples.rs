@@ -138,6 +138,10 @@ async fn ready_made_definitions_are_created_once_and_kept(db: TestDb) {
     assert_eq!(alert.len(), 1);
     // Every graph passes the registry's checks (the actions exist, params are well formed).
     let (p, _) = platform(200).await;
+    assert!(
+        !format!("{p:?}").contains("platform-key-123"),
+        "Debug hides the key"
+    );
     for e in examples::all(Some(&p)).unwrap() {
         engine.automations().validate_graph(&e.graph).unwrap();
     }
