@@ -1084,6 +1084,46 @@ mod tests {
     }
 
     #[test]
+    fn the_betting_platform_needs_both_its_url_and_key() {
+        let serve = |extra: &[&str]| {
+            let mut args = vec!["betflow", "serve"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).map(|c| c.command) {
+                Ok(Command::Serve(a)) => a.bets.betting_platform().map_err(|e| e.to_string()),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        assert!(serve(&[]).unwrap().is_none());
+        assert!(
+            serve(&["--betting-api-url", "https://platform.example"])
+                .unwrap()
+                .is_none()
+        );
+        assert!(serve(&["--betting-api-key", "k"]).unwrap().is_none());
+        let both = serve(&[
+            "--betting-api-url",
+            "https://platform.example",
+            "--betting-api-key",
+            "secret-key",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(both.url, "https://platform.example");
+        assert_eq!(both.timeout, Duration::from_millis(30_000));
+        assert!(!format!("{both:?}").contains("secret-key"));
+        let err = serve(&[
+            "--betting-api-url",
+            "ftp://platform.example",
+            "--betting-api-key",
+            "secret-key",
+        ])
+        .unwrap_err();
+        assert!(!err.contains("secret-key"), "{err}");
+        assert!(serve(&["--betting-api-timeout", "0"]).is_err());
+    }
+
+    #[test]
     fn every_setting_has_an_env_var() {
         use clap::CommandFactory;
         let cli = Cli::command();
