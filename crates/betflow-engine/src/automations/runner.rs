@@ -253,6 +253,14 @@ impl Engine {
         } else {
             self.step_credential(&config, started).await
         };
+        // Sportsbook actions act on behalf of the definition's owner (the rule), so a
+        // run started by an event, a schedule or an inbound hook acts with the same rights as
+        // one started by hand; a definition without an owner (seeded) falls back to whoever
+        // started the run.
+        let owner = match self.store.get_definition(&w.workflow_type).await {
+            Ok(Some(d)) => d.created_by.or(w.created_by),
+            _ => w.created_by,
+        };
         let outcome = match credential {
             Err(e) => Err(e),
             Ok(credential) => {
@@ -264,7 +272,7 @@ impl Engine {
                     attempt,
                     config: &config,
                     credential: credential.as_ref(),
-                    owner: w.created_by.map(Into::into),
+                    owner: owner.map(Into::into),
                     now: started,
                     timeout,
                 };

@@ -32,6 +32,7 @@ betflow_store::conformance!(
     a_run_without_an_error_edge_fails_and_is_retried_from_the_failed_step,
     a_waiting_run_resumes_or_is_cancelled,
     a_trigger_occurrence_starts_one_run,
+    a_triggered_run_acts_for_the_definitions_owner,
     lists_filter_and_page_by_cursor,
     bad_input_is_refused,
     a_test_run_renders_external_actions,
@@ -405,6 +406,82 @@ async fn a_trigger_occurrence_starts_one_run(db: TestDb) {
     assert!(first.created && !again.created && other.created);
     assert_eq!(first.execution_id, again.execution_id);
     assert_ne!(first.execution_id, other.execution_id);
+}
+
+/// Records on whose behalf it was called.
+struct Recorder {
+    spec: ActionSpec,
+    owners: std::sync::Mutex<Vec<Option<Uuid>>>,
+}
+
+#[async_trait]
+impl Action for Recorder {
+    fn spec(&self) -> &ActionSpec {
+        &self.spec
+    }
+
+    async fn run(&self, call: ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
+        let owner = call.owner.map(|u| u.uuid());
+        self.owners.lock().unwrap().push(owner);
+        Ok(ActionOutcome::Done(json!({})))
+    }
+}
+
+async fn a_triggered_run_acts_for_the_definitions_owner(db: TestDb) {
+    let engine = engine(&db);
+    let recorder = Arc::new(Recorder {
+        spec: ActionSpec {
+            key: "test.record_owner",
+            name: "Recorder",
+            description: "records the owner it acts for",
+            config_schema: json!({"type": "object"}),
+            output_schema: json!({"type": "object"}),
+            credential_type: None,
+            external: false,
+        },
+        owners: std::sync::Mutex::new(Vec::new()),
+    });
+    engine.automations().register(recorder.clone());
+    let owner = admin();
+    let graph: WorkflowGraph = serde_json::from_value(json!({"steps": [
+        {"id": "a", "name": "A", "type": "action", "action": "test.record_owner", "params": {}}
+    ]}))
+    .unwrap();
+    engine
+        .workflows()
+        .create_definition(
+            &owner,
+            NewDefinition {
+                key: "auto_owned".into(),
+                name: "auto_owned".into(),
+                description: None,
+                category: None,
+                tags: vec![],
+                data_schema: None,
+                graph,
+            },
+            &Actor::default(),
+        )
+        .await
+        .unwrap();
+    // Started by an event: nobody is logged in, yet the action acts for the owner.
+    let start = StartExecution {
+        definition_key: "auto_owned".into(),
+        trigger: TriggerRef {
+            kind: TriggerType::Event,
+            trigger_id: Some(Uuid::now_v7()),
+            event_id: Some("e1".into()),
+        },
+        input: json!({"type": "x.y", "id": "e1", "data": {}}),
+    };
+    let started = engine
+        .start_execution(start, &Actor::default())
+        .await
+        .unwrap();
+    drain(&engine).await;
+    let d = engine.get_execution(started.execution_id).await.unwrap();
+    assert_eq!(d.execution.status, ExecutionStatus::Succeeded);
+    assert_eq!(*recorder.owners.lock().unwrap(), vec![Some(owner.user_id)]);
 }
 
 async fn lists_filter_and_page_by_cursor(db: TestDb) {
