@@ -425,6 +425,11 @@ async fn start_loaded_server(
             "BETFLOW_JWT_SECRET",
             "bench-secret-0123456789abcdef0123456789",
         ),
+        // Required with PostgreSQL (stored secrets are encrypted under it).
+        (
+            "BETFLOW_ENCRYPTION_KEY",
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ),
     ];
     if let Some(url) = database_url {
         env.push(("BETFLOW_DATABASE_URL", url));

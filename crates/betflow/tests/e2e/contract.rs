@@ -164,7 +164,11 @@ impl Server {
             }
             Backend::Postgres(url) => {
                 cmd.env("BETFLOW_DATABASE_URL", url)
-                    .env("BETFLOW_JWT_SECRET", JWT);
+                    .env("BETFLOW_JWT_SECRET", JWT)
+                    .env(
+                        "BETFLOW_ENCRYPTION_KEY",
+                        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                    );
                 if let Some(redis) = testing::redis_url() {
                     cmd.env("BETFLOW_REDIS_URL", redis);
                 }

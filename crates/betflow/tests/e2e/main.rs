@@ -16,6 +16,8 @@ mod contract;
 mod readme;
 
 const JWT: &str = "e2e-test-secret-0123456789abcdef0123456789";
+/// `BETFLOW_ENCRYPTION_KEY` for PostgreSQL deployments (64 hex characters).
+const ENCRYPTION_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 struct Server {
     child: Child,
@@ -363,6 +365,7 @@ async fn unreachable_postgres_is_retried_then_reported_without_the_password() {
                 "postgres://app:hunter2@127.0.0.1:1/app",
             ),
             ("BETFLOW_JWT_SECRET", JWT),
+            ("BETFLOW_ENCRYPTION_KEY", ENCRYPTION_KEY),
         ],
     )
     .output()
@@ -399,9 +402,21 @@ async fn postgres_deployment_requires_a_jwt_secret_and_serves_with_one() {
         .unwrap();
     assert!(migrate.status.success(), "{migrate:?}");
 
+    // The encryption key is required too, and checked before the database is reached.
+    let out = command(
+        &["serve", "--bind", "127.0.0.1:0"],
+        &[("BETFLOW_DATABASE_URL", &url), ("BETFLOW_JWT_SECRET", JWT)],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BETFLOW_ENCRYPTION_KEY is required"));
+
     let mut env = vec![
         ("BETFLOW_DATABASE_URL", url.as_str()),
         ("BETFLOW_JWT_SECRET", JWT),
+        ("BETFLOW_ENCRYPTION_KEY", ENCRYPTION_KEY),
     ];
     let redis = testing::redis_url();
     if let Some(r) = redis.as_deref() {
