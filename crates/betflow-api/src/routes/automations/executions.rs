@@ -4,6 +4,8 @@
 use axum::extract::State;
 use betflow_domain::automation::execution::{ExecutionFilter, MAX_LIST_LIMIT};
 use betflow_domain::ids::WorkflowId;
+use betflow_domain::{DomainError, Violation};
+use betflow_engine::EngineError;
 use betflow_engine::automations::{DAYS_OF_ANALYTICS, StartExecution, TriggerRef};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -19,7 +21,7 @@ use super::{Cancel, Execute, Monitor, Read, TAG};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
 /// A run to start. Unknown fields are refused (400).
@@ -44,6 +46,19 @@ pub struct ExecuteParams {
     pub test: Option<bool>,
 }
 
+/// Input the definition's data schema refuses is a 422: the request is valid against the
+/// document (any object), and only the definition can say what its input must hold.
+fn input_refused(e: EngineError) -> ApiError {
+    let semantic = matches!(&e, EngineError::Invalid(DomainError::Validation(v))
+        if !v.is_empty() && v.iter().all(|v| v.field == "data" || v.field.starts_with("data.")
+            || v.field.starts_with("data[") || v.field.starts_with("input")));
+    let mut err = ApiError::from(e);
+    if semantic {
+        err.status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    err
+}
+
 #[utoipa::path(post, path = "/api/v1/workflow-definitions/{key}/execute", tag = TAG,
     summary = "Run a definition",
     description = "Requires `workflows:execute`. Starts a run (trigger type `manual`) of the \
@@ -54,7 +69,9 @@ pub struct ExecuteParams {
     params(("key" = String, Path, description = "The definition's key"), ExecuteParams),
     request_body = ExecuteRequest,
     responses((status = 202, description = "Started", body = Envelope<ExecutionStarted>,
-        headers(("Location" = String, description = "`/api/v1/executions/{id}`")))))]
+        headers(("Location" = String, description = "`/api/v1/executions/{id}`"))),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR: the input does \
+                   not satisfy the definition's data schema (each problem named)")))]
 pub async fn execute(
     State(state): State<AppState>,
     _auth: Authorized<Execute>,
@@ -66,7 +83,11 @@ pub async fn execute(
     let input = body.input.unwrap_or_else(|| json!({}));
     let test = body.test.or(params.test).unwrap_or(false);
     let started = if test {
-        let detail = state.engine.run_test(&key, input, &actor).await?;
+        let detail = state
+            .engine
+            .run_test(&key, input, &actor)
+            .await
+            .map_err(input_refused)?;
         ExecutionStarted {
             execution_id: detail.execution.id,
             execution: Some(detail.into()),
@@ -77,7 +98,11 @@ pub async fn execute(
             trigger: TriggerRef::manual(),
             input,
         };
-        let s = state.engine.start_execution(start, &actor).await?;
+        let s = state
+            .engine
+            .start_execution(start, &actor)
+            .await
+            .map_err(input_refused)?;
         ExecutionStarted {
             execution_id: s.execution_id.uuid(),
             execution: None,
@@ -120,6 +145,26 @@ pub async fn list(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<ApiResponse<ExecutionPage>, ApiError> {
     let limit = p.limit.unwrap_or(20);
+    // The document's bounds, enforced: a request outside them is a 400, not a silent clamp.
+    let mut problems = Vec::new();
+    if p.definition
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 100)
+    {
+        problems.push(Violation::new(
+            "definition",
+            "must be at most 100 characters",
+        ));
+    }
+    if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+        problems.push(Violation::new(
+            "limit",
+            format!("must be between 1 and {MAX_LIST_LIMIT}"),
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(EngineError::Invalid(DomainError::Validation(problems)).into());
+    }
     let filter = ExecutionFilter {
         definition_key: p.definition,
         status: p.status.map(Into::into),
