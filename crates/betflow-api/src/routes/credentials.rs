@@ -119,8 +119,9 @@ impl From<CredentialInfo> for CredentialResponse {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct CredentialFilter {
-    /// Only this user's credentials (seed 004's `findByUser`); `me` for the caller's.
-    #[param(value_type = Option<String>, example = "me")]
+    /// Only this user's credentials (seed 004's `findByUser`); `me` for the caller's. A user
+    /// id in its hyphenated form only: the pattern is enforced as the document states it.
+    #[param(value_type = Option<String>, example = "me", pattern = r"^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub owner: Option<String>,
 }
 
@@ -268,8 +269,8 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
 
 #[utoipa::path(post, path = "/api/v1/credentials", tag = TAG, summary = "Store a credential",
     description = "Requires `credentials:manage`. The data is checked against its type's fields \
-                   (unknown type: 400 `UNKNOWN_CREDENTIAL_TYPE`; unknown, missing or malformed \
-                   fields: 400 `INVALID_CREDENTIAL_DATA` with every problem in `details`), \
+                   (unknown type: 422 `UNKNOWN_CREDENTIAL_TYPE`; unknown, missing or malformed \
+                   fields: 422 `INVALID_CREDENTIAL_DATA` with every problem in `details`), \
                    encrypted (AES-256-GCM) and never returned; the audit trail shows secret \
                    fields masked.",
     request_body = CreateCredentialRequest,
@@ -314,12 +315,17 @@ pub async fn list(
     ApiQuery(filter): ApiQuery<CredentialFilter>,
 ) -> Result<ApiResponse<ListData<CredentialResponse>>, ApiError> {
     let page = paging.request()?;
-    let owner = match filter.owner.as_deref().map(str::trim) {
-        None | Some("") => None,
+    let owner = match filter.owner.as_deref() {
+        None => None,
         Some("me") => Some(principal.user_id),
-        Some(s) => Some(Uuid::parse_str(s).map_err(|_| {
-            betflow_domain::DomainError::invalid("owner", "must be a user id or `me`")
-        })?),
+        Some(s) => Some(
+            Uuid::try_parse(s)
+                .ok()
+                .filter(|_| s.len() == 36)
+                .ok_or_else(|| {
+                    betflow_domain::DomainError::invalid("owner", "must be a user id or `me`")
+                })?,
+        ),
     };
     let p = state.engine.credentials().list(owner, page).await?;
     Ok(ApiResponse::ok(ListData::from_page(

@@ -225,7 +225,7 @@ async fn bad_input_is_refused_with_stable_codes(db: TestDb) {
             json!({"name": "x", "type": "carrier_pigeon", "data": {"token": TOKEN}}),
         )
         .await
-        .error(400, "UNKNOWN_CREDENTIAL_TYPE");
+        .error(422, "UNKNOWN_CREDENTIAL_TYPE");
     assert_no_secret("unknown type", &e);
     let e = s
         .create_credential(
@@ -235,7 +235,7 @@ async fn bad_input_is_refused_with_stable_codes(db: TestDb) {
                             "colour": "red"}}),
         )
         .await
-        .error(400, "INVALID_CREDENTIAL_DATA");
+        .error(422, "INVALID_CREDENTIAL_DATA");
     assert_no_secret("invalid data", &e);
     let fields: Vec<&str> = e["details"]
         .as_array()
@@ -251,7 +251,7 @@ async fn bad_input_is_refused_with_stable_codes(db: TestDb) {
         json!({"name": "x", "type": "http_bearer", "data": {}}),
     )
     .await
-    .error(400, "INVALID_CREDENTIAL_DATA");
+    .error(422, "INVALID_CREDENTIAL_DATA");
     s.create_credential(
         &admin,
         json!({"name": "  ", "type": "http_bearer", "data": {"token": TOKEN}}),
@@ -279,10 +279,10 @@ async fn bad_input_is_refused_with_stable_codes(db: TestDb) {
     let path = format!("/api/v1/credentials/{id}");
     s.patch_as(&admin, &path, json!({"data": {"token": null}}))
         .await
-        .error(400, "INVALID_CREDENTIAL_DATA");
+        .error(422, "INVALID_CREDENTIAL_DATA");
     s.patch_as(&admin, &path, json!({"data": {"nope": "x"}}))
         .await
-        .error(400, "INVALID_CREDENTIAL_DATA");
+        .error(422, "INVALID_CREDENTIAL_DATA");
     let missing = "/api/v1/credentials/0190a6e0-0000-7000-8000-000000000000";
     s.get_as(&admin, missing).await.error(404, "NOT_FOUND");
     s.patch_as(&admin, missing, json!({"name": "y"}))
@@ -294,9 +294,11 @@ async fn bad_input_is_refused_with_stable_codes(db: TestDb) {
         .await
         .into_parts();
     assert_eq!(status, 400);
-    s.get_as(&admin, "/api/v1/credentials?owner=someone")
-        .await
-        .error(400, "VALIDATION_ERROR");
+    for bad in ["someone", "", "0190a6e000007000800000000000000"] {
+        s.get_as(&admin, &format!("/api/v1/credentials?owner={bad}"))
+            .await
+            .error(400, "VALIDATION_ERROR");
+    }
 
     s.put_variables(&admin, "no_such_definition", json!([]))
         .await
@@ -325,6 +327,16 @@ async fn bad_input_is_refused_with_stable_codes(db: TestDb) {
         e["message"].as_str().unwrap().contains("given twice"),
         "{e}"
     );
+    // Names the document allows, given twice: only the server can tell, so a 422.
+    let e = s
+        .put_variables(
+            &admin,
+            &key,
+            json!([{"name": "a", "value": 1}, {"name": "a", "value": 2}]),
+        )
+        .await
+        .error(422, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "variables[1].name", "{e}");
 }
 
 async fn roles_without_the_permission_are_refused(db: TestDb) {

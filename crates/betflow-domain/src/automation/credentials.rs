@@ -236,8 +236,10 @@ pub fn credential_type(key: &str) -> Option<&'static CredentialType> {
     CREDENTIAL_TYPES.iter().find(|t| t.key == key)
 }
 
+/// A credential's type and fields are checked against the registry, which the request's
+/// schema cannot express (any object is a valid `data`): a refusal is a 422.
 fn refused(code: &'static str, message: String, details: Option<Value>) -> Refusal {
-    Refusal::new(RefusalKind::Invalid, code, message, details)
+    Refusal::new(RefusalKind::Unprocessable, code, message, details)
 }
 
 /// Refuses an unknown type with `UNKNOWN_CREDENTIAL_TYPE` (and the known ones in details).

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Credentials;
-use crate::EngineError;
+use crate::{EngineError, RefusalKind};
 
 /// The associated-data purpose of a secret variable's value; the row is
 /// `<definition id>/<name>`.
@@ -121,12 +121,13 @@ impl Credentials {
             ));
         }
         let mut seen = std::collections::HashSet::new();
+        let mut duplicates = Vec::new();
         for (i, v) in vars.iter().enumerate() {
             let field = format!("variables[{i}].name");
             if let Err(e) = check_variable_name(&field, &v.name) {
                 problems.push(e);
             } else if !seen.insert(v.name.as_str()) {
-                problems.push(Violation::new(field, "is given twice"));
+                duplicates.push(Violation::new(field, "is given twice"));
             }
             let size = serde_json::to_string(&v.value)
                 .map(|s| s.len())
@@ -139,8 +140,26 @@ impl Credentials {
             }
         }
         if !problems.is_empty() {
+            // Every problem at once: the duplicates too.
+            problems.append(&mut duplicates);
             problems.truncate(betflow_domain::text::MAX_REPORTED);
             return Err(DomainError::Validation(problems).into());
+        }
+        // Names valid one by one but given twice: the request's schema cannot say so, so
+        // this is a 422 (with the same code and details shape as the checks above).
+        if !duplicates.is_empty() {
+            duplicates.truncate(betflow_domain::text::MAX_REPORTED);
+            let message = duplicates
+                .iter()
+                .map(|v| format!("{}: {}", v.field, v.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(EngineError::refused(
+                RefusalKind::Unprocessable,
+                "VALIDATION_ERROR",
+                message,
+                Some(serde_json::json!(duplicates)),
+            ));
         }
         let d = self.definition(definition_key).await?;
         let t = now();
