@@ -18,8 +18,9 @@ use super::dto::{Deleted, ListData, PageParams};
 use crate::AppState;
 use crate::auth::{Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::catalog::dto::{NulFreeJson, NulFreeObject};
 
 pub const TAG: &str = "credentials";
 
@@ -51,7 +52,7 @@ pub struct CreateCredentialRequest {
     #[schema(example = "http_bearer", max_length = 64)]
     pub kind: String,
     /// The type's fields. Stored encrypted and never shown again.
-    #[schema(value_type = Object, example = json!({"token": "s3cr3t"}))]
+    #[schema(value_type = NulFreeObject, example = json!({"token": "s3cr3t"}))]
     pub data: Map<String, Value>,
     /// After this instant the credential is refused to steps (`CREDENTIAL_EXPIRED`).
     pub expires_at: Option<DateTime<Utc>>,
@@ -70,7 +71,7 @@ pub struct UpdateCredentialRequest {
     pub name: Option<String>,
     /// Merged into the stored fields: a field given replaces it, a field given as `null`
     /// removes it (refused if the type requires it), others stay.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<NulFreeObject>)]
     pub data: Option<Map<String, Value>>,
     /// `null` removes the expiry.
     #[serde(default, deserialize_with = "present")]
@@ -243,7 +244,7 @@ pub struct VariableInput {
     pub name: String,
     /// Any JSON value (at most 16 KiB as JSON). For an existing secret variable,
     /// `"********"` (as read back) keeps its stored value.
-    #[schema(value_type = Object)]
+    #[schema(value_type = NulFreeJson)]
     pub value: Value,
     /// Encrypted at rest and shown masked. Default `false`.
     #[serde(default)]
@@ -276,7 +277,9 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     request_body = CreateCredentialRequest,
     responses((status = 201, description = "Stored; metadata only",
         body = Envelope<CredentialResponse>,
-        headers(("Location" = String, description = "`/api/v1/credentials/{id}`")))))]
+        headers(("Location" = String, description = "`/api/v1/credentials/{id}`"))),
+        (status = 422, body = ErrorEnvelope, description = "UNKNOWN_CREDENTIAL_TYPE, or \
+                   INVALID_CREDENTIAL_DATA naming every field its type refuses")))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<Manage>,
@@ -353,7 +356,9 @@ pub async fn get(
                    field by field, checked against the type and encrypted again.",
     params(("id" = Uuid, Path)), request_body = UpdateCredentialRequest,
     responses((status = 200, description = "The credential as changed",
-        body = Envelope<CredentialResponse>)))]
+        body = Envelope<CredentialResponse>),
+        (status = 422, body = ErrorEnvelope, description = "INVALID_CREDENTIAL_DATA naming \
+                   every field its type refuses")))]
 pub async fn update(
     State(state): State<AppState>,
     _auth: Authorized<Manage>,
@@ -437,7 +442,9 @@ pub async fn get_variables(
     params(("key" = String, Path, description = "The definition's key")),
     request_body = PutVariablesRequest,
     responses((status = 200, description = "The variables as stored",
-        body = Envelope<VariablesResponse>)))]
+        body = Envelope<VariablesResponse>),
+        (status = 422, body = ErrorEnvelope, description = "VALIDATION_ERROR: a name given \
+                   twice, or a value over 16 KiB of JSON (each named)")))]
 pub async fn put_variables(
     State(state): State<AppState>,
     _auth: Authorized<WriteVariables>,

@@ -121,35 +121,36 @@ impl Credentials {
             ));
         }
         let mut seen = std::collections::HashSet::new();
-        let mut duplicates = Vec::new();
+        let mut server_side = Vec::new();
         for (i, v) in vars.iter().enumerate() {
             let field = format!("variables[{i}].name");
             if let Err(e) = check_variable_name(&field, &v.name) {
                 problems.push(e);
             } else if !seen.insert(v.name.as_str()) {
-                duplicates.push(Violation::new(field, "is given twice"));
+                server_side.push(Violation::new(field, "is given twice"));
             }
             let size = serde_json::to_string(&v.value)
                 .map(|s| s.len())
                 .unwrap_or(0);
             if size > MAX_VARIABLE_BYTES {
-                problems.push(Violation::new(
+                server_side.push(Violation::new(
                     format!("variables[{i}].value"),
                     format!("must be at most {MAX_VARIABLE_BYTES} bytes of JSON"),
                 ));
             }
         }
         if !problems.is_empty() {
-            // Every problem at once: the duplicates too.
-            problems.append(&mut duplicates);
+            // Every problem at once: the server_side too.
+            problems.append(&mut server_side);
             problems.truncate(betflow_domain::text::MAX_REPORTED);
             return Err(DomainError::Validation(problems).into());
         }
-        // Names valid one by one but given twice: the request's schema cannot say so, so
-        // this is a 422 (with the same code and details shape as the checks above).
-        if !duplicates.is_empty() {
-            duplicates.truncate(betflow_domain::text::MAX_REPORTED);
-            let message = duplicates
+        // Names valid one by one but given twice, or a value's JSON over the size limit: the
+        // request's schema cannot say so, so this is a 422 (with the same code and details
+        // shape as the checks above).
+        if !server_side.is_empty() {
+            server_side.truncate(betflow_domain::text::MAX_REPORTED);
+            let message = server_side
                 .iter()
                 .map(|v| format!("{}: {}", v.field, v.message))
                 .collect::<Vec<_>>()
@@ -158,7 +159,7 @@ impl Credentials {
                 RefusalKind::Unprocessable,
                 "VALIDATION_ERROR",
                 message,
-                Some(serde_json::json!(duplicates)),
+                Some(serde_json::json!(server_side)),
             ));
         }
         let d = self.definition(definition_key).await?;

@@ -23,6 +23,7 @@ use crate::auth::{Authorized, ClientInfo};
 use crate::envelope::{ApiResponse, Envelope};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::catalog::dto::NulFreeObject;
 
 /// A run to start. Unknown fields are refused (400).
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -31,7 +32,7 @@ pub struct ExecuteRequest {
     /// The run's input: a JSON object (default `{}`). It becomes the workflow's `data` (the
     /// definition's data schema applies) and the expressions' `input`.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<NulFreeObject>)]
     pub input: Option<Value>,
     /// A test run: external actions are rendered, not performed, and the answer holds the
     /// run as far as it went. Same as `?test=true`.
