@@ -287,8 +287,9 @@ async fn bad_configuration_fails_at_start_with_a_clear_message() {
             "PERCENT:AMOUNT",
         ),
         (
-            &["serve", "--data-dir", d, "--roles", "api,scheduler"],
-            "scheduler",
+            // `scheduler` is a role since the automations' scheduler; an unknown one is refused.
+            &["serve", "--data-dir", d, "--roles", "api,dispatcher"],
+            "dispatcher",
         ),
         (
             &["serve", "--data-dir", d, "--body-limit", "10zb"],
