@@ -47,12 +47,13 @@ pub struct ExecuteParams {
     pub test: Option<bool>,
 }
 
-/// Input the definition's data schema refuses is a 422: the request is valid against the
-/// document (any object), and only the definition can say what its input must hold.
+/// Input the definition's data schema refuses (problems on `data…`) is a 422: the request is
+/// valid against the document (any object), and only the definition can say what its input
+/// must hold. Input that is not an object breaks the document and stays a 400.
 fn input_refused(e: EngineError) -> ApiError {
     let semantic = matches!(&e, EngineError::Invalid(DomainError::Validation(v))
         if !v.is_empty() && v.iter().all(|v| v.field == "data" || v.field.starts_with("data.")
-            || v.field.starts_with("data[") || v.field.starts_with("input")));
+            || v.field.starts_with("data[")));
     let mut err = ApiError::from(e);
     if semantic {
         err.status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
